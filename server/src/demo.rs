@@ -1,0 +1,241 @@
+//! Loading the gazetteer and the demo data with COPY, in one transaction: a failed or killed
+//! load leaves the database as it was.
+//!
+//! The generator (`echinomap_geodata::demo`) is synchronous and streams COPY batches; it runs
+//! on a blocking thread and hands batches over a small bounded channel, so memory stays flat
+//! whatever the scale.
+
+use std::fmt;
+use std::time::Instant;
+
+use anyhow::Context;
+use echinomap_geodata::GeodataError;
+use echinomap_geodata::copy::CopyTable;
+use echinomap_geodata::demo::DemoOptions;
+use echinomap_geodata::gazetteer::{Gazetteer, GazetteerOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::registers::REGISTERS;
+use crate::settings::DemoSettings;
+
+/// Rows loaded per table, in load order, and the time it took.
+#[derive(Debug, Default)]
+pub struct LoadStats {
+    pub tables: Vec<(&'static str, u64)>,
+    pub bytes: u64,
+    pub seconds: f64,
+}
+
+impl LoadStats {
+    pub fn total_rows(&self) -> u64 {
+        self.tables.iter().map(|(_, n)| n).sum()
+    }
+
+    fn add(&mut self, table: &'static str, rows: u64, bytes: usize) {
+        self.bytes += bytes as u64;
+        match self.tables.last_mut() {
+            Some((t, n)) if *t == table => *n += rows,
+            _ => self.tables.push((table, rows)),
+        }
+    }
+}
+
+impl fmt::Display for LoadStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (table, rows) in &self.tables {
+            writeln!(f, "{table:<24} {rows:>12}")?;
+        }
+        let rate = self.total_rows() as f64 / self.seconds.max(1e-9);
+        write!(
+            f,
+            "{:<24} {:>12} rows in {:.1} s ({:.0} rows/s, {:.1} MB)",
+            "total",
+            self.total_rows(),
+            self.seconds,
+            rate,
+            self.bytes as f64 / 1e6
+        )
+    }
+}
+
+fn gazetteer(include_xpcc: bool) -> anyhow::Result<Gazetteer> {
+    echinomap_geodata::gazetteer::qapqal(&GazetteerOptions { include_xpcc })
+        .context("reading the bundled Qapqal gazetteer")
+}
+
+async fn is_empty(pool: &PgPool, table: &str) -> anyhow::Result<bool> {
+    let (exists,): (bool,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT EXISTS (SELECT 1 FROM {table})"
+    )))
+    .fetch_one(pool)
+    .await?;
+    Ok(!exists)
+}
+
+/// Without `--demo`: the county, its townships and villages are reference data every register
+/// hangs off, so a new database gets them on its first start.
+pub async fn load_gazetteer_if_empty(pool: &PgPool, include_xpcc: bool) -> anyhow::Result<()> {
+    if !is_empty(pool, "counties").await? {
+        return Ok(());
+    }
+    let gaz = gazetteer(include_xpcc)?;
+    let stats = copy_stream(pool, move |sink| {
+        echinomap_geodata::demo::gazetteer_tables(&gaz, sink).map(|_| ())
+    })
+    .await?;
+    tracing::info!(rows = stats.total_rows(), "gazetteer loaded");
+    Ok(())
+}
+
+/// With `--demo`: loads the demo data when the database holds no villages yet. A database
+/// that already has data is left alone (the demo never overwrites real records).
+pub async fn load_if_empty(
+    pool: &PgPool,
+    demo: &DemoSettings,
+    include_xpcc: bool,
+) -> anyhow::Result<Option<LoadStats>> {
+    if !is_empty(pool, "villages").await? {
+        return Ok(None);
+    }
+    load(pool, demo, include_xpcc, false).await.map(Some)
+}
+
+/// Generates and loads the demo data; with `replace`, empties every register first (in the
+/// same transaction).
+pub async fn load(
+    pool: &PgPool,
+    demo: &DemoSettings,
+    include_xpcc: bool,
+    replace: bool,
+) -> anyhow::Result<LoadStats> {
+    if !replace && !is_empty(pool, "villages").await? {
+        anyhow::bail!(
+            "the database already holds villages; demo data loads only into an empty database (use --replace to empty it first)"
+        );
+    }
+    let gaz = gazetteer(include_xpcc)?.scaled(demo.scale);
+    let options = DemoOptions {
+        seed: demo.seed,
+        scale: demo.scale,
+        today: demo.today,
+    };
+    tracing::info!(seed = demo.seed, scale = demo.scale, today = %demo.today, "generating demo data");
+    copy_stream_with(pool, replace, move |sink| {
+        echinomap_geodata::demo::generate(&gaz, &options, sink).map(|_| ())
+    })
+    .await
+}
+
+/// Why the generator side of a load stopped.
+#[derive(Debug, thiserror::Error)]
+enum ProduceError {
+    #[error(transparent)]
+    Geodata(#[from] GeodataError),
+    /// The COPY side stopped (an error there is reported instead).
+    #[error("the database side of the load stopped")]
+    Stopped,
+}
+
+type Sink<'a> = &'a mut dyn FnMut(CopyTable) -> Result<(), ProduceError>;
+
+async fn copy_stream<F>(pool: &PgPool, produce: F) -> anyhow::Result<LoadStats>
+where
+    F: FnOnce(Sink<'_>) -> Result<(), ProduceError> + Send + 'static,
+{
+    copy_stream_with(pool, false, produce).await
+}
+
+/// Runs `produce` on a blocking thread and COPYs every batch it emits, all in one transaction.
+async fn copy_stream_with<F>(pool: &PgPool, replace: bool, produce: F) -> anyhow::Result<LoadStats>
+where
+    F: FnOnce(Sink<'_>) -> Result<(), ProduceError> + Send + 'static,
+{
+    let started = Instant::now();
+    let mut tx = pool.begin().await?;
+    if replace {
+        truncate_all(&mut tx).await?;
+    }
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<CopyTable>(4);
+    let producer = tokio::task::spawn_blocking(move || {
+        let mut sink = |batch: CopyTable| {
+            sender
+                .blocking_send(batch)
+                .map_err(|_| ProduceError::Stopped)
+        };
+        produce(&mut sink)
+    });
+    let mut stats = LoadStats::default();
+    let mut copy_error = None;
+    while let Some(batch) = receiver.recv().await {
+        if let Err(e) = copy_batch(&mut tx, &batch).await {
+            copy_error = Some(e);
+            break;
+        }
+        stats.add(batch.table, batch.rows, batch.data.len());
+    }
+    drop(receiver);
+    let produced = producer.await.context("the demo generator thread")?;
+    if let Some(e) = copy_error {
+        return Err(e);
+    }
+    produced.context("generating demo data")?;
+    reset_identities(&mut tx).await?;
+    tx.commit().await?;
+    // Fresh statistics so that the first queries get good plans.
+    sqlx::query("ANALYZE").execute(pool).await?;
+    stats.seconds = started.elapsed().as_secs_f64();
+    Ok(stats)
+}
+
+async fn copy_batch(tx: &mut Transaction<'_, Postgres>, batch: &CopyTable) -> anyhow::Result<()> {
+    let mut copy = tx
+        .copy_in_raw(&batch.copy_statement())
+        .await
+        .with_context(|| format!("starting COPY into {}", batch.table))?;
+    copy.send(batch.data.as_slice())
+        .await
+        .with_context(|| format!("COPY into {}", batch.table))?;
+    copy.finish()
+        .await
+        .with_context(|| format!("COPY into {}", batch.table))?;
+    Ok(())
+}
+
+/// Tables that hold places or records, children first is not needed: TRUNCATE of the whole
+/// list in one statement handles the foreign keys between them.
+const ALL_TABLES: &[&str] = &["neighbour_counties", "rivers"];
+
+async fn truncate_all(tx: &mut Transaction<'_, Postgres>) -> anyhow::Result<()> {
+    let tables: Vec<&str> = REGISTERS
+        .iter()
+        .map(|r| r.table)
+        .chain(ALL_TABLES.iter().copied())
+        .collect();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "TRUNCATE {} RESTART IDENTITY",
+        tables.join(", ")
+    )))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// COPY wrote explicit ids: move each identity past the highest id so later inserts do not
+/// collide.
+async fn reset_identities(tx: &mut Transaction<'_, Postgres>) -> anyhow::Result<()> {
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT c.table_name::text FROM information_schema.columns c
+         WHERE c.table_schema = 'public' AND c.column_name = 'id' AND c.is_identity = 'YES'",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    for (table,) in tables {
+        // Table names come from the catalogue, not from input.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
+        )))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}

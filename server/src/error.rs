@@ -1,0 +1,157 @@
+//! One error type for the whole HTTP layer and one JSON shape for every error:
+//! `{"error": {"code": "...", "message": "...", "details": ...}}`.
+//! Client faults are 4xx with a message that says what to change; internal failures are 500 with
+//! a generic message and are logged once, here.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400: the request itself is malformed (a parameter, a path segment, a body).
+    #[error("{message}")]
+    BadRequest {
+        code: &'static str,
+        message: String,
+        details: Value,
+    },
+    /// 404: the thing named does not exist (or is outside what the caller may see).
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    /// 422: well-formed, but a field's value is not acceptable.
+    #[error("{message}")]
+    Unprocessable {
+        code: &'static str,
+        message: String,
+        details: Value,
+    },
+    /// 503: the database is unreachable.
+    #[error("database unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+            details: Value::Null,
+        }
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::NotFound {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A 400 naming the offending parameter in `details.field`.
+    pub fn invalid_param(field: &str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code: "invalid_parameter",
+            message: message.into(),
+            details: json!({ "field": field }),
+        }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, String, Value) {
+        match self {
+            Self::BadRequest {
+                code,
+                message,
+                details,
+            } => (
+                StatusCode::BAD_REQUEST,
+                code,
+                message.clone(),
+                details.clone(),
+            ),
+            Self::NotFound { code, message } => {
+                (StatusCode::NOT_FOUND, code, message.clone(), Value::Null)
+            }
+            Self::Unprocessable {
+                code,
+                message,
+                details,
+            } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                message.clone(),
+                details.clone(),
+            ),
+            Self::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "the database is not reachable; try again shortly".to_owned(),
+                Value::Null,
+            ),
+            Self::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "the database is not reachable; try again shortly".to_owned(),
+                Value::Null,
+            ),
+            Self::Database(_) | Self::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error; it has been logged".to_owned(),
+                Value::Null,
+            ),
+        }
+    }
+}
+
+/// The body of every error response.
+pub fn error_body(code: &str, message: &str, details: Value) -> Value {
+    json!({ "error": { "code": code, "message": message, "details": details } })
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code, message, details) = self.parts();
+        if status.is_server_error() {
+            // Logged once, here; the chain names what failed, never the row's personal fields.
+            tracing::error!(error.code = code, error = ?anyhow::Error::from(self), "request failed");
+        }
+        (status, axum::Json(error_body(code, &message, details))).into_response()
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(r: QueryRejection) -> Self {
+        Self::BadRequest {
+            code: "invalid_query",
+            message: r.body_text(),
+            details: Value::Null,
+        }
+    }
+}
+
+impl From<PathRejection> for AppError {
+    fn from(r: PathRejection) -> Self {
+        Self::BadRequest {
+            code: "invalid_path",
+            message: r.body_text(),
+            details: Value::Null,
+        }
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(r: JsonRejection) -> Self {
+        Self::BadRequest {
+            code: "invalid_json",
+            message: r.body_text(),
+            details: Value::Null,
+        }
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

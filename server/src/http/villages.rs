@@ -1,0 +1,114 @@
+//! `GET /api/villages` and `GET /api/villages/{code}`: the gazetteer of village-level units.
+
+use super::extract::{ApiPath, ApiQuery};
+use axum::Json;
+use axum::extract::State;
+use echinomap_domain::{TownshipCode, VillageCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::AppState;
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// A township code (9 digits) or its exact name.
+    township: Option<String>,
+    /// Part of the village name, or the start of its code.
+    q: Option<String>,
+}
+
+/// One village as lists show it. `population` and `households` are the latest year's
+/// denominators; `synthetic` says the position is a demo placement, not a survey.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct VillageRow {
+    code: String,
+    name: String,
+    kind: String,
+    township_code: String,
+    township_name: String,
+    lon: f64,
+    lat: f64,
+    population: Option<i32>,
+    households: Option<i32>,
+    dogs_estimated: Option<i32>,
+    denominator_year: Option<i16>,
+    synthetic: bool,
+    remote: bool,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> AppResult<Json<Value>> {
+    let (township_code, township_name) = match params.township.as_deref().map(str::trim) {
+        None | Some("") => (None, None),
+        Some(t) if t.bytes().all(|b| b.is_ascii_digit()) => {
+            let code = TownshipCode::parse(t)
+                .map_err(|e| AppError::invalid_param("township", e.to_string()))?;
+            (Some(code.as_str().to_owned()), None)
+        }
+        Some(t) => (None, Some(t.to_owned())),
+    };
+    let q = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let items: Vec<VillageRow> = sqlx::query_as(concat!(
+        include_str!("villages_select.sql"),
+        "WHERE ($1::text IS NULL OR v.township_code = $1)
+           AND ($2::text IS NULL OR t.name = $2)
+           AND ($3::text IS NULL OR strpos(v.name, $3) > 0 OR v.code LIKE $3 || '%')
+         ORDER BY v.code"
+    ))
+    .bind(township_code)
+    .bind(township_name)
+    .bind(q)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(json!({ "total": items.len(), "items": items })))
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    ApiPath(code): ApiPath<String>,
+) -> AppResult<Json<Value>> {
+    let code =
+        VillageCode::parse(&code).map_err(|e| AppError::invalid_param("code", e.to_string()))?;
+    let village: VillageRow = sqlx::query_as(concat!(
+        include_str!("villages_select.sql"),
+        "WHERE v.code = $1"
+    ))
+    .bind(code.as_str())
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or_else(|| {
+        AppError::not_found("village_not_found", format!("no village with code {code}"))
+    })?;
+    let extra: (Value, Value, Option<Value>, i64, i64, i64) = sqlx::query_as(
+        "SELECT
+            coalesce((SELECT json_agg(json_build_object(
+                'year', d.year, 'population', d.population, 'households', d.households,
+                'dogs_estimated', d.dogs_estimated, 'sheep', d.sheep, 'goats', d.goats,
+                'cattle', d.cattle, 'horses', d.horses, 'camels', d.camels) ORDER BY d.year)
+              FROM village_denominators d WHERE d.village_id = v.id), '[]'::json),
+            json_build_object('r7', lower(to_hex(v.h3_r7)), 'r8', lower(to_hex(v.h3_r8)), 'r9', lower(to_hex(v.h3_r9))),
+            ST_AsGeoJSON(v.boundary, 6)::json,
+            (SELECT count(*) FROM households h WHERE h.village_id = v.id AND h.deleted_at IS NULL),
+            (SELECT count(*) FROM dogs d WHERE d.village_id = v.id AND d.deleted_at IS NULL AND d.status = 'alive'),
+            (SELECT count(*) FROM slaughter_points s WHERE s.village_id = v.id AND s.deleted_at IS NULL)
+         FROM villages v WHERE v.code = $1",
+    )
+    .bind(code.as_str())
+    .fetch_one(&state.pool)
+    .await?;
+    let mut body = serde_json::to_value(village).map_err(anyhow::Error::from)?;
+    if let Value::Object(map) = &mut body {
+        map.insert("denominators".into(), extra.0);
+        map.insert("h3".into(), extra.1);
+        map.insert("boundary".into(), extra.2.unwrap_or(Value::Null));
+        map.insert(
+            "registered".into(),
+            json!({ "households": extra.3, "live_dogs": extra.4, "slaughter_points": extra.5 }),
+        );
+    }
+    Ok(Json(body))
+}

@@ -1,0 +1,70 @@
+//! One typed configuration. Every setting has a default that runs the demo with no
+//! configuration at all; each can be set by a command-line flag or an `ECHINOMAP_*` variable
+//! (`DATABASE_URL` for an external database).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A value that must not be printed: `Debug` shows `***`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on; default 127.0.0.1:8080.
+    pub listen: SocketAddr,
+    /// Root of the embedded cluster (`DATA_DIR/pg`) and other local state; default `./var`.
+    pub data_dir: PathBuf,
+    /// An external PostgreSQL + PostGIS; when unset, the embedded cluster is used.
+    pub database_url: Option<Secret>,
+    /// Load the demo data into an empty database at start.
+    pub demo: Option<DemoSettings>,
+    /// Include the two XPCC regiment units (兵团) in the gazetteer; off by default.
+    pub include_xpcc: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct DemoSettings {
+    pub seed: u64,
+    pub scale: u32,
+    /// The demo's "today": its 24 months of deworming end in this month.
+    pub today: chrono::NaiveDate,
+}
+
+impl Default for DemoSettings {
+    fn default() -> Self {
+        Self {
+            seed: 2024,
+            scale: 1,
+            today: chrono::Local::now().date_naive(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn defaults() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("var"),
+            database_url: None,
+            demo: None,
+            include_xpcc: false,
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! The test harness: a throwaway PostgreSQL + PostGIS cluster per test binary (started on
+//! first use, stopped by its watchdog when the test process exits), a fresh database per test
+//! cloned from a migrated template, an in-process [`TestApp`] on a free loopback port, and
+//! helpers to run the real `echinomap` binary.
+//!
+//! The cluster is the same [`EmbeddedPg`] the server uses, so the tests exercise the real
+//! start-up path, including running as the `postgres` user when the tests run as root.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use echinomap_server::embedded_pg::EmbeddedPg;
+use echinomap_server::settings::{DemoSettings, Secret, Settings};
+use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
+
+pub use anyhow::Result;
+
+/// The demo's fixed "today" in tests, so that expectations do not move with the calendar.
+pub fn demo_today() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 11, 15).unwrap_or_default()
+}
+
+pub const DEMO_SEED: u64 = 2024;
+
+struct Cluster {
+    pg: EmbeddedPg,
+    _dir: tempfile::TempDir,
+}
+
+static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+static TEMPLATES: tokio::sync::Mutex<(bool, bool)> = tokio::sync::Mutex::const_new((false, false));
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+const TEMPLATE_EMPTY: &str = "tmpl_migrated";
+const TEMPLATE_DEMO: &str = "tmpl_demo";
+
+/// A directory under the system temp dir that the `postgres` user can traverse (the cluster
+/// runs as that user when the tests run as root).
+pub fn shared_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix("echinomap-test-")
+        .tempdir()
+        .unwrap_or_else(|e| panic!("cannot create a temp dir: {e}"));
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("cannot chmod the temp dir: {e}"));
+    dir
+}
+
+fn cluster() -> &'static Cluster {
+    CLUSTER.get_or_init(|| {
+        let dir = shared_tempdir();
+        let pg = EmbeddedPg::start(dir.path())
+            .unwrap_or_else(|e| panic!("cannot start the test PostgreSQL cluster: {e}"));
+        Cluster { pg, _dir: dir }
+    })
+}
+
+fn options(database: &str) -> PgConnectOptions {
+    cluster().pg.connect_options(database)
+}
+
+/// A URL for `database` on the test cluster, through its socket directory.
+pub fn database_url(database: &str) -> String {
+    format!(
+        "postgres://postgres@localhost:5432/{database}?host={}",
+        cluster().pg.pgdata().display()
+    )
+}
+
+async fn admin_exec(sql: &str) -> Result<()> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options("postgres"))
+        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&pool)
+        .await?;
+    pool.close().await;
+    Ok(())
+}
+
+/// Makes sure the templates exist: migrated, and (when `demo`) with the demo data loaded.
+async fn ensure_template(demo: bool) -> Result<&'static str> {
+    let mut done = TEMPLATES.lock().await;
+    if !done.0 {
+        admin_exec(&format!("CREATE DATABASE {TEMPLATE_EMPTY}")).await?;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(options(TEMPLATE_EMPTY))
+            .await?;
+        echinomap_server::db::MIGRATOR.run(&pool).await?;
+        pool.close().await;
+        done.0 = true;
+    }
+    if demo && !done.1 {
+        admin_exec(&format!(
+            "CREATE DATABASE {TEMPLATE_DEMO} TEMPLATE {TEMPLATE_EMPTY}"
+        ))
+        .await?;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(options(TEMPLATE_DEMO))
+            .await?;
+        echinomap_server::demo::load(&pool, &demo_settings(), false, false).await?;
+        pool.close().await;
+        done.1 = true;
+    }
+    Ok(if demo { TEMPLATE_DEMO } else { TEMPLATE_EMPTY })
+}
+
+pub fn demo_settings() -> DemoSettings {
+    DemoSettings {
+        seed: DEMO_SEED,
+        scale: 1,
+        today: demo_today(),
+    }
+}
+
+/// A fresh database of its own for one test: migrated, empty or with the demo data.
+#[derive(Debug)]
+pub struct TestDb {
+    pub name: String,
+    pub pool: PgPool,
+}
+
+impl TestDb {
+    pub async fn empty() -> Result<Self> {
+        Self::from_template(false).await
+    }
+
+    pub async fn demo() -> Result<Self> {
+        Self::from_template(true).await
+    }
+
+    async fn from_template(demo: bool) -> Result<Self> {
+        let template = ensure_template(demo).await?;
+        let name = format!(
+            "t_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        admin_exec(&format!(
+            "CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY"
+        ))
+        .await?;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options(&name))
+            .await?;
+        Ok(Self { name, pool })
+    }
+
+    pub fn url(&self) -> String {
+        database_url(&self.name)
+    }
+}
+
+/// The application, in process, on 127.0.0.1 with a free port, over its own database.
+#[derive(Debug)]
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub db: TestDb,
+    pub client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    pub async fn with_demo() -> Result<Self> {
+        Self::spawn(TestDb::demo().await?, None).await
+    }
+
+    pub async fn empty() -> Result<Self> {
+        Self::spawn(TestDb::empty().await?, None).await
+    }
+
+    /// Starts the app; `demo` makes its start-up load the demo data itself.
+    pub async fn spawn(db: TestDb, demo: Option<DemoSettings>) -> Result<Self> {
+        let settings = Settings {
+            listen: "127.0.0.1:0".parse()?,
+            database_url: Some(Secret::new(db.url())),
+            demo,
+            ..Settings::defaults()
+        };
+        let app = echinomap_server::app::Application::build(settings).await?;
+        let addr = app.local_addr()?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async {
+            let _ = rx.await;
+        }));
+        Ok(Self {
+            addr,
+            db,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn get(&self, path: &str) -> Result<reqwest::Response> {
+        Ok(self.client.get(self.url(path)).send().await?)
+    }
+
+    /// GET, expecting `status`, returning the JSON body.
+    pub async fn get_json(&self, path: &str, status: u16) -> Result<serde_json::Value> {
+        let r = self.get(path).await?;
+        let got = r.status().as_u16();
+        let body: serde_json::Value = r.json().await?;
+        anyhow::ensure!(
+            got == status,
+            "GET {path}: status {got}, expected {status}: {body}"
+        );
+        Ok(body)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The `echinomap` binary built by `cargo build` (the Makefile builds it before the tests).
+pub fn binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let bin = target.join("debug").join("echinomap");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build -p echinomap-server` first (make test does)",
+        bin.display()
+    );
+    bin
+}
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+/// Processes whose command line mentions `needle` (e.g. a data directory).
+pub fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        if let Ok(raw) = std::fs::read(entry.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
+            if cmd.contains(needle) {
+                found.push((pid, cmd));
+            }
+        }
+    }
+    found
+}

@@ -1,0 +1,307 @@
+//! The real `echinomap` binary: the embedded cluster's whole life (first start, reuse, clean
+//! stop, a SIGKILL), and the one-line errors of bad settings.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use echinomap_tests::{binary, free_port, processes_mentioning, shared_tempdir, workspace_root};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+struct Served {
+    child: Child,
+    port: u16,
+    stderr: std::sync::mpsc::Receiver<String>,
+}
+
+/// Starts `echinomap serve` on a free port with its own data dir, and waits for /healthz.
+fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Served {
+    let port = free_port();
+    let mut child = Command::new(binary())
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .args(extra)
+        .env_remove("DATABASE_URL")
+        .env("ECHINOMAP_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn echinomap");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let served = Served {
+        child,
+        port,
+        stderr: rx,
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Ok(body) = http_get(port, "/healthz")
+            && body.contains("\"status\":\"ok\"")
+        {
+            return served;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "echinomap did not become healthy in 90 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A minimal blocking HTTP GET over loopback (the tests stay off any other address).
+fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "echinomap did not exit in {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn postgres_processes(pgdata: &std::path::Path) -> Vec<(u32, String)> {
+    processes_mentioning(&pgdata.display().to_string())
+        .into_iter()
+        .filter(|(_, cmd)| cmd.contains("postgres") && !cmd.contains("/bin/sh"))
+        .collect()
+}
+
+fn wait_no_postgres(pgdata: &std::path::Path, within: Duration) -> Vec<(u32, String)> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = postgres_processes(pgdata);
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_stopped_server_leaves_no_postgres_behind_and_the_next_start_reuses_the_data() {
+    let dir = shared_tempdir();
+    let data = dir.path().join("var");
+
+    // First start: initdb, migrations, the gazetteer.
+    let mut first = serve(&data, &[]);
+    let pgdata = data.join("pg").canonicalize().expect("pgdata exists");
+    assert!(pgdata.join("PG_VERSION").is_file());
+    assert!(!postgres_processes(&pgdata).is_empty(), "the cluster runs");
+    let villages = http_get(first.port, "/api/villages").expect("villages");
+    assert!(villages.contains("654022100001"), "{villages}");
+    let created = std::fs::metadata(pgdata.join("PG_VERSION"))
+        .and_then(|m| m.modified())
+        .expect("mtime");
+
+    kill(Pid::from_raw(first.child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
+    let status = wait_exit(&mut first.child, Duration::from_secs(60));
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    let left = wait_no_postgres(&pgdata, Duration::from_secs(10));
+    assert!(
+        left.is_empty(),
+        "PostgreSQL processes left behind: {left:?}"
+    );
+
+    // Second start: the same cluster, not a new one.
+    let mut second = serve(&data, &[]);
+    let log: Vec<String> = second.stderr.try_iter().collect();
+    assert!(
+        !log.iter().any(|l| l.contains("initialising the embedded")),
+        "the second start ran initdb again: {log:?}"
+    );
+    let again = std::fs::metadata(pgdata.join("PG_VERSION"))
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    assert_eq!(created, again);
+    let villages = http_get(second.port, "/api/villages").expect("villages");
+    assert!(villages.contains("654022100001"));
+
+    // A crash (SIGKILL): the watchdog stops the cluster, and the next start works.
+    kill(Pid::from_raw(second.child.id() as i32), Signal::SIGKILL).expect("SIGKILL");
+    wait_exit(&mut second.child, Duration::from_secs(10));
+    let left = wait_no_postgres(&pgdata, Duration::from_secs(30));
+    assert!(
+        left.is_empty(),
+        "PostgreSQL outlived a killed echinomap: {left:?}"
+    );
+
+    let mut third = serve(&data, &[]);
+    kill(Pid::from_raw(third.child.id() as i32), Signal::SIGINT).expect("SIGINT");
+    assert!(wait_exit(&mut third.child, Duration::from_secs(60)).success());
+    assert!(wait_no_postgres(&pgdata, Duration::from_secs(10)).is_empty());
+}
+
+#[test]
+fn a_stale_postmaster_pid_from_a_crash_does_not_stop_the_next_start() {
+    let dir = shared_tempdir();
+    let data = dir.path().join("var");
+    let mut first = serve(&data, &[]);
+    let pgdata = data.join("pg").canonicalize().expect("pgdata");
+    kill(Pid::from_raw(first.child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
+    wait_exit(&mut first.child, Duration::from_secs(60));
+    assert!(wait_no_postgres(&pgdata, Duration::from_secs(10)).is_empty());
+
+    // What a power cut leaves: a postmaster.pid naming a process that is not PostgreSQL.
+    let stale = format!(
+        "{}\n{}\n1700000000\n5432\n{}\n\n  5432001         0\nready   \n",
+        std::process::id(),
+        pgdata.display(),
+        pgdata.display()
+    );
+    std::fs::write(pgdata.join("postmaster.pid"), stale).expect("write pid file");
+    let mut second = serve(&data, &[]);
+    kill(Pid::from_raw(second.child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
+    assert!(wait_exit(&mut second.child, Duration::from_secs(60)).success());
+}
+
+/// Runs the binary with `args`, expecting a failure with one clear line on stderr.
+fn fails_with_one_line(args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = Command::new(binary())
+        .args(args)
+        .envs(env.iter().copied())
+        .env("ECHINOMAP_LOG", "off")
+        .output()
+        .expect("run echinomap");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "expected a failure for {args:?}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected, got: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    stderr
+}
+
+#[test]
+fn a_port_in_use_is_one_clear_line_and_a_failure() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let dir = shared_tempdir();
+    let err = fails_with_one_line(
+        &[
+            "serve",
+            "--listen",
+            &addr,
+            "--data-dir",
+            &dir.path().join("v").display().to_string(),
+        ],
+        &[],
+    );
+    assert!(
+        err.contains("cannot listen on") && err.contains(&addr),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unusable_database_url_is_one_clear_line_and_a_failure() {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let err = fails_with_one_line(
+        &["serve", "--listen", &listen],
+        &[(
+            "DATABASE_URL",
+            "postgres://nobody@127.0.0.1:1/none?connect_timeout=2",
+        )],
+    );
+    assert!(err.contains("cannot connect to the database"), "{err}");
+    assert!(!err.contains("nobody:"), "{err}");
+    let err = fails_with_one_line(
+        &["serve", "--listen", &listen],
+        &[("DATABASE_URL", "mysql://what")],
+    );
+    assert!(err.contains("DATABASE_URL"), "{err}");
+}
+
+#[test]
+fn a_data_directory_that_cannot_be_written_is_one_clear_line_and_a_failure() {
+    let port = free_port();
+    let err = fails_with_one_line(
+        &[
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+            "/proc/echinomap-cannot-be-here",
+        ],
+        &[],
+    );
+    assert!(err.contains("data directory"), "{err}");
+}
+
+#[test]
+fn missing_postgresql_binaries_are_named_with_the_package_to_install() {
+    let port = free_port();
+    let dir = shared_tempdir();
+    // The binaries looked for where they are not.
+    let out = Command::new(binary())
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path().join("v"))
+        .env("ECHINOMAP_PG_BINDIR", "/nonexistent")
+        .env("ECHINOMAP_LOG", "off")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("apt-get install"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn the_readme_commands_are_the_ones_ci_runs() {
+    let root = workspace_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let ci = std::fs::read_to_string(root.join(".ci/run")).expect(".ci/run");
+    assert!(readme.contains("make run") && readme.contains("make test"));
+    let ci_commands: Vec<&str> = ci
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with('#') && !l.starts_with("set ") && !l.starts_with("cd ")
+        })
+        .collect();
+    assert_eq!(
+        ci_commands,
+        vec!["make test"],
+        ".ci/run must only run the README's command"
+    );
+    let makefile = std::fs::read_to_string(root.join("Makefile")).expect("Makefile");
+    assert!(makefile.contains("\ntest:") && makefile.contains("\nrun:"));
+}
