@@ -235,7 +235,6 @@ fn push_fmt(out: &mut Vec<u8>, args: std::fmt::Arguments<'_>) {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use super::*;
     use geo::{line_string, point, polygon};

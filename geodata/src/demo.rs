@@ -2693,7 +2693,6 @@ fn occupation(rng: &mut ChaCha8Rng, age: u32, pastoral: bool, urban: bool) -> &'
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use std::collections::{HashMap, HashSet};
     use std::sync::OnceLock;

@@ -5,20 +5,13 @@ use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate};
 
-const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-const CHECK: [u8; 11] = *b"10X98765432";
-
 /// The check character of the first 17 digits, or `None` if they are not 17 ASCII digits.
 pub(crate) fn check_char(first17: &[u8]) -> Option<u8> {
     if first17.len() != 17 || !first17.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let sum: u32 = first17
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
-    CHECK.get((sum % 11) as usize).copied()
+    let digits = std::str::from_utf8(first17).ok()?;
+    u8::try_from(echinomap_domain::IdNumber::check_character(digits)).ok()
 }
 
 /// True when `id` is 18 characters with a correct check character.
@@ -72,7 +65,6 @@ impl IdAllocator {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 mod tests {
     use super::*;
 

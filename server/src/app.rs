@@ -5,6 +5,8 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
+use crate::auth::password::PasswordPolicy;
+use crate::auth::store;
 use crate::db::Database;
 use crate::http::{AppState, router};
 use crate::settings::{Secret, Settings};
@@ -13,6 +15,40 @@ use crate::settings::{Secret, Settings};
 pub struct Application {
     listener: tokio::net::TcpListener,
     db: Database,
+    password_policy: PasswordPolicy,
+}
+
+/// Demo accounts exist only while the service runs with `--demo`; a database without users
+/// gets its first admin.
+async fn prepare_accounts(pool: &sqlx::PgPool, settings: &Settings) -> anyhow::Result<()> {
+    if settings.demo.is_some() {
+        store::ensure_demo_accounts(pool).await.map_err(anyhow_of)?;
+    } else {
+        let disabled = store::disable_demo_accounts(pool)
+            .await
+            .map_err(anyhow_of)?;
+        if disabled > 0 {
+            tracing::warn!(
+                accounts = disabled,
+                "demo accounts disabled: the service runs without --demo"
+            );
+        }
+    }
+    let admin_password = settings.admin_password.as_ref().map(Secret::expose);
+    if let Some(generated) =
+        store::ensure_first_admin(pool, admin_password, settings.password_policy)
+            .await
+            .map_err(anyhow_of)?
+    {
+        // Printed once, to the console only (never to the log).
+        println!("first start: created the user `admin` with the password {generated}");
+        println!("change it with: echinomap user passwd admin");
+    }
+    Ok(())
+}
+
+fn anyhow_of(e: crate::error::AppError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
 }
 
 impl Application {
@@ -41,7 +77,12 @@ impl Application {
             }
             None => crate::demo::load_gazetteer_if_empty(&db.pool, settings.include_xpcc).await?,
         }
-        Ok(Self { listener, db })
+        prepare_accounts(&db.pool, &settings).await?;
+        Ok(Self {
+            listener,
+            db,
+            password_policy: settings.password_policy,
+        })
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -60,7 +101,11 @@ impl Application {
         let addr = self.local_addr()?;
         let app = router(AppState {
             pool: self.db.pool.clone(),
+            password_policy: self.password_policy,
         });
+        tokio::spawn(crate::auth::session::purge_expired_sessions(
+            self.db.pool.clone(),
+        ));
         tracing::info!(listen = %addr, "echinomap is serving on http://{addr}/");
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)

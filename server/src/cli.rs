@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use crate::audit::Actor;
+use crate::auth::password::{self, PasswordPolicy};
+use crate::auth::{Role, store};
 use crate::settings::{DemoSettings, Secret, Settings};
 
 #[derive(Debug, Parser)]
@@ -27,6 +30,57 @@ pub enum Command {
     DemoData(DemoDataArgs),
     /// Apply the database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Manage accounts and API tokens.
+    User(UserArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    #[command(subcommand)]
+    pub command: UserCommand,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account. The password comes from --password-stdin, ECHINOMAP_NEW_PASSWORD, or
+    /// is generated and printed once.
+    Add {
+        username: String,
+        /// admin, epidemiologist, township_staff, village_doctor, vet, planner or viewer.
+        #[arg(long)]
+        role: String,
+        /// The code of the county, township or village the user answers for.
+        #[arg(long)]
+        jurisdiction: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password (ends the user's sessions and lifts a lockout).
+    Passwd {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable an account (ends its sessions; its tokens stop working).
+    Disable { username: String },
+    /// Enable a disabled account.
+    Enable { username: String },
+    /// List the accounts.
+    List,
+    /// Create an API token for scripts and QGIS; printed once.
+    Token {
+        username: String,
+        /// What the token is for.
+        #[arg(long, default_value = "api")]
+        name: String,
+    },
+    /// Revoke an API token by its id (effective at once).
+    Revoke { token_id: i64 },
 }
 
 #[derive(Debug, Args)]
@@ -40,6 +94,15 @@ pub struct DatabaseArgs {
     /// Include the two XPCC regiment units (兵团) in the gazetteer.
     #[arg(long, env = "ECHINOMAP_INCLUDE_XPCC")]
     pub include_xpcc: bool,
+    /// Password policy: `default` (at least 10 characters) or `mlps` (等保: upper, lower,
+    /// digit and symbol; a new password every 90 days).
+    #[arg(long, env = "ECHINOMAP_PASSWORD_POLICY", default_value = "default", value_parser = parse_policy)]
+    pub password_policy: PasswordPolicy,
+}
+
+fn parse_policy(s: &str) -> Result<PasswordPolicy, String> {
+    PasswordPolicy::parse(s)
+        .ok_or_else(|| format!("unknown password policy {s:?}: use default or mlps"))
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +148,11 @@ impl DatabaseArgs {
                 .filter(|u| !u.is_empty())
                 .map(Secret::new),
             include_xpcc: self.include_xpcc,
+            password_policy: self.password_policy,
+            admin_password: std::env::var("ECHINOMAP_ADMIN_PASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .map(Secret::new),
             ..Settings::defaults()
         }
     }
@@ -132,6 +200,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{stats}");
             Ok(())
         }
+        Command::User(args) => run_user(args).await,
         Command::Migrate(args) => {
             let settings = args.settings();
             let db = crate::db::Database::open(
@@ -143,4 +212,145 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             db.close().await
         }
     }
+}
+
+/// A password for `user add`/`user passwd`: stdin, the environment, or a generated one that
+/// is printed once.
+fn new_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        let p = line.trim_end_matches(['\r', '\n']).to_owned();
+        anyhow::ensure!(!p.is_empty(), "no password on standard input");
+        return Ok((p, false));
+    }
+    if let Some(p) = std::env::var("ECHINOMAP_NEW_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty())
+    {
+        return Ok((p, false));
+    }
+    Ok((password::generate(), true))
+}
+
+async fn run_user(args: UserArgs) -> anyhow::Result<()> {
+    let settings = args.db.settings();
+    let db = crate::db::Database::open(
+        settings.database_url.as_ref().map(Secret::expose),
+        &settings.data_dir,
+    )
+    .await?;
+    // Accounts need the gazetteer (jurisdictions are its codes).
+    crate::demo::load_gazetteer_if_empty(&db.pool, settings.include_xpcc).await?;
+    let result = user_command(&db.pool, args.command, settings.password_policy).await;
+    let closed = db.close().await;
+    result?;
+    closed
+}
+
+async fn user_command(
+    pool: &sqlx::PgPool,
+    command: UserCommand,
+    policy: PasswordPolicy,
+) -> anyhow::Result<()> {
+    let actor = Actor::cli();
+    let app = |e: crate::error::AppError| anyhow::anyhow!("{e}");
+    match command {
+        UserCommand::Add {
+            username,
+            role,
+            jurisdiction,
+            display_name,
+            password_stdin,
+        } => {
+            let role = Role::parse(&role).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown role {role:?}; one of {}",
+                    Role::ALL.map(Role::as_str).join(", ")
+                )
+            })?;
+            let (password, generated) = new_password(password_stdin)?;
+            let user = store::create(
+                pool,
+                store::NewUser {
+                    username,
+                    display_name,
+                    role,
+                    jurisdiction,
+                    password: password.clone(),
+                    demo: false,
+                },
+                policy,
+                &actor,
+            )
+            .await
+            .map_err(app)?;
+            println!(
+                "created {} ({}, {})",
+                user.username,
+                user.role.as_str(),
+                user.jurisdiction
+            );
+            if generated {
+                println!("password (shown once): {password}");
+            }
+        }
+        UserCommand::Passwd {
+            username,
+            password_stdin,
+        } => {
+            let (password, generated) = new_password(password_stdin)?;
+            store::set_password(pool, &username, &password, policy, &actor)
+                .await
+                .map_err(app)?;
+            println!("password of {username} changed");
+            if generated {
+                println!("password (shown once): {password}");
+            }
+        }
+        UserCommand::Disable { username } => {
+            store::set_disabled(pool, &username, true, &actor)
+                .await
+                .map_err(app)?;
+            println!("{username} disabled");
+        }
+        UserCommand::Enable { username } => {
+            store::set_disabled(pool, &username, false, &actor)
+                .await
+                .map_err(app)?;
+            println!("{username} enabled");
+        }
+        UserCommand::List => {
+            println!(
+                "{:<24} {:<16} {:<14} {:<8} {:<6}",
+                "username", "role", "jurisdiction", "status", "demo"
+            );
+            for u in store::list(pool).await? {
+                println!(
+                    "{:<24} {:<16} {:<14} {:<8} {:<6}",
+                    u.username,
+                    u.role.as_str(),
+                    u.jurisdiction,
+                    if u.disabled { "disabled" } else { "active" },
+                    if u.demo { "yes" } else { "" }
+                );
+            }
+        }
+        UserCommand::Token { username, name } => {
+            let (id, token) = store::create_token(pool, &username, &name, &actor)
+                .await
+                .map_err(app)?;
+            println!(
+                "token id {id} for {username} (shown once; send it as `Authorization: Bearer <token>`):"
+            );
+            println!("{token}");
+        }
+        UserCommand::Revoke { token_id } => {
+            store::revoke_token(pool, token_id, &actor)
+                .await
+                .map_err(app)?;
+            println!("token {token_id} revoked");
+        }
+    }
+    Ok(())
 }

@@ -333,17 +333,41 @@ impl EmbeddedPg {
             .arg(self.pgdata.join("postgresql.log"))
             .args(["-w", "-t", "120", "-o"])
             .arg(options);
-        run(
-            cmd,
-            "starting PostgreSQL (see pg/postgresql.log in the data directory)",
-        )
+        run(cmd, "starting PostgreSQL").map_err(|e| match e {
+            EmbeddedPgError::Command { step, .. } => EmbeddedPgError::Command {
+                step,
+                detail: format!(
+                    "{} (from {})",
+                    last_line(
+                        &std::fs::read(self.pgdata.join("postgresql.log")).unwrap_or_default()
+                    ),
+                    self.pgdata.join("postgresql.log").display()
+                ),
+            },
+            other => other,
+        })
     }
 
-    /// Stops the cluster if the process that started it disappears without stopping it.
+    /// The postmaster's PID, from the first line of `postmaster.pid`.
+    fn postmaster_pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.pgdata.join("postmaster.pid"))
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Stops the cluster if the process that started it disappears without stopping it. It
+    /// stops only the postmaster it was started for: after a clean stop and a new start by
+    /// another process, the new cluster is not its business.
     fn spawn_watchdog(&self) -> Result<(), EmbeddedPgError> {
+        let postmaster = self.postmaster_pid().unwrap_or(0);
         let script = format!(
             "while [ -d /proc/{pid} ]; do sleep 0.5; done; \
-             [ -f '{pgdata}/postmaster.pid' ] && '{pg_ctl}' stop -D '{pgdata}' -m immediate -w -t 30 >/dev/null 2>&1; exit 0",
+             [ \"$(head -n 1 '{pgdata}/postmaster.pid' 2>/dev/null)\" = '{postmaster}' ] \
+             && '{pg_ctl}' stop -D '{pgdata}' -m immediate -w -t 30 >/dev/null 2>&1; exit 0",
             pid = std::process::id(),
             pgdata = self.pgdata.display(),
             pg_ctl = self.bins.bin("pg_ctl").display(),
@@ -401,12 +425,16 @@ impl EmbeddedPg {
         if self.guest {
             return Ok(());
         }
+        run(self.stop_command(), "stopping PostgreSQL")
+    }
+
+    fn stop_command(&self) -> Command {
         let mut cmd = self.run_as.command(self.bins.bin("pg_ctl"));
         cmd.arg("stop")
             .arg("-D")
             .arg(&self.pgdata)
             .args(["-m", "fast", "-w", "-t", "60"]);
-        run(cmd, "stopping PostgreSQL")
+        cmd
     }
 }
 
@@ -414,12 +442,7 @@ impl Drop for EmbeddedPg {
     fn drop(&mut self) {
         if !self.stopped && !self.guest {
             // Best effort: the watchdog covers the cases where we never get here.
-            let mut cmd = self.run_as.command(self.bins.bin("pg_ctl"));
-            cmd.arg("stop")
-                .arg("-D")
-                .arg(&self.pgdata)
-                .args(["-m", "fast", "-w", "-t", "60"]);
-            let _ = cmd.status();
+            let _ = self.stop_command().status();
         }
     }
 }
@@ -445,50 +468,32 @@ fn check_writable(dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("not writable ({e})"))
 }
 
-fn run(mut cmd: Command, step: &'static str) -> Result<(), EmbeddedPgError> {
-    let out = cmd.output().map_err(|e| EmbeddedPgError::Command {
-        step,
-        detail: e.to_string(),
-    })?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(EmbeddedPgError::Command {
-            step,
-            detail: last_line(&out.stderr),
-        })
-    }
+fn run(cmd: Command, step: &'static str) -> Result<(), EmbeddedPgError> {
+    run_with_stdin(cmd, "", step)
 }
 
+/// Runs `cmd` with `input` on its stdin; a failure carries the last line of its stderr.
 fn run_with_stdin(
     mut cmd: Command,
     input: &str,
     step: &'static str,
 ) -> Result<(), EmbeddedPgError> {
     use std::io::Write;
+    let failed = |detail: String| EmbeddedPgError::Command { step, detail };
     let mut child = cmd
         .stdin(Stdio::piped())
         .spawn()
-        .map_err(|e| EmbeddedPgError::Command {
-            step,
-            detail: e.to_string(),
-        })?;
+        .map_err(|e| failed(e.to_string()))?;
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(input.as_bytes());
     }
     let out = child
         .wait_with_output()
-        .map_err(|e| EmbeddedPgError::Command {
-            step,
-            detail: e.to_string(),
-        })?;
+        .map_err(|e| failed(e.to_string()))?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(EmbeddedPgError::Command {
-            step,
-            detail: last_line(&out.stderr),
-        })
+        Err(failed(last_line(&out.stderr)))
     }
 }
 

@@ -17,6 +17,18 @@ pub enum AppError {
         message: String,
         details: Value,
     },
+    /// 401: not logged in, or the credentials are wrong, expired or revoked.
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    /// 403: logged in, but the role or the jurisdiction does not allow it.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// 409: the change conflicts with what is there (a duplicate key).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// 429: too many attempts; try again later.
+    #[error("{message}")]
+    TooMany { code: &'static str, message: String },
     /// 404: the thing named does not exist (or is outside what the caller may see).
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
@@ -52,6 +64,29 @@ impl AppError {
         }
     }
 
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unauthorized {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden {
+            code: "forbidden",
+            message: message.into(),
+        }
+    }
+
+    /// A 422 naming the field and why its value is refused.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        Self::Unprocessable {
+            code: "invalid_field",
+            message: message.into(),
+            details: json!({ "field": field }),
+        }
+    }
+
     /// A 400 naming the offending parameter in `details.field`.
     pub fn invalid_param(field: &str, message: impl Into<String>) -> Self {
         Self::BadRequest {
@@ -76,6 +111,21 @@ impl AppError {
             Self::NotFound { code, message } => {
                 (StatusCode::NOT_FOUND, code, message.clone(), Value::Null)
             }
+            Self::Unauthorized { code, message } => {
+                (StatusCode::UNAUTHORIZED, code, message.clone(), Value::Null)
+            }
+            Self::Forbidden { code, message } => {
+                (StatusCode::FORBIDDEN, code, message.clone(), Value::Null)
+            }
+            Self::Conflict { code, message } => {
+                (StatusCode::CONFLICT, code, message.clone(), Value::Null)
+            }
+            Self::TooMany { code, message } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                code,
+                message.clone(),
+                Value::Null,
+            ),
             Self::Unprocessable {
                 code,
                 message,

@@ -7,6 +7,8 @@
 //! tile logic in `echinomap-tiles`.
 
 pub mod app;
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod db;
 pub mod demo;

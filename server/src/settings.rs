@@ -6,6 +6,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::auth::password::PasswordPolicy;
+
 /// A value that must not be printed: `Debug` shows `***`.
 #[derive(Clone)]
 pub struct Secret(String);
@@ -37,6 +39,10 @@ pub struct Settings {
     pub demo: Option<DemoSettings>,
     /// Include the two XPCC regiment units (兵团) in the gazetteer; off by default.
     pub include_xpcc: bool,
+    /// `default` (10 characters) or `mlps` (等保: four classes, 90-day expiry).
+    pub password_policy: PasswordPolicy,
+    /// The first admin's password on a first start; random (printed once) when unset.
+    pub admin_password: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -65,6 +71,8 @@ impl Settings {
             database_url: None,
             demo: None,
             include_xpcc: false,
+            password_policy: PasswordPolicy::Default,
+            admin_password: None,
         }
     }
 }

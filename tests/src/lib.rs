@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use echinomap_server::audit::Actor;
+use echinomap_server::auth::password::PasswordPolicy;
+use echinomap_server::auth::{Role, store};
 use echinomap_server::embedded_pg::EmbeddedPg;
 use echinomap_server::settings::{DemoSettings, Secret, Settings};
 use sqlx::PgPool;
@@ -49,7 +52,37 @@ pub fn shared_tempdir() -> tempfile::TempDir {
     dir
 }
 
+/// Where every test process writes its log (the in-process server's and the spawned
+/// binaries'), so that the whole run's logs can be searched for personal data afterwards.
+pub fn log_dir() -> PathBuf {
+    let dir = workspace_root().join("target").join("test-logs");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+/// Sends this process's tracing output (debug level) to `target/test-logs/`.
+pub fn init_logging() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        let exe = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "test".to_owned());
+        let path = log_dir().join(format!("{exe}-{}.log", std::process::id()));
+        if let Ok(file) = std::fs::File::create(path) {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(
+                    "debug,hyper=info,h2=info",
+                ))
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false)
+                .try_init();
+        }
+    });
+}
+
 fn cluster() -> &'static Cluster {
+    init_logging();
     CLUSTER.get_or_init(|| {
         let dir = shared_tempdir();
         let pg = EmbeddedPg::start(dir.path())
@@ -156,6 +189,18 @@ impl TestDb {
     pub fn url(&self) -> String {
         database_url(&self.name)
     }
+
+    /// A new pool on a database made earlier in this process.
+    pub async fn reopen(name: &str) -> Result<Self> {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options(name))
+            .await?;
+        Ok(Self {
+            name: name.to_owned(),
+            pool,
+        })
+    }
 }
 
 /// The application, in process, on 127.0.0.1 with a free port, over its own database.
@@ -178,12 +223,23 @@ impl TestApp {
 
     /// Starts the app; `demo` makes its start-up load the demo data itself.
     pub async fn spawn(db: TestDb, demo: Option<DemoSettings>) -> Result<Self> {
-        let settings = Settings {
+        Self::spawn_with(db, demo, |_| {}).await
+    }
+
+    /// Starts the app with settings changed by `tweak`.
+    pub async fn spawn_with(
+        db: TestDb,
+        demo: Option<DemoSettings>,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Result<Self> {
+        let mut settings = Settings {
             listen: "127.0.0.1:0".parse()?,
             database_url: Some(Secret::new(db.url())),
             demo,
+            admin_password: Some(Secret::new(TEST_ADMIN_PASSWORD.to_owned())),
             ..Settings::defaults()
         };
+        tweak(&mut settings);
         let app = echinomap_server::app::Application::build(settings).await?;
         let addr = app.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -202,20 +258,115 @@ impl TestApp {
         format!("http://{}{path}", self.addr)
     }
 
+    /// An anonymous GET.
     pub async fn get(&self, path: &str) -> Result<reqwest::Response> {
         Ok(self.client.get(self.url(path)).send().await?)
     }
 
-    /// GET, expecting `status`, returning the JSON body.
+    /// An anonymous GET, expecting `status`, returning the JSON body.
     pub async fn get_json(&self, path: &str, status: u16) -> Result<serde_json::Value> {
-        let r = self.get(path).await?;
-        let got = r.status().as_u16();
-        let body: serde_json::Value = r.json().await?;
-        anyhow::ensure!(
-            got == status,
-            "GET {path}: status {got}, expected {status}: {body}"
-        );
-        Ok(body)
+        expect_json(self.get(path).await?, "GET", path, status).await
+    }
+
+    /// A new account with `role` over `jurisdiction`, and a client that calls as it (with an
+    /// API token).
+    pub async fn user(&self, role: Role, jurisdiction: &str) -> Result<ApiClient> {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let username = format!("{}_{n}", role.as_str().replace('_', ""));
+        store::create(
+            &self.db.pool,
+            store::NewUser {
+                username: username.clone(),
+                display_name: None,
+                role,
+                jurisdiction: jurisdiction.to_owned(),
+                password: TEST_USER_PASSWORD.to_owned(),
+                demo: false,
+            },
+            PasswordPolicy::Default,
+            &Actor::cli(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("creating {username}: {e}"))?;
+        let (token_id, token) =
+            store::create_token(&self.db.pool, &username, "test", &Actor::cli())
+                .await
+                .map_err(|e| anyhow::anyhow!("token for {username}: {e}"))?;
+        Ok(ApiClient {
+            base: format!("http://{}", self.addr),
+            username,
+            token,
+            token_id,
+            client: self.client.clone(),
+        })
+    }
+
+    /// The county epidemiologist: sees everything but admin pages.
+    pub async fn epi(&self) -> Result<ApiClient> {
+        self.user(Role::Epidemiologist, "654022").await
+    }
+}
+
+/// The password of accounts made by [`TestApp::user`].
+pub const TEST_USER_PASSWORD: &str = "Test-Passw0rd!";
+/// The first admin's password in tests.
+pub const TEST_ADMIN_PASSWORD: &str = "Admin-Passw0rd!";
+
+async fn expect_json(
+    r: reqwest::Response,
+    method: &str,
+    path: &str,
+    status: u16,
+) -> Result<serde_json::Value> {
+    let got = r.status().as_u16();
+    let text = r.text().await?;
+    let body: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!("{method} {path}: status {got}, body is not JSON ({e}): {text}")
+    })?;
+    anyhow::ensure!(
+        got == status,
+        "{method} {path}: status {got}, expected {status}: {body}"
+    );
+    Ok(body)
+}
+
+/// Calls the API as one account, with `Authorization: Bearer`.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    pub base: String,
+    pub username: String,
+    pub token: String,
+    pub token_id: i64,
+    pub client: reqwest::Client,
+}
+
+impl ApiClient {
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+    }
+
+    pub async fn get(&self, path: &str) -> Result<reqwest::Response> {
+        Ok(self.request(reqwest::Method::GET, path).send().await?)
+    }
+
+    pub async fn get_json(&self, path: &str, status: u16) -> Result<serde_json::Value> {
+        expect_json(self.get(path).await?, "GET", path, status).await
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        status: u16,
+    ) -> Result<serde_json::Value> {
+        let r = self
+            .request(reqwest::Method::POST, path)
+            .json(body)
+            .send()
+            .await?;
+        expect_json(r, "POST", path, status).await
     }
 }
 

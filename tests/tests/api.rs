@@ -32,7 +32,8 @@ async fn health_reports_the_database_and_postgis() -> Result<()> {
 #[tokio::test]
 async fn a_new_database_gets_the_gazetteer_without_demo_records() -> Result<()> {
     let app = TestApp::empty().await?;
-    let summary = app.get_json("/api/summary", 200).await?;
+    let epi = app.epi().await?;
+    let summary = epi.get_json("/api/summary", 200).await?;
     let reg = &summary["registers"];
     assert_eq!(reg["counties"], 1, "{summary}");
     assert_eq!(
@@ -52,7 +53,7 @@ async fn a_new_database_gets_the_gazetteer_without_demo_records() -> Result<()> 
 #[tokio::test]
 async fn the_summary_counts_every_register_and_the_date_range_ends_by_today() -> Result<()> {
     let app = TestApp::with_demo().await?;
-    let summary = app.get_json("/api/summary", 200).await?;
+    let summary = app.epi().await?.get_json("/api/summary", 200).await?;
     let reg = summary["registers"].as_object().expect("registers object");
     for table in [
         "villages",
@@ -91,6 +92,7 @@ async fn the_summary_counts_every_register_and_the_date_range_ends_by_today() ->
 #[tokio::test]
 async fn villages_list_with_their_township_position_and_population() -> Result<()> {
     let app = TestApp::with_demo().await?;
+    let app = app.epi().await?;
     let all = app.get_json("/api/villages", 200).await?;
     assert_eq!(all["total"], 84);
     let items = all["items"].as_array().expect("items");
@@ -162,7 +164,11 @@ async fn villages_list_with_their_township_position_and_population() -> Result<(
 #[tokio::test]
 async fn a_village_detail_has_its_denominators_and_cells() -> Result<()> {
     let app = TestApp::with_demo().await?;
-    let v = app.get_json("/api/villages/654022100001", 200).await?;
+    let v = app
+        .epi()
+        .await?
+        .get_json("/api/villages/654022100001", 200)
+        .await?;
     assert_eq!(v["name"], "果尔敏东街社区");
     assert_eq!(v["township_code"], "654022100");
     let years = v["denominators"].as_array().expect("denominators");
@@ -177,7 +183,8 @@ async fn a_village_detail_has_its_denominators_and_cells() -> Result<()> {
 
 #[tokio::test]
 async fn every_error_answers_in_the_one_json_shape() -> Result<()> {
-    let app = TestApp::empty().await?;
+    let server = TestApp::empty().await?;
+    let app = server.epi().await?;
     let body = app.get_json("/api/villages/654022999999", 404).await?;
     assert_error_shape(&body, "village_not_found");
     let body = app.get_json("/api/villages/12ab", 400).await?;
@@ -188,9 +195,16 @@ async fn every_error_answers_in_the_one_json_shape() -> Result<()> {
     assert_eq!(body["error"]["details"]["field"], "township");
     let body = app.get_json("/api/villages?colour=red", 400).await?;
     assert_error_shape(&body, "invalid_query");
+    let body = server.get_json("/api/no-such-thing", 404).await?;
+    assert_error_shape(&body, "not_found");
+    let body = server.get_json("/api/villages", 401).await?;
+    assert_error_shape(&body, "login_required");
     let body = app.get_json("/api/no-such-thing", 404).await?;
     assert_error_shape(&body, "not_found");
-    let r = app.client.delete(app.url("/api/villages")).send().await?;
+    let r = app
+        .request(reqwest::Method::DELETE, "/api/villages")
+        .send()
+        .await?;
     assert_eq!(r.status().as_u16(), 405);
     assert_error_shape(&r.json().await?, "method_not_allowed");
     Ok(())

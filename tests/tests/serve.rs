@@ -15,6 +15,14 @@ struct Served {
     stderr: std::sync::mpsc::Receiver<String>,
 }
 
+/// A failed test must not leave its server running (the watchdog then stops the cluster).
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts `echinomap serve` on a free port with its own data dir, and waits for /healthz.
 fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Served {
     let port = free_port();
@@ -28,15 +36,22 @@ fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Served {
         .arg(data_dir)
         .args(extra)
         .env_remove("DATABASE_URL")
-        .env("ECHINOMAP_LOG", "info")
+        .env("ECHINOMAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("ECHINOMAP_LOG", "debug")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn echinomap");
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel();
+    let log_path = echinomap_tests::log_dir().join(format!("serve-binary-{port}.log"));
     std::thread::spawn(move || {
+        let mut log = std::fs::File::create(log_path).ok();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(f) = log.as_mut() {
+                use std::io::Write;
+                let _ = writeln!(f, "{line}");
+            }
             let _ = tx.send(line);
         }
     });
@@ -52,26 +67,62 @@ fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Served {
         {
             return served;
         }
-        assert!(
-            Instant::now() < deadline,
-            "echinomap did not become healthy in 90 s"
-        );
+        if Instant::now() > deadline {
+            let log: Vec<String> = served.stderr.try_iter().collect();
+            panic!(
+                "echinomap did not become healthy in 90 s; its log:\n{}",
+                log.join("\n")
+            );
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
-/// A minimal blocking HTTP GET over loopback (the tests stay off any other address).
-fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+const ADMIN_PASSWORD: &str = "Serve-Test-2024";
+
+/// A minimal blocking HTTP/1.1 exchange over loopback (the tests stay off any other address).
+fn http(port: u16, method: &str, path: &str, headers: &str, body: &str) -> std::io::Result<String> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{headers}\r\n{body}",
+        body.len()
     )?;
     let mut out = String::new();
     s.read_to_string(&mut out)?;
     Ok(out)
+}
+
+fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    http(port, "GET", path, "", "")
+}
+
+/// Logs in as the first admin and lists the villages with the session cookie.
+fn villages_as_admin(port: u16) -> String {
+    let login = http(
+        port,
+        "POST",
+        "/api/auth/login",
+        "",
+        &format!(r#"{{"username":"admin","password":"{ADMIN_PASSWORD}"}}"#),
+    )
+    .expect("login");
+    let cookie = login
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("no session cookie in {login}"))
+        .to_owned();
+    http(
+        port,
+        "GET",
+        "/api/villages",
+        &format!("Cookie: {cookie}\r\n"),
+        "",
+    )
+    .expect("villages")
 }
 
 fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
@@ -116,7 +167,7 @@ fn a_stopped_server_leaves_no_postgres_behind_and_the_next_start_reuses_the_data
     let pgdata = data.join("pg").canonicalize().expect("pgdata exists");
     assert!(pgdata.join("PG_VERSION").is_file());
     assert!(!postgres_processes(&pgdata).is_empty(), "the cluster runs");
-    let villages = http_get(first.port, "/api/villages").expect("villages");
+    let villages = villages_as_admin(first.port);
     assert!(villages.contains("654022100001"), "{villages}");
     let created = std::fs::metadata(pgdata.join("PG_VERSION"))
         .and_then(|m| m.modified())
@@ -142,7 +193,7 @@ fn a_stopped_server_leaves_no_postgres_behind_and_the_next_start_reuses_the_data
         .and_then(|m| m.modified())
         .expect("mtime");
     assert_eq!(created, again);
-    let villages = http_get(second.port, "/api/villages").expect("villages");
+    let villages = villages_as_admin(second.port);
     assert!(villages.contains("654022100001"));
 
     // A crash (SIGKILL): the watchdog stops the cluster, and the next start works.

@@ -1,34 +1,157 @@
-//! The HTTP surface: one router, one state, one error shape ([`crate::error::AppError`]).
+//! The HTTP surface: one route table, one state, one error shape ([`crate::error::AppError`]).
+//!
+//! Every route is declared once in [`route_table`] with the [`Access`] it needs; the router is
+//! built from that table, and the authorization test walks the same table, so a route cannot
+//! exist without a declared access rule nor escape the test.
 
+mod audit;
+mod cases;
 mod extract;
 mod health;
 mod summary;
+mod users;
 mod villages;
 mod web;
 
 use axum::Router;
-use axum::http::{StatusCode, Uri};
-use axum::routing::get;
+use axum::http::{Method, StatusCode, Uri};
+use axum::middleware;
+use axum::routing::{MethodRouter, get, post};
 use sqlx::PgPool;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::Perm;
+use crate::auth::password::PasswordPolicy;
+use crate::auth::session::{self, Access};
 use crate::error::AppError;
 
 /// Shared by every handler.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub pool: PgPool,
+    pub password_policy: PasswordPolicy,
+}
+
+/// One route: its method, path (axum syntax) and what it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+type Handler = MethodRouter<AppState>;
+
+fn spec(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    handler: Handler,
+) -> (RouteSpec, Handler) {
+    (
+        RouteSpec {
+            method,
+            path,
+            access,
+        },
+        handler,
+    )
+}
+
+/// Every route of the service, in one place.
+fn route_table() -> Vec<(RouteSpec, Handler)> {
+    use Access::{LoggedIn, Needs, Public};
+    vec![
+        spec(Method::GET, "/healthz", Public, get(health::healthz)),
+        spec(Method::GET, "/", Public, get(web::index)),
+        spec(
+            Method::POST,
+            "/api/auth/login",
+            Public,
+            post(session::login),
+        ),
+        spec(
+            Method::POST,
+            "/api/auth/password",
+            Public,
+            post(session::change_password),
+        ),
+        spec(
+            Method::POST,
+            "/api/auth/logout",
+            LoggedIn,
+            post(session::logout),
+        ),
+        spec(Method::GET, "/api/auth/me", LoggedIn, get(session::me)),
+        spec(
+            Method::GET,
+            "/api/summary",
+            Needs(Perm::Aggregates),
+            get(summary::summary),
+        ),
+        spec(
+            Method::GET,
+            "/api/villages",
+            Needs(Perm::Aggregates),
+            get(villages::list),
+        ),
+        spec(
+            Method::GET,
+            "/api/villages/{code}",
+            Needs(Perm::Aggregates),
+            get(villages::detail),
+        ),
+        spec(
+            Method::GET,
+            "/api/cases",
+            Needs(Perm::CaseRows),
+            get(cases::list),
+        ),
+        spec(
+            Method::GET,
+            "/api/cases/{id}",
+            Needs(Perm::CaseRows),
+            get(cases::detail),
+        ),
+        spec(
+            Method::GET,
+            "/api/audit",
+            Needs(Perm::Admin),
+            get(audit::list),
+        ),
+        spec(
+            Method::GET,
+            "/api/users",
+            Needs(Perm::Admin),
+            get(users::list),
+        ),
+        spec(
+            Method::POST,
+            "/api/users",
+            Needs(Perm::Admin),
+            post(users::create),
+        ),
+    ]
+}
+
+/// The route table without handlers: for the authorization test and the docs.
+pub fn routes() -> Vec<RouteSpec> {
+    route_table().into_iter().map(|(s, _)| s).collect()
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/api/summary", get(summary::summary))
-        .route("/api/villages", get(villages::list))
-        .route("/api/villages/{code}", get(villages::detail))
-        .merge(web::routes())
+    let mut router = Router::new();
+    for (spec, handler) in route_table() {
+        let access = spec.access;
+        let guarded = handler.route_layer(middleware::from_fn(move |req, next| {
+            session::guard(access, req, next)
+        }));
+        router = router.route(spec.path, guarded);
+    }
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), session::authenticate))
         .layer(
             // Paths and status only: query strings may carry names or ID numbers.
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
@@ -42,7 +165,7 @@ async fn not_found(uri: Uri) -> AppError {
     AppError::not_found("not_found", format!("no such endpoint: {}", uri.path()))
 }
 
-async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> axum::response::Response {
+async fn method_not_allowed(method: Method, uri: Uri) -> axum::response::Response {
     use axum::response::IntoResponse;
     let message = format!("{method} is not allowed on {}", uri.path());
     (

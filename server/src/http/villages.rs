@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::AppState;
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Deserialize)]
@@ -40,6 +41,7 @@ pub struct VillageRow {
 
 pub async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> AppResult<Json<Value>> {
     let (township_code, township_name) = match params.township.as_deref().map(str::trim) {
@@ -57,11 +59,13 @@ pub async fn list(
         "WHERE ($1::text IS NULL OR v.township_code = $1)
            AND ($2::text IS NULL OR t.name = $2)
            AND ($3::text IS NULL OR strpos(v.name, $3) > 0 OR v.code LIKE $3 || '%')
+           AND v.code LIKE $4 || '%'
          ORDER BY v.code"
     ))
     .bind(township_code)
     .bind(township_name)
     .bind(q)
+    .bind(caller.scope.prefix())
     .fetch_all(&state.pool)
     .await?;
     Ok(Json(json!({ "total": items.len(), "items": items })))
@@ -69,10 +73,18 @@ pub async fn list(
 
 pub async fn detail(
     State(state): State<AppState>,
+    caller: Caller,
     ApiPath(code): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
     let code =
         VillageCode::parse(&code).map_err(|e| AppError::invalid_param("code", e.to_string()))?;
+    // Outside the jurisdiction is answered like unknown: existence is not disclosed.
+    if !caller.scope.covers(code.as_str()) {
+        return Err(AppError::not_found(
+            "village_not_found",
+            format!("no village with code {code}"),
+        ));
+    }
     let village: VillageRow = sqlx::query_as(concat!(
         include_str!("villages_select.sql"),
         "WHERE v.code = $1"

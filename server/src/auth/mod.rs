@@ -1,0 +1,224 @@
+//! Who is asking, and what they may see.
+//!
+//! A user has one [`Role`] and one jurisdiction (the county, a township or a village). What a
+//! role may do is the table in [`Role::permissions`]; where it may do it is its [`Scope`]. Both
+//! are applied in one place: every route declares the [`Access`] it needs in the route table
+//! (`http::routes`), the guard there checks it, and handlers filter rows with [`Scope`].
+
+pub mod password;
+pub mod session;
+pub mod store;
+pub mod token;
+
+use echinomap_domain::PlaceCode;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(type_name = "user_role", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Epidemiologist,
+    TownshipStaff,
+    VillageDoctor,
+    Vet,
+    Planner,
+    Viewer,
+}
+
+/// What a route needs beyond being logged in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Perm {
+    /// Dashboard aggregates (counts, rates, the gazetteer).
+    Aggregates,
+    /// Aggregates without small-count suppression (roles that may see case rows anyway).
+    Unsuppressed,
+    /// Case-level rows: people, cases, imaging, treatment, follow-up.
+    CaseRows,
+    /// Animal registers: dogs, deworming, faecal tests, strays, slaughter, vaccination, rodents.
+    AnimalRows,
+    /// De-identified exports.
+    Export,
+    /// Users, tokens of others, the audit log.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 7] = [
+        Role::Admin,
+        Role::Epidemiologist,
+        Role::TownshipStaff,
+        Role::VillageDoctor,
+        Role::Vet,
+        Role::Planner,
+        Role::Viewer,
+    ];
+
+    /// The one table of what each role may do.
+    pub fn permissions(self) -> &'static [Perm] {
+        use Perm::*;
+        match self {
+            Role::Admin => &[
+                Aggregates,
+                Unsuppressed,
+                CaseRows,
+                AnimalRows,
+                Export,
+                Admin,
+            ],
+            Role::Epidemiologist => &[Aggregates, Unsuppressed, CaseRows, AnimalRows, Export],
+            Role::TownshipStaff => &[Aggregates, Unsuppressed, CaseRows, AnimalRows],
+            // Their village: dogs, deworming, and the follow-ups of their patients.
+            Role::VillageDoctor => &[Aggregates, Unsuppressed, CaseRows, AnimalRows],
+            Role::Vet => &[Aggregates, AnimalRows],
+            Role::Planner => &[Aggregates, Export],
+            Role::Viewer => &[Aggregates],
+        }
+    }
+
+    pub fn can(self, perm: Perm) -> bool {
+        self.permissions().contains(&perm)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Epidemiologist => "epidemiologist",
+            Role::TownshipStaff => "township_staff",
+            Role::VillageDoctor => "village_doctor",
+            Role::Vet => "vet",
+            Role::Planner => "planner",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// The area a user answers for: every row they see lies inside it. Official codes nest by
+/// prefix, so "inside" is a prefix test on the village code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    jurisdiction: PlaceCode,
+}
+
+impl Scope {
+    pub fn new(jurisdiction: PlaceCode) -> Self {
+        Self { jurisdiction }
+    }
+
+    /// The code prefix a village code must start with; bind it as `$n` in
+    /// `v.code LIKE $n || '%'`.
+    pub fn prefix(&self) -> &str {
+        self.jurisdiction.as_str()
+    }
+
+    pub fn jurisdiction(&self) -> &PlaceCode {
+        &self.jurisdiction
+    }
+
+    /// True when a unit (village, township or county code) lies inside the scope.
+    pub fn covers(&self, code: &str) -> bool {
+        code.starts_with(self.prefix())
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+    pub scope: Scope,
+    pub via: AuthVia,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthVia {
+    /// Browser session; writes need the same-origin check or the CSRF token.
+    Session { csrf_token: String },
+    /// `Authorization: Bearer`; not sent by browsers on their own, so no CSRF check.
+    Token { token_id: i64 },
+}
+
+impl Caller {
+    pub fn can(&self, perm: Perm) -> bool {
+        self.role.can(perm)
+    }
+
+    /// Small counts are hidden from everyone who may not see case rows.
+    pub fn suppress_small_counts(&self) -> bool {
+        !self.can(Perm::Unsuppressed)
+    }
+
+    pub fn require(&self, perm: Perm) -> Result<(), AppError> {
+        if self.can(perm) {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(format!(
+                "the role {} may not do this",
+                self.role.as_str()
+            )))
+        }
+    }
+}
+
+/// Counts from 1 to `max` become `None` (suppressed); 0 and larger counts stay.
+pub fn suppress(count: i64, max: i64) -> Option<i64> {
+    if (1..=max).contains(&count) {
+        None
+    } else {
+        Some(count)
+    }
+}
+
+/// Inside the organisation, cells of 1–4 are hidden (DOMAIN.md §7).
+pub const SMALL_COUNT_MAX: i64 = 4;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_roles_with_case_access_see_unsuppressed_counts() {
+        for role in Role::ALL {
+            assert_eq!(
+                role.can(Perm::CaseRows),
+                role.can(Perm::Unsuppressed),
+                "{role:?}"
+            );
+        }
+        assert!(!Role::Planner.can(Perm::CaseRows));
+        assert!(!Role::Vet.can(Perm::CaseRows));
+        assert!(Role::Vet.can(Perm::AnimalRows));
+        assert!(Role::Admin.can(Perm::Admin) && !Role::Epidemiologist.can(Perm::Admin));
+    }
+
+    #[test]
+    fn counts_of_one_to_four_are_suppressed() {
+        assert_eq!(suppress(0, SMALL_COUNT_MAX), Some(0));
+        assert_eq!(suppress(1, SMALL_COUNT_MAX), None);
+        assert_eq!(suppress(4, SMALL_COUNT_MAX), None);
+        assert_eq!(suppress(5, SMALL_COUNT_MAX), Some(5));
+    }
+
+    #[test]
+    fn a_township_scope_covers_its_villages_only() {
+        let s = Scope::new(PlaceCode::parse("654022100").unwrap());
+        assert!(s.covers("654022100200"));
+        assert!(!s.covers("654022101200"));
+        assert!(!s.covers("654022"));
+    }
+
+    #[test]
+    fn roles_round_trip_through_their_names() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+    }
+}

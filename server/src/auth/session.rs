@@ -1,0 +1,525 @@
+//! Logging in and out, the session cookie and API tokens on each request, and the guard that
+//! every route passes through (authentication, CSRF, permission).
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use chrono::{DateTime, Utc};
+use echinomap_domain::PlaceCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::password;
+use super::{AuthVia, Caller, Perm, Role, Scope, store, token};
+use crate::audit::{self, Actor, Entry};
+use crate::error::{AppError, AppResult};
+use crate::http::AppState;
+
+pub const SESSION_COOKIE: &str = "echinomap_session";
+const SESSION_HOURS: i64 = 12;
+pub const LOCKOUT_FAILURES: i64 = 5;
+pub const LOCKOUT_MINUTES: i64 = 15;
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// What a route needs: nothing, a login, or a permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Access {
+    Public,
+    LoggedIn,
+    Needs(Perm),
+}
+
+/// The outcome of looking at a request's credentials.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    Anonymous,
+    Caller(Caller),
+    Invalid(&'static str),
+}
+
+#[derive(sqlx::FromRow)]
+struct CallerRow {
+    user_id: i64,
+    username: String,
+    role: Role,
+    jurisdiction: String,
+    csrf_token: Option<String>,
+    token_id: Option<i64>,
+}
+
+impl CallerRow {
+    fn into_caller(self) -> Option<Caller> {
+        let via = match (self.csrf_token, self.token_id) {
+            (Some(csrf_token), _) => AuthVia::Session { csrf_token },
+            (None, Some(token_id)) => AuthVia::Token { token_id },
+            (None, None) => return None,
+        };
+        Some(Caller {
+            user_id: self.user_id,
+            username: self.username,
+            role: self.role,
+            scope: Scope::new(PlaceCode::parse(&self.jurisdiction).ok()?),
+            via,
+        })
+    }
+}
+
+/// Middleware: resolves the caller (if any) once per request and stores it for the guard and
+/// the handlers. Never rejects by itself; the guard decides.
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let auth = match resolve(&state, req.headers()).await {
+        Ok(auth) => auth,
+        Err(e) => return e.into_response(),
+    };
+    req.extensions_mut().insert(auth);
+    next.run(req).await
+}
+
+async fn resolve(state: &AppState, headers: &HeaderMap) -> AppResult<Auth> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let Some(secret) = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) else {
+            return Ok(Auth::Invalid(
+                "the Authorization header must be `Bearer <token>`",
+            ));
+        };
+        let row: Option<CallerRow> = sqlx::query_as(
+            "UPDATE api_tokens t SET last_used_at = now()
+             FROM users u
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.id = t.user_id AND NOT u.disabled
+             RETURNING u.id AS user_id, u.username, u.role, u.jurisdiction, NULL::text AS csrf_token, t.id AS token_id",
+        )
+        .bind(token::digest(secret.trim()))
+        .fetch_optional(&state.pool)
+        .await?;
+        return Ok(row.and_then(CallerRow::into_caller).map_or(
+            Auth::Invalid("the API token is unknown or revoked"),
+            Auth::Caller,
+        ));
+    }
+    let jar = CookieJar::from_headers(headers);
+    if let Some(cookie) = jar.get(SESSION_COOKIE) {
+        let row: Option<CallerRow> = sqlx::query_as(
+            "UPDATE sessions s SET last_seen_at = now()
+             FROM users u
+             WHERE s.token_hash = $1 AND s.expires_at > now() AND u.id = s.user_id AND NOT u.disabled
+             RETURNING u.id AS user_id, u.username, u.role, u.jurisdiction, s.csrf_token, NULL::bigint AS token_id",
+        )
+        .bind(token::digest(cookie.value()))
+        .fetch_optional(&state.pool)
+        .await?;
+        return Ok(row.and_then(CallerRow::into_caller).map_or(
+            Auth::Invalid("the session has expired or is not valid; log in again"),
+            Auth::Caller,
+        ));
+    }
+    Ok(Auth::Anonymous)
+}
+
+/// The guard of one route: login, CSRF for cookie writes, permission.
+pub async fn guard(access: Access, req: Request, next: Next) -> Response {
+    match check(access, &req) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn check(access: Access, req: &Request) -> AppResult<()> {
+    let auth = req
+        .extensions()
+        .get::<Auth>()
+        .cloned()
+        .unwrap_or(Auth::Anonymous);
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if access == Access::Public {
+        // Login forms are CSRF targets too: a cross-site POST is refused.
+        if unsafe_method && cross_origin(req.headers()) {
+            return Err(AppError::forbidden("cross-origin request refused"));
+        }
+        return Ok(());
+    }
+    let caller = match auth {
+        Auth::Caller(c) => c,
+        Auth::Anonymous => return Err(AppError::unauthorized("login_required", "log in first")),
+        Auth::Invalid(why) => return Err(AppError::unauthorized("invalid_credentials", why)),
+    };
+    if unsafe_method && let AuthVia::Session { csrf_token } = &caller.via {
+        let token_ok = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == csrf_token);
+        if !token_ok && !same_origin(req.headers()) {
+            return Err(AppError::Forbidden {
+                code: "csrf",
+                message: format!(
+                    "a write with a session cookie needs a same-origin Origin header or the {CSRF_HEADER} header"
+                ),
+            });
+        }
+    }
+    if let Access::Needs(perm) = access {
+        caller.require(perm)?;
+    }
+    Ok(())
+}
+
+fn origin_host(headers: &HeaderMap) -> Option<String> {
+    let origin = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))?
+        .to_str()
+        .ok()?;
+    let rest = origin.split_once("://")?.1;
+    Some(rest.split('/').next().unwrap_or(rest).to_owned())
+}
+
+fn same_origin(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    matches!((origin_host(headers), host), (Some(o), Some(h)) if o == h)
+}
+
+/// An Origin/Referer that names another host; no header at all is not cross-origin (curl).
+fn cross_origin(headers: &HeaderMap) -> bool {
+    origin_host(headers).is_some() && !same_origin(headers)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Auth>() {
+            Some(Auth::Caller(c)) => Ok(c.clone()),
+            Some(Auth::Invalid(why)) => Err(AppError::unauthorized("invalid_credentials", *why)),
+            _ => Err(AppError::unauthorized("login_required", "log in first")),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    username: String,
+    password: String,
+}
+
+fn is_tls(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+/// `Some(until)` when the name is locked: 5 failed logins within 15 minutes since its last
+/// success (or password change), locked until 15 minutes after the latest failure.
+async fn locked_until(
+    state: &AppState,
+    username: &str,
+    user_id: Option<i64>,
+) -> AppResult<Option<DateTime<Utc>>> {
+    let failures: Vec<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT at FROM audit_log
+         WHERE username = $1 AND action = 'login_failed'
+           AND at > now() - make_interval(mins => $3)
+           AND at > coalesce((SELECT max(at) FROM audit_log WHERE username = $1 AND action = 'login'), '-infinity')
+           AND at > coalesce((SELECT max(at) FROM audit_log
+                              WHERE action = 'password_change' AND table_name = 'users' AND row_id = $2::text), '-infinity')
+         ORDER BY at DESC
+         LIMIT $4",
+    )
+    .bind(username)
+    .bind(user_id.map(|id| id.to_string()))
+    .bind(LOCKOUT_MINUTES as i32)
+    .bind(LOCKOUT_FAILURES)
+    .fetch_all(&state.pool)
+    .await?;
+    if failures.len() as i64 >= LOCKOUT_FAILURES {
+        let until = failures[0] + chrono::Duration::minutes(LOCKOUT_MINUTES);
+        if until > Utc::now() {
+            return Ok(Some(until));
+        }
+    }
+    Ok(None)
+}
+
+fn lockout_error() -> AppError {
+    AppError::TooMany {
+        code: "locked",
+        message: format!(
+            "too many failed logins: this account is locked for {LOCKOUT_MINUTES} minutes"
+        ),
+    }
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: Result<Json<LoginBody>, axum::extract::rejection::JsonRejection>,
+) -> AppResult<(CookieJar, Json<Value>)> {
+    let Json(body) = body?;
+    let username = body.username.trim().to_owned();
+    let mut conn = state.pool.acquire().await?;
+    let user = store::find(&mut conn, &username).await?;
+    drop(conn);
+    let user_id = user.as_ref().map(|u| u.id);
+    let failed_actor = Actor {
+        user_id,
+        username: username.clone(),
+    };
+    if locked_until(&state, &username, user_id).await?.is_some() {
+        let mut tx = state.pool.begin().await?;
+        audit::record(
+            &mut tx,
+            &failed_actor,
+            Entry {
+                action: "login_failed",
+                detail: Some(json!({ "reason": "locked" })),
+                ..Entry::default()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(lockout_error());
+    }
+    // Verify against a dummy hash when there is no such user: the same work either way.
+    let hash = user
+        .as_ref()
+        .map_or(password::dummy_hash(), |u| u.password_hash.as_str())
+        .to_owned();
+    let candidate = body.password.clone();
+    let verified = tokio::task::spawn_blocking(move || password::verify(&candidate, &hash))
+        .await
+        .map_err(anyhow::Error::from)?;
+    let user = match user {
+        Some(u) if verified && !u.disabled => u,
+        _ => {
+            let mut tx = state.pool.begin().await?;
+            audit::record(
+                &mut tx,
+                &failed_actor,
+                Entry {
+                    action: "login_failed",
+                    ..Entry::default()
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            // The same answer for an unknown name, a wrong password and a disabled account.
+            return Err(AppError::unauthorized(
+                "invalid_login",
+                "wrong username or password",
+            ));
+        }
+    };
+    if let Some(days) = state.password_policy.max_age_days()
+        && user.password_changed_at < Utc::now() - chrono::Duration::days(days)
+    {
+        return Err(AppError::Forbidden {
+            code: "password_expired",
+            message: format!(
+                "the password is older than {days} days: change it with POST /api/auth/password"
+            ),
+        });
+    }
+    let secret = token::random_secret();
+    let csrf = token::random_secret();
+    let mut tx = state.pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at)
+         VALUES ($1, $2, $3, now() + make_interval(hours => $4))",
+    )
+    .bind(token::digest(&secret))
+    .bind(user.id)
+    .bind(&csrf)
+    .bind(SESSION_HOURS as i32)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        &Actor::user(user.id, &user.username),
+        Entry {
+            action: "login",
+            ..Entry::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let cookie = Cookie::build((SESSION_COOKIE, secret))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(is_tls(&headers))
+        .max_age(time_duration_hours(SESSION_HOURS))
+        .build();
+    Ok((
+        jar.add(cookie),
+        Json(
+            json!({ "user": me_json(&user.username, user.role, &user.jurisdiction, user.display_name.as_deref()), "csrf_token": csrf }),
+        ),
+    ))
+}
+
+fn time_duration_hours(hours: i64) -> time::Duration {
+    time::Duration::hours(hours)
+}
+
+fn me_json(username: &str, role: Role, jurisdiction: &str, display_name: Option<&str>) -> Value {
+    json!({
+        "username": username,
+        "display_name": display_name,
+        "role": role,
+        "jurisdiction": jurisdiction,
+        "permissions": role.permissions(),
+    })
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    jar: CookieJar,
+) -> AppResult<(CookieJar, Json<Value>)> {
+    let mut tx = state.pool.begin().await?;
+    if let Some(cookie) = jar.get(SESSION_COOKIE) {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token::digest(cookie.value()))
+            .execute(&mut *tx)
+            .await?;
+    }
+    audit::record(
+        &mut tx,
+        &Actor::user(caller.user_id, &caller.username),
+        Entry {
+            action: "logout",
+            ..Entry::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let removal = Cookie::build((SESSION_COOKIE, "")).path("/").build();
+    Ok((jar.remove(removal), Json(json!({ "ok": true }))))
+}
+
+pub async fn me(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
+    let (name, display): (String, Option<String>) = sqlx::query_as(
+        "SELECT t.name, u.display_name FROM users u
+         LEFT JOIN LATERAL (
+            SELECT name FROM counties WHERE code = u.jurisdiction
+            UNION ALL SELECT name FROM townships WHERE code = u.jurisdiction
+            UNION ALL SELECT name FROM villages WHERE code = u.jurisdiction
+         ) t ON true
+         WHERE u.id = $1",
+    )
+    .bind(caller.user_id)
+    .fetch_one(&state.pool)
+    .await?;
+    let mut body = me_json(
+        &caller.username,
+        caller.role,
+        caller.scope.prefix(),
+        display.as_deref(),
+    );
+    body["jurisdiction_name"] = json!(name);
+    body["csrf_token"] = match &caller.via {
+        AuthVia::Session { csrf_token } => json!(csrf_token),
+        AuthVia::Token { .. } => Value::Null,
+    };
+    Ok(Json(body))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    username: String,
+    old_password: String,
+    new_password: String,
+}
+
+/// Changes one's own password with the old one (also when it has expired).
+pub async fn change_password(
+    State(state): State<AppState>,
+    body: Result<Json<PasswordBody>, axum::extract::rejection::JsonRejection>,
+) -> AppResult<Json<Value>> {
+    let Json(body) = body?;
+    let mut conn = state.pool.acquire().await?;
+    let user = store::find(&mut conn, body.username.trim()).await?;
+    drop(conn);
+    let user_id = user.as_ref().map(|u| u.id);
+    let actor = Actor {
+        user_id,
+        username: body.username.trim().to_owned(),
+    };
+    if locked_until(&state, &actor.username, user_id)
+        .await?
+        .is_some()
+    {
+        return Err(lockout_error());
+    }
+    let hash = user
+        .as_ref()
+        .map_or(password::dummy_hash(), |u| u.password_hash.as_str())
+        .to_owned();
+    let old = body.old_password.clone();
+    let verified = tokio::task::spawn_blocking(move || password::verify(&old, &hash))
+        .await
+        .map_err(anyhow::Error::from)?;
+    match user {
+        Some(u) if verified && !u.disabled => {
+            if body.new_password == body.old_password {
+                return Err(AppError::invalid_field(
+                    "new_password",
+                    "the new password must differ from the old one",
+                ));
+            }
+            store::set_password(
+                &state.pool,
+                &u.username,
+                &body.new_password,
+                state.password_policy,
+                &Actor::user(u.id, &u.username),
+            )
+            .await
+            .map_err(|e| match e {
+                AppError::Unprocessable { message, .. } => {
+                    AppError::invalid_field("new_password", message)
+                }
+                other => other,
+            })?;
+            Ok(Json(json!({ "ok": true })))
+        }
+        _ => {
+            let mut tx = state.pool.begin().await?;
+            audit::record(
+                &mut tx,
+                &actor,
+                Entry {
+                    action: "login_failed",
+                    detail: Some(json!({ "during": "password_change" })),
+                    ..Entry::default()
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            Err(AppError::unauthorized(
+                "invalid_login",
+                "wrong username or password",
+            ))
+        }
+    }
+}
+
+/// Expired sessions are removed now and then; they are refused anyway.
+pub async fn purge_expired_sessions(pool: sqlx::PgPool) {
+    loop {
+        let _ = sqlx::query("DELETE FROM sessions WHERE expires_at < now()")
+            .execute(&pool)
+            .await;
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}

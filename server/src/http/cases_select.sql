@@ -1,0 +1,29 @@
+-- One case with its person, village, latest imaging stage and next open follow-up.
+SELECT c.id,
+       c.case_type::text AS case_type,
+       c.diagnosis_class::text AS diagnosis_class,
+       c.organ::text AS organ,
+       c.discovery_route::text AS discovery_route,
+       c.reported_on,
+       c.status::text AS status,
+       c.is_revisit,
+       v.code::text AS village_code,
+       v.name AS village_name,
+       v.township_code::text AS township_code,
+       p.id AS person_id,
+       p.name AS person_name,
+       p.sex::text AS sex,
+       p.birth_date,
+       p.id_number::text AS id_number,
+       p.phone,
+       (SELECT coalesce(e.ce_stage::text, e.pnm_p::text || e.pnm_n::text || e.pnm_m::text)
+          FROM imaging_exams e
+         WHERE e.case_id = c.id AND e.deleted_at IS NULL
+         ORDER BY e.examined_on DESC
+         LIMIT 1) AS latest_stage,
+       (SELECT min(f.due_on)
+          FROM followups f
+         WHERE f.case_id = c.id AND f.visited_on IS NULL AND f.deleted_at IS NULL) AS next_followup_due
+FROM cases c
+JOIN people p ON p.id = c.person_id
+JOIN villages v ON v.id = c.village_id

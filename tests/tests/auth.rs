@@ -1,0 +1,740 @@
+//! Accounts, roles, jurisdictions and audit, against the real server and database.
+//!
+//! The authorization test walks the server's own route table: every route × every role × a
+//! county (parent), own-township, sibling-township and village jurisdiction. A route that is
+//! not described in [`expectations`] fails the test.
+
+use std::collections::HashMap;
+
+use echinomap_server::audit::Actor;
+use echinomap_server::auth::session::Access;
+use echinomap_server::auth::{Perm, Role, store};
+use echinomap_server::http::routes;
+use echinomap_tests::{Result, TEST_USER_PASSWORD, TestApp, TestDb};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const COUNTY: &str = "654022";
+const OWN_TOWNSHIP: &str = "654022100";
+const SIBLING_TOWNSHIP: &str = "654022101";
+const VILLAGE: &str = "654022100200";
+
+/// How to call one route in the authorization test, and what to check in its answer.
+struct Call {
+    method: Method,
+    path: String,
+    body: Option<Value>,
+}
+
+/// A case inside `prefix` and one outside it (if the demo has them).
+struct Fixture {
+    case_in: HashMap<&'static str, i64>,
+    case_in_sibling: i64,
+}
+
+/// Every route of the server, as the test calls it. Adding a route to the server without a line
+/// here fails `every_route_answers_every_role_within_its_jurisdiction_only`.
+fn expectations(
+    role: Role,
+    jurisdiction: &'static str,
+    fx: &Fixture,
+    n: usize,
+) -> HashMap<(Method, &'static str), Call> {
+    let get = |path: &str| Call {
+        method: Method::GET,
+        path: path.to_owned(),
+        body: None,
+    };
+    let case = fx
+        .case_in
+        .get(jurisdiction)
+        .copied()
+        .unwrap_or(fx.case_in_sibling);
+    let mut m = HashMap::new();
+    m.insert((Method::GET, "/healthz"), get("/healthz"));
+    m.insert((Method::GET, "/"), get("/"));
+    m.insert(
+        (Method::POST, "/api/auth/login"),
+        Call {
+            method: Method::POST,
+            path: "/api/auth/login".into(),
+            body: Some(json!({ "username": format!("nobody{n}"), "password": "wrong-password" })),
+        },
+    );
+    m.insert((Method::POST, "/api/auth/password"), Call {
+        method: Method::POST,
+        path: "/api/auth/password".into(),
+        body: Some(json!({ "username": format!("nobody{n}"), "old_password": "wrong-password", "new_password": "Another-Passw0rd" })),
+    });
+    m.insert(
+        (Method::POST, "/api/auth/logout"),
+        Call {
+            method: Method::POST,
+            path: "/api/auth/logout".into(),
+            body: Some(json!({})),
+        },
+    );
+    m.insert((Method::GET, "/api/auth/me"), get("/api/auth/me"));
+    m.insert((Method::GET, "/api/summary"), get("/api/summary"));
+    m.insert((Method::GET, "/api/villages"), get("/api/villages"));
+    m.insert(
+        (Method::GET, "/api/villages/{code}"),
+        get(&format!("/api/villages/{VILLAGE}")),
+    );
+    m.insert((Method::GET, "/api/cases"), get("/api/cases?limit=500"));
+    m.insert(
+        (Method::GET, "/api/cases/{id}"),
+        get(&format!("/api/cases/{case}")),
+    );
+    m.insert((Method::GET, "/api/audit"), get("/api/audit?limit=5"));
+    m.insert((Method::GET, "/api/users"), get("/api/users"));
+    m.insert(
+        (Method::POST, "/api/users"),
+        Call {
+            method: Method::POST,
+            path: "/api/users".into(),
+            body: Some(json!({
+                "username": format!("made_by_{}_{n}", role.as_str()),
+                "role": "viewer",
+                "jurisdiction": OWN_TOWNSHIP,
+                "password": TEST_USER_PASSWORD,
+            })),
+        },
+    );
+    m
+}
+
+async fn fixture(app: &TestApp) -> Result<Fixture> {
+    let mut case_in = HashMap::new();
+    for prefix in [COUNTY, OWN_TOWNSHIP, SIBLING_TOWNSHIP, VILLAGE] {
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT c.id FROM cases c JOIN villages v ON v.id = c.village_id WHERE v.code LIKE $1 || '%' ORDER BY c.id LIMIT 1",
+        )
+        .bind(prefix)
+        .fetch_optional(&app.db.pool)
+        .await?;
+        if let Some(id) = id {
+            case_in.insert(prefix, id);
+        }
+    }
+    let case_in_sibling = *case_in
+        .get(SIBLING_TOWNSHIP)
+        .ok_or_else(|| anyhow::anyhow!("the demo has no case in {SIBLING_TOWNSHIP}"))?;
+    assert!(
+        case_in.contains_key(VILLAGE),
+        "the demo village {VILLAGE} needs a case for this test"
+    );
+    Ok(Fixture {
+        case_in,
+        case_in_sibling,
+    })
+}
+
+/// Every code-like field of a JSON answer (at any depth) that names a village or township.
+fn place_codes(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, x) in map {
+                if matches!(k.as_str(), "code" | "village_code")
+                    && let Some(s) = x.as_str()
+                    && s.len() == 12
+                {
+                    out.push(s.to_owned());
+                }
+                place_codes(x, out);
+            }
+        }
+        Value::Array(xs) => xs.iter().for_each(|x| place_codes(x, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_every_role_within_its_jurisdiction_only() -> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let fx = fixture(&app).await?;
+    let table = routes();
+    let mut n = 0usize;
+    for role in Role::ALL {
+        for jurisdiction in [COUNTY, OWN_TOWNSHIP, SIBLING_TOWNSHIP, VILLAGE] {
+            let client = app.user(role, jurisdiction).await?;
+            n += 1;
+            let calls = expectations(role, jurisdiction, &fx, n);
+            for spec in &table {
+                let call = calls
+                    .get(&(spec.method.clone(), spec.path))
+                    .unwrap_or_else(|| {
+                        panic!(
+                            "route {} {} is not in the authorization test's expectations",
+                            spec.method, spec.path
+                        )
+                    });
+                // Logout would end nothing for a token, but run it last so it cannot matter.
+                let mut req = client.request(call.method.clone(), &call.path);
+                if let Some(body) = &call.body {
+                    req = req.json(body);
+                }
+                let r = req.send().await?;
+                let status = r.status().as_u16();
+                let text = r.text().await?;
+                let what = format!(
+                    "{} {} as {} of {jurisdiction}",
+                    spec.method,
+                    call.path,
+                    role.as_str()
+                );
+                match spec.access {
+                    Access::Public => {
+                        assert!(status != 403 && status < 500, "{what}: {status} {text}")
+                    }
+                    Access::LoggedIn => {
+                        assert!((200..300).contains(&status), "{what}: {status} {text}")
+                    }
+                    Access::Needs(perm) => {
+                        if !role.can(perm) {
+                            assert_eq!(status, 403, "{what} must be refused: {text}");
+                            continue;
+                        }
+                        let detail_outside = spec.path == "/api/villages/{code}"
+                            && !VILLAGE.starts_with(jurisdiction)
+                            || spec.path == "/api/cases/{id}"
+                                && !fx.case_in.contains_key(jurisdiction);
+                        if detail_outside {
+                            assert_eq!(
+                                status, 404,
+                                "{what}: a record outside the jurisdiction must not be shown: {text}"
+                            );
+                        } else {
+                            assert!((200..300).contains(&status), "{what}: {status} {text}");
+                        }
+                        // No row from outside the jurisdiction, in any answer.
+                        if let Ok(body) = serde_json::from_str::<Value>(&text) {
+                            let mut codes = Vec::new();
+                            place_codes(&body, &mut codes);
+                            let scope = if perm == Perm::Admin {
+                                COUNTY
+                            } else {
+                                jurisdiction
+                            };
+                            for code in codes {
+                                assert!(
+                                    code.starts_with(scope),
+                                    "{what}: {code} is outside {scope}"
+                                );
+                            }
+                            if perm == Perm::Aggregates
+                                && spec.path == "/api/summary"
+                                && !role.can(Perm::Unsuppressed)
+                            {
+                                for t in [
+                                    "people",
+                                    "cases",
+                                    "imaging_exams",
+                                    "treatments",
+                                    "followups",
+                                ] {
+                                    let c = &body["registers"][t];
+                                    assert!(
+                                        c.is_null() || c.as_i64().is_some_and(|x| x == 0 || x > 4),
+                                        "{what}: {t} = {c}"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            // Anonymous: everything but the public routes asks for a login.
+            let _ = client;
+        }
+    }
+    let anon = reqwest::Client::new();
+    for spec in &table {
+        if spec.access == Access::Public {
+            continue;
+        }
+        let path = spec.path.replace("{code}", VILLAGE).replace("{id}", "1");
+        let r = anon
+            .request(spec.method.clone(), app.url(&path))
+            .json(&json!({}))
+            .send()
+            .await?;
+        assert_eq!(r.status().as_u16(), 401, "anonymous {} {path}", spec.method);
+        let body: Value = r.json().await?;
+        assert_eq!(body["error"]["code"], "login_required");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_township_user_sees_only_the_cases_and_villages_of_the_township() -> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let ts = app.user(Role::TownshipStaff, OWN_TOWNSHIP).await?;
+    let villages = ts.get_json("/api/villages", 200).await?;
+    let items = villages["items"].as_array().expect("items");
+    assert_eq!(items.len(), 10);
+    assert!(items.iter().all(|v| v["township_code"] == OWN_TOWNSHIP));
+    let mut cursor: Option<i64> = None;
+    let mut seen = 0;
+    loop {
+        let path = match cursor {
+            Some(c) => format!("/api/cases?limit=20&cursor={c}"),
+            None => "/api/cases?limit=20".to_owned(),
+        };
+        let page = ts.get_json(&path, 200).await?;
+        for c in page["items"].as_array().expect("items") {
+            assert!(
+                c["village_code"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with(OWN_TOWNSHIP))
+            );
+            seen += 1;
+        }
+        match page["next_cursor"].as_i64() {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let expected: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM cases c JOIN villages v ON v.id = c.village_id WHERE v.township_code = $1",
+    )
+    .bind(OWN_TOWNSHIP)
+    .fetch_one(&app.db.pool)
+    .await?;
+    assert_eq!(seen, expected);
+    let summary = ts.get_json("/api/summary", 200).await?;
+    assert_eq!(summary["registers"]["villages"], 10);
+    assert_eq!(summary["registers"]["cases"], expected);
+    let body = ts.get_json("/api/cases?unit=654022101", 403).await?;
+    assert_eq!(body["error"]["code"], "forbidden");
+    Ok(())
+}
+
+#[tokio::test]
+async fn identifiers_are_masked_in_lists_and_whole_in_an_audited_detail() -> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let epi = app.epi().await?;
+    let list = epi.get_json("/api/cases?limit=50", 200).await?;
+    let first = &list["items"][0];
+    let masked = first["person"]["id_number"].as_str().expect("an ID number");
+    assert_eq!(masked.len(), 18);
+    assert_eq!(&masked[6..14], "********", "{masked}");
+    let id = first["id"].as_i64().expect("id");
+    let full_in_db: String = sqlx::query_scalar(
+        "SELECT p.id_number::text FROM cases c JOIN people p ON p.id = c.person_id WHERE c.id = $1",
+    )
+    .bind(id)
+    .fetch_one(&app.db.pool)
+    .await?;
+    assert_eq!(&masked[..6], &full_in_db[..6]);
+    assert_eq!(&masked[14..], &full_in_db[14..]);
+    let text = serde_json::to_string(&list)?;
+    assert!(!text.contains(&full_in_db), "a full ID number in a list");
+    for item in list["items"].as_array().expect("items") {
+        if let Some(phone) = item["person"]["phone"].as_str() {
+            assert!(phone.contains("****"), "{phone}");
+        }
+    }
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'read' AND table_name = 'cases' AND row_id = $1")
+        .bind(id.to_string())
+        .fetch_one(&app.db.pool)
+        .await?;
+    let detail = epi.get_json(&format!("/api/cases/{id}"), 200).await?;
+    assert_eq!(detail["person"]["id_number"], full_in_db.as_str());
+    assert!(detail["imaging"].as_array().is_some_and(|a| !a.is_empty()));
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'read' AND table_name = 'cases' AND row_id = $1 AND username = $2")
+        .bind(id.to_string())
+        .bind(&epi.username)
+        .fetch_one(&app.db.pool)
+        .await?;
+    assert_eq!(after, before + 1, "the read of a patient record is audited");
+    // Planners and vets never get case rows.
+    for role in [Role::Planner, Role::Vet, Role::Viewer] {
+        let c = app.user(role, COUNTY).await?;
+        c.get_json("/api/cases", 403).await?;
+        c.get_json(&format!("/api/cases/{id}"), 403).await?;
+        let summary = c.get_json("/api/summary", 200).await?;
+        assert!(!serde_json::to_string(&summary)?.contains(&full_in_db));
+    }
+    Ok(())
+}
+
+async fn login(
+    app: &TestApp,
+    client: &reqwest::Client,
+    username: &str,
+    password: &str,
+) -> Result<reqwest::Response> {
+    Ok(client
+        .post(app.url("/api/auth/login"))
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await?)
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_session_logs_in_sees_who_it_is_and_logs_out() -> Result<()> {
+    let app = TestApp::empty().await?;
+    let user = app.user(Role::TownshipStaff, OWN_TOWNSHIP).await?;
+    let b = browser();
+    let r = login(&app, &b, &user.username, TEST_USER_PASSWORD).await?;
+    assert_eq!(r.status().as_u16(), 200);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "plain HTTP: no Secure flag");
+    let body: Value = r.json().await?;
+    let csrf = body["csrf_token"].as_str().expect("csrf").to_owned();
+    let me: Value = b.get(app.url("/api/auth/me")).send().await?.json().await?;
+    assert_eq!(me["username"], user.username.as_str());
+    assert_eq!(me["role"], "township_staff");
+    assert_eq!(me["jurisdiction"], OWN_TOWNSHIP);
+    assert_eq!(me["jurisdiction_name"], "察布查尔镇");
+    // A write with the cookie but neither the CSRF token nor a same-origin Origin is refused.
+    let r = b.post(app.url("/api/auth/logout")).send().await?;
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(r.json::<Value>().await?["error"]["code"], "csrf");
+    let r = b
+        .post(app.url("/api/auth/logout"))
+        .header("Origin", "http://evil.example")
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 403);
+    let r = b
+        .post(app.url("/api/auth/logout"))
+        .header("X-CSRF-Token", &csrf)
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 200);
+    let r = b.get(app.url("/api/auth/me")).send().await?;
+    assert_eq!(r.status().as_u16(), 401);
+    // Behind a TLS proxy the cookie is Secure.
+    let r = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("X-Forwarded-Proto", "https")
+        .json(&json!({ "username": user.username, "password": TEST_USER_PASSWORD }))
+        .send()
+        .await?;
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(cookie.contains("Secure"), "{cookie}");
+    // A login form posted from another site is refused.
+    let r = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("Origin", "http://evil.example")
+        .json(&json!({ "username": user.username, "password": TEST_USER_PASSWORD }))
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 403);
+    Ok(())
+}
+
+#[tokio::test]
+async fn tampered_cookies_and_bad_tokens_get_401_in_the_json_shape() -> Result<()> {
+    let app = TestApp::empty().await?;
+    for (header, value) in [
+        ("Cookie", "echinomap_session=forged-value"),
+        ("Authorization", "Bearer emt_not-a-real-token"),
+        ("Authorization", "Basic YWRtaW46YWRtaW4="),
+    ] {
+        let r = app
+            .client
+            .get(app.url("/api/summary"))
+            .header(header, value)
+            .send()
+            .await?;
+        assert_eq!(r.status().as_u16(), 401, "{header}: {value}");
+        let body: Value = r.json().await?;
+        assert_eq!(body["error"]["code"], "invalid_credentials");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn five_failed_logins_lock_known_and_unknown_names_alike() -> Result<()> {
+    let app = TestApp::empty().await?;
+    let user = app.user(Role::Viewer, COUNTY).await?;
+    let c = reqwest::Client::new();
+    for name in [user.username.as_str(), "no-such-user"] {
+        let mut messages = Vec::new();
+        for _ in 0..5 {
+            let r = login(&app, &c, name, "wrong-password!").await?;
+            assert_eq!(r.status().as_u16(), 401);
+            messages.push(r.json::<Value>().await?["error"].clone());
+        }
+        assert!(messages.windows(2).all(|w| w[0] == w[1]));
+        // Locked: even the right password is refused now, with the same answer for both names.
+        let r = login(&app, &c, name, TEST_USER_PASSWORD).await?;
+        assert_eq!(r.status().as_u16(), 429, "{name}");
+        assert_eq!(r.json::<Value>().await?["error"]["code"], "locked");
+    }
+    let unknown_wrong = login(&app, &c, "another-unknown", "x")
+        .await?
+        .json::<Value>()
+        .await?;
+    let known_wrong = {
+        let other = app.user(Role::Viewer, COUNTY).await?;
+        login(&app, &c, &other.username, "x")
+            .await?
+            .json::<Value>()
+            .await?
+    };
+    assert_eq!(
+        unknown_wrong, known_wrong,
+        "the answer must not tell whether the user exists"
+    );
+    // An admin's new password lifts the lock at once.
+    store::set_password(
+        &app.db.pool,
+        &user.username,
+        "Fresh-Passw0rd",
+        Default::default(),
+        &Actor::cli(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let r = login(&app, &c, &user.username, "Fresh-Passw0rd").await?;
+    assert_eq!(r.status().as_u16(), 200);
+    // Failed attempts wrote audit rows and nothing else.
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = 'no-such-user'")
+        .fetch_one(&app.db.pool)
+        .await?;
+    assert_eq!(sessions, 0);
+    let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE username = 'no-such-user' AND action = 'login_failed'")
+        .fetch_one(&app.db.pool)
+        .await?;
+    assert_eq!(failed, 6);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_revoked_token_stops_working_at_once() -> Result<()> {
+    let app = TestApp::empty().await?;
+    let user = app.user(Role::Epidemiologist, COUNTY).await?;
+    user.get_json("/api/summary", 200).await?;
+    store::revoke_token(&app.db.pool, user.token_id, &Actor::cli())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let body = user.get_json("/api/summary", 401).await?;
+    assert_eq!(body["error"]["code"], "invalid_credentials");
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'token_revoke' AND row_id = $1",
+    )
+    .bind(user.token_id.to_string())
+    .fetch_one(&app.db.pool)
+    .await?;
+    assert_eq!(audited, 1);
+    // A disabled account's tokens stop too.
+    let other = app.user(Role::Epidemiologist, COUNTY).await?;
+    store::set_disabled(&app.db.pool, &other.username, true, &Actor::cli())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    other.get_json("/api/summary", 401).await?;
+    Ok(())
+}
+
+async fn audit_count(app: &TestApp) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM audit_log")
+        .fetch_one(&app.db.pool)
+        .await?)
+}
+
+#[tokio::test]
+async fn a_write_and_its_audit_row_commit_together_or_not_at_all() -> Result<()> {
+    let app = TestApp::empty().await?;
+    let admin = app.user(Role::Admin, COUNTY).await?;
+    let before = audit_count(&app).await?;
+    let body = json!({ "username": "new.epi", "role": "epidemiologist", "jurisdiction": COUNTY, "password": "Long-enough-1" });
+    let created = admin.post_json("/api/users", &body, 201).await?;
+    assert_eq!(created["username"], "new.epi");
+    assert!(created.get("password_hash").is_none());
+    let row: (String, Value) = sqlx::query_as(
+        "SELECT username, after FROM audit_log WHERE action = 'user_create' AND row_id = (SELECT id::text FROM users WHERE username = 'new.epi')",
+    )
+    .fetch_one(&app.db.pool)
+    .await?;
+    assert_eq!(row.0, admin.username);
+    assert!(
+        !row.1.to_string().contains("argon2"),
+        "no hash in the audit"
+    );
+    assert_eq!(audit_count(&app).await?, before + 1);
+    // Failing writes leave neither the row nor an audit row.
+    for (bad, status, field) in [
+        (
+            json!({ "username": "new.epi", "role": "viewer", "jurisdiction": COUNTY, "password": "Long-enough-1" }),
+            409,
+            None,
+        ),
+        (
+            json!({ "username": "x2", "role": "viewer", "jurisdiction": "654022999", "password": "Long-enough-1" }),
+            422,
+            Some("jurisdiction"),
+        ),
+        (
+            json!({ "username": "x3", "role": "boss", "jurisdiction": COUNTY, "password": "Long-enough-1" }),
+            422,
+            Some("role"),
+        ),
+        (
+            json!({ "username": "x4", "role": "viewer", "jurisdiction": COUNTY, "password": "short" }),
+            422,
+            Some("password"),
+        ),
+        (
+            json!({ "username": "Bad Name", "role": "viewer", "jurisdiction": COUNTY, "password": "Long-enough-1" }),
+            422,
+            Some("username"),
+        ),
+    ] {
+        let err = admin.post_json("/api/users", &bad, status).await?;
+        if let Some(field) = field {
+            assert_eq!(err["error"]["details"]["field"], field, "{err}");
+        }
+    }
+    assert_eq!(audit_count(&app).await?, before + 1);
+    let users: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM users WHERE username IN ('x2', 'x3', 'x4')")
+            .fetch_one(&app.db.pool)
+            .await?;
+    assert_eq!(users, 0);
+    // The log itself refuses to be changed.
+    let tampered = sqlx::query("UPDATE audit_log SET username = 'someone-else'")
+        .execute(&app.db.pool)
+        .await;
+    assert!(tampered.is_err());
+    assert!(
+        sqlx::query("DELETE FROM audit_log")
+            .execute(&app.db.pool)
+            .await
+            .is_err()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn admins_page_through_the_audit_log_with_filters() -> Result<()> {
+    let app = TestApp::empty().await?;
+    let admin = app.user(Role::Admin, COUNTY).await?;
+    let c = reqwest::Client::new();
+    for _ in 0..3 {
+        login(&app, &c, "typo-name", "nope").await?;
+    }
+    let page = admin
+        .get_json("/api/audit?user=typo-name&limit=2", 200)
+        .await?;
+    let items = page["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2);
+    assert!(items.iter().all(|i| i["action"] == "login_failed"));
+    let cursor = page["next_cursor"].as_i64().expect("a next page");
+    let rest = admin
+        .get_json(
+            &format!("/api/audit?user=typo-name&limit=2&cursor={cursor}"),
+            200,
+        )
+        .await?;
+    assert_eq!(rest["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(rest["next_cursor"], Value::Null);
+    let by_table = admin.get_json("/api/audit?table=api_tokens", 200).await?;
+    assert!(by_table["items"].as_array().is_some_and(|a| {
+        a.iter()
+            .all(|i| i["table_name"] == "api_tokens" && i["action"] == "token_create")
+    }));
+    let today = chrono::Utc::now().date_naive();
+    let dated = admin
+        .get_json(
+            &format!("/api/audit?from={today}&to={today}&action=login_failed"),
+            200,
+        )
+        .await?;
+    assert_eq!(dated["items"].as_array().map(Vec::len), Some(3));
+    admin.get_json("/api/audit?from=2026-13-01", 400).await?;
+    admin.get_json("/api/audit?limit=0", 400).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_mlps_policy_wants_strong_passwords_and_expires_them() -> Result<()> {
+    use echinomap_server::auth::password::PasswordPolicy;
+    let db = TestDb::empty().await?;
+    let app = TestApp::spawn_with(db, None, |s| s.password_policy = PasswordPolicy::Mlps).await?;
+    let admin = app.user(Role::Admin, COUNTY).await?;
+    let err = admin
+        .post_json("/api/users", &json!({ "username": "weak", "role": "viewer", "jurisdiction": COUNTY, "password": "alllowercase" }), 422)
+        .await?;
+    assert_eq!(err["error"]["details"]["field"], "password");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("upper-case"))
+    );
+    admin
+        .post_json("/api/users", &json!({ "username": "strong", "role": "viewer", "jurisdiction": COUNTY, "password": "Str0ng-Passw0rd" }), 201)
+        .await?;
+    sqlx::query("UPDATE users SET password_changed_at = now() - interval '91 days' WHERE username = 'strong'")
+        .execute(&app.db.pool)
+        .await?;
+    let c = reqwest::Client::new();
+    let r = login(&app, &c, "strong", "Str0ng-Passw0rd").await?;
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(
+        r.json::<Value>().await?["error"]["code"],
+        "password_expired"
+    );
+    let r = c
+        .post(app.url("/api/auth/password"))
+        .json(&json!({ "username": "strong", "old_password": "Str0ng-Passw0rd", "new_password": "N3w-Str0ng-Passw0rd" }))
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        login(&app, &c, "strong", "N3w-Str0ng-Passw0rd")
+            .await?
+            .status()
+            .as_u16(),
+        200
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn demo_accounts_exist_only_while_the_service_runs_with_demo() -> Result<()> {
+    let db = TestDb::demo().await?;
+    let name = db.name.clone();
+    let app = TestApp::spawn(db, Some(echinomap_tests::demo_settings())).await?;
+    let c = reqwest::Client::new();
+    for (user, _, _) in store::demo_accounts() {
+        let r = login(&app, &c, &user, store::DEMO_PASSWORD).await?;
+        assert_eq!(r.status().as_u16(), 200, "{user}");
+    }
+    let vd = format!("vd_{}", store::DEMO_VILLAGE);
+    let r = login(&app, &c, &vd, store::DEMO_PASSWORD).await?;
+    let me = r.json::<Value>().await?;
+    assert_eq!(me["user"]["role"], "village_doctor");
+    assert_eq!(me["user"]["jurisdiction"], store::DEMO_VILLAGE);
+    drop(app);
+    // The same database served without --demo: the published password opens nothing.
+    let again = TestApp::spawn(TestDb::reopen(&name).await?, None).await?;
+    let r = login(&again, &c, "epi", store::DEMO_PASSWORD).await?;
+    assert_eq!(r.status().as_u16(), 401);
+    Ok(())
+}
