@@ -17,13 +17,20 @@
 //!   [`copy::CopyTable`] batches in foreign-key order; [`demo::planted_hotspots`] lists the high-risk
 //!   areas planted in it.
 //!
+//! - [`linker`]: the one village linker (by code, by name with normalisation and fuzzy
+//!   matching, by coordinates) and [`gcj02`]: WGS84 ↔ GCJ-02 for coordinates from Chinese map
+//!   apps; [`cells`]: H3 parents and cell outlines.
+//!
 //! Every geometry is EPSG:4326 (longitude, latitude). Every village position and township area made
 //! here is synthetic and flagged so.
 
+pub mod cells;
 pub mod copy;
 pub mod demo;
 pub mod gazetteer;
+pub mod gcj02;
 mod idcard;
+pub mod linker;
 mod names;
 
 pub use gazetteer::h3_cells;

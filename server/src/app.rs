@@ -16,6 +16,7 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     db: Database,
     password_policy: PasswordPolicy,
+    tile_cache_mb: u64,
 }
 
 /// Demo accounts exist only while the service runs with `--demo`; a database without users
@@ -77,11 +78,13 @@ impl Application {
             }
             None => crate::demo::load_gazetteer_if_empty(&db.pool, settings.include_xpcc).await?,
         }
+        crate::demo::refresh_h3_cells(&db.pool).await?;
         prepare_accounts(&db.pool, &settings).await?;
         Ok(Self {
             listener,
             db,
             password_policy: settings.password_policy,
+            tile_cache_mb: settings.tile_cache_mb,
         })
     }
 
@@ -102,6 +105,7 @@ impl Application {
         let app = router(AppState {
             pool: self.db.pool.clone(),
             password_policy: self.password_policy,
+            tile_cache: echinomap_tiles::cache::TileCache::new(self.tile_cache_mb * 1024 * 1024),
         });
         tokio::spawn(crate::auth::session::purge_expired_sessions(
             self.db.pool.clone(),

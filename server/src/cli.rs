@@ -98,6 +98,9 @@ pub struct DatabaseArgs {
     /// digit and symbol; a new password every 90 days).
     #[arg(long, env = "ECHINOMAP_PASSWORD_POLICY", default_value = "default", value_parser = parse_policy)]
     pub password_policy: PasswordPolicy,
+    /// Memory for rendered vector tiles, in MiB; 0 turns the tile cache off.
+    #[arg(long, env = "ECHINOMAP_TILE_CACHE_MB", default_value_t = 256)]
+    pub tile_cache_mb: u64,
 }
 
 fn parse_policy(s: &str) -> Result<PasswordPolicy, String> {
@@ -149,6 +152,7 @@ impl DatabaseArgs {
                 .map(Secret::new),
             include_xpcc: self.include_xpcc,
             password_policy: self.password_policy,
+            tile_cache_mb: self.tile_cache_mb,
             admin_password: std::env::var("ECHINOMAP_ADMIN_PASSWORD")
                 .ok()
                 .filter(|p| !p.is_empty())

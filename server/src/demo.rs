@@ -181,6 +181,7 @@ where
     produced.context("generating demo data")?;
     reset_identities(&mut tx).await?;
     tx.commit().await?;
+    refresh_h3_cells(pool).await?;
     // Fresh statistics so that the first queries get good plans.
     sqlx::query("ANALYZE").execute(pool).await?;
     stats.seconds = started.elapsed().as_secs_f64();
@@ -237,5 +238,75 @@ async fn reset_identities(tx: &mut Transaction<'_, Postgres>) -> anyhow::Result<
         .execute(&mut **tx)
         .await?;
     }
+    Ok(())
+}
+
+/// Fills `villages.h3_r6` and the outline of every H3 cell (resolutions 6–9) that holds a
+/// village, for the cell-aggregated map layers. Idempotent and cheap (one row per village);
+/// runs at every start, so villages loaded or moved by any path get their cells.
+pub async fn refresh_h3_cells(pool: &PgPool) -> anyhow::Result<()> {
+    let stale: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM villages v WHERE v.h3_r6 IS NULL
+                           OR NOT EXISTS (SELECT 1 FROM h3_cells c WHERE c.cell = v.h3_r9))",
+    )
+    .fetch_one(pool)
+    .await?;
+    if !stale {
+        return Ok(());
+    }
+    let villages: Vec<(i32, i64, i64, i64)> =
+        sqlx::query_as("SELECT id, h3_r7, h3_r8, h3_r9 FROM villages")
+            .fetch_all(pool)
+            .await?;
+    let mut ids = Vec::with_capacity(villages.len());
+    let mut r6s = Vec::with_capacity(villages.len());
+    let mut cells = std::collections::BTreeMap::new();
+    for (id, r7, r8, r9) in villages {
+        // H3 indexes use 63 bits: the bigint holds the u64 bit for bit.
+        let Some(r6) = echinomap_geodata::cells::parent(r7 as u64, 6) else {
+            anyhow::bail!("village {id} has an invalid H3 cell {r7:x}");
+        };
+        ids.push(id);
+        r6s.push(r6 as i64);
+        for cell in [r6, r7 as u64, r8 as u64, r9 as u64] {
+            cells.entry(cell).or_insert_with(|| {
+                let res = echinomap_geodata::cells::resolution(cell).unwrap_or(0);
+                let wkt = echinomap_geodata::cells::outline(cell).map(|p| {
+                    let coords: Vec<String> = p
+                        .exterior()
+                        .coords()
+                        .map(|c| format!("{:.7} {:.7}", c.x, c.y))
+                        .collect();
+                    format!("POLYGON(({}))", coords.join(", "))
+                });
+                (i16::from(res), wkt)
+            });
+        }
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE villages SET h3_r6 = u.r6 FROM unnest($1::int[], $2::bigint[]) AS u(id, r6)
+         WHERE villages.id = u.id AND villages.h3_r6 IS DISTINCT FROM u.r6",
+    )
+    .bind(&ids)
+    .bind(&r6s)
+    .execute(&mut *tx)
+    .await?;
+    let (cell_ids, rest): (Vec<i64>, Vec<(i16, String)>) = cells
+        .into_iter()
+        .filter_map(|(cell, (res, wkt))| wkt.map(|w| (cell as i64, (res, w))))
+        .unzip();
+    let (resolutions, wkts): (Vec<i16>, Vec<String>) = rest.into_iter().unzip();
+    sqlx::query(
+        "INSERT INTO h3_cells (cell, resolution, geom)
+         SELECT c, r, ST_GeomFromText(w, 4326) FROM unnest($1::bigint[], $2::smallint[], $3::text[]) AS u(c, r, w)
+         ON CONFLICT (cell) DO NOTHING",
+    )
+    .bind(&cell_ids)
+    .bind(&resolutions)
+    .bind(&wkts)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(())
 }

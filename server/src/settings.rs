@@ -43,6 +43,8 @@ pub struct Settings {
     pub password_policy: PasswordPolicy,
     /// The first admin's password on a first start; random (printed once) when unset.
     pub admin_password: Option<Secret>,
+    /// Memory for rendered tiles, in MiB (0 turns the tile cache off).
+    pub tile_cache_mb: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +75,7 @@ impl Settings {
             include_xpcc: false,
             password_policy: PasswordPolicy::Default,
             admin_password: None,
+            tile_cache_mb: 256,
         }
     }
 }

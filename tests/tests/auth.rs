@@ -86,6 +86,12 @@ fn expectations(
         (Method::GET, "/api/cases/{id}"),
         get(&format!("/api/cases/{case}")),
     );
+    m.insert((Method::GET, "/tiles"), get("/tiles"));
+    m.insert((Method::GET, "/tiles/{file}"), get("/tiles/villages.json"));
+    m.insert(
+        (Method::GET, "/tiles/{layer}/{z}/{x}/{y}"),
+        get("/tiles/case_density/9/371/186.mvt"),
+    );
     m.insert((Method::GET, "/api/audit"), get("/api/audit?limit=5"));
     m.insert((Method::GET, "/api/users"), get("/api/users"));
     m.insert(

@@ -4,6 +4,16 @@
 //! per-layer SQL uses its envelope.
 //!
 //! Web Mercator exists only here and inside tile SQL; everything else is EPSG:4326.
+//!
+//! Modules: [`layers`] (the layer catalogue: fields, zooms, the SQL of each), [`tilejson`]
+//! (TileJSON 3.0), [`cache`] (tiles compressed once, a strong ETag per encoding, a
+//! byte-bounded cache keyed by the data versions of the tables a layer reads), [`period`]
+//! (the `period=` filter).
+
+pub mod cache;
+pub mod layers;
+pub mod period;
+pub mod tilejson;
 
 use std::f64::consts::PI;
 

@@ -9,6 +9,7 @@ mod cases;
 mod extract;
 mod health;
 mod summary;
+mod tiles;
 mod users;
 mod villages;
 mod web;
@@ -30,6 +31,7 @@ use crate::error::AppError;
 pub struct AppState {
     pub pool: PgPool,
     pub password_policy: PasswordPolicy,
+    pub tile_cache: echinomap_tiles::cache::TileCache,
 }
 
 /// One route: its method, path (axum syntax) and what it needs.
@@ -112,6 +114,24 @@ fn route_table() -> Vec<(RouteSpec, Handler)> {
             "/api/cases/{id}",
             Needs(Perm::CaseRows),
             get(cases::detail),
+        ),
+        spec(
+            Method::GET,
+            "/tiles",
+            Needs(Perm::Aggregates),
+            get(tiles::catalog),
+        ),
+        spec(
+            Method::GET,
+            "/tiles/{file}",
+            Needs(Perm::Aggregates),
+            get(tiles::tilejson_handler),
+        ),
+        spec(
+            Method::GET,
+            "/tiles/{layer}/{z}/{x}/{y}",
+            Needs(Perm::Aggregates),
+            get(tiles::tile),
         ),
         spec(
             Method::GET,

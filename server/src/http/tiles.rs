@@ -1,0 +1,224 @@
+//! Vector tiles: `GET /tiles` (catalogue), `GET /tiles/{layer}.json` (TileJSON 3.0) and
+//! `GET /tiles/{layer}/{z}/{x}/{y}.mvt`. The SQL of each layer lives in `echinomap_tiles::layers`;
+//! this module binds the caller's scope, looks up the data versions, and serves from the
+//! cache (compressed once, one ETag per encoding).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use echinomap_tiles::TileCoord;
+use echinomap_tiles::cache::{CacheKey, CachedTile, Encoding, matches_if_none_match};
+use echinomap_tiles::layers::{LAYERS, LayerDef, layer};
+use echinomap_tiles::period::Period;
+use echinomap_tiles::tilejson::tilejson;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::extract::{ApiPath, ApiQuery};
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+
+pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TileParams {
+    /// `YYYY`, `YYYYQn` or `YYYY-MM`; default the current year.
+    period: Option<String>,
+}
+
+impl TileParams {
+    fn period(&self) -> AppResult<Option<Period>> {
+        self.period
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .map(|p| Period::parse(p).map_err(|e| AppError::invalid_param("period", e.to_string())))
+            .transpose()
+    }
+
+    /// The filters a layer reads, canonical: part of the cache key and of the TileJSON URL.
+    fn canonical(&self, layer: &LayerDef) -> AppResult<String> {
+        Ok(match (layer.uses_period, self.period()?) {
+            (true, Some(p)) => format!("period={}", p.label()),
+            _ => String::new(),
+        })
+    }
+}
+
+fn find_layer(id: &str) -> AppResult<&'static LayerDef> {
+    layer(id).ok_or_else(|| {
+        AppError::not_found(
+            "unknown_layer",
+            format!(
+                "no tile layer {id:?}; layers: {}",
+                LAYERS.iter().map(|l| l.id).collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })
+}
+
+fn origin(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:8080");
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
+}
+
+pub async fn catalog(headers: HeaderMap) -> Json<Value> {
+    let base = origin(&headers);
+    Json(json!({
+        "layers": LAYERS.iter().map(|l| json!({
+            "id": l.id,
+            "description": l.description,
+            "minzoom": l.minzoom,
+            "maxzoom": l.maxzoom,
+            "tilejson": format!("{base}/tiles/{}.json", l.id),
+            "filters": if l.uses_period { json!(["period"]) } else { json!([]) },
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+pub async fn tilejson_handler(
+    headers: HeaderMap,
+    ApiPath(file): ApiPath<String>,
+    ApiQuery(params): ApiQuery<TileParams>,
+) -> AppResult<Json<Value>> {
+    let id = file.strip_suffix(".json").ok_or_else(|| {
+        AppError::not_found("not_found", format!("no such endpoint: /tiles/{file}"))
+    })?;
+    let layer = find_layer(id)?;
+    let filters = params.canonical(layer)?;
+    Ok(Json(tilejson(layer, &origin(&headers), &filters)))
+}
+
+pub async fn tile(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiPath((layer_id, z, x, y_file)): ApiPath<(String, String, String, String)>,
+    ApiQuery(params): ApiQuery<TileParams>,
+) -> AppResult<Response> {
+    let layer = find_layer(&layer_id)?;
+    let y = y_file.strip_suffix(".mvt").ok_or_else(|| {
+        AppError::invalid_param("y", format!("a tile path ends in .mvt, got {y_file:?}"))
+    })?;
+    let number = |name: &str, v: &str| {
+        v.parse::<u32>().map_err(|_| {
+            AppError::invalid_param(
+                name,
+                format!("{name} must be a non-negative integer, got {v:?}"),
+            )
+        })
+    };
+    let coord = TileCoord::new(number("z", &z)?, number("x", &x)?, number("y", y)?)
+        .map_err(|e| AppError::invalid_param("z", e.to_string()))?;
+    if coord.z() < layer.minzoom || coord.z() > layer.maxzoom {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let today = chrono::Local::now().date_naive();
+    let period = params.period()?.unwrap_or_else(|| Period::year_of(today));
+    let (m_from, m_to) = period.coverage_month(today);
+    let filters = params.canonical(layer)?;
+    let scope = if layer.scoped {
+        caller.scope.prefix()
+    } else {
+        ""
+    };
+    let suppress = layer.suppressible && caller.suppress_small_counts();
+
+    let versions: Vec<i64> = sqlx::query_scalar(
+        "SELECT version FROM data_versions WHERE table_name = ANY($1) ORDER BY table_name",
+    )
+    .bind(layer.tables)
+    .fetch_all(&state.pool)
+    .await?;
+    let key = CacheKey {
+        layer: layer.id,
+        coord,
+        filters: &filters,
+        scope,
+        suppressed: suppress,
+        versions: &versions,
+    }
+    .to_string();
+    let cached = match state.tile_cache.get(&key) {
+        Some(t) => t,
+        None => {
+            let started = std::time::Instant::now();
+            let raw: Option<Vec<u8>> = sqlx::query_scalar(layer.sql(coord.z()))
+                .bind(i32::from(coord.z()))
+                .bind(coord.x() as i32)
+                .bind(coord.y() as i32)
+                .bind(scope)
+                .bind(suppress)
+                .bind(period.from)
+                .bind(period.to)
+                .bind(m_from)
+                .bind(m_to)
+                .fetch_one(&state.pool)
+                .await?;
+            let raw = raw.unwrap_or_default();
+            let tile = tokio::task::spawn_blocking(move || CachedTile::new(raw))
+                .await
+                .map_err(anyhow::Error::from)?
+                .map_err(anyhow::Error::from)?;
+            tracing::debug!(
+                tile.layer = layer.id,
+                tile.z = coord.z(),
+                tile.x = coord.x(),
+                tile.y = coord.y(),
+                tile.bytes = tile.raw.len(),
+                duration_ms = started.elapsed().as_millis() as u64,
+                "tile rendered"
+            );
+            let tile = Arc::new(tile);
+            state.tile_cache.insert(key, tile.clone());
+            tile
+        }
+    };
+    if cached.is_empty() {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let enc = Encoding::negotiate(
+        headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let etag = cached.etag(enc);
+    let mut builder = Response::builder()
+        .header(header::VARY, "Accept-Encoding")
+        .header(header::ETAG, &etag)
+        // A private dashboard: browsers keep the tile but ask again (a 304 when unchanged).
+        .header(header::CACHE_CONTROL, "private, no-cache");
+    let inm = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    if matches_if_none_match(inm, &etag) {
+        return builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .map_err(|e| AppError::Internal(e.into()));
+    }
+    builder = builder
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, MVT_CONTENT_TYPE);
+    if let Some(e) = enc.header() {
+        builder = builder.header(header::CONTENT_ENCODING, HeaderValue::from_static(e));
+    }
+    builder
+        .body(Body::from(cached.body(enc)))
+        .map_err(|e| AppError::Internal(e.into()))
+}

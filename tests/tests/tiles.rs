@@ -1,0 +1,443 @@
+//! Vector tiles end to end: decoded with an independent reader (mvt-reader, not the PostGIS
+//! encoder), feature counts against plain `ST_Intersects` on the same envelope at every zoom,
+//! caching by encoding and data version, scoping and suppression.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use echinomap_server::auth::Role;
+use echinomap_tests::{ApiClient, Result, TestApp};
+use mvt_reader::Reader;
+use mvt_reader::feature::Value as MvtValue;
+use serde_json::Value;
+use tiles::TileCoord;
+use tiles::layers::LAYERS;
+
+const EXTENT: f32 = 4096.0;
+const BUFFER: f32 = 64.0;
+
+struct Decoded {
+    layer: String,
+    features: Vec<mvt_reader::feature::Feature>,
+}
+
+fn decode(bytes: Vec<u8>) -> Result<Decoded> {
+    let reader = Reader::new(bytes).map_err(|e| anyhow::anyhow!("not a vector tile: {e:?}"))?;
+    let names = reader
+        .get_layer_names()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    anyhow::ensure!(names.len() == 1, "one layer per tile, got {names:?}");
+    let meta = reader
+        .get_layer_metadata()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    anyhow::ensure!(meta[0].extent == 4096, "extent {}", meta[0].extent);
+    let features = reader
+        .get_features(0)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(Decoded {
+        layer: names[0].clone(),
+        features,
+    })
+}
+
+/// GETs a tile as `client`; `None` for 204.
+async fn tile(
+    client: &ApiClient,
+    layer: &str,
+    t: TileCoord,
+    query: &str,
+) -> Result<Option<Decoded>> {
+    let path = format!("/tiles/{layer}/{}/{}/{}.mvt{query}", t.z(), t.x(), t.y());
+    let r = client.get(&path).await?;
+    match r.status().as_u16() {
+        204 => Ok(None),
+        200 => {
+            assert_eq!(
+                r.headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok()),
+                Some("application/vnd.mapbox-vector-tile")
+            );
+            Ok(Some(decode(r.bytes().await?.to_vec())?))
+        }
+        s => anyhow::bail!("{path}: status {s}: {}", r.text().await?),
+    }
+}
+
+/// The number of features a layer must hold in tile `t`, by plain SQL on the same envelope
+/// (with the 64/4096 buffer) and the same scope.
+async fn expected_count(app: &TestApp, layer: &str, t: TileCoord, scope: &str) -> Result<i64> {
+    let env = "ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 64.0 / 4096), 4326)";
+    let res = if t.z() < 7 { "h3_r6" } else { "h3_r7" };
+    let sql = match layer {
+        "boundaries" => format!(
+            "SELECT (SELECT count(*) FROM counties WHERE ST_Intersects(geom, {env}))
+                  + (SELECT count(*) FROM townships WHERE ST_Intersects(geom, {env}))
+                  + (SELECT count(*) FROM neighbour_counties WHERE ST_Intersects(geom, {env}))"
+        ),
+        "rivers" => format!("SELECT count(*) FROM rivers WHERE ST_Intersects(geom, {env})"),
+        "villages" => format!(
+            "SELECT count(*) FROM villages WHERE ST_Intersects(geom, {env}) AND code LIKE $4 || '%'"
+        ),
+        "slaughter_points" => format!(
+            "SELECT count(*) FROM slaughter_points s JOIN villages v ON v.id = s.village_id
+             WHERE s.deleted_at IS NULL AND ST_Intersects(s.geom, {env}) AND v.code LIKE $4 || '%'"
+        ),
+        "case_density" | "dog_density" if t.z() >= 9 => {
+            format!(
+                "SELECT count(*) FROM villages WHERE ST_Intersects(geom, {env}) AND code LIKE $4 || '%'"
+            )
+        }
+        "case_density" | "dog_density" => format!(
+            "SELECT count(DISTINCT c.cell) FROM villages v JOIN h3_cells c ON c.cell = v.{res}
+             WHERE v.code LIKE $4 || '%' AND ST_Intersects(c.geom, {env})"
+        ),
+        other => anyhow::bail!("no expectation for layer {other}"),
+    };
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(i32::from(t.z()))
+        .bind(t.x() as i32)
+        .bind(t.y() as i32)
+        .bind(scope)
+        .fetch_one(&app.db.pool)
+        .await?)
+}
+
+/// Tiles over the data: those holding the county seat and a few villages, at zoom `z`.
+async fn data_tiles(app: &TestApp, z: u8) -> Result<Vec<TileCoord>> {
+    let points: Vec<(f64, f64)> = sqlx::query_as(
+        "SELECT ST_X(geom), ST_Y(geom) FROM villages WHERE code IN ('654022100001', '654022104202', '654022206203', '654022101200')",
+    )
+    .fetch_all(&app.db.pool)
+    .await?;
+    let mut tiles: Vec<TileCoord> = points
+        .into_iter()
+        .chain([(81.1513, 43.8407)])
+        .filter_map(|(lon, lat)| TileCoord::containing(lon, lat, z).ok())
+        .collect();
+    tiles.sort_by_key(|t| (t.x(), t.y()));
+    tiles.dedup();
+    Ok(tiles)
+}
+
+#[tokio::test]
+async fn every_layer_decodes_and_holds_exactly_the_features_that_intersect_each_tile_at_every_zoom()
+-> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let epi = app.epi().await?;
+    for layer in LAYERS {
+        let mut nonempty = 0;
+        for z in 5..=14u8 {
+            for t in data_tiles(&app, z).await? {
+                let expected = expected_count(&app, layer.id, t, "654022").await?;
+                let got = tile(&epi, layer.id, t, "?period=2025").await?;
+                let Some(d) = got else {
+                    assert_eq!(
+                        expected,
+                        0,
+                        "{} {z}/{}/{}: 204 but {expected} features intersect",
+                        layer.id,
+                        t.x(),
+                        t.y()
+                    );
+                    continue;
+                };
+                nonempty += 1;
+                assert_eq!(d.layer, layer.id);
+                assert_eq!(
+                    d.features.len() as i64,
+                    expected,
+                    "{} at {z}/{}/{}",
+                    layer.id,
+                    t.x(),
+                    t.y()
+                );
+                let declared: Vec<&str> = layer.fields.iter().map(|f| f.name).collect();
+                let mut ids = std::collections::HashSet::new();
+                for f in &d.features {
+                    let id =
+                        f.id.unwrap_or_else(|| panic!("{} feature without id", layer.id));
+                    assert!(ids.insert(id), "{}: duplicate feature id {id}", layer.id);
+                    for key in f
+                        .properties
+                        .as_ref()
+                        .map(|p| p.keys().cloned().collect::<Vec<_>>())
+                        .unwrap_or_default()
+                    {
+                        assert!(
+                            declared.contains(&key.as_str()),
+                            "{}: field {key} is not in TileJSON",
+                            layer.id
+                        );
+                    }
+                    let rect = geo::BoundingRect::bounding_rect(&f.geometry);
+                    let r = rect.unwrap_or_else(|| panic!("{}: empty geometry", layer.id));
+                    for v in [r.min().x, r.min().y, r.max().x, r.max().y] {
+                        assert!(
+                            (-BUFFER..=EXTENT + BUFFER).contains(&v),
+                            "{}: coordinate {v} outside extent+buffer",
+                            layer.id
+                        );
+                    }
+                }
+            }
+        }
+        assert!(nonempty > 0, "{} never had a feature", layer.id);
+    }
+    Ok(())
+}
+
+fn number(f: &mvt_reader::feature::Feature, key: &str) -> Option<f64> {
+    match f.properties.as_ref()?.get(key)? {
+        MvtValue::Int(i) | MvtValue::SInt(i) => Some(*i as f64),
+        MvtValue::UInt(u) => Some(*u as f64),
+        MvtValue::Double(d) => Some(*d),
+        MvtValue::Float(x) => Some(f64::from(*x)),
+        _ => None,
+    }
+}
+
+fn text(f: &mvt_reader::feature::Feature, key: &str) -> Option<String> {
+    match f.properties.as_ref()?.get(key)? {
+        MvtValue::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn case_tiles_hold_only_the_callers_jurisdiction_and_hide_small_counts_from_planners()
+-> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let ts = app.user(Role::TownshipStaff, "654022100").await?;
+    let planner = app.user(Role::Planner, "654022").await?;
+    let epi = app.epi().await?;
+    let period = "?period=2024";
+    for z in [9u8, 11] {
+        for t in data_tiles(&app, z).await? {
+            if let Some(d) = tile(&ts, "case_density", t, period).await? {
+                for f in &d.features {
+                    let code = text(f, "code").unwrap_or_default();
+                    assert!(code.starts_with("654022100"), "{code} outside the township");
+                }
+            }
+        }
+    }
+    // Planners: no count from 1 to 4, and those features say suppressed; the epidemiologist
+    // sees the same features with their counts.
+    let mut suppressed_seen = 0;
+    for z in [9u8, 10] {
+        for t in data_tiles(&app, z).await? {
+            let (Some(p), Some(e)) = (
+                tile(&planner, "case_density", t, period).await?,
+                tile(&epi, "case_density", t, period).await?,
+            ) else {
+                continue;
+            };
+            let by_id: HashMap<u64, &mvt_reader::feature::Feature> = e
+                .features
+                .iter()
+                .filter_map(|f| f.id.map(|i| (i, f)))
+                .collect();
+            for f in &p.features {
+                let cases = number(f, "cases");
+                assert!(
+                    !cases.is_some_and(|c| (1.0..=4.0).contains(&c)),
+                    "a count of 1–4 reached a planner"
+                );
+                let truth = by_id
+                    .get(&f.id.unwrap_or(0))
+                    .and_then(|g| number(g, "cases"))
+                    .unwrap_or(0.0);
+                if (1.0..=4.0).contains(&truth) {
+                    suppressed_seen += 1;
+                    assert!(cases.is_none());
+                    assert!(matches!(
+                        f.properties.as_ref().and_then(|p| p.get("suppressed")),
+                        Some(MvtValue::Bool(true))
+                    ));
+                    assert!(number(f, "rate_per_100k").is_none());
+                }
+            }
+        }
+    }
+    assert!(
+        suppressed_seen > 0,
+        "the demo should have villages with 1–4 cases in 2024"
+    );
+    Ok(())
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap_or_default();
+    out
+}
+
+#[tokio::test]
+async fn tiles_are_cached_per_encoding_and_a_write_makes_them_fresh_at_once() -> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let epi = app.epi().await?;
+    let (lon, lat): (f64, f64) =
+        sqlx::query_as("SELECT ST_X(geom), ST_Y(geom) FROM villages WHERE code = '654022100001'")
+            .fetch_one(&app.db.pool)
+            .await?;
+    let t = TileCoord::containing(lon, lat, 10)?;
+    let path = format!(
+        "/tiles/case_density/{}/{}/{}.mvt?period=2026",
+        t.z(),
+        t.x(),
+        t.y()
+    );
+    let get = |enc: &'static str| {
+        let req = epi
+            .request(reqwest::Method::GET, &path)
+            .header("Accept-Encoding", enc);
+        async move { req.send().await }
+    };
+    let gz = get("gzip").await?;
+    assert_eq!(gz.status().as_u16(), 200);
+    assert_eq!(
+        gz.headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok()),
+        Some("gzip")
+    );
+    assert_eq!(
+        gz.headers().get("vary").and_then(|v| v.to_str().ok()),
+        Some("Accept-Encoding")
+    );
+    let etag_gz = gz
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body_gz = gunzip(&gz.bytes().await?);
+    let br = get("br").await?;
+    let etag_br = br
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let plain = get("identity").await?;
+    let etag_plain = plain
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body_plain = plain.bytes().await?.to_vec();
+    assert!(
+        etag_gz.starts_with('"')
+            && etag_gz != etag_br
+            && etag_br != etag_plain
+            && etag_gz != etag_plain
+    );
+    assert_eq!(body_gz, body_plain, "gzip decodes to the same tile");
+    // Revalidation.
+    let r = epi
+        .request(reqwest::Method::GET, &path)
+        .header("Accept-Encoding", "gzip")
+        .header("If-None-Match", &etag_gz)
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 304);
+    // A write: a new case in the county seat's tile changes the tile and its ETag at once.
+    let before = decode(body_plain)?;
+    let total = |d: &Decoded| {
+        d.features
+            .iter()
+            .filter_map(|f| number(f, "cases"))
+            .sum::<f64>()
+    };
+    sqlx::query(
+        "INSERT INTO cases (person_id, village_id, case_type, diagnosis_class, organ, discovery_route, reported_on)
+         SELECT p.id, p.village_id, 'CE', 'confirmed', 'liver', 'screening', DATE '2026-06-01'
+         FROM people p JOIN villages v ON v.id = p.village_id WHERE v.code = '654022100001' LIMIT 1",
+    )
+    .execute(&app.db.pool)
+    .await?;
+    let r = epi
+        .request(reqwest::Method::GET, &path)
+        .header("Accept-Encoding", "gzip")
+        .header("If-None-Match", &etag_gz)
+        .send()
+        .await?;
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "the old ETag must not match after a write"
+    );
+    let new_etag = r
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_ne!(new_etag, etag_gz);
+    let after = decode(gunzip(&r.bytes().await?))?;
+    assert_eq!(total(&after), total(&before) + 1.0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn tilejson_catalog_and_bad_tile_paths() -> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let epi = app.epi().await?;
+    let catalog = epi.get_json("/tiles", 200).await?;
+    let ids: Vec<&str> = catalog["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .filter_map(|l| l["id"].as_str())
+        .collect();
+    assert_eq!(ids, LAYERS.iter().map(|l| l.id).collect::<Vec<_>>());
+    let tj = epi
+        .get_json("/tiles/dog_density.json?period=2025-06", 200)
+        .await?;
+    assert_eq!(tj["tilejson"], "3.0.0");
+    let url = tj["tiles"][0].as_str().expect("tiles url");
+    assert!(
+        url.ends_with("/tiles/dog_density/{z}/{x}/{y}.mvt?period=2025-06"),
+        "{url}"
+    );
+    assert_eq!(tj["vector_layers"][0]["id"], "dog_density");
+    assert_eq!(tj["vector_layers"][0]["fields"]["coverage"], "Number");
+    assert!(tj["bounds"].as_array().is_some_and(|b| b.len() == 4));
+    for (path, status, code) in [
+        ("/tiles/villages/9/371/186.png", 400, "invalid_parameter"),
+        ("/tiles/villages/9/1024/1.mvt", 400, "invalid_parameter"),
+        ("/tiles/villages/x/1/1.mvt", 400, "invalid_parameter"),
+        ("/tiles/villages/23/1/1.mvt", 400, "invalid_parameter"),
+        ("/tiles/nosuch/9/371/186.mvt", 404, "unknown_layer"),
+        ("/tiles/nosuch.json", 404, "unknown_layer"),
+        (
+            "/tiles/case_density/9/371/186.mvt?period=2024-13",
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "/tiles/villages/9/371/186.mvt?colour=red",
+            400,
+            "invalid_query",
+        ),
+    ] {
+        let body: Value = epi.get_json(path, status).await?;
+        assert_eq!(body["error"]["code"], code, "{path}: {body}");
+    }
+    // Far from any data: an empty tile is 204.
+    let r = epi.get("/tiles/villages/9/0/0.mvt").await?;
+    assert_eq!(r.status().as_u16(), 204);
+    // Anonymous callers get nothing.
+    assert_eq!(
+        app.get("/tiles/villages/9/371/186.mvt")
+            .await?
+            .status()
+            .as_u16(),
+        401
+    );
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! The tile cache. A tile is compressed once, when it enters the cache (gzip and brotli), and
+//! served in the encoding the client accepts with a strong ETag per encoding and
+//! `Vary: Accept-Encoding`. The key holds the data versions of every table the layer reads and
+//! the caller's scope class, so a write makes the affected tiles fresh at once and a tile is
+//! never served to a scope it was not made for. The cache is bounded by bytes.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+/// One tile in every encoding, made once.
+#[derive(Debug)]
+pub struct CachedTile {
+    pub raw: Bytes,
+    pub gzip: Bytes,
+    pub brotli: Bytes,
+    /// Hex digest of the raw tile; each encoding's ETag derives from it.
+    pub digest: String,
+}
+
+/// The encodings we serve, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Brotli,
+    Gzip,
+    Identity,
+}
+
+impl Encoding {
+    /// Picks from an `Accept-Encoding` header: brotli, then gzip, then identity; `q=0` excludes.
+    pub fn negotiate(accept: Option<&str>) -> Self {
+        let accept = accept.unwrap_or("");
+        let accepts = |name: &str| {
+            accept.split(',').any(|part| {
+                let mut it = part.split(';');
+                let coding = it.next().unwrap_or("").trim();
+                let q_zero = it.any(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.trim().parse::<f32>().ok())
+                        .is_some_and(|q| q == 0.0)
+                });
+                (coding.eq_ignore_ascii_case(name) || coding == "*") && !q_zero
+            })
+        };
+        if accepts("br") {
+            Self::Brotli
+        } else if accepts("gzip") {
+            Self::Gzip
+        } else {
+            Self::Identity
+        }
+    }
+
+    pub fn header(self) -> Option<&'static str> {
+        match self {
+            Self::Brotli => Some("br"),
+            Self::Gzip => Some("gzip"),
+            Self::Identity => None,
+        }
+    }
+}
+
+impl CachedTile {
+    pub fn new(raw: Vec<u8>) -> std::io::Result<Self> {
+        let digest = Sha256::digest(&raw);
+        let digest: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        let gzip = {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            enc.write_all(&raw)?;
+            enc.finish()?
+        };
+        let brotli = {
+            let mut out = Vec::new();
+            {
+                // Quality 9, window 22: most of brotli's gain at a fraction of quality 11's time.
+                let mut w = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
+                w.write_all(&raw)?;
+            }
+            out
+        };
+        Ok(Self {
+            raw: Bytes::from(raw),
+            gzip: Bytes::from(gzip),
+            brotli: Bytes::from(brotli),
+            digest,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    pub fn body(&self, enc: Encoding) -> Bytes {
+        match enc {
+            Encoding::Brotli => self.brotli.clone(),
+            Encoding::Gzip => self.gzip.clone(),
+            Encoding::Identity => self.raw.clone(),
+        }
+    }
+
+    /// A strong ETag that differs per encoding (the bytes differ).
+    pub fn etag(&self, enc: Encoding) -> String {
+        match enc.header() {
+            Some(e) => format!("\"{}-{e}\"", self.digest),
+            None => format!("\"{}\"", self.digest),
+        }
+    }
+
+    fn weight(&self) -> u32 {
+        u32::try_from(self.raw.len() + self.gzip.len() + self.brotli.len() + 128)
+            .unwrap_or(u32::MAX)
+    }
+}
+
+/// True when an `If-None-Match` header names `etag` (or is `*`).
+pub fn matches_if_none_match(header: Option<&str>, etag: &str) -> bool {
+    header.is_some_and(|h| {
+        h.split(',')
+            .map(|t| t.trim().trim_start_matches("W/"))
+            .any(|t| t == etag || t == "*")
+    })
+}
+
+/// Byte-bounded tile cache; `max_bytes` 0 disables it.
+#[derive(Clone)]
+pub struct TileCache {
+    inner: Option<moka::sync::Cache<String, Arc<CachedTile>>>,
+}
+
+impl std::fmt::Debug for TileCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TileCache")
+            .field("enabled", &self.inner.is_some())
+            .finish()
+    }
+}
+
+impl TileCache {
+    pub fn new(max_bytes: u64) -> Self {
+        let inner = (max_bytes > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|_k: &String, v: &Arc<CachedTile>| v.weight())
+                .build()
+        });
+        Self { inner }
+    }
+
+    pub fn get(&self, key: &str) -> Option<Arc<CachedTile>> {
+        self.inner.as_ref()?.get(key)
+    }
+
+    pub fn insert(&self, key: String, tile: Arc<CachedTile>) {
+        if let Some(c) = &self.inner {
+            c.insert(key, tile);
+        }
+    }
+}
+
+/// The cache key: layer, tile, filters, the caller's scope class (jurisdiction and whether
+/// small counts are suppressed: never the user, so users of one class share tiles) and the data
+/// versions of the tables the layer reads.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheKey<'a> {
+    pub layer: &'a str,
+    pub coord: crate::TileCoord,
+    pub filters: &'a str,
+    pub scope: &'a str,
+    pub suppressed: bool,
+    pub versions: &'a [i64],
+}
+
+impl std::fmt::Display for CacheKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{}/{}/{}?{}|scope={}|s={}|v=",
+            self.layer,
+            self.coord.z(),
+            self.coord.x(),
+            self.coord.y(),
+            self.filters,
+            self.scope,
+            u8::from(self.suppressed)
+        )?;
+        for v in self.versions {
+            write!(f, "{v}.")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_are_negotiated_brotli_first_and_q0_excludes() {
+        assert_eq!(
+            Encoding::negotiate(Some("gzip, deflate, br")),
+            Encoding::Brotli
+        );
+        assert_eq!(Encoding::negotiate(Some("gzip")), Encoding::Gzip);
+        assert_eq!(Encoding::negotiate(Some("br;q=0, gzip")), Encoding::Gzip);
+        assert_eq!(Encoding::negotiate(None), Encoding::Identity);
+        assert_eq!(Encoding::negotiate(Some("identity")), Encoding::Identity);
+    }
+
+    #[test]
+    fn each_encoding_has_its_own_strong_etag_and_decodes_to_the_same_bytes() {
+        let raw = b"some tile bytes, some tile bytes, some tile bytes".to_vec();
+        let t = CachedTile::new(raw.clone()).unwrap();
+        let tags = [
+            t.etag(Encoding::Brotli),
+            t.etag(Encoding::Gzip),
+            t.etag(Encoding::Identity),
+        ];
+        assert!(tags[0] != tags[1] && tags[1] != tags[2] && tags[0] != tags[2]);
+        assert!(
+            tags.iter()
+                .all(|e| e.starts_with('"') && !e.starts_with("W/"))
+        );
+        let mut gz = flate2::read::GzDecoder::new(&t.gzip[..]);
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut gz, &mut out).unwrap();
+        assert_eq!(out, raw);
+        let mut br = brotli::Decompressor::new(&t.brotli[..], 4096);
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut br, &mut out).unwrap();
+        assert_eq!(out, raw);
+        assert!(matches_if_none_match(Some(&tags[1]), &tags[1]));
+        assert!(!matches_if_none_match(Some(&tags[0]), &tags[1]));
+    }
+
+    #[test]
+    fn a_new_data_version_or_another_scope_is_another_key() {
+        let coord = crate::TileCoord::new(9, 380, 186).unwrap();
+        let key = |scope, suppressed, versions: &[i64]| {
+            CacheKey {
+                layer: "case_density",
+                coord,
+                filters: "period=2024",
+                scope,
+                suppressed,
+                versions,
+            }
+            .to_string()
+        };
+        let base = key("654022", false, &[3, 4]);
+        assert_ne!(base, key("654022", false, &[3, 5]));
+        assert_ne!(base, key("654022100", false, &[3, 4]));
+        assert_ne!(base, key("654022", true, &[3, 4]));
+        assert_eq!(base, key("654022", false, &[3, 4]));
+    }
+
+    #[test]
+    fn the_cache_is_bounded_by_bytes() {
+        let cache = TileCache::new(10_000);
+        for i in 0..100 {
+            cache.insert(
+                format!("k{i}"),
+                Arc::new(CachedTile::new(vec![i as u8; 1000]).unwrap()),
+            );
+        }
+        if let Some(c) = &cache.inner {
+            c.run_pending_tasks();
+            assert!(c.weighted_size() <= 10_000);
+        }
+        assert!(TileCache::new(0).get("k1").is_none());
+    }
+}

@@ -1,0 +1,476 @@
+//! The layer catalogue: what each vector-tile layer holds, at which zooms, which tables it reads
+//! (their data versions are part of the cache key), and its SQL.
+//!
+//! Every layer's SQL takes the same nine bound parameters, declared with their types in the
+//! `p` CTE so that a layer that ignores some of them still plans:
+//! `$1` z, `$2` x, `$3` y, `$4` the caller's jurisdiction code (a prefix of village codes),
+//! `$5` suppress small counts, `$6`/`$7` the period's first and last day, `$8`/`$9` the month
+//! whose deworming coverage is shown.
+//!
+//! PostGIS choices, once for all layers:
+//! - The filter transforms the *tile envelope* to EPSG:4326 (never the geometry column), so the
+//!   GiST index on `geom` is used. The envelope carries the 64/4096 buffer of the tiles.
+//! - Geometry is transformed to 3857 only for `ST_AsMVTGeom` (extent 4096, buffer 64, clipped),
+//!   after `ST_Simplify` with a one-pixel tolerance at the tile's zoom (`preserveCollapsed`).
+//! - A feature that intersects the envelope is never dropped: when `ST_AsMVTGeom` collapses it
+//!   (a sub-pixel polygon), a point on its visible part stands in (guards the PostGIS 3.3 drop).
+
+/// A field of a layer, as TileJSON's `vector_layers` describes it.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct FieldDef {
+    pub name: &'static str,
+    /// `String`, `Number` or `Boolean`.
+    pub kind: &'static str,
+    pub description: &'static str,
+}
+
+const fn field(name: &'static str, kind: &'static str, description: &'static str) -> FieldDef {
+    FieldDef {
+        name,
+        kind,
+        description,
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct LayerDef {
+    pub id: &'static str,
+    pub description: &'static str,
+    pub minzoom: u8,
+    pub maxzoom: u8,
+    pub fields: &'static [FieldDef],
+    /// Tables the SQL reads: their data versions key the cache.
+    pub tables: &'static [&'static str],
+    /// Rows are filtered by the caller's jurisdiction.
+    pub scoped: bool,
+    /// Counts of people are suppressed (1–4) for roles without case access.
+    pub suppressible: bool,
+    /// The layer reads `period=`.
+    pub uses_period: bool,
+    /// Layer SQL at zoom ≥ `detail_zoom` (per village / per feature).
+    sql: &'static str,
+    /// Aggregated SQL below `detail_zoom` (per H3 cell), if the layer aggregates.
+    sql_low: Option<&'static str>,
+    pub detail_zoom: u8,
+}
+
+impl LayerDef {
+    /// The statement for zoom `z`.
+    pub fn sql(&self, z: u8) -> &'static str {
+        match self.sql_low {
+            Some(low) if z < self.detail_zoom => low,
+            _ => self.sql,
+        }
+    }
+
+    /// The H3 resolution of the aggregated cells at zoom `z`, when the layer aggregates.
+    pub fn cell_resolution(&self, z: u8) -> Option<u8> {
+        match self.sql_low {
+            Some(_) if z < self.detail_zoom => Some(if z < 7 { 6 } else { 7 }),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! prelude {
+    () => {
+        "WITH p AS (
+            SELECT $1::int AS z, $2::int AS x, $3::int AS y, $4::text AS scope, $5::bool AS suppress,
+                   $6::date AS d_from, $7::date AS d_to, $8::date AS m_from, $9::date AS m_to),
+        env AS (
+            SELECT ST_TileEnvelope(z, x, y) AS e3857,
+                   ST_Transform(ST_TileEnvelope(z, x, y, margin => 64.0 / 4096), 4326) AS e4326,
+                   40075016.68557849 / (4096 * 2 ^ z) AS px
+            FROM p)"
+    };
+}
+
+/// `ST_AsMVTGeom` of `f.geom` (4326) that never drops an intersecting feature.
+macro_rules! mvt_geom {
+    () => {
+        "coalesce(
+            ST_AsMVTGeom(ST_Simplify(ST_Transform(f.geom, 3857), env.px, true), env.e3857, 4096, 64, true),
+            ST_AsMVTGeom(ST_Transform(ST_PointOnSurface(ST_Intersection(f.geom, env.e4326)), 3857), env.e3857, 4096, 64, true))"
+    };
+}
+
+const BOUNDARIES: &str = concat!(
+    prelude!(),
+    ",
+    f AS (
+        SELECT code::bigint AS id, 'county' AS kind, code::text AS code, name, false AS synthetic, geom FROM counties
+        UNION ALL
+        SELECT code::bigint, 'township', code::text, name, synthetic, geom FROM townships
+        UNION ALL
+        SELECT code::bigint, 'neighbour', code::text, name, false, geom FROM neighbour_counties)
+    SELECT ST_AsMVT(t, 'boundaries', 4096, 'geom', 'id') FROM (
+        SELECT f.id, f.kind, f.code, f.name, f.synthetic, ",
+    mvt_geom!(),
+    " AS geom
+        FROM f, env
+        WHERE f.geom && env.e4326 AND ST_Intersects(f.geom, env.e4326)) t"
+);
+
+const RIVERS: &str = concat!(
+    prelude!(),
+    "
+    SELECT ST_AsMVT(t, 'rivers', 4096, 'geom', 'id') FROM (
+        SELECT f.id, f.name, f.level, ",
+    mvt_geom!(),
+    " AS geom
+        FROM rivers f, env
+        WHERE f.geom && env.e4326 AND ST_Intersects(f.geom, env.e4326)) t"
+);
+
+const VILLAGES: &str = concat!(
+    prelude!(),
+    "
+    SELECT ST_AsMVT(t, 'villages', 4096, 'geom', 'id') FROM (
+        SELECT f.id, f.code::text AS code, f.name, f.township_code::text AS township_code, f.kind::text AS kind,
+               d.population, d.households, f.synthetic, f.remote, ",
+    mvt_geom!(),
+    " AS geom
+        FROM villages f
+        CROSS JOIN env CROSS JOIN p
+        LEFT JOIN LATERAL (
+            SELECT population, households FROM village_denominators
+            WHERE village_id = f.id ORDER BY year DESC LIMIT 1) d ON true
+        WHERE f.geom && env.e4326 AND f.code LIKE p.scope || '%') t"
+);
+
+const SLAUGHTER_POINTS: &str = concat!(
+    prelude!(),
+    "
+    SELECT ST_AsMVT(t, 'slaughter_points', 4096, 'geom', 'id') FROM (
+        SELECT f.id, f.code, f.name, f.kind::text AS kind, f.disposal_facility::text AS disposal_facility,
+               v.code::text AS village_code,
+               coalesce(i.slaughtered, 0) AS inspected, coalesce(i.infected, 0) AS infected,
+               round(i.infected::numeric / nullif(i.slaughtered, 0), 4)::float8 AS infection_rate,
+               coalesce(i.not_disposed, 0) AS not_disposed, ",
+    mvt_geom!(),
+    " AS geom
+        FROM slaughter_points f
+        JOIN villages v ON v.id = f.village_id
+        CROSS JOIN env CROSS JOIN p
+        LEFT JOIN LATERAL (
+            SELECT sum(s.slaughtered) AS slaughtered, sum(s.infected) AS infected,
+                   sum(s.infected) FILTER (WHERE NOT s.disposal_done) AS not_disposed
+            FROM slaughter_inspections s
+            WHERE s.point_id = f.id AND s.deleted_at IS NULL AND s.inspected_on BETWEEN p.d_from AND p.d_to) i ON true
+        WHERE f.deleted_at IS NULL AND f.geom && env.e4326 AND v.code LIKE p.scope || '%') t"
+);
+
+/// Cases reported in the period per village of the scope; counts of 1–4 withheld when asked.
+macro_rules! case_counts {
+    () => {
+        "
+    counts AS (
+        SELECT v.id AS village_id, count(c.id) AS cases
+        FROM villages v CROSS JOIN p
+        LEFT JOIN cases c ON c.village_id = v.id AND c.deleted_at IS NULL
+                         AND c.reported_on BETWEEN p.d_from AND p.d_to
+        WHERE v.code LIKE p.scope || '%'
+        GROUP BY v.id),
+    population AS (
+        SELECT DISTINCT ON (village_id) village_id, population
+        FROM village_denominators ORDER BY village_id, year DESC)"
+    };
+}
+
+const CASE_DENSITY: &str = concat!(
+    prelude!(),
+    ",",
+    case_counts!(),
+    "
+    SELECT ST_AsMVT(t, 'case_density', 4096, 'geom', 'id') FROM (
+        SELECT f.id, f.code::text AS code, f.name,
+               CASE WHEN p.suppress AND k.cases BETWEEN 1 AND 4 THEN NULL ELSE k.cases END AS cases,
+               (p.suppress AND k.cases BETWEEN 1 AND 4) AS suppressed,
+               n.population,
+               CASE WHEN p.suppress AND k.cases BETWEEN 1 AND 4 THEN NULL
+                    ELSE round(k.cases * 100000.0 / nullif(n.population, 0), 1)::float8 END AS rate_per_100k, ",
+    mvt_geom!(),
+    " AS geom
+        FROM villages f
+        JOIN counts k ON k.village_id = f.id
+        LEFT JOIN population n ON n.village_id = f.id
+        CROSS JOIN env CROSS JOIN p
+        WHERE f.geom && env.e4326) t"
+);
+
+const CASE_DENSITY_CELLS: &str = concat!(
+    prelude!(),
+    ",",
+    case_counts!(),
+    ",
+    cells AS (
+        SELECT CASE WHEN p.z < 7 THEN v.h3_r6 ELSE v.h3_r7 END AS cell,
+               sum(k.cases) AS cases, sum(n.population) AS population
+        FROM villages v
+        JOIN counts k ON k.village_id = v.id
+        LEFT JOIN population n ON n.village_id = v.id
+        CROSS JOIN p
+        GROUP BY 1)
+    SELECT ST_AsMVT(t, 'case_density', 4096, 'geom', 'id') FROM (
+        SELECT f.cell AS id, lower(to_hex(f.cell)) AS cell,
+               CASE WHEN p.suppress AND c.cases BETWEEN 1 AND 4 THEN NULL ELSE c.cases END AS cases,
+               (p.suppress AND c.cases BETWEEN 1 AND 4) AS suppressed,
+               c.population,
+               CASE WHEN p.suppress AND c.cases BETWEEN 1 AND 4 THEN NULL
+                    ELSE round(c.cases * 100000.0 / nullif(c.population, 0), 1)::float8 END AS rate_per_100k, ",
+    mvt_geom!(),
+    " AS geom
+        FROM h3_cells f
+        JOIN cells c ON c.cell = f.cell
+        CROSS JOIN env CROSS JOIN p
+        WHERE f.geom && env.e4326 AND ST_Intersects(f.geom, env.e4326)) t"
+);
+
+/// Registered live dogs and the dogs dosed in the coverage month, per village of the scope.
+macro_rules! dog_counts {
+    () => {
+        "
+    counts AS (
+        SELECT v.id AS village_id,
+               (SELECT count(*) FROM dogs d
+                 WHERE d.village_id = v.id AND d.deleted_at IS NULL AND d.kind <> 'stray'
+                   AND d.registered_on <= p.m_to
+                   AND (d.status = 'alive' OR d.status_on > p.m_from)) AS dogs,
+               (SELECT count(DISTINCT w.dog_id) FROM dewormings w
+                 WHERE w.village_id = v.id AND w.deleted_at IS NULL
+                   AND w.dosed_on BETWEEN p.m_from AND p.m_to) AS dosed
+        FROM villages v CROSS JOIN p
+        WHERE v.code LIKE p.scope || '%')"
+    };
+}
+
+const DOG_DENSITY: &str = concat!(
+    prelude!(),
+    ",",
+    dog_counts!(),
+    "
+    SELECT ST_AsMVT(t, 'dog_density', 4096, 'geom', 'id') FROM (
+        SELECT f.id, f.code::text AS code, f.name, k.dogs, k.dosed,
+               round(k.dosed::numeric / nullif(k.dogs, 0), 4)::float8 AS coverage, ",
+    mvt_geom!(),
+    " AS geom
+        FROM villages f
+        JOIN counts k ON k.village_id = f.id
+        CROSS JOIN env
+        WHERE f.geom && env.e4326) t"
+);
+
+const DOG_DENSITY_CELLS: &str = concat!(
+    prelude!(),
+    ",",
+    dog_counts!(),
+    ",
+    cells AS (
+        SELECT CASE WHEN p.z < 7 THEN v.h3_r6 ELSE v.h3_r7 END AS cell,
+               sum(k.dogs) AS dogs, sum(k.dosed) AS dosed
+        FROM villages v JOIN counts k ON k.village_id = v.id CROSS JOIN p
+        GROUP BY 1)
+    SELECT ST_AsMVT(t, 'dog_density', 4096, 'geom', 'id') FROM (
+        SELECT f.cell AS id, lower(to_hex(f.cell)) AS cell, c.dogs, c.dosed,
+               round(c.dosed::numeric / nullif(c.dogs, 0), 4)::float8 AS coverage, ",
+    mvt_geom!(),
+    " AS geom
+        FROM h3_cells f
+        JOIN cells c ON c.cell = f.cell
+        CROSS JOIN env
+        WHERE f.geom && env.e4326 AND ST_Intersects(f.geom, env.e4326)) t"
+);
+
+const AREA_FIELDS: &[FieldDef] = &[
+    field("kind", "String", "county, township or neighbour"),
+    field("code", "String", "official code"),
+    field("name", "String", "name"),
+    field(
+        "synthetic",
+        "Boolean",
+        "the outline is a demo construction (Voronoi cell), not surveyed",
+    ),
+];
+
+pub const LAYERS: &[LayerDef] = &[
+    LayerDef {
+        id: "boundaries",
+        description: "County, township and neighbouring-county outlines (天地图; township areas synthetic)",
+        minzoom: 0,
+        maxzoom: 16,
+        fields: AREA_FIELDS,
+        tables: &["counties", "townships", "neighbour_counties"],
+        scoped: false,
+        suppressible: false,
+        uses_period: false,
+        sql: BOUNDARIES,
+        sql_low: None,
+        detail_zoom: 0,
+    },
+    LayerDef {
+        id: "rivers",
+        description: "The Ili river and its branches (GSHHG)",
+        minzoom: 0,
+        maxzoom: 16,
+        fields: &[
+            field("name", "String", "river name, if known"),
+            field("level", "Number", "WDBII river level"),
+        ],
+        tables: &["rivers"],
+        scoped: false,
+        suppressible: false,
+        uses_period: false,
+        sql: RIVERS,
+        sql_low: None,
+        detail_zoom: 0,
+    },
+    LayerDef {
+        id: "villages",
+        description: "Village-level units with their latest denominators",
+        minzoom: 5,
+        maxzoom: 16,
+        fields: &[
+            field("code", "String", "12-digit village code"),
+            field("name", "String", "village name"),
+            field("township_code", "String", "9-digit township code"),
+            field(
+                "kind",
+                "String",
+                "village_committee, residents_committee or farm_unit",
+            ),
+            field("population", "Number", "latest year's population"),
+            field("households", "Number", "latest year's households"),
+            field(
+                "synthetic",
+                "Boolean",
+                "the position is a demo placement, not surveyed",
+            ),
+            field("remote", "Boolean", "remote village (6-monthly follow-up)"),
+        ],
+        tables: &["villages", "village_denominators"],
+        scoped: true,
+        suppressible: false,
+        uses_period: false,
+        sql: VILLAGES,
+        sql_low: None,
+        detail_zoom: 0,
+    },
+    LayerDef {
+        id: "slaughter_points",
+        description: "Slaughter points with their disposal facility and the period's infection rate",
+        minzoom: 5,
+        maxzoom: 16,
+        fields: &[
+            field("code", "String", "slaughter point code"),
+            field("name", "String", "name"),
+            field("kind", "String", "designated or informal"),
+            field("disposal_facility", "String", "incinerator, pit or none"),
+            field("village_code", "String", "village of the point"),
+            field("inspected", "Number", "animals inspected in the period"),
+            field("infected", "Number", "animals with cysts in the period"),
+            field("infection_rate", "Number", "infected / inspected"),
+            field(
+                "not_disposed",
+                "Number",
+                "infected animals whose offal was not disposed of",
+            ),
+        ],
+        tables: &["slaughter_points", "slaughter_inspections", "villages"],
+        scoped: true,
+        suppressible: false,
+        uses_period: true,
+        sql: SLAUGHTER_POINTS,
+        sql_low: None,
+        detail_zoom: 0,
+    },
+    LayerDef {
+        id: "case_density",
+        description: "Human cases reported in the period: per H3 cell (res 6 below z7, res 7 below z9), per village from z9; counts of 1–4 withheld for roles without case access",
+        minzoom: 5,
+        maxzoom: 16,
+        fields: &[
+            field("code", "String", "village code (z ≥ 9)"),
+            field("cell", "String", "H3 cell (z < 9)"),
+            field("name", "String", "village name (z ≥ 9)"),
+            field(
+                "cases",
+                "Number",
+                "cases reported in the period (null when suppressed)",
+            ),
+            field("suppressed", "Boolean", "the count is 1–4 and withheld"),
+            field("population", "Number", "population"),
+            field(
+                "rate_per_100k",
+                "Number",
+                "cases per 100,000 (null when suppressed)",
+            ),
+        ],
+        tables: &["cases", "villages", "village_denominators"],
+        scoped: true,
+        suppressible: true,
+        uses_period: true,
+        sql: CASE_DENSITY,
+        sql_low: Some(CASE_DENSITY_CELLS),
+        detail_zoom: 9,
+    },
+    LayerDef {
+        id: "dog_density",
+        description: "Registered dogs and deworming coverage of the period's (last) month: per H3 cell below z9, per village from z9",
+        minzoom: 5,
+        maxzoom: 16,
+        fields: &[
+            field("code", "String", "village code (z ≥ 9)"),
+            field("cell", "String", "H3 cell (z < 9)"),
+            field("name", "String", "village name (z ≥ 9)"),
+            field("dogs", "Number", "registered live dogs (strays excluded)"),
+            field("dosed", "Number", "dogs dosed in the month"),
+            field("coverage", "Number", "dosed / dogs"),
+        ],
+        tables: &["dogs", "dewormings", "villages"],
+        scoped: true,
+        suppressible: false,
+        uses_period: true,
+        sql: DOG_DENSITY,
+        sql_low: Some(DOG_DENSITY_CELLS),
+        detail_zoom: 9,
+    },
+];
+
+pub fn layer(id: &str) -> Option<&'static LayerDef> {
+    LAYERS.iter().find(|l| l.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_layer_has_a_unique_id_and_binds_all_nine_parameters() {
+        let mut ids: Vec<_> = LAYERS.iter().map(|l| l.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), LAYERS.len());
+        for l in LAYERS {
+            for z in [5u8, 8, 12] {
+                let sql = l.sql(z);
+                for n in 1..=9 {
+                    assert!(sql.contains(&format!("${n}::")), "{} z{z} lacks ${n}", l.id);
+                }
+                assert!(
+                    sql.contains(&format!("'{}'", l.id)),
+                    "{} names its MVT layer",
+                    l.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn aggregated_layers_switch_to_villages_at_their_detail_zoom() {
+        let l = layer("case_density").unwrap();
+        assert_eq!(l.cell_resolution(6), Some(6));
+        assert_eq!(l.cell_resolution(8), Some(7));
+        assert_eq!(l.cell_resolution(9), None);
+        assert!(l.sql(8).contains("h3_cells") && !l.sql(9).contains("h3_cells"));
+    }
+}
