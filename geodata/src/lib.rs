@@ -16,7 +16,8 @@
 //!   deworming, slaughter, cases, follow-ups, screening, stock…) for a gazetteer, streamed as
 //!   [`copy::CopyTable`] batches in foreign-key order; [`demo::planted_hotspots`] lists the high-risk
 //!   areas planted in it.
-//!
+//! - [`hotspots`]: H3 aggregation and the hotspot statistics (empirical-Bayes rates, Gi*, local
+//!   and global Moran, FDR) and [`hotspots::scan`], Kulldorff's spatial scan statistic.
 //! - [`linker`]: the one village linker (by code, by name with normalisation and fuzzy
 //!   matching, by coordinates) and [`gcj02`]: WGS84 ↔ GCJ-02 for coordinates from Chinese map
 //!   apps; [`cells`]: H3 parents and cell outlines.
@@ -29,6 +30,7 @@ pub mod copy;
 pub mod demo;
 pub mod gazetteer;
 pub mod gcj02;
+pub mod hotspots;
 mod idcard;
 pub mod linker;
 mod names;

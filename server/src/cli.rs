@@ -32,6 +32,10 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Manage accounts and API tokens.
     User(UserArgs),
+    /// H3 hotspots of a CSV of places: EB rates, Gi*, local and global Moran, FDR.
+    Hotspots(crate::cli_stats::HotspotsArgs),
+    /// Kulldorff's spatial scan statistic on a CSV of locations.
+    Scan(crate::cli_stats::ScanArgs),
 }
 
 #[derive(Debug, Args)]
@@ -205,6 +209,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(args) => run_user(args).await,
+        Command::Hotspots(args) => crate::cli_stats::run_hotspots(args).await,
+        Command::Scan(args) => crate::cli_stats::run_scan(args).await,
         Command::Migrate(args) => {
             let settings = args.settings();
             let db = crate::db::Database::open(

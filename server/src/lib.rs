@@ -10,6 +10,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod cli_stats;
 pub mod db;
 pub mod demo;
 pub mod embedded_pg;

@@ -86,6 +86,14 @@ fn expectations(
         (Method::GET, "/api/cases/{id}"),
         get(&format!("/api/cases/{case}")),
     );
+    m.insert(
+        (Method::GET, "/api/hotspots"),
+        get("/api/hotspots?layer=human_cases&resolution=7&from=2024-01-01&to=2026-11-15"),
+    );
+    m.insert(
+        (Method::GET, "/api/scan"),
+        get("/api/scan?layer=dog_positivity&from=2025-01-01&to=2026-11-15"),
+    );
     m.insert((Method::GET, "/tiles"), get("/tiles"));
     m.insert((Method::GET, "/tiles/{file}"), get("/tiles/villages.json"));
     m.insert(

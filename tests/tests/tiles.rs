@@ -92,6 +92,12 @@ async fn expected_count(app: &TestApp, layer: &str, t: TileCoord, scope: &str) -
             "SELECT count(DISTINCT c.cell) FROM villages v JOIN h3_cells c ON c.cell = v.{res}
              WHERE v.code LIKE $4 || '%' AND ST_Intersects(c.geom, {env})"
         ),
+        "hotspots" => format!(
+            "SELECT count(*) FROM hotspot_cells c
+             WHERE c.result_id = (SELECT id FROM hotspot_results WHERE layer = 'human_cases' AND resolution = 7
+                                  AND scope = $4 ORDER BY computed_at DESC, id DESC LIMIT 1)
+               AND ST_Intersects(c.geom, {env})"
+        ),
         other => anyhow::bail!("no expectation for layer {other}"),
     };
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
@@ -125,12 +131,23 @@ async fn every_layer_decodes_and_holds_exactly_the_features_that_intersect_each_
 -> Result<()> {
     let app = TestApp::with_demo().await?;
     let epi = app.epi().await?;
+    // The hotspots layer shows stored results: make one.
+    epi.get_json(
+        "/api/hotspots?layer=human_cases&resolution=7&from=2022-01-01&to=2026-11-15",
+        200,
+    )
+    .await?;
     for layer in LAYERS {
+        let query = if layer.uses_source {
+            "?source=human_cases&resolution=7"
+        } else {
+            "?period=2025"
+        };
         let mut nonempty = 0;
         for z in 5..=14u8 {
             for t in data_tiles(&app, z).await? {
                 let expected = expected_count(&app, layer.id, t, "654022").await?;
-                let got = tile(&epi, layer.id, t, "?period=2025").await?;
+                let got = tile(&epi, layer.id, t, query).await?;
                 let Some(d) = got else {
                     assert_eq!(
                         expected,

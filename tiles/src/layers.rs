@@ -1,11 +1,12 @@
 //! The layer catalogue: what each vector-tile layer holds, at which zooms, which tables it reads
 //! (their data versions are part of the cache key), and its SQL.
 //!
-//! Every layer's SQL takes the same nine bound parameters, declared with their types in the
+//! Every layer's SQL takes the same eleven bound parameters, declared with their types in the
 //! `p` CTE so that a layer that ignores some of them still plans:
 //! `$1` z, `$2` x, `$3` y, `$4` the caller's jurisdiction code (a prefix of village codes),
 //! `$5` suppress small counts, `$6`/`$7` the period's first and last day, `$8`/`$9` the month
-//! whose deworming coverage is shown.
+//! whose deworming coverage is shown, `$10` the hotspot source layer, `$11` its H3 resolution,
+//! `$12` whether a period was asked for (hotspots: match it, else the latest result).
 //!
 //! PostGIS choices, once for all layers:
 //! - The filter transforms the *tile envelope* to EPSG:4326 (never the geometry column), so the
@@ -47,6 +48,8 @@ pub struct LayerDef {
     pub suppressible: bool,
     /// The layer reads `period=`.
     pub uses_period: bool,
+    /// The layer reads `source=` and `resolution=` (hotspot results).
+    pub uses_source: bool,
     /// Layer SQL at zoom ≥ `detail_zoom` (per village / per feature).
     sql: &'static str,
     /// Aggregated SQL below `detail_zoom` (per H3 cell), if the layer aggregates.
@@ -76,7 +79,8 @@ macro_rules! prelude {
     () => {
         "WITH p AS (
             SELECT $1::int AS z, $2::int AS x, $3::int AS y, $4::text AS scope, $5::bool AS suppress,
-                   $6::date AS d_from, $7::date AS d_to, $8::date AS m_from, $9::date AS m_to),
+                   $6::date AS d_from, $7::date AS d_to, $8::date AS m_from, $9::date AS m_to,
+                   $10::text AS source, $11::int AS resolution, $12::bool AS has_period),
         env AS (
             SELECT ST_TileEnvelope(z, x, y) AS e3857,
                    ST_Transform(ST_TileEnvelope(z, x, y, margin => 64.0 / 4096), 4326) AS e4326,
@@ -281,6 +285,31 @@ const DOG_DENSITY_CELLS: &str = concat!(
         WHERE f.geom && env.e4326 AND ST_Intersects(f.geom, env.e4326)) t"
 );
 
+/// The cells of the latest stored hotspot result for the source layer, resolution and scope
+/// (and period, when one is asked for).
+const HOTSPOTS: &str = concat!(
+    prelude!(),
+    ",
+    latest AS (
+        SELECT r.id FROM hotspot_results r CROSS JOIN p
+        WHERE r.layer = p.source AND r.resolution = p.resolution AND r.scope = p.scope
+          AND (NOT p.has_period OR (r.period_from = p.d_from AND r.period_to = p.d_to))
+        ORDER BY r.computed_at DESC, r.id DESC
+        LIMIT 1)
+    SELECT ST_AsMVT(t, 'hotspots', 4096, 'geom', 'id') FROM (
+        SELECT f.cell AS id, f.stats->>'h3_cell' AS h3_cell,
+               CASE WHEN p.suppress AND p.source = 'human_cases' AND (f.stats->>'count')::float8 BETWEEN 1 AND 4
+                    THEN NULL ELSE (f.stats->>'count')::float8 END AS count,
+               (f.stats->>'gi_star_z')::float8 AS z, (f.stats->>'gi_star_p')::float8 AS p,
+               (f.stats->>'gi_star_bin')::int AS bin, f.stats->>'lisa_cluster' AS cluster, ",
+    mvt_geom!(),
+    " AS geom
+        FROM hotspot_cells f
+        JOIN latest l ON l.id = f.result_id
+        CROSS JOIN env CROSS JOIN p
+        WHERE f.geom && env.e4326 AND ST_Intersects(f.geom, env.e4326)) t"
+);
+
 const AREA_FIELDS: &[FieldDef] = &[
     field("kind", "String", "county, township or neighbour"),
     field("code", "String", "official code"),
@@ -303,6 +332,7 @@ pub const LAYERS: &[LayerDef] = &[
         scoped: false,
         suppressible: false,
         uses_period: false,
+        uses_source: false,
         sql: BOUNDARIES,
         sql_low: None,
         detail_zoom: 0,
@@ -320,6 +350,7 @@ pub const LAYERS: &[LayerDef] = &[
         scoped: false,
         suppressible: false,
         uses_period: false,
+        uses_source: false,
         sql: RIVERS,
         sql_low: None,
         detail_zoom: 0,
@@ -351,6 +382,7 @@ pub const LAYERS: &[LayerDef] = &[
         scoped: true,
         suppressible: false,
         uses_period: false,
+        uses_source: false,
         sql: VILLAGES,
         sql_low: None,
         detail_zoom: 0,
@@ -379,6 +411,7 @@ pub const LAYERS: &[LayerDef] = &[
         scoped: true,
         suppressible: false,
         uses_period: true,
+        uses_source: false,
         sql: SLAUGHTER_POINTS,
         sql_low: None,
         detail_zoom: 0,
@@ -409,6 +442,7 @@ pub const LAYERS: &[LayerDef] = &[
         scoped: true,
         suppressible: true,
         uses_period: true,
+        uses_source: false,
         sql: CASE_DENSITY,
         sql_low: Some(CASE_DENSITY_CELLS),
         detail_zoom: 9,
@@ -430,9 +464,40 @@ pub const LAYERS: &[LayerDef] = &[
         scoped: true,
         suppressible: false,
         uses_period: true,
+        uses_source: false,
         sql: DOG_DENSITY,
         sql_low: Some(DOG_DENSITY_CELLS),
         detail_zoom: 9,
+    },
+    LayerDef {
+        id: "hotspots",
+        description: "H3 cells of the latest hotspot result (GET /api/hotspots) for source= (human_cases, dog_positivity, livestock_infection), resolution= (6–9) and, if given, period=",
+        minzoom: 5,
+        maxzoom: 16,
+        fields: &[
+            field("h3_cell", "String", "H3 cell"),
+            field(
+                "count",
+                "Number",
+                "cases or positives in the cell (null when suppressed)",
+            ),
+            field("z", "Number", "Getis-Ord Gi* z"),
+            field("p", "Number", "Gi* two-sided p-value"),
+            field("bin", "Number", "Gi* bin −3…3 (cold/hot at 99/95/90%, FDR)"),
+            field(
+                "cluster",
+                "String",
+                "local Moran cluster: HH, LL, HL, LH or ns",
+            ),
+        ],
+        tables: &["hotspot_results"],
+        scoped: true,
+        suppressible: true,
+        uses_period: true,
+        uses_source: true,
+        sql: HOTSPOTS,
+        sql_low: None,
+        detail_zoom: 0,
     },
 ];
 
@@ -445,7 +510,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_layer_has_a_unique_id_and_binds_all_nine_parameters() {
+    fn every_layer_has_a_unique_id_and_binds_all_twelve_parameters() {
         let mut ids: Vec<_> = LAYERS.iter().map(|l| l.id).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -453,7 +518,7 @@ mod tests {
         for l in LAYERS {
             for z in [5u8, 8, 12] {
                 let sql = l.sql(z);
-                for n in 1..=9 {
+                for n in 1..=12 {
                     assert!(sql.contains(&format!("${n}::")), "{} z{z} lacks ${n}", l.id);
                 }
                 assert!(

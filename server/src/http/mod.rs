@@ -8,6 +8,7 @@ mod audit;
 mod cases;
 mod extract;
 mod health;
+mod hotspots;
 mod summary;
 mod tiles;
 mod users;
@@ -114,6 +115,18 @@ fn route_table() -> Vec<(RouteSpec, Handler)> {
             "/api/cases/{id}",
             Needs(Perm::CaseRows),
             get(cases::detail),
+        ),
+        spec(
+            Method::GET,
+            "/api/hotspots",
+            Needs(Perm::Aggregates),
+            get(hotspots::hotspots),
+        ),
+        spec(
+            Method::GET,
+            "/api/scan",
+            Needs(Perm::Aggregates),
+            get(hotspots::scan),
         ),
         spec(
             Method::GET,

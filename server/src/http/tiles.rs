@@ -30,6 +30,10 @@ pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 pub struct TileParams {
     /// `YYYY`, `YYYYQn` or `YYYY-MM`; default the current year.
     period: Option<String>,
+    /// Hotspots: the analysed layer (`human_cases`, `dog_positivity`, `livestock_infection`).
+    source: Option<String>,
+    /// Hotspots: the H3 resolution, 6–9.
+    resolution: Option<u8>,
 }
 
 impl TileParams {
@@ -41,12 +45,41 @@ impl TileParams {
             .transpose()
     }
 
+    fn source(&self) -> AppResult<(&str, u8)> {
+        let source = self.source.as_deref().unwrap_or("human_cases");
+        if !matches!(
+            source,
+            "human_cases" | "dog_positivity" | "livestock_infection"
+        ) {
+            return Err(AppError::invalid_param(
+                "source",
+                format!(
+                    "unknown source {source:?}: human_cases, dog_positivity or livestock_infection"
+                ),
+            ));
+        }
+        let resolution = self.resolution.unwrap_or(7);
+        if !(6..=9).contains(&resolution) {
+            return Err(AppError::invalid_param(
+                "resolution",
+                "resolution must be 6–9",
+            ));
+        }
+        Ok((source, resolution))
+    }
+
     /// The filters a layer reads, canonical: part of the cache key and of the TileJSON URL.
     fn canonical(&self, layer: &LayerDef) -> AppResult<String> {
-        Ok(match (layer.uses_period, self.period()?) {
-            (true, Some(p)) => format!("period={}", p.label()),
-            _ => String::new(),
-        })
+        let mut parts = Vec::new();
+        if let (true, Some(p)) = (layer.uses_period, self.period()?) {
+            parts.push(format!("period={}", p.label()));
+        }
+        if layer.uses_source {
+            let (source, resolution) = self.source()?;
+            parts.push(format!("source={source}"));
+            parts.push(format!("resolution={resolution}"));
+        }
+        Ok(parts.join("&"))
     }
 }
 
@@ -129,7 +162,9 @@ pub async fn tile(
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     let today = chrono::Local::now().date_naive();
-    let period = params.period()?.unwrap_or_else(|| Period::year_of(today));
+    let asked_period = params.period()?;
+    let period = asked_period.unwrap_or_else(|| Period::year_of(today));
+    let (source, resolution) = params.source()?;
     let (m_from, m_to) = period.coverage_month(today);
     let filters = params.canonical(layer)?;
     let scope = if layer.scoped {
@@ -168,6 +203,9 @@ pub async fn tile(
                 .bind(period.to)
                 .bind(m_from)
                 .bind(m_to)
+                .bind(source)
+                .bind(i32::from(resolution))
+                .bind(asked_period.is_some())
                 .fetch_one(&state.pool)
                 .await?;
             let raw = raw.unwrap_or_default();

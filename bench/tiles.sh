@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Vector tiles: echinomap against Martin 1.14 on the same PostGIS tables, the same seeded tile
+# list, in one run. Loopback only: every URL is a literal http://127.0.0.1:PORT/... line in a file
+# given to `oha --urls-from-file`, with bounded request counts.
+#
+#   bench/tiles.sh [DATA_DIR]      default bench/var-tiles (demo scale 1, made on first use);
+#                                  bench/var after `bench/demo_load.sh 100` holds scale 100
+#
+# Peers, installed outside the repository (never dependencies of the project, never in CI):
+#   cargo install martin@1.14.0 --locked --no-default-features --features postgres,fonts,sprites,styles --root /tmp/martin
+#   cargo install oha --locked --root /tmp/oha
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MARTIN=${MARTIN:-/tmp/martin/bin/martin}
+OHA=${OHA:-/tmp/oha/bin/oha}
+for tool in "$MARTIN" "$OHA"; do
+  [ -x "$tool" ] || { echo "missing $tool: see the install lines at the top of $0" >&2; exit 1; }
+done
+data=${1:-bench/var-tiles}
+requests=${REQUESTS:-2000}
+cargo build --release --locked -p echinomap-server >/dev/null 2>&1
+bin=target/release/echinomap
+work=$(mktemp -d /tmp/echinomap-tiles-XXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+wait_http() { for _ in $(seq 1 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.5; done; echo "no answer from $1" >&2; exit 1; }
+
+P_WARM=18901; P_COLD=18902; P_MARTIN=18903; P_MARTIN_COLD=18904
+"$bin" serve --demo --listen 127.0.0.1:$P_WARM --data-dir "$data" >"$work/warm.log" 2>&1 & pids+=($!)
+wait_http http://127.0.0.1:$P_WARM/healthz
+# The same cluster, tile cache off.
+ECHINOMAP_TILE_CACHE_MB=0 "$bin" serve --listen 127.0.0.1:$P_COLD --data-dir "$data" >"$work/cold.log" 2>&1 & pids+=($!)
+wait_http http://127.0.0.1:$P_COLD/healthz
+token=$("$bin" user token epi --name bench --data-dir "$data" 2>/dev/null | tail -n 1)
+pgdata=$(cd "$data/pg" && pwd)
+db="postgres://postgres@localhost/echinomap?host=$pgdata"
+"$MARTIN" --listen-addresses 127.0.0.1:$P_MARTIN "$db" >"$work/martin.log" 2>&1 & pids+=($!)
+"$MARTIN" --listen-addresses 127.0.0.1:$P_MARTIN_COLD --cache-size 0 "$db" >"$work/martin-cold.log" 2>&1 & pids+=($!)
+wait_http http://127.0.0.1:$P_MARTIN/catalog
+wait_http http://127.0.0.1:$P_MARTIN_COLD/catalog
+
+# The seeded tile list: z6–z14 tiles holding villages (in code order), the same for both servers.
+as_pg=(); [ "$(id -u)" -eq 0 ] && as_pg=(runuser -u postgres --)
+"${as_pg[@]}" psql -X -At -F, -h "$pgdata" -U postgres -d echinomap \
+  -c "SELECT ST_X(geom), ST_Y(geom) FROM villages ORDER BY code" >"$work/points.csv"
+python3 - "$work" $P_WARM $P_COLD $P_MARTIN $P_MARTIN_COLD <<'PY'
+import math, sys, random
+work, pw, pc, pm, pmc = sys.argv[1], *sys.argv[2:]
+pts = [tuple(map(float, l.split(','))) for l in open(f"{work}/points.csv") if l.strip()]
+tiles = []
+for z in range(6, 15):
+    n = 2 ** z
+    seen = set()
+    for lon, lat in pts:
+        x = int((lon + 180) / 360 * n)
+        y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+        if (x, y) not in seen:
+            seen.add((x, y)); tiles.append((z, x, y))
+random.Random(42).shuffle(tiles)
+tiles = tiles[:2000]
+for name, port, fmt in [("warm", pw, "/tiles/villages/{}/{}/{}.mvt"), ("cold", pc, "/tiles/villages/{}/{}/{}.mvt"),
+                        ("martin", pm, "/villages/{}/{}/{}"), ("martin-cold", pmc, "/villages/{}/{}/{}")]:
+    with open(f"{work}/{name}.urls", "w") as f:
+        for z, x, y in tiles:
+            f.write(f"http://127.0.0.1:{port}" + fmt.format(z, x, y) + "\n")
+print(f"{len(tiles)} distinct tiles, z6-z14", file=sys.stderr)
+PY
+
+run() { # name concurrency -> json
+  "$OHA" --no-tui --output-format json -n "$requests" -c "$2" --urls-from-file "$work/$1.urls" \
+    -H "Accept-Encoding: gzip" -H "Authorization: Bearer $token" >"$work/$1-c$2.json"
+}
+# Warm the caches of the warm regime (one pass over the list).
+run warm 8; run martin 8
+echo "| regime | server | concurrency | req/s | p50 ms | p99 ms | bytes/tile | ratio req/s vs Martin |"
+echo "|---|---|---|---|---|---|---|---|"
+for regime in cold warm; do
+  for c in 1 8 32; do
+    if [ $regime = cold ]; then ours=cold; theirs=martin-cold; else ours=warm; theirs=martin; fi
+    run $ours $c; run $theirs $c
+    python3 - "$work/$ours-c$c.json" "$work/$theirs-c$c.json" $regime $c <<'PY'
+import json, sys
+def stats(p):
+    d = json.load(open(p)); s = d["summary"]; lat = d.get("latencyPercentiles", {})
+    ok = sum(v for k, v in d.get("statusCodeDistribution", {}).items() if k.startswith("2"))
+    return s["requestsPerSec"], lat.get("p50", 0) * 1000, lat.get("p99", 0) * 1000, s.get("sizePerRequest") or 0, ok
+ours, theirs = stats(sys.argv[1]), stats(sys.argv[2])
+regime, c = sys.argv[3], sys.argv[4]
+for name, s in [("echinomap", ours), ("Martin 1.14", theirs)]:
+    ratio = ours[0] / theirs[0] if theirs[0] else float("nan")
+    print(f"| {regime} | {name} | {c} | {s[0]:.0f} | {s[1]:.2f} | {s[2]:.2f} | {s[3]:.0f} | {ratio:.2f} |" if name == "echinomap"
+          else f"| {regime} | {name} | {c} | {s[0]:.0f} | {s[1]:.2f} | {s[2]:.2f} | {s[3]:.0f} | 1.00 |")
+PY
+  done
+done
