@@ -106,6 +106,7 @@ impl Application {
             pool: self.db.pool.clone(),
             password_policy: self.password_policy,
             tile_cache: echinomap_tiles::cache::TileCache::new(self.tile_cache_mb * 1024 * 1024),
+            linker: crate::linking::LinkerCache::default(),
         });
         tokio::spawn(crate::auth::session::purge_expired_sessions(
             self.db.pool.clone(),

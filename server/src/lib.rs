@@ -16,6 +16,7 @@ pub mod demo;
 pub mod embedded_pg;
 pub mod error;
 pub mod http;
+pub mod linking;
 pub mod registers;
 pub mod settings;
 pub mod telemetry;

@@ -223,3 +223,68 @@ async fn the_home_page_is_served_in_chinese_without_remote_assets() -> Result<()
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn locate_finds_the_village_at_a_point_also_from_gcj02_coordinates() -> Result<()> {
+    use echinomap_geodata::gcj02::{LonLat, wgs84_to_gcj02};
+    let server = TestApp::with_demo().await?;
+    let app = server.epi().await?;
+    let v = app.get_json("/api/villages/654022104202", 200).await?;
+    let (lon, lat) = (
+        v["lon"].as_f64().expect("lon"),
+        v["lat"].as_f64().expect("lat"),
+    );
+    let here = app
+        .get_json(&format!("/api/villages/locate?lon={lon}&lat={lat}"), 200)
+        .await?;
+    assert_eq!(here["village"]["code"], "654022104202", "{here}");
+    assert_eq!(here["inside"], false, "demo villages have no boundary");
+    assert!(here["distance_m"].as_f64().is_some_and(|d| d < 1.0));
+    assert_eq!(here["method"], "nearest");
+    assert!(here["nearest"].as_array().is_some_and(|n| n.len() == 5));
+    // The same place as WeChat/AMap report it (GCJ-02, some 280 m off here).
+    let g = wgs84_to_gcj02(LonLat::new(lon, lat).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let gcj = app
+        .get_json(
+            &format!(
+                "/api/villages/locate?lon={}&lat={}&crs=gcj02",
+                g.lon(),
+                g.lat()
+            ),
+            200,
+        )
+        .await?;
+    assert_eq!(gcj["village"]["code"], "654022104202");
+    assert!(gcj["distance_m"].as_f64().is_some_and(|d| d < 1.0), "{gcj}");
+    // Ürümqi is not in Qapqal.
+    let far = app
+        .get_json("/api/villages/locate?lon=87.6&lat=43.8", 200)
+        .await?;
+    assert_eq!(far["village"], Value::Null);
+    assert_eq!(far["in_county"], false);
+    for bad in [
+        "lon=81.1&lat=95",
+        "lon=81.1&lat=43.8&crs=bd09",
+        "lat=43.8",
+        "lon=east&lat=43.8",
+    ] {
+        let body = app
+            .get_json(&format!("/api/villages/locate?{bad}"), 400)
+            .await?;
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+    // A village doctor sees only their own village in the answer.
+    let vd = server
+        .user(echinomap_server::auth::Role::VillageDoctor, "654022100200")
+        .await?;
+    let other = vd
+        .get_json(&format!("/api/villages/locate?lon={lon}&lat={lat}"), 200)
+        .await?;
+    assert_eq!(other["village"], Value::Null);
+    assert_eq!(other["outside_jurisdiction"], true);
+    Ok(())
+}

@@ -78,6 +78,10 @@ fn expectations(
     m.insert((Method::GET, "/api/summary"), get("/api/summary"));
     m.insert((Method::GET, "/api/villages"), get("/api/villages"));
     m.insert(
+        (Method::GET, "/api/villages/locate"),
+        get("/api/villages/locate?lon=81.19&lat=43.77&n=20"),
+    );
+    m.insert(
         (Method::GET, "/api/villages/{code}"),
         get(&format!("/api/villages/{VILLAGE}")),
     );

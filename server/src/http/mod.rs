@@ -33,6 +33,7 @@ pub struct AppState {
     pub pool: PgPool,
     pub password_policy: PasswordPolicy,
     pub tile_cache: echinomap_tiles::cache::TileCache,
+    pub linker: crate::linking::LinkerCache,
 }
 
 /// One route: its method, path (axum syntax) and what it needs.
@@ -97,6 +98,12 @@ fn route_table() -> Vec<(RouteSpec, Handler)> {
             "/api/villages",
             Needs(Perm::Aggregates),
             get(villages::list),
+        ),
+        spec(
+            Method::GET,
+            "/api/villages/locate",
+            Needs(Perm::Aggregates),
+            get(villages::locate),
         ),
         spec(
             Method::GET,

@@ -124,3 +124,57 @@ pub async fn detail(
     }
     Ok(Json(body))
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocateParams {
+    lon: f64,
+    lat: f64,
+    /// `wgs84` (default) or `gcj02` (WeChat, AMap).
+    crs: Option<String>,
+    /// How many nearest villages to list (default 5, at most 50).
+    n: Option<usize>,
+}
+
+/// `GET /api/villages/locate`: the village at a point, the way the linker links records.
+pub async fn locate(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<LocateParams>,
+) -> AppResult<Json<Value>> {
+    use echinomap_geodata::gcj02::{Crs, LonLat};
+    let crs: Crs = p.crs.as_deref().unwrap_or("wgs84").parse().map_err(
+        |e: echinomap_geodata::gcj02::CoordinateError| {
+            AppError::invalid_param("crs", e.to_string())
+        },
+    )?;
+    let given =
+        LonLat::new(p.lon, p.lat).map_err(|e| AppError::invalid_param("lon", e.to_string()))?;
+    let wgs = crs.to_wgs84(given);
+    let n = p.n.unwrap_or(5);
+    if !(1..=50).contains(&n) {
+        return Err(AppError::invalid_param("n", "n must be 1–50"));
+    }
+    let linker = state.linker.get(&state.pool).await?;
+    let located = linker
+        .locate(wgs.lon(), wgs.lat(), n)
+        .map_err(|e| AppError::invalid_param("lon", e.to_string()))?;
+    let in_scope = |code: &str| caller.scope.covers(code);
+    let outside = located.village.as_ref().is_some_and(|v| !in_scope(&v.code));
+    let village = located.village.as_ref().filter(|v| in_scope(&v.code));
+    let nearest: Vec<_> = located
+        .nearest
+        .iter()
+        .filter(|v| in_scope(&v.code))
+        .collect();
+    Ok(Json(json!({
+        "village": village,
+        "method": village.and(located.method.map(|m| m.as_str())),
+        "inside": village.is_some() && located.inside,
+        "distance_m": village.and(located.distance_m),
+        "in_county": located.in_county,
+        "outside_jurisdiction": outside,
+        "nearest": nearest,
+        "point": { "lon": wgs.lon(), "lat": wgs.lat(), "crs": "wgs84", "given": { "lon": p.lon, "lat": p.lat, "crs": crs.as_str() } },
+    })))
+}
