@@ -31,11 +31,11 @@ P_WARM=18901; P_COLD=18902; P_MARTIN=18903; P_MARTIN_COLD=18904
 "$bin" serve --demo --listen 127.0.0.1:$P_WARM --data-dir "$data" >"$work/warm.log" 2>&1 & pids+=($!)
 wait_http http://127.0.0.1:$P_WARM/healthz
 # The same cluster, tile cache off.
-ECHINOMAP_TILE_CACHE_MB=0 "$bin" serve --listen 127.0.0.1:$P_COLD --data-dir "$data" >"$work/cold.log" 2>&1 & pids+=($!)
+ECHINOMAP_TILE_CACHE_MB=0 "$bin" serve --demo --listen 127.0.0.1:$P_COLD --data-dir "$data" >"$work/cold.log" 2>&1 & pids+=($!)
 wait_http http://127.0.0.1:$P_COLD/healthz
 token=$("$bin" user token epi --name bench --data-dir "$data" 2>/dev/null | tail -n 1)
 pgdata=$(cd "$data/pg" && pwd)
-db="postgres://postgres@localhost/echinomap?host=$pgdata"
+db="postgres:///echinomap?host=$pgdata&user=postgres"
 "$MARTIN" --listen-addresses 127.0.0.1:$P_MARTIN "$db" >"$work/martin.log" 2>&1 & pids+=($!)
 "$MARTIN" --listen-addresses 127.0.0.1:$P_MARTIN_COLD --cache-size 0 "$db" >"$work/martin-cold.log" 2>&1 & pids+=($!)
 wait_http http://127.0.0.1:$P_MARTIN/catalog
@@ -61,7 +61,8 @@ for z in range(6, 15):
 random.Random(42).shuffle(tiles)
 tiles = tiles[:2000]
 for name, port, fmt in [("warm", pw, "/tiles/villages/{}/{}/{}.mvt"), ("cold", pc, "/tiles/villages/{}/{}/{}.mvt"),
-                        ("martin", pm, "/villages/{}/{}/{}"), ("martin-cold", pmc, "/villages/{}/{}/{}")]:
+                        # Martin auto-publishes villages.boundary as `villages` and villages.geom as `villages.1`.
+                        ("martin", pm, "/villages.1/{}/{}/{}"), ("martin-cold", pmc, "/villages.1/{}/{}/{}")]:
     with open(f"{work}/{name}.urls", "w") as f:
         for z, x, y in tiles:
             f.write(f"http://127.0.0.1:{port}" + fmt.format(z, x, y) + "\n")
@@ -84,8 +85,11 @@ for regime in cold warm; do
 import json, sys
 def stats(p):
     d = json.load(open(p)); s = d["summary"]; lat = d.get("latencyPercentiles", {})
-    ok = sum(v for k, v in d.get("statusCodeDistribution", {}).items() if k.startswith("2"))
-    return s["requestsPerSec"], lat.get("p50", 0) * 1000, lat.get("p99", 0) * 1000, s.get("sizePerRequest") or 0, ok
+    codes = d.get("statusCodeDistribution", {})
+    bad = {k: v for k, v in codes.items() if not k.startswith("2")}
+    if bad:
+        sys.exit(f"{p}: non-2xx answers {bad}: the comparison would be meaningless")
+    return s["requestsPerSec"], lat.get("p50", 0) * 1000, lat.get("p99", 0) * 1000, s.get("sizePerRequest") or 0
 ours, theirs = stats(sys.argv[1]), stats(sys.argv[2])
 regime, c = sys.argv[3], sys.argv[4]
 for name, s in [("echinomap", ours), ("Martin 1.14", theirs)]:

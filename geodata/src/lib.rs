@@ -32,6 +32,7 @@ pub mod gazetteer;
 pub mod gcj02;
 pub mod hotspots;
 mod idcard;
+pub mod import;
 pub mod linker;
 mod names;
 

@@ -90,20 +90,25 @@ pub enum UserCommand {
 #[derive(Debug, Args)]
 pub struct DatabaseArgs {
     /// Where the embedded database and local state live.
-    #[arg(long, env = "ECHINOMAP_DATA_DIR", default_value = "var")]
+    #[arg(long, env = "ECHINOMAP_DATA_DIR", default_value = "var", global = true)]
     pub data_dir: PathBuf,
     /// An external PostgreSQL + PostGIS server; without it the embedded cluster is used.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
     /// Include the two XPCC regiment units (兵团) in the gazetteer.
-    #[arg(long, env = "ECHINOMAP_INCLUDE_XPCC")]
+    #[arg(long, env = "ECHINOMAP_INCLUDE_XPCC", global = true)]
     pub include_xpcc: bool,
     /// Password policy: `default` (at least 10 characters) or `mlps` (等保: upper, lower,
     /// digit and symbol; a new password every 90 days).
-    #[arg(long, env = "ECHINOMAP_PASSWORD_POLICY", default_value = "default", value_parser = parse_policy)]
+    #[arg(long, env = "ECHINOMAP_PASSWORD_POLICY", default_value = "default", value_parser = parse_policy, global = true)]
     pub password_policy: PasswordPolicy,
     /// Memory for rendered vector tiles, in MiB; 0 turns the tile cache off.
-    #[arg(long, env = "ECHINOMAP_TILE_CACHE_MB", default_value_t = 256)]
+    #[arg(
+        long,
+        env = "ECHINOMAP_TILE_CACHE_MB",
+        default_value_t = 256,
+        global = true
+    )]
     pub tile_cache_mb: u64,
 }
 

@@ -52,6 +52,8 @@ struct CallerRow {
     jurisdiction: String,
     csrf_token: Option<String>,
     token_id: Option<i64>,
+    /// `last_used_at`/`last_seen_at` is older than a minute: refresh it off the request path.
+    stale: bool,
 }
 
 impl CallerRow {
@@ -89,15 +91,26 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> AppResult<Auth> {
                 "the Authorization header must be `Bearer <token>`",
             ));
         };
+        // A read per request (revocation takes effect at once); `last_used_at` is written at most
+        // once a minute, off the request path, so that a token does not cost a write per tile.
         let row: Option<CallerRow> = sqlx::query_as(
-            "UPDATE api_tokens t SET last_used_at = now()
-             FROM users u
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.id = t.user_id AND NOT u.disabled
-             RETURNING u.id AS user_id, u.username, u.role, u.jurisdiction, NULL::text AS csrf_token, t.id AS token_id",
+            "SELECT u.id AS user_id, u.username, u.role, u.jurisdiction, NULL::text AS csrf_token, t.id AS token_id,
+                    (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale
+             FROM api_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT u.disabled",
         )
         .bind(token::digest(secret.trim()))
         .fetch_optional(&state.pool)
         .await?;
+        if let Some(id) = row.as_ref().filter(|r| r.stale).and_then(|r| r.token_id) {
+            let pool = state.pool.clone();
+            tokio::spawn(async move {
+                let _ = sqlx::query("UPDATE api_tokens SET last_used_at = now() WHERE id = $1")
+                    .bind(id)
+                    .execute(&pool)
+                    .await;
+            });
+        }
         return Ok(row.and_then(CallerRow::into_caller).map_or(
             Auth::Invalid("the API token is unknown or revoked"),
             Auth::Caller,
@@ -105,15 +118,26 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> AppResult<Auth> {
     }
     let jar = CookieJar::from_headers(headers);
     if let Some(cookie) = jar.get(SESSION_COOKIE) {
+        let digest = token::digest(cookie.value());
         let row: Option<CallerRow> = sqlx::query_as(
-            "UPDATE sessions s SET last_seen_at = now()
-             FROM users u
-             WHERE s.token_hash = $1 AND s.expires_at > now() AND u.id = s.user_id AND NOT u.disabled
-             RETURNING u.id AS user_id, u.username, u.role, u.jurisdiction, s.csrf_token, NULL::bigint AS token_id",
+            "SELECT u.id AS user_id, u.username, u.role, u.jurisdiction, s.csrf_token, NULL::bigint AS token_id,
+                    s.last_seen_at < now() - interval '1 minute' AS stale
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = $1 AND s.expires_at > now() AND NOT u.disabled",
         )
-        .bind(token::digest(cookie.value()))
+        .bind(&digest)
         .fetch_optional(&state.pool)
         .await?;
+        if row.as_ref().is_some_and(|r| r.stale) {
+            let pool = state.pool.clone();
+            tokio::spawn(async move {
+                let _ =
+                    sqlx::query("UPDATE sessions SET last_seen_at = now() WHERE token_hash = $1")
+                        .bind(digest)
+                        .execute(&pool)
+                        .await;
+            });
+        }
         return Ok(row.and_then(CallerRow::into_caller).map_or(
             Auth::Invalid("the session has expired or is not valid; log in again"),
             Auth::Caller,
