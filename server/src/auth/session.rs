@@ -288,60 +288,7 @@ pub async fn login(
     body: Result<Json<LoginBody>, axum::extract::rejection::JsonRejection>,
 ) -> AppResult<(CookieJar, Json<Value>)> {
     let Json(body) = body?;
-    let username = body.username.trim().to_owned();
-    let mut conn = state.pool.acquire().await?;
-    let user = store::find(&mut conn, &username).await?;
-    drop(conn);
-    let user_id = user.as_ref().map(|u| u.id);
-    let failed_actor = Actor {
-        user_id,
-        username: username.clone(),
-    };
-    if locked_until(&state, &username, user_id).await?.is_some() {
-        let mut tx = state.pool.begin().await?;
-        audit::record(
-            &mut tx,
-            &failed_actor,
-            Entry {
-                action: "login_failed",
-                detail: Some(json!({ "reason": "locked" })),
-                ..Entry::default()
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        return Err(lockout_error());
-    }
-    // Verify against a dummy hash when there is no such user: the same work either way.
-    let hash = user
-        .as_ref()
-        .map_or(password::dummy_hash(), |u| u.password_hash.as_str())
-        .to_owned();
-    let candidate = body.password.clone();
-    let verified = tokio::task::spawn_blocking(move || password::verify(&candidate, &hash))
-        .await
-        .map_err(anyhow::Error::from)?;
-    let user = match user {
-        Some(u) if verified && !u.disabled => u,
-        _ => {
-            let mut tx = state.pool.begin().await?;
-            audit::record(
-                &mut tx,
-                &failed_actor,
-                Entry {
-                    action: "login_failed",
-                    ..Entry::default()
-                },
-            )
-            .await?;
-            tx.commit().await?;
-            // The same answer for an unknown name, a wrong password and a disabled account.
-            return Err(AppError::unauthorized(
-                "invalid_login",
-                "wrong username or password",
-            ));
-        }
-    };
+    let user = check_password(&state, &body.username, &body.password, "login").await?;
     if let Some(days) = state.password_policy.max_age_days()
         && user.password_changed_at < Utc::now() - chrono::Duration::days(days)
     {
@@ -471,65 +418,79 @@ pub async fn change_password(
     body: Result<Json<PasswordBody>, axum::extract::rejection::JsonRejection>,
 ) -> AppResult<Json<Value>> {
     let Json(body) = body?;
+    let u = check_password(
+        &state,
+        &body.username,
+        &body.old_password,
+        "password_change",
+    )
+    .await?;
+    if body.new_password == body.old_password {
+        return Err(AppError::invalid_field(
+            "new_password",
+            "the new password must differ from the old one",
+        ));
+    }
+    store::set_password(
+        &state.pool,
+        &u.username,
+        &body.new_password,
+        state.password_policy,
+        &Actor::user(u.id, &u.username),
+    )
+    .await
+    .map_err(|e| match e {
+        AppError::Unprocessable { message, .. } => AppError::invalid_field("new_password", message),
+        other => other,
+    })?;
+    Ok(Json(json!({ "ok": true })))
+}
+
+/// The account named `username` if `password` is its password and it is enabled and not
+/// locked. Every failure is audited as `login_failed` (by the name typed) and answered the same
+/// way whether the user exists or not: a locked name gets 429, anything else 401.
+async fn check_password(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    during: &str,
+) -> AppResult<store::User> {
+    let username = username.trim().to_owned();
     let mut conn = state.pool.acquire().await?;
-    let user = store::find(&mut conn, body.username.trim()).await?;
+    let user = store::find(&mut conn, &username).await?;
     drop(conn);
     let user_id = user.as_ref().map(|u| u.id);
     let actor = Actor {
         user_id,
-        username: body.username.trim().to_owned(),
+        username: username.clone(),
     };
-    if locked_until(&state, &actor.username, user_id)
-        .await?
-        .is_some()
-    {
+    let fail = |reason: &'static str| Entry {
+        action: "login_failed",
+        detail: Some(json!({ "reason": reason, "during": during })),
+        ..Entry::default()
+    };
+    if locked_until(state, &username, user_id).await?.is_some() {
+        let mut tx = state.pool.begin().await?;
+        audit::record(&mut tx, &actor, fail("locked")).await?;
+        tx.commit().await?;
         return Err(lockout_error());
     }
+    // Verify against a dummy hash when there is no such user: the same work either way.
     let hash = user
         .as_ref()
         .map_or(password::dummy_hash(), |u| u.password_hash.as_str())
         .to_owned();
-    let old = body.old_password.clone();
-    let verified = tokio::task::spawn_blocking(move || password::verify(&old, &hash))
+    let candidate = password.to_owned();
+    let verified = tokio::task::spawn_blocking(move || password::verify(&candidate, &hash))
         .await
         .map_err(anyhow::Error::from)?;
     match user {
-        Some(u) if verified && !u.disabled => {
-            if body.new_password == body.old_password {
-                return Err(AppError::invalid_field(
-                    "new_password",
-                    "the new password must differ from the old one",
-                ));
-            }
-            store::set_password(
-                &state.pool,
-                &u.username,
-                &body.new_password,
-                state.password_policy,
-                &Actor::user(u.id, &u.username),
-            )
-            .await
-            .map_err(|e| match e {
-                AppError::Unprocessable { message, .. } => {
-                    AppError::invalid_field("new_password", message)
-                }
-                other => other,
-            })?;
-            Ok(Json(json!({ "ok": true })))
-        }
+        Some(u) if verified && !u.disabled => Ok(u),
         _ => {
             let mut tx = state.pool.begin().await?;
-            audit::record(
-                &mut tx,
-                &actor,
-                Entry {
-                    action: "login_failed",
-                    detail: Some(json!({ "during": "password_change" })),
-                    ..Entry::default()
-                },
-            )
-            .await?;
+            audit::record(&mut tx, &actor, fail("credentials")).await?;
             tx.commit().await?;
+            // The same answer for an unknown name, a wrong password and a disabled account.
             Err(AppError::unauthorized(
                 "invalid_login",
                 "wrong username or password",
