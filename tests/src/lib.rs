@@ -42,9 +42,13 @@ const TEMPLATE_DEMO: &str = "tmpl_demo";
 /// A directory under the system temp dir that the `postgres` user can traverse (the cluster
 /// runs as that user when the tests run as root).
 pub fn shared_tempdir() -> tempfile::TempDir {
+    shared_tempdir_with_prefix("echinomap-test-")
+}
+
+fn shared_tempdir_with_prefix(prefix: &str) -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::Builder::new()
-        .prefix("echinomap-test-")
+        .prefix(prefix)
         .tempdir()
         .unwrap_or_else(|e| panic!("cannot create a temp dir: {e}"));
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
@@ -81,10 +85,33 @@ pub fn init_logging() {
     });
 }
 
+/// A test binary's cluster lives until the process ends (a static is never dropped; the
+/// watchdog stops PostgreSQL then). Its directory is removed by the next test process: every
+/// `echinomap-cluster-PID-*` directory whose PID is gone.
+fn remove_clusters_of_ended_runs() {
+    let tmp = std::env::temp_dir();
+    for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("echinomap-cluster-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+        let running = entry.path().join("pg").join("postmaster.pid").exists();
+        if !alive && !running {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 fn cluster() -> &'static Cluster {
     init_logging();
     CLUSTER.get_or_init(|| {
-        let dir = shared_tempdir();
+        remove_clusters_of_ended_runs();
+        let dir = shared_tempdir_with_prefix(&format!("echinomap-cluster-{}-", std::process::id()));
         let pg = EmbeddedPg::start(dir.path())
             .unwrap_or_else(|e| panic!("cannot start the test PostgreSQL cluster: {e}"));
         Cluster { pg, _dir: dir }
