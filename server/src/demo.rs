@@ -202,9 +202,16 @@ async fn copy_batch(tx: &mut Transaction<'_, Postgres>, batch: &CopyTable) -> an
     Ok(())
 }
 
-/// Tables that hold places or records, children first is not needed: TRUNCATE of the whole
-/// list in one statement handles the foreign keys between them.
-const ALL_TABLES: &[&str] = &["neighbour_counties", "rivers"];
+/// Tables emptied by `--replace` besides the registers: the basemap and results computed from
+/// the data. One TRUNCATE of the whole list handles the foreign keys between them; accounts
+/// and the audit log are kept.
+const ALL_TABLES: &[&str] = &[
+    "neighbour_counties",
+    "rivers",
+    "hotspot_results",
+    "hotspot_cells",
+    "h3_cells",
+];
 
 async fn truncate_all(tx: &mut Transaction<'_, Postgres>) -> anyhow::Result<()> {
     let tables: Vec<&str> = REGISTERS

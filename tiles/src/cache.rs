@@ -63,23 +63,45 @@ impl Encoding {
     }
 }
 
+fn gzip(raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(raw)?;
+    enc.finish()
+}
+
+fn brotli(raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    {
+        // Quality 9, window 22: most of brotli's gain at a fraction of quality 11's time.
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
+        w.write_all(raw)?;
+    }
+    Ok(out)
+}
+
 impl CachedTile {
+    /// A tile for the cache: compressed once into every encoding.
     pub fn new(raw: Vec<u8>) -> std::io::Result<Self> {
+        Self::with_encodings(raw, &[Encoding::Gzip, Encoding::Brotli])
+    }
+
+    /// A tile that will not be cached: compressed only into the encoding asked for.
+    pub fn for_one(raw: Vec<u8>, enc: Encoding) -> std::io::Result<Self> {
+        Self::with_encodings(raw, &[enc])
+    }
+
+    fn with_encodings(raw: Vec<u8>, encodings: &[Encoding]) -> std::io::Result<Self> {
         let digest = Sha256::digest(&raw);
         let digest: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-        let gzip = {
-            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            enc.write_all(&raw)?;
-            enc.finish()?
+        let gzip = if encodings.contains(&Encoding::Gzip) {
+            gzip(&raw)?
+        } else {
+            Vec::new()
         };
-        let brotli = {
-            let mut out = Vec::new();
-            {
-                // Quality 9, window 22: most of brotli's gain at a fraction of quality 11's time.
-                let mut w = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
-                w.write_all(&raw)?;
-            }
-            out
+        let brotli = if encodings.contains(&Encoding::Brotli) {
+            brotli(&raw)?
+        } else {
+            Vec::new()
         };
         Ok(Self {
             raw: Bytes::from(raw),
@@ -147,6 +169,10 @@ impl TileCache {
                 .build()
         });
         Self { inner }
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.inner.is_some()
     }
 
     pub fn get(&self, key: &str) -> Option<Arc<CachedTile>> {
@@ -254,6 +280,18 @@ mod tests {
         assert_ne!(base, key("654022100", false, &[3, 4]));
         assert_ne!(base, key("654022", true, &[3, 4]));
         assert_eq!(base, key("654022", false, &[3, 4]));
+    }
+
+    #[test]
+    fn a_tile_that_is_not_kept_is_compressed_only_for_its_client() {
+        let t = CachedTile::for_one(b"tile".repeat(50), Encoding::Gzip).unwrap();
+        assert!(!t.gzip.is_empty() && t.brotli.is_empty());
+        assert_eq!(
+            t.etag(Encoding::Gzip),
+            CachedTile::new(b"tile".repeat(50))
+                .unwrap()
+                .etag(Encoding::Gzip)
+        );
     }
 
     #[test]

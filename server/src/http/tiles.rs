@@ -173,6 +173,11 @@ pub async fn tile(
         ""
     };
     let suppress = layer.suppressible && caller.suppress_small_counts();
+    let enc = Encoding::negotiate(
+        headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    );
 
     let versions: Vec<i64> = sqlx::query_scalar(
         "SELECT version FROM data_versions WHERE table_name = ANY($1) ORDER BY table_name",
@@ -209,10 +214,19 @@ pub async fn tile(
                 .fetch_one(&state.pool)
                 .await?;
             let raw = raw.unwrap_or_default();
-            let tile = tokio::task::spawn_blocking(move || CachedTile::new(raw))
-                .await
-                .map_err(anyhow::Error::from)?
-                .map_err(anyhow::Error::from)?;
+            // Compress into every encoding only when the tile is kept; otherwise only the
+            // encoding this client asked for.
+            let keep = state.tile_cache.is_enabled();
+            let tile = tokio::task::spawn_blocking(move || {
+                if keep {
+                    CachedTile::new(raw)
+                } else {
+                    CachedTile::for_one(raw, enc)
+                }
+            })
+            .await
+            .map_err(anyhow::Error::from)?
+            .map_err(anyhow::Error::from)?;
             tracing::debug!(
                 tile.layer = layer.id,
                 tile.z = coord.z(),
@@ -230,11 +244,6 @@ pub async fn tile(
     if cached.is_empty() {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    let enc = Encoding::negotiate(
-        headers
-            .get(header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok()),
-    );
     let etag = cached.etag(enc);
     let mut builder = Response::builder()
         .header(header::VARY, "Accept-Encoding")
