@@ -75,6 +75,7 @@ fn expectations(
         },
     );
     m.insert((Method::GET, "/api/auth/me"), get("/api/auth/me"));
+    m.insert((Method::GET, "/api/auth/session"), get("/api/auth/session"));
     m.insert((Method::GET, "/api/summary"), get("/api/summary"));
     m.insert((Method::GET, "/api/villages"), get("/api/villages"));
     m.insert(
@@ -417,6 +418,22 @@ async fn a_session_logs_in_sees_who_it_is_and_logs_out() -> Result<()> {
     assert!(!cookie.contains("Secure"), "plain HTTP: no Secure flag");
     let body: Value = r.json().await?;
     let csrf = body["csrf_token"].as_str().expect("csrf").to_owned();
+    let anonymous: Value = app
+        .client
+        .get(app.url("/api/auth/session"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(anonymous["authenticated"], false);
+    let session: Value = b
+        .get(app.url("/api/auth/session"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(session["authenticated"], true);
+    assert_eq!(session["user"]["username"], user.username.as_str());
     let me: Value = b.get(app.url("/api/auth/me")).send().await?.json().await?;
     assert_eq!(me["username"], user.username.as_str());
     assert_eq!(me["role"], "township_staff");

@@ -377,6 +377,21 @@ pub async fn logout(
     Ok((jar.remove(removal), Json(json!({ "ok": true }))))
 }
 
+/// `GET /api/auth/session`: who is logged in, without an error for nobody (a page asks this on
+/// load; a 401 there would be logged by the browser as a failed request).
+pub async fn session(
+    state: State<AppState>,
+    parts: axum::http::request::Parts,
+) -> AppResult<Json<Value>> {
+    match parts.extensions.get::<Auth>() {
+        Some(Auth::Caller(c)) => {
+            let me = me(state, c.clone()).await?;
+            Ok(Json(json!({ "authenticated": true, "user": me.0 })))
+        }
+        _ => Ok(Json(json!({ "authenticated": false, "user": null }))),
+    }
+}
+
 pub async fn me(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
     let (name, display): (String, Option<String>) = sqlx::query_as(
         "SELECT t.name, u.display_name FROM users u

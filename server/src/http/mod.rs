@@ -75,6 +75,12 @@ fn route_table() -> Vec<(RouteSpec, Handler)> {
             post(session::login),
         ),
         spec(
+            Method::GET,
+            "/api/auth/session",
+            Public,
+            get(session::session),
+        ),
+        spec(
             Method::POST,
             "/api/auth/password",
             Public,
