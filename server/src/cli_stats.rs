@@ -92,14 +92,7 @@ pub struct ScanArgs {
 }
 
 fn parse_variable(s: &str) -> Result<Variable, String> {
-    match s {
-        "count" => Ok(Variable::Count),
-        "rate" => Ok(Variable::Rate),
-        "eb_rate" => Ok(Variable::EbRate),
-        _ => Err(format!(
-            "unknown variable {s:?}: use count, rate or eb_rate"
-        )),
-    }
+    s.parse()
 }
 
 fn parse_correction(s: &str) -> Result<Correction, String> {

@@ -437,6 +437,11 @@ async fn tilejson_catalog_and_bad_tile_paths() -> Result<()> {
             "invalid_parameter",
         ),
         (
+            "/tiles/hotspots/9/371/186.mvt?source=goats",
+            400,
+            "invalid_parameter",
+        ),
+        (
             "/tiles/villages/9/371/186.mvt?colour=red",
             400,
             "invalid_query",

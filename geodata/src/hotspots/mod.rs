@@ -336,6 +336,18 @@ impl Variable {
     }
 }
 
+impl std::str::FromStr for Variable {
+    type Err = String;
+
+    /// `count`, `rate` or `eb_rate`; the error says which names exist.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Variable::Count, Variable::Rate, Variable::EbRate]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| format!("unknown variable {s:?}: use count, rate or eb_rate"))
+    }
+}
+
 /// The parameters of [`analyse`] beyond the grid.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HotspotOptions {

@@ -20,7 +20,7 @@ use crate::error::{AppError, AppResult};
 
 /// A hotspot layer: what is counted, over which denominator, from which tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Layer {
+pub(crate) enum Layer {
     /// Human cases reported in the period over the village population.
     HumanCases,
     /// Positive dog faecal tests over dogs tested in the period.
@@ -30,13 +30,14 @@ enum Layer {
 }
 
 impl Layer {
-    fn parse(s: &str) -> AppResult<Self> {
+    /// The analysed layer named in `field` (`layer=` here, `source=` for tiles).
+    pub(crate) fn parse(field: &str, s: &str) -> AppResult<Self> {
         match s {
             "human_cases" => Ok(Self::HumanCases),
             "dog_positivity" => Ok(Self::DogPositivity),
             "livestock_infection" => Ok(Self::LivestockInfection),
             other => Err(AppError::invalid_param(
-                "layer",
+                field,
                 format!(
                     "unknown layer {other:?}: human_cases, dog_positivity or livestock_infection"
                 ),
@@ -44,7 +45,7 @@ impl Layer {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::HumanCases => "human_cases",
             Self::DogPositivity => "dog_positivity",
@@ -128,7 +129,7 @@ fn request(
     to: Option<NaiveDate>,
     township: Option<&str>,
 ) -> AppResult<Request> {
-    let layer = Layer::parse(layer)?;
+    let layer = Layer::parse("layer", layer)?;
     let today = chrono::Local::now().date_naive();
     let to = to.unwrap_or(today);
     let from = from.unwrap_or(to - chrono::Duration::days(364));
@@ -219,17 +220,12 @@ pub async fn hotspots(
             "resolution must be 6–9",
         ));
     }
-    let variable = match p.variable.as_deref().unwrap_or("eb_rate") {
-        "count" => Variable::Count,
-        "rate" => Variable::Rate,
-        "eb_rate" => Variable::EbRate,
-        other => {
-            return Err(AppError::invalid_param(
-                "variable",
-                format!("unknown variable {other:?}: count, rate or eb_rate"),
-            ));
-        }
-    };
+    let variable: Variable = p
+        .variable
+        .as_deref()
+        .unwrap_or("eb_rate")
+        .parse()
+        .map_err(|e: String| AppError::invalid_param("variable", e))?;
     let ring = p.ring.unwrap_or(1);
     if !(1..=3).contains(&ring) {
         return Err(AppError::invalid_param("ring", "ring must be 1–3"));

@@ -45,19 +45,12 @@ impl TileParams {
             .transpose()
     }
 
-    fn source(&self) -> AppResult<(&str, u8)> {
-        let source = self.source.as_deref().unwrap_or("human_cases");
-        if !matches!(
-            source,
-            "human_cases" | "dog_positivity" | "livestock_infection"
-        ) {
-            return Err(AppError::invalid_param(
-                "source",
-                format!(
-                    "unknown source {source:?}: human_cases, dog_positivity or livestock_infection"
-                ),
-            ));
-        }
+    fn source(&self) -> AppResult<(&'static str, u8)> {
+        let source = super::hotspots::Layer::parse(
+            "source",
+            self.source.as_deref().unwrap_or("human_cases"),
+        )?
+        .as_str();
         let resolution = self.resolution.unwrap_or(7);
         if !(6..=9).contains(&resolution) {
             return Err(AppError::invalid_param(
