@@ -3,12 +3,21 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= var
 
-.PHONY: run test prepare build release lint fmt clean-data
+.PHONY: run test prepare build release lint fmt clean-data web
 
 prepare:
 	@scripts/prepare.sh
 
-release: prepare
+## The dashboard (web/, Vue + MapLibre + ECharts) built into web/dist, which the server embeds.
+## Rebuilt only when its sources change; `npm ci` only when the lockfile changes.
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	npm --prefix web ci --no-audit --no-fund
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	npm --prefix web run build
+web: prepare web/dist/index.html
+
+release: prepare web
 	$(CARGO) build --release --locked -p echinomap-server
 
 ## Starts echinomap with the Qapqal demo data at http://$(LISTEN)/ (data under ./$(DATA_DIR)).
@@ -17,9 +26,13 @@ run: release
 
 ## The whole suite: unit tests, integration tests on a throwaway PostGIS, end-to-end tests.
 test: prepare
+	@scripts/prepare.sh --test
+	$(MAKE) web
 	$(CARGO) build --locked --workspace --bins
 	rm -rf target/test-logs
 	$(CARGO) test --locked --workspace
+	# The dashboard in headless Chromium against the real binary (web/e2e/run.mjs).
+	node web/e2e/run.mjs
 	# Last, over the logs the whole run wrote: no ID or phone number in any of them.
 	$(CARGO) test --locked -p echinomap-tests --test no_pii_in_logs -- --ignored
 

@@ -2,7 +2,10 @@
 # Installs what echinomap needs to build, run and test, on Debian/Ubuntu. As root it installs
 # missing packages with apt-get; otherwise it prints the exact command and stops.
 # Idempotent and quiet when everything is there. Used by `make run`, `make test` and .ci/run.
+# `--test` adds what the browser tests need: Debian's chromium and the Noto CJK fonts.
 set -euo pipefail
+for_tests=false
+[ "${1:-}" = "--test" ] && for_tests=true
 
 missing=()
 need_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || missing+=("$1"); }
@@ -19,6 +22,14 @@ else
 fi
 command -v cc >/dev/null || need_pkg build-essential
 command -v pkg-config >/dev/null || need_pkg pkg-config
+# The web app (web/) is built with npm; Debian 12's nodejs 18 is enough (see web/README.md).
+command -v node >/dev/null || need_pkg nodejs
+command -v npm >/dev/null || need_pkg npm
+if $for_tests; then
+  [ -x /usr/bin/chromium ] || need_pkg chromium
+  need_font() { dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q "install ok installed" || missing+=(fonts-noto-cjk); }
+  need_font
+fi
 
 install() {
   if [ "$(id -u)" -ne 0 ]; then
@@ -48,3 +59,5 @@ if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
 fi
 
 command -v cargo >/dev/null || { echo "cargo (Rust) is missing: install it with rustup" >&2; exit 1; }
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 18 ] || { echo "Node.js 18 or later is needed to build web/ (found $(node --version))" >&2; exit 1; }

@@ -53,6 +53,7 @@ fn expectations(
     let mut m = HashMap::new();
     m.insert((Method::GET, "/healthz"), get("/healthz"));
     m.insert((Method::GET, "/"), get("/"));
+    m.insert((Method::GET, "/assets/{file}"), get("/assets/missing.js"));
     m.insert(
         (Method::POST, "/api/auth/login"),
         Call {

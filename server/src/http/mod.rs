@@ -69,6 +69,12 @@ fn route_table() -> Vec<(RouteSpec, Handler)> {
         spec(Method::GET, "/healthz", Public, get(health::healthz)),
         spec(Method::GET, "/", Public, get(web::index)),
         spec(
+            Method::GET,
+            "/assets/{file}",
+            Public,
+            get(web::asset).layer(tower_http::compression::CompressionLayer::new()),
+        ),
+        spec(
             Method::POST,
             "/api/auth/login",
             Public,

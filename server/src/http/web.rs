@@ -1,10 +1,80 @@
-//! The web pages. Until the dashboard build lands, a single self-contained page (no remote
-//! assets) with the login screen, the registers and the villages.
+//! The web pages: the dashboard built by Vite from `web/` into `web/dist` (see web/README.md).
+//!
+//! Release builds embed `web/dist` in the binary; debug builds read it from the workspace at
+//! run time, so a `npm run build` shows without recompiling. `index.html` names the hashed
+//! asset files, so a new web build changes it and makes cargo re-embed the directory. Without a
+//! web build (`cargo build` alone) the home page says how to make one instead of failing the
+//! compile. Nothing here refers to another host.
+//!
+//! The page carries the route table (`<meta name="echinomap-routes">`) so that the app calls
+//! only endpoints this server has: features that land later (registers, indicators, risk) appear
+//! without probing for them, and without a 404 in the browser console.
 
-use axum::response::Html;
+use std::sync::OnceLock;
 
-const INDEX_HTML: &str = include_str!("../../../web/index.html");
+use axum::extract::Path;
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use rust_embed::Embed;
 
-pub async fn index() -> Html<&'static str> {
-    Html(INDEX_HTML)
+use crate::error::AppError;
+
+#[derive(Embed)]
+#[folder = "../web/dist/"]
+#[allow_missing = true]
+struct Dist;
+
+const NOT_BUILT: &str = "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+<title>包虫病防控监测 · echinomap</title></head><body>\
+<h1>包虫病防控监测平台</h1><p>网页尚未构建：请运行 <code>make run</code>（或 \
+<code>npm --prefix web ci &amp;&amp; npm --prefix web run build</code>）。</p>\
+<p>The web app is not built: run <code>make run</code>.</p></body></html>";
+
+/// `index.html` with the route table as a meta tag (`GET /api/cases POST /api/users …`).
+fn page() -> &'static str {
+    static PAGE: OnceLock<String> = OnceLock::new();
+    PAGE.get_or_init(|| {
+        let Some(file) = Dist::get("index.html") else {
+            return NOT_BUILT.to_owned();
+        };
+        let html = String::from_utf8_lossy(&file.data).into_owned();
+        let routes: Vec<String> = super::routes()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        let meta = format!(
+            "<meta name=\"echinomap-routes\" content=\"{}\">\n</head>",
+            routes.join(",")
+        );
+        html.replacen("</head>", &meta, 1)
+    })
+}
+
+/// `GET /`: the dashboard's page. Never cached, so a new build's asset names are seen at once.
+pub async fn index() -> Response {
+    let mut response = Html(page()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// `GET /assets/{file}`: a built asset. Their names carry a content hash, so they are immutable.
+pub async fn asset(Path(file): Path<String>) -> Result<Response, AppError> {
+    let path = format!("assets/{file}");
+    let found = Dist::get(&path)
+        .ok_or_else(|| AppError::not_found("not_found", format!("no such asset: /{path}")))?;
+    let mime = HeaderValue::from_str(found.metadata.mimetype())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
+        ],
+        found.data.into_owned(),
+    )
+        .into_response())
 }
