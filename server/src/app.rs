@@ -107,6 +107,7 @@ impl Application {
             password_policy: self.password_policy,
             tile_cache: echinomap_tiles::cache::TileCache::new(self.tile_cache_mb * 1024 * 1024),
             linker: crate::linking::LinkerCache::default(),
+            imports: crate::http::imports::Jobs::default(),
         });
         tokio::spawn(crate::auth::session::purge_expired_sessions(
             self.db.pool.clone(),

@@ -36,6 +36,8 @@ pub enum Command {
     Hotspots(crate::cli_stats::HotspotsArgs),
     /// Kulldorff's spatial scan statistic on a CSV of locations.
     Scan(crate::cli_stats::ScanArgs),
+    /// Import a register from CSV, XLSX or GeoJSON (as POST /api/imports).
+    Import(crate::cli_import::ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -216,6 +218,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(args) => run_user(args).await,
         Command::Hotspots(args) => crate::cli_stats::run_hotspots(args).await,
         Command::Scan(args) => crate::cli_stats::run_scan(args).await,
+        Command::Import(args) => crate::cli_import::run(args).await,
         Command::Migrate(args) => {
             let settings = args.settings();
             let db = crate::db::Database::open(

@@ -51,7 +51,7 @@ pub const KINDS: &[KindSpec] = &[
     KindSpec {
         kind: Kind::Villages,
         required: &["village_code"],
-        optional: &["village", "township", "lon", "lat", "remote"],
+        optional: &["village", "township", "lon", "lat", "remote", "geometry"],
         linked: false,
     },
     KindSpec {
@@ -186,6 +186,7 @@ pub const KINDS: &[KindSpec] = &[
 /// Compared after [`header_key`], so case, width, spaces, `_`, `-` and units in brackets do not
 /// matter.
 const ALIASES: &[(&str, &[&str])] = &[
+    ("geometry", &["几何", "边界", "boundary", "geom"]),
     (
         "village",
         &[
@@ -537,6 +538,15 @@ pub fn map_headers(
     } else {
         Err(HeaderError::Missing { kind, missing })
     }
+}
+
+/// The Chinese header a template uses for `field`: its first alias written in Chinese.
+pub fn label_zh(field: &str) -> Option<&'static str> {
+    ALIASES
+        .iter()
+        .find(|(f, _)| *f == field)
+        .and_then(|(_, aliases)| aliases.iter().find(|a| !a.is_ascii()))
+        .copied()
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@
 //! Nothing here touches the database or the network.
 
 mod csv_text;
+pub mod enums;
+mod geojson_table;
 pub mod headers;
 pub mod values;
 mod xlsx;
@@ -25,23 +27,27 @@ pub enum Format {
     Csv,
     /// An Office Open XML workbook.
     Xlsx,
+    /// A GeoJSON FeatureCollection (properties as columns, points as `lon`/`lat`).
+    Geojson,
 }
 
 impl Format {
-    /// Parses `csv` or `xlsx` (any case).
+    /// Parses `csv`, `xlsx` or `geojson` (any case).
     pub fn parse(s: &str) -> Option<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
             "csv" => Some(Self::Csv),
             "xlsx" => Some(Self::Xlsx),
+            "geojson" | "json" => Some(Self::Geojson),
             _ => None,
         }
     }
 
-    /// `csv` or `xlsx`.
+    /// `csv`, `xlsx` or `geojson`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Csv => "csv",
             Self::Xlsx => "xlsx",
+            Self::Geojson => "geojson",
         }
     }
 }
@@ -51,6 +57,7 @@ impl fmt::Display for Format {
         match self {
             Self::Csv => f.write_str("CSV"),
             Self::Xlsx => f.write_str("XLSX"),
+            Self::Geojson => f.write_str("GeoJSON"),
         }
     }
 }
@@ -167,6 +174,7 @@ pub fn read_table(
     match format {
         Format::Csv => csv_text::read(bytes, limits),
         Format::Xlsx => xlsx::read(bytes, sheet, limits),
+        Format::Geojson => geojson_table::read(bytes, limits),
     }
 }
 

@@ -5,10 +5,12 @@
 //! exist without a declared access rule nor escape the test.
 
 mod audit;
-mod cases;
+pub mod cases;
 mod extract;
 mod health;
 mod hotspots;
+pub mod imports;
+mod records;
 mod summary;
 mod tiles;
 mod users;
@@ -34,6 +36,7 @@ pub struct AppState {
     pub password_policy: PasswordPolicy,
     pub tile_cache: echinomap_tiles::cache::TileCache,
     pub linker: crate::linking::LinkerCache,
+    pub imports: imports::Jobs,
 }
 
 /// One route: its method, path (axum syntax) and what it needs.
@@ -44,7 +47,7 @@ pub struct RouteSpec {
     pub access: Access,
 }
 
-type Handler = MethodRouter<AppState>;
+pub(crate) type Handler = MethodRouter<AppState>;
 
 fn spec(
     method: Method,
@@ -65,7 +68,7 @@ fn spec(
 /// Every route of the service, in one place.
 fn route_table() -> Vec<(RouteSpec, Handler)> {
     use Access::{LoggedIn, Needs, Public};
-    vec![
+    let mut table = vec![
         spec(Method::GET, "/healthz", Public, get(health::healthz)),
         spec(Method::GET, "/", Public, get(web::index)),
         spec(
@@ -183,7 +186,38 @@ fn route_table() -> Vec<(RouteSpec, Handler)> {
             Needs(Perm::Admin),
             post(users::create),
         ),
-    ]
+    ];
+    table.extend([
+        spec(
+            Method::POST,
+            "/api/imports",
+            LoggedIn,
+            post(imports::create).layer(axum::extract::DefaultBodyLimit::max(
+                imports::MAX_UPLOAD_BYTES,
+            )),
+        ),
+        spec(Method::GET, "/api/imports", LoggedIn, get(imports::history)),
+        spec(
+            Method::GET,
+            "/api/imports/{id}",
+            LoggedIn,
+            get(imports::status),
+        ),
+        spec(
+            Method::GET,
+            "/api/imports/{id}/errors.xlsx",
+            LoggedIn,
+            get(imports::errors_xlsx),
+        ),
+        spec(
+            Method::GET,
+            "/api/imports/templates/{file}",
+            LoggedIn,
+            get(imports::template),
+        ),
+    ]);
+    table.extend(records::routes());
+    table
 }
 
 /// The route table without handlers: for the authorization test and the docs.

@@ -1,0 +1,536 @@
+//! `POST /api/imports`: a file of one register kind, as the body or a multipart field `file`.
+//! Small files are imported before the answer (200 with the report, or 422 with the report when
+//! refused); files over [`BACKGROUND_BYTES`] run in the background: 202 with the job id, then
+//! `GET /api/imports/{id}` shows progress and, when done, the report. The error workbook of a
+//! recent import is at `GET /api/imports/{id}/errors.xlsx`; templates at
+//! `GET /api/imports/templates/{kind}.xlsx|csv`.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use echinomap_geodata::gcj02::Crs;
+use echinomap_geodata::import::headers::Kind;
+use echinomap_geodata::import::{Format, Limits};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::extract::{ApiPath, ApiQuery};
+use crate::audit::Actor;
+use crate::auth::{Caller, Perm};
+use crate::error::{AppError, AppResult};
+use crate::records::import::{
+    self, Failure, Mode, Progress, Report, Request as ImportRequest, Who,
+};
+use crate::records::spec;
+
+/// Files larger than this are imported in the background (202 and a job id).
+pub const BACKGROUND_BYTES: usize = 4 * 1024 * 1024;
+/// The largest upload (the import's own limit, plus room for a multipart envelope).
+pub const MAX_UPLOAD_BYTES: usize = 200 * 1024 * 1024 + 64 * 1024;
+/// Recent jobs kept in memory (progress, report, error workbook).
+const KEPT_JOBS: usize = 32;
+
+#[derive(Debug)]
+struct Job {
+    user_id: i64,
+    progress: Arc<Progress>,
+    outcome: Option<Result<Report, Value>>,
+    errors_xlsx: Option<Vec<u8>>,
+    order: u64,
+}
+
+/// The import jobs of this process.
+#[derive(Debug, Default, Clone)]
+pub struct Jobs {
+    inner: Arc<Mutex<(u64, HashMap<String, Job>)>>,
+}
+
+impl Jobs {
+    fn insert(&self, id: &str, user_id: i64, progress: Arc<Progress>) {
+        let mut g = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.0 += 1;
+        let order = g.0;
+        g.1.insert(
+            id.to_owned(),
+            Job {
+                user_id,
+                progress,
+                outcome: None,
+                errors_xlsx: None,
+                order,
+            },
+        );
+        while g.1.len() > KEPT_JOBS {
+            let oldest =
+                g.1.iter()
+                    .min_by_key(|(_, j)| j.order)
+                    .map(|(k, _)| k.clone());
+            match oldest {
+                Some(k) => g.1.remove(&k),
+                None => break,
+            };
+        }
+    }
+
+    fn finish(&self, id: &str, outcome: Result<Report, Value>, xlsx: Option<Vec<u8>>) {
+        let mut g = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(j) = g.1.get_mut(id) {
+            j.outcome = Some(outcome);
+            j.errors_xlsx = xlsx;
+        }
+    }
+
+    fn with<T>(&self, id: &str, f: impl FnOnce(&Job) -> T) -> Option<T> {
+        let g = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.1.get(id).map(f)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportParams {
+    kind: String,
+    format: Option<String>,
+    crs: Option<String>,
+    mode: Option<String>,
+    dry_run: Option<bool>,
+    sheet: Option<String>,
+    filename: Option<String>,
+}
+
+impl ImportParams {
+    /// The parameters of `echinomap import`.
+    pub fn new(
+        kind: String,
+        format: Option<String>,
+        crs: Option<String>,
+        mode: Option<String>,
+        dry_run: bool,
+        sheet: Option<String>,
+        filename: Option<String>,
+    ) -> Self {
+        Self {
+            kind,
+            format,
+            crs,
+            mode,
+            dry_run: Some(dry_run),
+            sheet,
+            filename,
+        }
+    }
+}
+
+/// The permission a kind needs: villages are the administrator's, the rest their register's.
+pub fn kind_perm(kind: Kind) -> Perm {
+    spec::by_kind(kind).map_or(Perm::Admin, |s| s.perm)
+}
+
+pub fn parse_request(p: &ImportParams) -> AppResult<ImportRequest> {
+    let kind = Kind::parse(&p.kind).ok_or_else(|| {
+        let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        AppError::invalid_param(
+            "kind",
+            format!("unknown kind {:?}; kinds are {}", p.kind, kinds.join(", ")),
+        )
+    })?;
+    let format = match p.format.as_deref() {
+        None => p
+            .filename
+            .as_deref()
+            .and_then(|f| f.rsplit_once('.'))
+            .and_then(|(_, ext)| Format::parse(ext))
+            .unwrap_or(Format::Csv),
+        Some(f) => Format::parse(f).ok_or_else(|| {
+            AppError::invalid_param(
+                "format",
+                format!("format is csv, xlsx or geojson, not {f:?}"),
+            )
+        })?,
+    };
+    let crs = match p.crs.as_deref() {
+        None | Some("wgs84") => Crs::Wgs84,
+        Some("gcj02") => Crs::Gcj02,
+        Some(c) => {
+            return Err(AppError::invalid_param(
+                "crs",
+                format!("crs is wgs84 or gcj02, not {c:?}"),
+            ));
+        }
+    };
+    let mode = match p.mode.as_deref() {
+        None => Mode::Atomic,
+        Some(m) => Mode::parse(m).ok_or_else(|| {
+            AppError::invalid_param("mode", format!("mode is atomic or valid_rows, not {m:?}"))
+        })?,
+    };
+    Ok(ImportRequest {
+        kind,
+        format,
+        crs,
+        mode,
+        dry_run: p.dry_run.unwrap_or(false),
+        sheet: p.sheet.clone(),
+        filename: p.filename.clone(),
+    })
+}
+
+fn failure_body(f: &Failure) -> (StatusCode, Value) {
+    match f {
+        Failure::File(e) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            crate::error::error_body(e.code, &e.message, e.details.clone()),
+        ),
+        Failure::Database(e) => {
+            tracing::error!(error = %e, "import failed in the database");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                crate::error::error_body(
+                    "internal",
+                    "internal error; it has been logged; nothing was written",
+                    Value::Null,
+                ),
+            )
+        }
+    }
+}
+
+fn report_response(report: &Report) -> Response {
+    let body = serde_json::to_value(report).unwrap_or(Value::Null);
+    if report.status == "refused" {
+        let message = format!(
+            "{} of {} rows have errors; nothing was written. Fix them (GET /api/imports/{}/errors.xlsx) and upload again, or import with mode=valid_rows",
+            report.rejected, report.read, report.id
+        );
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(crate::error::error_body("import_refused", &message, body)),
+        )
+            .into_response()
+    } else {
+        (StatusCode::OK, Json(body)).into_response()
+    }
+}
+
+/// The file: the body, or the `file` field of a multipart form.
+async fn upload(req: Request) -> AppResult<(Bytes, Option<String>)> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let too_large = |e: &dyn std::fmt::Display| {
+        AppError::bad_request(
+            "invalid_upload",
+            format!("the upload could not be read: {e} (the limit is 200 MiB)"),
+        )
+    };
+    if multipart {
+        let mut form = axum::extract::Multipart::from_request(req, &())
+            .await
+            .map_err(|e| too_large(&e))?;
+        while let Some(field) = form.next_field().await.map_err(|e| too_large(&e))? {
+            if field.name() == Some("file") {
+                let name = field.file_name().map(str::to_owned);
+                let data = field.bytes().await.map_err(|e| too_large(&e))?;
+                return Ok((data, name));
+            }
+        }
+        Err(AppError::bad_request(
+            "invalid_upload",
+            "the form has no field named file",
+        ))
+    } else {
+        let data = Bytes::from_request(req, &())
+            .await
+            .map_err(|e| too_large(&e))?;
+        Ok((data, None))
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<ImportParams>,
+    req: Request,
+) -> AppResult<Response> {
+    let mut request = parse_request(&params)?;
+    caller.require(kind_perm(request.kind))?;
+    let (bytes, name) = upload(req).await?;
+    if request.filename.is_none() {
+        request.filename = name;
+        if params.format.is_none()
+            && let Some(f) = request
+                .filename
+                .as_deref()
+                .and_then(|f| f.rsplit_once('.'))
+                .and_then(|(_, e)| Format::parse(e))
+        {
+            request.format = f;
+        }
+    }
+    let who = Who {
+        actor: Actor::user(caller.user_id, &caller.username),
+        scope: caller.scope.prefix().to_owned(),
+    };
+    let id = import::new_id();
+    let progress = Arc::new(Progress::default());
+    state.imports.insert(&id, caller.user_id, progress.clone());
+    let background = bytes.len() > BACKGROUND_BYTES;
+    let task = {
+        let state = state.clone();
+        let id = id.clone();
+        async move {
+            let outcome = run_job(&state, &who, &request, &id, bytes, &progress).await;
+            match outcome {
+                Ok((report, xlsx)) => {
+                    state.imports.finish(&id, Ok(report.clone()), xlsx);
+                    Ok(report)
+                }
+                Err(f) => {
+                    let (_, body) = failure_body(&f);
+                    state.imports.finish(&id, Err(body), None);
+                    Err(f)
+                }
+            }
+        }
+    };
+    if background {
+        tokio::spawn(task);
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(
+                json!({ "id": id, "status": "running", "progress": format!("/api/imports/{id}") }),
+            ),
+        )
+            .into_response());
+    }
+    match task.await {
+        Ok(report) => Ok(report_response(&report)),
+        Err(f) => {
+            let (status, body) = failure_body(&f);
+            Ok((status, Json(body)).into_response())
+        }
+    }
+}
+
+async fn run_job(
+    state: &AppState,
+    who: &Who,
+    request: &ImportRequest,
+    id: &str,
+    bytes: Bytes,
+    progress: &Progress,
+) -> Result<(Report, Option<Vec<u8>>), Failure> {
+    let req2 = request.clone();
+    let (table, fields) =
+        tokio::task::spawn_blocking(move || import::read(&bytes, &req2, &Limits::default()))
+            .await
+            .map_err(|e| Failure::Database(sqlx::Error::Protocol(e.to_string())))??;
+    let linker = state
+        .linker
+        .get(&state.pool)
+        .await
+        .map_err(|e| Failure::Database(sqlx::Error::Protocol(e.to_string())))?;
+    let report = import::run(
+        &state.pool,
+        &linker,
+        who,
+        request,
+        id,
+        import::Sheet {
+            table: &table,
+            fields: &fields,
+        },
+        progress,
+    )
+    .await?;
+    let xlsx = if report.rejected > 0 {
+        let (t, r) = (table, report.clone());
+        tokio::task::spawn_blocking(move || import::error_workbook(&t, &r).ok())
+            .await
+            .ok()
+            .flatten()
+    } else {
+        None
+    };
+    Ok((report, xlsx))
+}
+
+pub async fn status(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Response> {
+    let live = state.imports.with(&id, |j| {
+        (
+            j.user_id,
+            j.outcome.clone(),
+            j.progress.phase_name(),
+            j.progress.rows_total.load(Ordering::Relaxed),
+            j.progress.rows_checked.load(Ordering::Relaxed),
+        )
+    });
+    if let Some((owner, outcome, phase, total, checked)) = live {
+        if owner != caller.user_id && !caller.can(Perm::Admin) {
+            return Err(AppError::not_found(
+                "import_not_found",
+                format!("no import {id}"),
+            ));
+        }
+        return Ok(match outcome {
+            None => Json(json!({
+                "id": id, "status": "running", "phase": phase,
+                "rows_total": total, "rows_checked": checked,
+            }))
+            .into_response(),
+            Some(Ok(report)) => {
+                let mut body = serde_json::to_value(&report).unwrap_or(Value::Null);
+                body["phase"] = json!("done");
+                Json(body).into_response()
+            }
+            Some(Err(err)) => (StatusCode::OK, Json(json!({ "id": id, "status": "failed", "phase": "done", "failure": err["error"] }))).into_response(),
+        });
+    }
+    let stored: Option<(Value, Option<i64>)> =
+        sqlx::query_as("SELECT report, user_id FROM imports WHERE id = $1")
+            .bind(&id)
+            .fetch_optional(&state.pool)
+            .await?;
+    match stored {
+        Some((report, owner)) if owner == Some(caller.user_id) || caller.can(Perm::Admin) => {
+            Ok(Json(report).into_response())
+        }
+        _ => Err(AppError::not_found(
+            "import_not_found",
+            format!("no import {id}"),
+        )),
+    }
+}
+
+pub async fn errors_xlsx(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Response> {
+    let found = state
+        .imports
+        .with(&id, |j| (j.user_id, j.errors_xlsx.clone()));
+    match found {
+        Some((owner, Some(bytes))) if owner == caller.user_id || caller.can(Perm::Admin) => Ok((
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_owned(),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"import-{id}-errors.xlsx\""),
+                ),
+            ],
+            bytes,
+        )
+            .into_response()),
+        _ => Err(AppError::not_found(
+            "import_not_found",
+            format!(
+                "no error workbook for import {id} (kept for the {KEPT_JOBS} most recent imports until the server restarts)"
+            ),
+        )),
+    }
+}
+
+pub async fn history(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
+    let rows: Vec<(Value,)> = sqlx::query_as(
+        "SELECT jsonb_build_object('id', id, 'kind', kind, 'format', format, 'filename', filename,
+            'mode', mode, 'dry_run', dry_run, 'status', status, 'read', read, 'inserted', inserted,
+            'updated', updated, 'unchanged', unchanged, 'rejected', rejected, 'username', username,
+            'finished_at', finished_at)
+         FROM imports WHERE user_id = $1 OR $2 ORDER BY finished_at DESC LIMIT 100",
+    )
+    .bind(caller.user_id)
+    .bind(caller.can(Perm::Admin))
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(
+        json!({ "items": rows.into_iter().map(|(v,)| v).collect::<Vec<_>>() }),
+    ))
+}
+
+/// `GET /api/imports/templates/{kind}.xlsx` or `.csv`: the headers of a kind (Chinese, with the
+/// canonical name in brackets, which the import maps back), required ones marked with `*`.
+pub async fn template(ApiPath(file): ApiPath<String>) -> AppResult<Response> {
+    let (name, ext) = file.rsplit_once('.').ok_or_else(|| {
+        AppError::not_found(
+            "template_not_found",
+            format!("no template {file}; use KIND.xlsx or KIND.csv"),
+        )
+    })?;
+    let kind = Kind::parse(name).ok_or_else(|| {
+        AppError::not_found("template_not_found", format!("no import kind {name}"))
+    })?;
+    let headers = crate::records::templates::headers(kind);
+    match ext {
+        "csv" => {
+            let mut body = String::from("\u{feff}");
+            body.push_str(
+                &headers
+                    .iter()
+                    .map(|h| h.0.clone())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            body.push_str("\r\n");
+            Ok((
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}.csv\""),
+                    ),
+                ],
+                body,
+            )
+                .into_response())
+        }
+        "xlsx" => {
+            let bytes =
+                crate::records::templates::workbook(kind).map_err(|e| anyhow::anyhow!(e))?;
+            Ok((
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                            .to_owned(),
+                    ),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}.xlsx\""),
+                    ),
+                ],
+                bytes,
+            )
+                .into_response())
+        }
+        _ => Err(AppError::not_found(
+            "template_not_found",
+            format!("templates are .xlsx or .csv, not .{ext}"),
+        )),
+    }
+}

@@ -1,0 +1,589 @@
+//! The bulk import: a file (CSV, XLSX or GeoJSON) of one kind → a table of cells → staged rows
+//! (parsed, linked, checked) → one transaction that writes them all, or nothing. Used by
+//! `POST /api/imports`, by `echinomap import`, and (with one row) by the JSON API.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use echinomap_domain::IdNumber;
+use echinomap_geodata::gcj02::Crs;
+use echinomap_geodata::import::headers::{self, Kind};
+use echinomap_geodata::import::{self as files, Format, Limits, Table};
+use echinomap_geodata::linker::Linker;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use super::parse::{self, Layout, Options, RowError, Staged};
+use super::spec::{self, RegisterSpec};
+use super::write::{self, Batch, Present, Target, Written};
+use crate::audit::{self, Actor, Entry};
+
+/// The most row errors a report lists (the error workbook has them all).
+pub const MAX_REPORTED_ERRORS: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Any error: nothing is written.
+    Atomic,
+    /// Good rows are written, bad rows reported.
+    ValidRows,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "atomic" => Some(Self::Atomic),
+            "valid_rows" => Some(Self::ValidRows),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Atomic => "atomic",
+            Self::ValidRows => "valid_rows",
+        }
+    }
+}
+
+/// What to import, and how.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub kind: Kind,
+    pub format: Format,
+    pub crs: Crs,
+    pub mode: Mode,
+    pub dry_run: bool,
+    pub sheet: Option<String>,
+    pub filename: Option<String>,
+}
+
+/// Who imports: the audit actor and the jurisdiction rows must fall in.
+#[derive(Debug, Clone)]
+pub struct Who {
+    pub actor: Actor,
+    pub scope: String,
+}
+
+/// How far an import is, for `GET /api/imports/{id}` and the CLI's progress bar.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// 0 reading, 1 validating, 2 writing, 3 done.
+    pub phase: AtomicU64,
+    pub rows_total: AtomicU64,
+    pub rows_checked: AtomicU64,
+}
+
+impl Progress {
+    pub fn phase_name(&self) -> &'static str {
+        match self.phase.load(Ordering::Relaxed) {
+            0 => "reading",
+            1 => "validating",
+            2 => "writing",
+            _ => "done",
+        }
+    }
+}
+
+/// The import report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub id: String,
+    pub kind: &'static str,
+    pub format: &'static str,
+    pub mode: Mode,
+    pub dry_run: bool,
+    /// `succeeded`, `refused` (atomic with errors: nothing written) or `dry_run`.
+    pub status: &'static str,
+    pub read: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub rejected: u64,
+    /// New cases of people already in the register (flagged `is_revisit`).
+    pub revisits: u64,
+    pub errors: Vec<RowError>,
+    pub errors_truncated: bool,
+}
+
+/// A file the import cannot read at all.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct FileError {
+    pub code: &'static str,
+    pub message: String,
+    pub details: Value,
+}
+
+/// Why an import failed: the file, or the database.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+fn file_error(code: &'static str, message: impl Into<String>, details: Value) -> Failure {
+    Failure::File(FileError {
+        code,
+        message: message.into(),
+        details,
+    })
+}
+
+/// A new import id: 16 hex digits.
+pub fn new_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// Reads the file into a table and maps its headers (blocking work: call on a blocking thread).
+pub fn read(
+    bytes: &[u8],
+    req: &Request,
+    limits: &Limits,
+) -> Result<(Table, Vec<Option<&'static str>>), Failure> {
+    let table =
+        files::read_table(bytes, req.format, req.sheet.as_deref(), limits).map_err(|e| {
+            let details = match &e {
+                files::ImportError::UnbalancedQuote { row, column } => {
+                    json!({"row": row, "column": column})
+                }
+                files::ImportError::ColumnCount { row, .. }
+                | files::ImportError::Malformed { row, .. } => {
+                    json!({"row": row})
+                }
+                files::ImportError::Encoding { line } => json!({"row": line}),
+                _ => Value::Null,
+            };
+            let code = match &e {
+                files::ImportError::NotFormat { .. } => "not_the_format",
+                files::ImportError::TooLarge { .. } => "file_too_large",
+                files::ImportError::Encoding { .. } => "wrong_encoding",
+                files::ImportError::UnknownSheet { .. } => "unknown_sheet",
+                files::ImportError::Empty => "empty_file",
+                _ => "malformed_file",
+            };
+            file_error(code, e.to_string(), details)
+        })?;
+    let fields = headers::map_headers(req.kind, &table.headers).map_err(|e| {
+        let details = match &e {
+            headers::HeaderError::Missing { missing, .. } => json!({ "missing": missing }),
+            headers::HeaderError::Duplicate {
+                first,
+                second,
+                field,
+                ..
+            } => {
+                json!({ "columns": [first, second], "field": field })
+            }
+        };
+        file_error("bad_headers", e.to_string(), details)
+    })?;
+    Ok((table, fields))
+}
+
+/// Parses every row (in parallel), filling `errors` with the refused ones.
+pub fn stage_rows(
+    spec: &RegisterSpec,
+    layout: &Layout,
+    linker: &Linker,
+    opts: Options<'_>,
+    rows: &[files::Row],
+    progress: &Progress,
+    errors: &mut BTreeMap<usize, Vec<RowError>>,
+) -> Vec<Staged> {
+    use rayon::prelude::*;
+    let results: Vec<Result<Staged, Vec<RowError>>> = rows
+        .par_iter()
+        .map(|r| {
+            let res = parse::parse_row(spec, layout, linker, opts, r.number, &r.cells);
+            progress.rows_checked.fetch_add(1, Ordering::Relaxed);
+            res
+        })
+        .collect();
+    let mut staged = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok(s) => staged.push(s),
+            Err(es) => {
+                if let Some(first) = es.first() {
+                    errors.entry(first.row).or_default().extend(es);
+                }
+            }
+        }
+    }
+    staged
+}
+
+/// A case line's person: the person fields of the row, sex and birth date read from the ID
+/// number when the sheet leaves them out.
+fn person_of(cases: &RegisterSpec, people: &RegisterSpec, row: &Staged) -> Staged {
+    let get = |name: &str| {
+        cases
+            .fields
+            .iter()
+            .position(|f| f.name == name)
+            .and_then(|i| row.values[i].clone())
+    };
+    let id = get("id_number").and_then(|n| IdNumber::parse(&n).ok());
+    let values = people
+        .fields
+        .iter()
+        .map(|f| match (f.name, get(f.name), &id) {
+            ("sex", None, Some(id)) => {
+                Some(if id.is_male() { "male" } else { "female" }.to_owned())
+            }
+            ("birth_date", None, Some(id)) => id.birth_date().map(|d| d.to_string()),
+            (_, v, _) => v,
+        })
+        .collect();
+    Staged {
+        row: row.row,
+        values,
+        link: row.link.clone(),
+        point: None,
+    }
+}
+
+pub fn present_of(layout: &Layout) -> Present {
+    Present {
+        fields: layout.field_col.iter().map(Option::is_some).collect(),
+        link: layout.has_link(),
+        point: layout.has_point(),
+    }
+}
+
+/// Writes staged rows of `spec` (cases: their people first) in `tx`. Returns the written counts
+/// and the number of revisits.
+pub async fn write_rows(
+    tx: &mut sqlx::PgConnection,
+    spec: &RegisterSpec,
+    staged: Vec<Staged>,
+    batch: &Batch<'_>,
+    errors: &mut BTreeMap<usize, Vec<RowError>>,
+) -> Result<(Written, u64), sqlx::Error> {
+    let (present, target) = (batch.present, batch.target);
+    let mut staged = staged;
+    let person_given = spec.name == "cases"
+        && spec
+            .fields
+            .iter()
+            .zip(&present.fields)
+            .any(|(f, p)| *p && f.name == "name");
+    if spec.name == "cases" && !person_given {
+        sqlx::query("CREATE TEMP TABLE IF NOT EXISTS import_people (row_no integer, person_id bigint) ON COMMIT DROP")
+            .execute(&mut *tx)
+            .await?;
+    }
+    if person_given {
+        let people =
+            spec::by_name("people").unwrap_or_else(|| unreachable!("people is a register"));
+        let persons: Vec<Staged> = staged.iter().map(|r| person_of(spec, people, r)).collect();
+        let person_present = Present {
+            fields: people
+                .fields
+                .iter()
+                .map(|f| {
+                    matches!(f.name, "sex" | "birth_date")
+                        || spec
+                            .fields
+                            .iter()
+                            .position(|x| x.name == f.name)
+                            .is_some_and(|i| present.fields[i])
+                })
+                .collect(),
+            link: present.link,
+            point: false,
+        };
+        let person_batch = Batch {
+            present: &person_present,
+            target: target_for_people(target),
+            ..*batch
+        };
+        let (person_errors, _) = write::write(tx, people, &persons, &person_batch).await?;
+        for e in person_errors {
+            errors.entry(e.row).or_default().push(e);
+        }
+        let keys: Vec<String> = people
+            .keys
+            .iter()
+            .map(|k| format!("(SELECT t.id FROM people t WHERE {k} LIMIT 1)"))
+            .collect();
+        sqlx::query("DROP TABLE IF EXISTS import_people")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE TEMP TABLE import_people ON COMMIT DROP AS
+             SELECT q.row_no, coalesce({}) AS person_id FROM import_q q",
+            keys.join(", ")
+        )))
+        .execute(&mut *tx)
+        .await?;
+        staged.retain(|r| !errors.contains_key(&r.row));
+    }
+    let (row_errors, written) = write::write(tx, spec, &staged, batch).await?;
+    for e in row_errors {
+        errors.entry(e.row).or_default().push(e);
+    }
+    let mut revisits = 0;
+    if spec.name == "cases" && !written.new_ids.is_empty() {
+        revisits = sqlx::query(
+            "UPDATE cases c SET is_revisit = true
+             WHERE c.id = ANY($1) AND NOT c.is_revisit AND EXISTS (
+               SELECT 1 FROM cases o WHERE o.person_id = c.person_id AND o.id <> c.id
+                 AND o.deleted_at IS NULL AND o.reported_on <= c.reported_on)",
+        )
+        .bind(&written.new_ids)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    Ok((written, revisits))
+}
+
+/// A case created by POST (or updated) may belong to a person already in the register.
+fn target_for_people(target: Target) -> Target {
+    match target {
+        Target::CreateOnly | Target::Id(_) => Target::Upsert,
+        Target::Upsert => Target::Upsert,
+    }
+}
+
+/// A file as read: its table and the canonical field of each column.
+#[derive(Debug, Clone, Copy)]
+pub struct Sheet<'a> {
+    pub table: &'a Table,
+    pub fields: &'a [Option<&'static str>],
+}
+
+/// Runs an import of an already-read table. Commits unless refused or a dry run.
+pub async fn run(
+    pool: &PgPool,
+    linker: &Linker,
+    who: &Who,
+    req: &Request,
+    id: &str,
+    sheet: Sheet<'_>,
+    progress: &Progress,
+) -> Result<Report, Failure> {
+    let Sheet { table, fields } = sheet;
+    let started = chrono::Utc::now();
+    let spec = if req.kind == Kind::Villages {
+        return super::villages::run(pool, who, req, id, sheet, progress).await;
+    } else {
+        spec::by_kind(req.kind).ok_or_else(|| {
+            file_error(
+                "unknown_kind",
+                format!("no register for kind {}", req.kind),
+                Value::Null,
+            )
+        })?
+    };
+    progress.phase.store(1, Ordering::Relaxed);
+    progress
+        .rows_total
+        .store(table.rows.len() as u64, Ordering::Relaxed);
+    let layout = Layout::new(spec, table.headers.clone(), fields);
+    let opts = Options {
+        crs: req.crs,
+        scope: &who.scope,
+        require_all: true,
+    };
+    let mut errors: BTreeMap<usize, Vec<RowError>> = BTreeMap::new();
+    let staged = tokio::task::block_in_place(|| {
+        stage_rows(
+            spec,
+            &layout,
+            linker,
+            opts,
+            &table.rows,
+            progress,
+            &mut errors,
+        )
+    });
+    let keep_valid = req.mode == Mode::ValidRows;
+    progress.phase.store(2, Ordering::Relaxed);
+    let mut tx = pool.begin().await?;
+    let present = present_of(&layout);
+    let (written, revisits) = if errors.is_empty() || keep_valid {
+        let batch = Batch {
+            present: &present,
+            target: Target::Upsert,
+            scope: &who.scope,
+            user: &who.actor.username,
+            keep_valid,
+        };
+        write_rows(&mut tx, spec, staged, &batch, &mut errors).await?
+    } else {
+        (Written::default(), 0)
+    };
+    // Name the column as the file does.
+    for es in errors.values_mut() {
+        for e in es.iter_mut() {
+            if let Some(i) = e
+                .field
+                .as_deref()
+                .and_then(|f| fields.iter().position(|x| *x == Some(f)))
+            {
+                e.column = table.headers.get(i).cloned();
+            }
+        }
+    }
+    let refused = !errors.is_empty() && !keep_valid;
+    let status = if refused {
+        "refused"
+    } else if req.dry_run {
+        "dry_run"
+    } else {
+        "succeeded"
+    };
+    let all: Vec<RowError> = errors.into_values().flatten().collect();
+    let rejected = all
+        .iter()
+        .map(|e| e.row)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as u64;
+    let (inserted, updated, unchanged) = if refused {
+        (0, 0, 0)
+    } else {
+        (written.inserted, written.updated, written.unchanged)
+    };
+    let report = Report {
+        id: id.to_owned(),
+        kind: req.kind.as_str(),
+        format: req.format.as_str(),
+        mode: req.mode,
+        dry_run: req.dry_run,
+        status,
+        read: table.rows.len() as u64,
+        inserted,
+        updated,
+        unchanged,
+        rejected,
+        revisits: if refused { 0 } else { revisits },
+        errors_truncated: all.len() > MAX_REPORTED_ERRORS,
+        errors: all.into_iter().take(MAX_REPORTED_ERRORS).collect(),
+    };
+    if refused || req.dry_run {
+        tx.rollback().await?;
+        let mut conn = pool.acquire().await?;
+        finish(&mut conn, who, req, &report, started).await?;
+    } else {
+        finish(&mut tx, who, req, &report, started).await?;
+        tx.commit().await?;
+    }
+    progress.phase.store(3, Ordering::Relaxed);
+    Ok(report)
+}
+
+/// Records the import in the history and the audit log (in the import's transaction when it
+/// commits).
+pub async fn finish(
+    conn: &mut sqlx::PgConnection,
+    who: &Who,
+    req: &Request,
+    report: &Report,
+    started: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
+    let status = match report.status {
+        "refused" => "refused",
+        "dry_run" => "dry_run",
+        _ => "succeeded",
+    };
+    let body = serde_json::to_value(report).unwrap_or(Value::Null);
+    sqlx::query(
+        "INSERT INTO imports (id, kind, format, filename, mode, dry_run, status, read, inserted,
+            updated, unchanged, rejected, report, user_id, username, jurisdiction, started_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::import_status, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(&report.id)
+    .bind(report.kind)
+    .bind(report.format)
+    .bind(&req.filename)
+    .bind(req.mode.as_str())
+    .bind(req.dry_run)
+    .bind(status)
+    .bind(report.read as i32)
+    .bind(report.inserted as i32)
+    .bind(report.updated as i32)
+    .bind(report.unchanged as i32)
+    .bind(report.rejected as i32)
+    .bind(&body)
+    .bind(who.actor.user_id)
+    .bind(&who.actor.username)
+    .bind(&who.scope)
+    .bind(started)
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        &who.actor,
+        Entry {
+            action: "import",
+            table: Some(report.kind),
+            row_id: Some(report.id.clone()),
+            detail: Some(json!({
+                "status": report.status, "read": report.read, "inserted": report.inserted,
+                "updated": report.updated, "unchanged": report.unchanged, "rejected": report.rejected,
+                "filename": req.filename,
+            })),
+            ..Entry::default()
+        },
+    )
+    .await
+}
+
+/// The uploaded sheet again, with an error column: every row in atomic mode (fix and upload the
+/// whole sheet again), only the refused rows in `valid_rows` mode (the others are in).
+pub fn error_workbook(
+    table: &Table,
+    report: &Report,
+) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Format as CellFormat, Workbook};
+    let mut by_row: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for e in &report.errors {
+        let what = match (&e.column, &e.value) {
+            (Some(c), Some(v)) => format!("{c} = {v:?}: {}", e.reason),
+            (Some(c), None) => format!("{c}: {}", e.reason),
+            _ => e.reason.clone(),
+        };
+        by_row.entry(e.row).or_default().push(what);
+    }
+    let mut wb = Workbook::new();
+    let sheet = wb.add_worksheet();
+    sheet.set_name("errors")?;
+    let bold = CellFormat::new().set_bold();
+    let red = CellFormat::new().set_font_color(rust_xlsxwriter::Color::Red);
+    let err_col = table.headers.len() as u16;
+    for (c, h) in table.headers.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, h, &bold)?;
+    }
+    sheet.write_string_with_format(0, err_col, "错误 / errors", &bold)?;
+    let mut out_row = 1u32;
+    for r in &table.rows {
+        let errs = by_row.get(&r.number);
+        if report.mode == Mode::ValidRows && errs.is_none() {
+            continue;
+        }
+        for (c, v) in r.cells.iter().enumerate() {
+            sheet.write_string(out_row, c as u16, v)?;
+        }
+        if let Some(errs) = errs {
+            sheet.write_string_with_format(out_row, err_col, errs.join("; "), &red)?;
+        }
+        out_row += 1;
+    }
+    wb.save_to_buffer()
+}
+
+/// Whether the file is one the import should run in the background (answer 202 and a job).
+pub fn is_long(table: &Table) -> bool {
+    table.rows.len() > 20_000
+}
+
+/// Shared progress of a running import.
+pub type SharedProgress = Arc<Progress>;

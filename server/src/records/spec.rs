@@ -1,0 +1,997 @@
+//! Every register of the API and the import, declared once: its fields (the canonical names of
+//! the import headers, which are also the JSON names of the API), their types, the references
+//! that turn a natural key into a row id (a dog tag into `dog_id`), how a record finds its
+//! village, and the natural keys that make an import idempotent.
+//!
+//! SQL fragments use fixed aliases: `s` a staged row (typed values as parsed), `r` a staged row
+//! with its references resolved (ref columns added), `q` that row with its village resolved,
+//! `t` the register table.
+
+use echinomap_geodata::import::enums::{self, EnumType};
+use echinomap_geodata::import::headers::Kind;
+
+use crate::auth::Perm;
+
+/// The type of a field's value, checked in Rust before anything reaches the database.
+#[derive(Debug, Clone, Copy)]
+pub enum Ty {
+    Text,
+    Int {
+        min: i64,
+        max: i64,
+    },
+    Dec {
+        min: f64,
+        max: f64,
+    },
+    Date,
+    Bool,
+    Enum(&'static EnumType),
+    /// 身份证号, GB 11643 checksum verified.
+    IdNumber,
+    Phone,
+}
+
+impl Ty {
+    /// The column type of the staging table.
+    pub fn sql(self) -> &'static str {
+        match self {
+            Ty::Text | Ty::IdNumber | Ty::Phone => "text",
+            Ty::Int { .. } => "bigint",
+            Ty::Dec { .. } => "numeric",
+            Ty::Date => "date",
+            Ty::Bool => "boolean",
+            Ty::Enum(e) => e.sql_type,
+        }
+    }
+}
+
+/// One field of a register.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    /// Canonical name: import header field, JSON key, staging column.
+    pub name: &'static str,
+    pub ty: Ty,
+    /// A new record needs it.
+    pub required: bool,
+    /// The table column it is written to; `None` for fields that only resolve a reference or a
+    /// key (a dog tag on a deworming row).
+    pub column: Option<&'static str>,
+    /// SQL for an empty value of a NOT NULL column with a default.
+    pub default: Option<&'static str>,
+}
+
+const fn f(name: &'static str, ty: Ty) -> Field {
+    Field {
+        name,
+        ty,
+        required: false,
+        column: Some(name),
+        default: None,
+    }
+}
+
+const fn req(field: Field) -> Field {
+    Field {
+        required: true,
+        ..field
+    }
+}
+
+const fn col(field: Field, column: &'static str) -> Field {
+    Field {
+        column: Some(column),
+        ..field
+    }
+}
+
+const fn key_only(field: Field) -> Field {
+    Field {
+        column: None,
+        ..field
+    }
+}
+
+const fn default(field: Field, sql: &'static str) -> Field {
+    Field {
+        default: Some(sql),
+        ..field
+    }
+}
+
+const TEXT: Ty = Ty::Text;
+const DATE: Ty = Ty::Date;
+const BOOL: Ty = Ty::Bool;
+const COUNT: Ty = Ty::Int {
+    min: 0,
+    max: 100_000_000,
+};
+const YEAR: Ty = Ty::Int {
+    min: 1990,
+    max: 2100,
+};
+const fn en(e: &'static EnumType) -> Ty {
+    Ty::Enum(e)
+}
+
+/// A reference from a record to another row, found by a natural key in the record.
+#[derive(Debug, Clone, Copy)]
+pub struct Reference {
+    /// The column of the register it fills (`dog_id`).
+    pub column: &'static str,
+    /// A scalar SQL expression over the staged row `s` giving the id, NULL when not found.
+    pub sql: &'static str,
+    /// The fields it reads: the reference is attempted when the first is present.
+    pub fields: &'static [&'static str],
+    /// A new record needs it.
+    pub required: bool,
+    /// What is referenced, for messages ("dog with tag").
+    pub what: &'static str,
+}
+
+/// How a record finds its village.
+#[derive(Debug, Clone, Copy)]
+pub enum Village {
+    /// Not tied to a village (stock items, vaccination campaigns).
+    None,
+    /// By the link fields (code, name, point); `fallback` (SQL over `r`) gives the village when
+    /// the row has no link fields, e.g. the village of the dog a deworming row names.
+    Linked {
+        required: bool,
+        fallback: Option<&'static str>,
+        /// The table keeps `link_method` and `link_distance_m`.
+        link_columns: bool,
+        /// The table column (`village_id`, or `origin_village_id`).
+        column: &'static str,
+    },
+    /// Placed through the case it belongs to (imaging, treatment, follow-up).
+    ViaCase,
+}
+
+/// Whether a record has a position (`lon`, `lat` → `geom` and H3 cells r7–r9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Point {
+    None,
+    Optional,
+    Required,
+}
+
+/// How a field is shown in lists: personal identifiers are masked there and whole only in the
+/// (audited) detail of one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mask {
+    IdNumber,
+    Phone,
+}
+
+/// A rule across fields of one row, checked in Rust: `(field, message, holds)`.
+pub type Check = (
+    &'static str,
+    &'static str,
+    fn(&dyn Fn(&str) -> Option<String>) -> bool,
+);
+
+#[derive(Debug, Clone, Copy)]
+pub struct RegisterSpec {
+    /// The URL segment and the import `kind=` (`dewormings`).
+    pub name: &'static str,
+    pub table: &'static str,
+    pub name_zh: &'static str,
+    pub name_en: &'static str,
+    /// The import kind that feeds it, if any.
+    pub kind: Option<Kind>,
+    /// What reading and writing it needs.
+    pub perm: Perm,
+    pub fields: &'static [Field],
+    pub refs: &'static [Reference],
+    pub village: Village,
+    pub point: Point,
+    /// Natural keys, in order of preference: SQL predicates between `t` and `q`.
+    pub keys: &'static [&'static str],
+    /// The date that places a record in time (`from`/`to` filters).
+    pub date_column: Option<&'static str>,
+    /// The column the `status` filter compares.
+    pub status_column: Option<&'static str>,
+    /// Columns the `q` filter searches (prefix match).
+    pub search: &'static [&'static str],
+    /// Extra JSON for the read side (SQL over `t`, a jsonb object).
+    pub extra_json: &'static str,
+    /// Identifiers masked in lists.
+    pub masks: &'static [(&'static str, Mask)],
+    /// Personal health data: reads of one record are audited.
+    pub personal: bool,
+    pub soft_delete: bool,
+    pub checks: &'static [Check],
+}
+
+impl RegisterSpec {
+    pub fn field(&self, name: &str) -> Option<&'static Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    pub fn has_village(&self) -> bool {
+        matches!(self.village, Village::Linked { .. })
+    }
+
+    /// The SQL expression for a record's village id (for scope and the read side).
+    pub fn village_id_sql(&self) -> Option<&'static str> {
+        match self.village {
+            Village::None => None,
+            Village::Linked { column, .. } => Some(match column {
+                "village_id" => "t.village_id",
+                _ => "t.origin_village_id",
+            }),
+            Village::ViaCase => Some("(SELECT c.village_id FROM cases c WHERE c.id = t.case_id)"),
+        }
+    }
+}
+
+const BASE: RegisterSpec = RegisterSpec {
+    name: "",
+    table: "",
+    name_zh: "",
+    name_en: "",
+    kind: None,
+    perm: Perm::AnimalRows,
+    fields: &[],
+    refs: &[],
+    village: Village::Linked {
+        required: true,
+        fallback: None,
+        link_columns: true,
+        column: "village_id",
+    },
+    point: Point::None,
+    keys: &[],
+    date_column: None,
+    status_column: None,
+    search: &[],
+    extra_json: "'{}'::jsonb",
+    masks: &[],
+    personal: false,
+    soft_delete: true,
+    checks: &[],
+};
+
+const DOG_BY_TAG: Reference = Reference {
+    column: "dog_id",
+    sql: "(SELECT x.id FROM dogs x WHERE x.tag = s.dog_tag)",
+    fields: &["dog_tag"],
+    required: true,
+    what: "dog with tag",
+};
+const HOUSEHOLD_BY_NO: Reference = Reference {
+    column: "household_id",
+    sql: "(SELECT x.id FROM households x WHERE x.household_no = s.household_no)",
+    fields: &["household_no"],
+    required: false,
+    what: "household with number",
+};
+/// A case by its NNDRS report id, else the latest case of the person with that ID number, else of
+/// the person with that name and birth date.
+const CASE_REF: Reference = Reference {
+    column: "case_id",
+    sql: "coalesce(
+        (SELECT x.id FROM cases x WHERE x.nndrs_id = s.nndrs_id),
+        (SELECT x.id FROM cases x JOIN people p ON p.id = x.person_id
+          WHERE s.nndrs_id IS NULL AND p.id_number = s.id_number ORDER BY x.reported_on DESC, x.id DESC LIMIT 1),
+        (SELECT x.id FROM cases x JOIN people p ON p.id = x.person_id
+          WHERE s.nndrs_id IS NULL AND s.id_number IS NULL AND p.name = s.name AND p.birth_date = s.birth_date
+          ORDER BY x.reported_on DESC, x.id DESC LIMIT 1))",
+    fields: &["nndrs_id", "id_number", "name"],
+    required: true,
+    what: "case with NNDRS id, ID number or name and birth date",
+};
+const CASE_FIELDS_FOR_REF: [Field; 4] = [
+    key_only(f("nndrs_id", TEXT)),
+    key_only(f("id_number", Ty::IdNumber)),
+    key_only(f("name", TEXT)),
+    key_only(f("birth_date", DATE)),
+];
+
+const DOG_FALLBACK: Option<&str> = Some("(SELECT x.village_id FROM dogs x WHERE x.id = r.dog_id)");
+
+fn ends_after(get: &dyn Fn(&str) -> Option<String>, start: &str, end: &str) -> bool {
+    match (get(start), get(end)) {
+        (Some(a), Some(b)) => a <= b,
+        _ => true,
+    }
+}
+
+fn not_more(get: &dyn Fn(&str) -> Option<String>, part: &str, whole: &str) -> bool {
+    match (
+        get(part).and_then(|p| p.parse::<i64>().ok()),
+        get(whole).and_then(|w| w.parse::<i64>().ok()),
+    ) {
+        (Some(p), Some(w)) => p <= w,
+        _ => true,
+    }
+}
+
+pub const SPECS: &[RegisterSpec] = &[
+    RegisterSpec {
+        name: "households",
+        table: "households",
+        name_zh: "户",
+        name_en: "Households",
+        kind: Some(Kind::Households),
+        fields: &[
+            req(f("household_no", TEXT)),
+            req(f("head_name", TEXT)),
+            f("address", TEXT),
+            default(f("pastoral", BOOL), "false"),
+        ],
+        point: Point::Optional,
+        keys: &["t.household_no = q.household_no"],
+        search: &["household_no", "head_name"],
+        ..BASE
+    },
+    RegisterSpec {
+        name: "people",
+        table: "people",
+        name_zh: "人员",
+        name_en: "People",
+        perm: Perm::CaseRows,
+        fields: &[
+            req(f("name", TEXT)),
+            f("id_number", Ty::IdNumber),
+            req(f("sex", en(&enums::SEX))),
+            req(f("birth_date", DATE)),
+            f("ethnicity", TEXT),
+            f("occupation", TEXT),
+            f("phone", Ty::Phone),
+            key_only(f("household_no", TEXT)),
+        ],
+        refs: &[HOUSEHOLD_BY_NO],
+        keys: &[
+            "t.id_number = q.id_number",
+            "(t.id_number IS NULL OR q.id_number IS NULL) AND t.name = q.name AND t.birth_date = q.birth_date AND t.village_id = q.village_id",
+        ],
+        search: &["name"],
+        masks: &[("id_number", Mask::IdNumber), ("phone", Mask::Phone)],
+        personal: true,
+        ..BASE
+    },
+    RegisterSpec {
+        name: "dogs",
+        table: "dogs",
+        name_zh: "犬只",
+        name_en: "Dogs",
+        kind: Some(Kind::Dogs),
+        fields: &[
+            req(col(f("dog_tag", TEXT), "tag")),
+            f("collar_id", TEXT),
+            key_only(f("household_no", TEXT)),
+            req(col(f("dog_kind", en(&enums::DOG_KIND)), "kind")),
+            default(f("sex", en(&enums::SEX)), "'unknown'"),
+            f("birth_year", YEAR),
+            default(f("status", en(&enums::DOG_STATUS)), "'alive'"),
+            f("status_on", DATE),
+            req(f("registered_on", DATE)),
+        ],
+        refs: &[HOUSEHOLD_BY_NO],
+        keys: &["t.tag = q.dog_tag"],
+        date_column: Some("registered_on"),
+        status_column: Some("status"),
+        search: &["tag"],
+        extra_json: "jsonb_build_object('dog_tag', t.tag, 'household_no', (SELECT x.household_no FROM households x WHERE x.id = t.household_id))",
+        checks: &[
+            (
+                "status_on",
+                "a dog that is no longer alive needs status_on (since when)",
+                |g| g("status").is_none_or(|s| s == "alive") || g("status_on").is_some(),
+            ),
+            (
+                "status_on",
+                "status_on cannot be before registered_on",
+                |g| ends_after(g, "registered_on", "status_on"),
+            ),
+        ],
+        ..BASE
+    },
+    RegisterSpec {
+        name: "dewormings",
+        table: "dewormings",
+        name_zh: "驱虫",
+        name_en: "Dewormings",
+        kind: Some(Kind::Dewormings),
+        fields: &[
+            req(key_only(f("dog_tag", TEXT))),
+            req(f("dosed_on", DATE)),
+            default(f("drug", en(&enums::DEWORMING_DRUG)), "'praziquantel'"),
+            f("batch", TEXT),
+            f(
+                "dose_mg",
+                Ty::Dec {
+                    min: 0.1,
+                    max: 100_000.0,
+                },
+            ),
+            default(f("method", en(&enums::DEWORMING_METHOD)), "'tablet'"),
+            f("given_by", TEXT),
+        ],
+        refs: &[DOG_BY_TAG],
+        village: Village::Linked {
+            required: true,
+            fallback: DOG_FALLBACK,
+            link_columns: false,
+            column: "village_id",
+        },
+        keys: &["t.dog_id = q.dog_id AND t.dosed_on = q.dosed_on"],
+        date_column: Some("dosed_on"),
+        extra_json: "jsonb_build_object('dog_tag', (SELECT x.tag FROM dogs x WHERE x.id = t.dog_id))",
+        ..BASE
+    },
+    RegisterSpec {
+        name: "faecal_tests",
+        table: "faecal_tests",
+        name_zh: "犬粪检测",
+        name_en: "Faecal tests",
+        kind: Some(Kind::FaecalTests),
+        fields: &[
+            req(f("sample_id", TEXT)),
+            key_only(f("dog_tag", TEXT)),
+            key_only(f("household_no", TEXT)),
+            req(f("sampled_on", DATE)),
+            f("tested_on", DATE),
+            default(f("method", en(&enums::FAECAL_METHOD)), "'copro_elisa'"),
+            req(f("result", en(&enums::TEST_RESULT))),
+            f("lab", TEXT),
+        ],
+        refs: &[
+            Reference {
+                required: false,
+                ..DOG_BY_TAG
+            },
+            HOUSEHOLD_BY_NO,
+        ],
+        village: Village::Linked {
+            required: true,
+            fallback: DOG_FALLBACK,
+            link_columns: true,
+            column: "village_id",
+        },
+        keys: &["t.sample_id = q.sample_id"],
+        date_column: Some("sampled_on"),
+        status_column: Some("result"),
+        search: &["sample_id"],
+        extra_json: "jsonb_build_object('dog_tag', (SELECT x.tag FROM dogs x WHERE x.id = t.dog_id))",
+        checks: &[("tested_on", "tested_on cannot be before sampled_on", |g| {
+            ends_after(g, "sampled_on", "tested_on")
+        })],
+        ..BASE
+    },
+    RegisterSpec {
+        name: "stray_dog_events",
+        table: "stray_dog_events",
+        name_zh: "无主犬处置",
+        name_en: "Stray dog events",
+        fields: &[
+            req(f("occurred_on", DATE)),
+            req(f(
+                "n_dogs",
+                Ty::Int {
+                    min: 1,
+                    max: 10_000,
+                },
+            )),
+            req(f("action", en(&enums::STRAY_ACTION))),
+            f("reported_by", TEXT),
+        ],
+        point: Point::Required,
+        date_column: Some("occurred_on"),
+        status_column: Some("action"),
+        ..BASE
+    },
+    RegisterSpec {
+        name: "slaughter_points",
+        table: "slaughter_points",
+        name_zh: "屠宰点",
+        name_en: "Slaughter points",
+        kind: Some(Kind::SlaughterPoints),
+        fields: &[
+            req(col(f("point_code", TEXT), "code")),
+            req(col(f("point_name", TEXT), "name")),
+            req(col(
+                f("point_kind", en(&enums::SLAUGHTER_POINT_KIND)),
+                "kind",
+            )),
+            req(f("disposal_facility", en(&enums::DISPOSAL_FACILITY))),
+            f("licence", TEXT),
+        ],
+        point: Point::Required,
+        keys: &["t.code = q.point_code"],
+        status_column: Some("kind"),
+        search: &["code", "name"],
+        ..BASE
+    },
+    RegisterSpec {
+        name: "slaughter_inspections",
+        table: "slaughter_inspections",
+        name_zh: "屠宰检疫",
+        name_en: "Slaughter inspections",
+        kind: Some(Kind::SlaughterInspections),
+        fields: &[
+            req(key_only(f("point_code", TEXT))),
+            req(f("inspected_on", DATE)),
+            req(f("species", en(&enums::SPECIES))),
+            default(f("age_class", en(&enums::AGE_CLASS)), "'unknown'"),
+            req(f(
+                "slaughtered",
+                Ty::Int {
+                    min: 1,
+                    max: 1_000_000,
+                },
+            )),
+            req(f("infected", COUNT)),
+            req(f("organ", en(&enums::CYST_ORGAN))),
+            req(f("disposal_method", en(&enums::DISPOSAL_METHOD))),
+            req(f("disposal_done", BOOL)),
+            f("inspector", TEXT),
+        ],
+        refs: &[Reference {
+            column: "point_id",
+            sql: "(SELECT x.id FROM slaughter_points x WHERE x.code = s.point_code)",
+            fields: &["point_code"],
+            required: true,
+            what: "slaughter point with code",
+        }],
+        // The village is where the animals came from, when the sheet says.
+        village: Village::Linked {
+            required: false,
+            fallback: None,
+            link_columns: true,
+            column: "origin_village_id",
+        },
+        keys: &[
+            "t.point_id = q.point_id AND t.inspected_on = q.inspected_on AND t.species = q.species AND t.age_class = coalesce(q.age_class, 'unknown')",
+        ],
+        date_column: Some("inspected_on"),
+        status_column: Some("species"),
+        extra_json: "jsonb_build_object('point_code', (SELECT x.code FROM slaughter_points x WHERE x.id = t.point_id))",
+        checks: &[("infected", "infected cannot exceed slaughtered", |g| {
+            not_more(g, "infected", "slaughtered")
+        })],
+        ..BASE
+    },
+    RegisterSpec {
+        name: "vaccination_campaigns",
+        table: "vaccination_campaigns",
+        name_zh: "免疫计划",
+        name_en: "Vaccination campaigns",
+        fields: &[
+            req(f("name", TEXT)),
+            req(f("year", YEAR)),
+            req(f("vaccine", TEXT)),
+            default(f("species", en(&enums::SPECIES)), "'sheep'"),
+            req(f("starts_on", DATE)),
+            req(f("ends_on", DATE)),
+        ],
+        village: Village::None,
+        keys: &["t.name = q.name"],
+        date_column: Some("starts_on"),
+        search: &["name"],
+        checks: &[("ends_on", "ends_on cannot be before starts_on", |g| {
+            ends_after(g, "starts_on", "ends_on")
+        })],
+        ..BASE
+    },
+    RegisterSpec {
+        name: "vaccinations",
+        table: "vaccinations",
+        name_zh: "羊免疫",
+        name_en: "Vaccinations",
+        kind: Some(Kind::Vaccinations),
+        fields: &[
+            req(key_only(f("campaign", TEXT))),
+            req(f("vaccinated_on", DATE)),
+            req(f("target", COUNT)),
+            req(f("immunised", COUNT)),
+            req(f("doses", COUNT)),
+            f("batch", TEXT),
+        ],
+        refs: &[Reference {
+            column: "campaign_id",
+            sql: "(SELECT x.id FROM vaccination_campaigns x WHERE x.name = s.campaign AND x.deleted_at IS NULL)",
+            fields: &["campaign"],
+            required: true,
+            what: "vaccination campaign named",
+        }],
+        keys: &["t.campaign_id = q.campaign_id AND t.village_id = q.village_id"],
+        date_column: Some("vaccinated_on"),
+        extra_json: "jsonb_build_object('campaign', (SELECT x.name FROM vaccination_campaigns x WHERE x.id = t.campaign_id))",
+        ..BASE
+    },
+    RegisterSpec {
+        name: "livestock_census",
+        table: "village_denominators",
+        name_zh: "村年度基数",
+        name_en: "Village census",
+        kind: Some(Kind::LivestockCensus),
+        perm: Perm::AnimalRows,
+        fields: &[
+            req(f("year", YEAR)),
+            req(f("population", COUNT)),
+            req(f("households", COUNT)),
+            req(f("dogs_estimated", COUNT)),
+            default(f("sheep", COUNT), "0"),
+            default(f("goats", COUNT), "0"),
+            default(f("cattle", COUNT), "0"),
+            default(f("horses", COUNT), "0"),
+            default(f("camels", COUNT), "0"),
+        ],
+        village: Village::Linked {
+            required: true,
+            fallback: None,
+            link_columns: false,
+            column: "village_id",
+        },
+        keys: &["t.village_id = q.village_id AND t.year = q.year"],
+        soft_delete: false,
+        ..BASE
+    },
+    RegisterSpec {
+        name: "rodent_surveys",
+        table: "rodent_surveys",
+        name_zh: "鼠类调查",
+        name_en: "Rodent surveys",
+        fields: &[
+            req(f("surveyed_on", DATE)),
+            f("site", TEXT),
+            req(f("trapped", COUNT)),
+            req(f("dissected", COUNT)),
+            req(f("infected", COUNT)),
+            f("species", TEXT),
+        ],
+        point: Point::Required,
+        date_column: Some("surveyed_on"),
+        checks: &[
+            ("dissected", "dissected cannot exceed trapped", |g| {
+                not_more(g, "dissected", "trapped")
+            }),
+            ("infected", "infected cannot exceed dissected", |g| {
+                not_more(g, "infected", "dissected")
+            }),
+        ],
+        ..BASE
+    },
+    RegisterSpec {
+        name: "cases",
+        table: "cases",
+        name_zh: "病例",
+        name_en: "Cases",
+        kind: Some(Kind::Cases),
+        perm: Perm::CaseRows,
+        fields: &[
+            // The person, from the same line of the line list.
+            req(key_only(f("name", TEXT))),
+            key_only(f("id_number", Ty::IdNumber)),
+            key_only(f("sex", en(&enums::SEX))),
+            key_only(f("birth_date", DATE)),
+            key_only(f("ethnicity", TEXT)),
+            key_only(f("occupation", TEXT)),
+            key_only(f("phone", Ty::Phone)),
+            key_only(f("household_no", TEXT)),
+            // The case.
+            req(f("case_type", en(&enums::CASE_TYPE))),
+            req(f("diagnosis_class", en(&enums::DIAGNOSIS_CLASS))),
+            req(f("organ", en(&enums::CASE_ORGAN))),
+            req(f("discovery_route", en(&enums::DISCOVERY_ROUTE))),
+            f("onset_on", DATE),
+            f("diagnosed_on", DATE),
+            req(f("reported_on", DATE)),
+            f("nndrs_id", TEXT),
+            f("reporting_unit", TEXT),
+            default(f("status", en(&enums::CASE_STATUS)), "'under_treatment'"),
+        ],
+        refs: &[Reference {
+            column: "person_id",
+            sql: "(SELECT x.person_id FROM import_people x WHERE x.row_no = s.row_no)",
+            fields: &["name"],
+            required: true,
+            what: "person",
+        }],
+        village: Village::Linked {
+            required: true,
+            fallback: None,
+            link_columns: false,
+            column: "village_id",
+        },
+        keys: &[
+            "t.nndrs_id = q.nndrs_id",
+            "(t.nndrs_id IS NULL OR q.nndrs_id IS NULL) AND t.person_id = q.person_id AND t.case_type = q.case_type AND t.reported_on = q.reported_on",
+        ],
+        date_column: Some("reported_on"),
+        status_column: Some("status"),
+        search: &["nndrs_id"],
+        personal: true,
+        checks: &[
+            (
+                "diagnosed_on",
+                "diagnosed_on cannot be before onset_on",
+                |g| ends_after(g, "onset_on", "diagnosed_on"),
+            ),
+            (
+                "reported_on",
+                "reported_on cannot be before diagnosed_on",
+                |g| ends_after(g, "diagnosed_on", "reported_on"),
+            ),
+            (
+                "birth_date",
+                "a person without an ID number needs sex and birth_date",
+                |g| g("id_number").is_some() || (g("birth_date").is_some() && g("sex").is_some()),
+            ),
+        ],
+        ..BASE
+    },
+    RegisterSpec {
+        name: "imaging_exams",
+        table: "imaging_exams",
+        name_zh: "影像检查",
+        name_en: "Imaging exams",
+        perm: Perm::CaseRows,
+        fields: &[
+            CASE_FIELDS_FOR_REF[0],
+            CASE_FIELDS_FOR_REF[1],
+            CASE_FIELDS_FOR_REF[2],
+            CASE_FIELDS_FOR_REF[3],
+            req(f("examined_on", DATE)),
+            default(f("modality", en(&enums::IMAGING_MODALITY)), "'ultrasound'"),
+            f("ce_stage", en(&enums::CE_STAGE)),
+            f("pnm_p", en(&enums::PNM_P)),
+            f("pnm_n", en(&enums::PNM_N)),
+            f("pnm_m", en(&enums::PNM_M)),
+            f("largest_cyst_mm", Ty::Int { min: 1, max: 1000 }),
+            f("examiner", TEXT),
+        ],
+        refs: &[CASE_REF],
+        village: Village::ViaCase,
+        keys: &[
+            "t.case_id = q.case_id AND t.examined_on = q.examined_on AND t.modality = coalesce(q.modality, 'ultrasound')",
+        ],
+        date_column: Some("examined_on"),
+        personal: true,
+        checks: &[(
+            "ce_stage",
+            "give either ce_stage (CE) or all of pnm_p, pnm_n, pnm_m (AE), not both",
+            |g| {
+                let pnm = [g("pnm_p"), g("pnm_n"), g("pnm_m")];
+                match g("ce_stage") {
+                    Some(_) => pnm.iter().all(Option::is_none),
+                    None => pnm.iter().all(Option::is_some),
+                }
+            },
+        )],
+        ..BASE
+    },
+    RegisterSpec {
+        name: "treatments",
+        table: "treatments",
+        name_zh: "治疗",
+        name_en: "Treatments",
+        perm: Perm::CaseRows,
+        fields: &[
+            CASE_FIELDS_FOR_REF[0],
+            CASE_FIELDS_FOR_REF[1],
+            CASE_FIELDS_FOR_REF[2],
+            CASE_FIELDS_FOR_REF[3],
+            req(f("kind", en(&enums::TREATMENT_KIND))),
+            req(f("started_on", DATE)),
+            f("ended_on", DATE),
+            f(
+                "dose_mg_per_kg",
+                Ty::Dec {
+                    min: 0.1,
+                    max: 50.0,
+                },
+            ),
+            f("adherence_pct", Ty::Int { min: 0, max: 100 }),
+            f("adverse_events", TEXT),
+            f("hospital", TEXT),
+            f("procedure", TEXT),
+            f(
+                "subsidy_yuan",
+                Ty::Dec {
+                    min: 0.0,
+                    max: 10_000_000.0,
+                },
+            ),
+        ],
+        refs: &[CASE_REF],
+        village: Village::ViaCase,
+        keys: &["t.case_id = q.case_id AND t.kind = q.kind AND t.started_on = q.started_on"],
+        date_column: Some("started_on"),
+        status_column: Some("kind"),
+        personal: true,
+        checks: &[
+            ("ended_on", "ended_on cannot be before started_on", |g| {
+                ends_after(g, "started_on", "ended_on")
+            }),
+            ("dose_mg_per_kg", "albendazole needs dose_mg_per_kg", |g| {
+                g("kind").as_deref() != Some("albendazole") || g("dose_mg_per_kg").is_some()
+            }),
+            (
+                "hospital",
+                "surgery and percutaneous treatment need the hospital",
+                |g| g("kind").is_none_or(|k| k == "albendazole") || g("hospital").is_some(),
+            ),
+        ],
+        ..BASE
+    },
+    RegisterSpec {
+        name: "followups",
+        table: "followups",
+        name_zh: "随访",
+        name_en: "Follow-ups",
+        kind: Some(Kind::Followups),
+        perm: Perm::CaseRows,
+        fields: &[
+            CASE_FIELDS_FOR_REF[0],
+            CASE_FIELDS_FOR_REF[1],
+            CASE_FIELDS_FOR_REF[2],
+            CASE_FIELDS_FOR_REF[3],
+            req(f("due_on", DATE)),
+            f("visited_on", DATE),
+            f("outcome", en(&enums::FOLLOWUP_OUTCOME)),
+            default(f("ultrasound_done", BOOL), "false"),
+            f("visited_by", TEXT),
+            f("notes", TEXT),
+        ],
+        refs: &[CASE_REF],
+        village: Village::ViaCase,
+        keys: &["t.case_id = q.case_id AND t.due_on = q.due_on"],
+        date_column: Some("due_on"),
+        status_column: Some("outcome"),
+        personal: true,
+        checks: &[(
+            "outcome",
+            "a visit (visited_on) and its outcome go together: give both or neither",
+            |g| g("visited_on").is_some() == g("outcome").is_some(),
+        )],
+        ..BASE
+    },
+    RegisterSpec {
+        name: "screening_campaigns",
+        table: "screening_campaigns",
+        name_zh: "筛查",
+        name_en: "Screening",
+        perm: Perm::CaseRows,
+        fields: &[
+            req(f("screened_on", DATE)),
+            req(f("method", en(&enums::SCREENING_METHOD))),
+            req(f("target_group", en(&enums::SCREENING_GROUP))),
+            req(f("min_age", Ty::Int { min: 3, max: 120 })),
+            f("max_age", Ty::Int { min: 3, max: 120 }),
+            req(f("screened", COUNT)),
+            req(f("positives", COUNT)),
+            f("team", TEXT),
+        ],
+        keys: &[
+            "t.village_id = q.village_id AND t.screened_on = q.screened_on AND t.method = q.method AND t.target_group = q.target_group",
+        ],
+        date_column: Some("screened_on"),
+        status_column: Some("target_group"),
+        checks: &[("positives", "positives cannot exceed screened", |g| {
+            not_more(g, "positives", "screened")
+        })],
+        ..BASE
+    },
+    RegisterSpec {
+        name: "health_education",
+        table: "health_education",
+        name_zh: "健康教育",
+        name_en: "Health education",
+        perm: Perm::CaseRows,
+        fields: &[
+            req(f("held_on", DATE)),
+            req(f("activity", TEXT)),
+            req(f("participants", COUNT)),
+            default(f("respondents", COUNT), "0"),
+            default(f("aware", COUNT), "0"),
+        ],
+        village: Village::Linked {
+            required: true,
+            fallback: None,
+            link_columns: false,
+            column: "village_id",
+        },
+        date_column: Some("held_on"),
+        checks: &[("aware", "aware cannot exceed respondents", |g| {
+            not_more(g, "aware", "respondents")
+        })],
+        ..BASE
+    },
+    RegisterSpec {
+        name: "stock_items",
+        table: "stock_items",
+        name_zh: "物资品目",
+        name_en: "Stock items",
+        fields: &[
+            req(col(f("item_code", TEXT), "code")),
+            req(col(f("item_name", TEXT), "name")),
+            req(col(f("item_kind", en(&enums::STOCK_KIND)), "kind")),
+            req(f("unit", TEXT)),
+        ],
+        village: Village::None,
+        keys: &["t.code = q.item_code"],
+        status_column: Some("kind"),
+        search: &["code", "name"],
+        ..BASE
+    },
+    RegisterSpec {
+        name: "stock_movements",
+        table: "stock_movements",
+        name_zh: "物资出入库",
+        name_en: "Stock movements",
+        kind: Some(Kind::StockMovements),
+        fields: &[
+            req(key_only(f("item_code", TEXT))),
+            key_only(f("item_name", TEXT)),
+            req(f("moved_on", DATE)),
+            req(col(
+                f("movement_kind", en(&enums::STOCK_MOVEMENT_KIND)),
+                "kind",
+            )),
+            req(f(
+                "quantity",
+                Ty::Int {
+                    min: -100_000_000,
+                    max: 100_000_000,
+                },
+            )),
+            req(f("batch", TEXT)),
+            f("expires_on", DATE),
+            f("scanned_barcode", TEXT),
+            col(f("notes", TEXT), "note"),
+        ],
+        refs: &[Reference {
+            column: "item_id",
+            sql: "(SELECT x.id FROM stock_items x WHERE x.code = s.item_code)",
+            fields: &["item_code"],
+            required: true,
+            what: "stock item with code",
+        }],
+        // A movement at the county store has no village; issues name the receiving village.
+        village: Village::Linked {
+            required: false,
+            fallback: None,
+            link_columns: false,
+            column: "village_id",
+        },
+        keys: &[
+            "t.item_id = q.item_id AND t.moved_on = q.moved_on AND t.kind = q.movement_kind AND t.batch = q.batch AND coalesce(t.village_id, 0) = coalesce(q.village_id, 0)",
+        ],
+        date_column: Some("moved_on"),
+        status_column: Some("kind"),
+        extra_json: "jsonb_build_object('item_code', (SELECT x.code FROM stock_items x WHERE x.id = t.item_id))",
+        checks: &[
+            (
+                "village",
+                "an issue names the village that receives it",
+                |g| {
+                    g("movement_kind").as_deref() != Some("issue")
+                        || g("village_code").is_some()
+                        || g("village").is_some()
+                        || g("lon").is_some()
+                },
+            ),
+            ("quantity", "only an adjustment may be negative", |g| {
+                g("movement_kind").as_deref() == Some("adjustment")
+                    || g("quantity")
+                        .and_then(|q| q.parse::<i64>().ok())
+                        .is_none_or(|q| q >= 0)
+            }),
+        ],
+        ..BASE
+    },
+];
+
+/// The register named `name` in a URL or `kind=`.
+pub fn by_name(name: &str) -> Option<&'static RegisterSpec> {
+    SPECS.iter().find(|s| s.name == name)
+}
+
+/// The register an import kind feeds (`villages` has its own path).
+pub fn by_kind(kind: Kind) -> Option<&'static RegisterSpec> {
+    SPECS.iter().find(|s| s.kind == Some(kind))
+}

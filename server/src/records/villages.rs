@@ -1,0 +1,254 @@
+//! The `villages` import: the county's own positions and boundaries replace the demo's synthetic
+//! ones. Rows name existing villages by code (villages are created by the gazetteer, not by
+//! sheets); a row may give a position (lon, lat), a boundary (`geometry`, GeoJSON), a name and
+//! the remote flag. Imported villages are no longer synthetic.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+use echinomap_domain::VillageCode;
+use echinomap_geodata::gcj02::LonLat;
+use echinomap_geodata::import::values;
+
+use super::import::{self, Failure, Mode, Progress, Report, Request, Sheet, Who};
+use super::parse::RowError;
+
+struct Row {
+    row: usize,
+    code: String,
+    name: Option<String>,
+    point: Option<(f64, f64, [u64; 3])>,
+    boundary: Option<String>,
+    remote: Option<bool>,
+}
+
+pub(super) async fn run(
+    pool: &sqlx::PgPool,
+    who: &Who,
+    req: &Request,
+    id: &str,
+    sheet: Sheet<'_>,
+    progress: &Progress,
+) -> Result<Report, Failure> {
+    let Sheet { table, fields } = sheet;
+    let started = chrono::Utc::now();
+    let col = |f: &str| fields.iter().position(|x| *x == Some(f));
+    let (c_code, c_name, c_lon, c_lat, c_geom, c_remote) = (
+        col("village_code"),
+        col("village"),
+        col("lon"),
+        col("lat"),
+        col("geometry"),
+        col("remote"),
+    );
+    progress.phase.store(1, Ordering::Relaxed);
+    let mut errors: BTreeMap<usize, Vec<RowError>> = BTreeMap::new();
+    let mut rows = Vec::new();
+    for r in &table.rows {
+        let cell = |c: Option<usize>| {
+            c.and_then(|c| r.cells.get(c))
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+        };
+        let mut errs = Vec::new();
+        let mut e = |c: Option<usize>, field: &str, value: Option<&str>, reason: String| {
+            errs.push(RowError {
+                row: r.number,
+                column: c.and_then(|c| table.headers.get(c).cloned()),
+                field: Some(field.to_owned()),
+                value: value.map(str::to_owned),
+                reason,
+            });
+        };
+        let code = match cell(c_code).map(VillageCode::parse) {
+            Some(Ok(code)) if code.as_str().starts_with(&who.scope) => {
+                Some(code.as_str().to_owned())
+            }
+            Some(Ok(code)) => {
+                e(
+                    c_code,
+                    "village_code",
+                    Some(code.as_str()),
+                    format!("outside your jurisdiction {}", who.scope),
+                );
+                None
+            }
+            Some(Err(err)) => {
+                e(c_code, "village_code", cell(c_code), err.to_string());
+                None
+            }
+            None => {
+                e(
+                    c_code,
+                    "village_code",
+                    None,
+                    "village_code is required".to_owned(),
+                );
+                None
+            }
+        };
+        let point = match (cell(c_lon), cell(c_lat)) {
+            (Some(x), Some(y)) => match (values::parse_decimal(x), values::parse_decimal(y)) {
+                (Ok(lon), Ok(lat)) => match LonLat::new(lon, lat) {
+                    Ok(p) => {
+                        let p = req.crs.to_wgs84(p);
+                        echinomap_geodata::gazetteer::h3_cells(p.into())
+                            .map(|h| (p.lon(), p.lat(), h))
+                            .map_err(|err| e(c_lon, "lon", Some(x), err.to_string()))
+                            .ok()
+                    }
+                    Err(err) => {
+                        e(c_lon, "lon", Some(x), err.to_string());
+                        None
+                    }
+                },
+                (Err(err), _) => {
+                    e(c_lon, "lon", Some(x), err.to_string());
+                    None
+                }
+                (_, Err(err)) => {
+                    e(c_lat, "lat", Some(y), err.to_string());
+                    None
+                }
+            },
+            (None, None) => None,
+            (x, y) => {
+                e(c_lon, "lon", x.or(y), "give both lon and lat".to_owned());
+                None
+            }
+        };
+        let remote = match cell(c_remote).map(values::parse_bool) {
+            Some(Ok(b)) => Some(b),
+            Some(Err(err)) => {
+                e(c_remote, "remote", cell(c_remote), err.to_string());
+                None
+            }
+            None => None,
+        };
+        let boundary = cell(c_geom).map(str::to_owned);
+        if let (Some(code), true) = (code, errs.is_empty()) {
+            rows.push(Row {
+                row: r.number,
+                code,
+                name: cell(c_name).map(str::to_owned),
+                point,
+                boundary,
+                remote,
+            });
+        } else {
+            errors.entry(r.number).or_default().extend(errs);
+        }
+    }
+    progress.phase.store(2, Ordering::Relaxed);
+    let mut tx = pool.begin().await?;
+    let mut updated = 0u64;
+    let mut unchanged = 0u64;
+    for r in &rows {
+        let result = sqlx::query_scalar::<_, bool>(
+            "WITH new AS (
+               SELECT v.id,
+                 coalesce($2, v.name) AS name,
+                 coalesce(ST_SetSRID(ST_MakePoint($3, $4), 4326), v.geom) AS geom,
+                 coalesce(ST_Multi(ST_SetSRID(ST_GeomFromGeoJSON($5), 4326))::geometry(MultiPolygon, 4326), v.boundary) AS boundary,
+                 coalesce($6, v.remote) AS remote,
+                 coalesce($7, v.h3_r7) AS h3_r7, coalesce($8, v.h3_r8) AS h3_r8, coalesce($9, v.h3_r9) AS h3_r9
+               FROM villages v WHERE v.code = $1)
+             UPDATE villages v SET name = n.name, geom = n.geom, boundary = n.boundary, remote = n.remote,
+                 h3_r7 = n.h3_r7, h3_r8 = n.h3_r8, h3_r9 = n.h3_r9,
+                 synthetic = synthetic AND $3::float8 IS NULL AND $5::text IS NULL
+             FROM new n WHERE v.id = n.id
+               AND (v.name, v.geom, v.boundary, v.remote) IS DISTINCT FROM (n.name, n.geom, n.boundary, n.remote)
+             RETURNING true",
+        )
+        .bind(r.code.as_str())
+        .bind(r.name.as_deref())
+        .bind(r.point.map(|p| p.0))
+        .bind(r.point.map(|p| p.1))
+        .bind(r.boundary.as_deref())
+        .bind(r.remote)
+        .bind(r.point.map(|p| p.2[0] as i64))
+        .bind(r.point.map(|p| p.2[1] as i64))
+        .bind(r.point.map(|p| p.2[2] as i64))
+        .fetch_optional(&mut *tx)
+        .await;
+        match result {
+            Ok(Some(_)) => updated += 1,
+            Ok(None) => {
+                let exists: Option<i32> =
+                    sqlx::query_scalar("SELECT id FROM villages WHERE code = $1")
+                        .bind(r.code.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if exists.is_some() {
+                    unchanged += 1;
+                } else {
+                    errors.entry(r.row).or_default().push(RowError {
+                        row: r.row,
+                        column: c_code.and_then(|c| table.headers.get(c).cloned()),
+                        field: Some("village_code".into()),
+                        value: Some(r.code.clone()),
+                        reason: format!(
+                            "no village has code {}; villages come from the gazetteer",
+                            r.code
+                        ),
+                    });
+                }
+            }
+            Err(sqlx::Error::Database(db)) => {
+                // A boundary that is not GeoJSON: the statement failed, so the transaction is
+                // lost; report and stop.
+                errors.entry(r.row).or_default().push(RowError {
+                    row: r.row,
+                    column: c_geom.and_then(|c| table.headers.get(c).cloned()),
+                    field: Some("geometry".into()),
+                    value: r.boundary.clone(),
+                    reason: format!("not a GeoJSON polygon: {}", db.message()),
+                });
+                updated = 0;
+                unchanged = 0;
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let refused =
+        !errors.is_empty() && (req.mode == Mode::Atomic || updated == 0 && unchanged == 0);
+    let all: Vec<RowError> = errors.into_values().flatten().collect();
+    let rejected = all
+        .iter()
+        .map(|e| e.row)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as u64;
+    let report = Report {
+        id: id.to_owned(),
+        kind: req.kind.as_str(),
+        format: req.format.as_str(),
+        mode: req.mode,
+        dry_run: req.dry_run,
+        status: if refused {
+            "refused"
+        } else if req.dry_run {
+            "dry_run"
+        } else {
+            "succeeded"
+        },
+        read: table.rows.len() as u64,
+        inserted: 0,
+        updated: if refused { 0 } else { updated },
+        unchanged: if refused { 0 } else { unchanged },
+        rejected,
+        revisits: 0,
+        errors_truncated: all.len() > import::MAX_REPORTED_ERRORS,
+        errors: all.into_iter().take(import::MAX_REPORTED_ERRORS).collect(),
+    };
+    if refused || req.dry_run {
+        tx.rollback().await?;
+        let mut conn = pool.acquire().await?;
+        import::finish(&mut conn, who, req, &report, started).await?;
+    } else {
+        import::finish(&mut tx, who, req, &report, started).await?;
+        tx.commit().await?;
+    }
+    progress.phase.store(3, Ordering::Relaxed);
+    Ok(report)
+}

@@ -1,0 +1,547 @@
+//! Writing staged rows: one COPY into a temporary staging table, references and villages
+//! resolved in SQL, natural keys matched against the register, then one UPDATE of the changed
+//! records and one INSERT of the new ones — all inside the caller's transaction, so that a
+//! failed, refused or killed import leaves nothing behind.
+
+use std::fmt::Write as _;
+
+use sqlx::PgConnection;
+
+use super::parse::{RowError, Staged};
+use super::spec::{Point, RegisterSpec, Village};
+
+/// What the batch may do with records that already exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Match natural keys: update what changed, insert what is new (the import).
+    Upsert,
+    /// Create only: a natural key that exists is an error (POST).
+    CreateOnly,
+    /// Update the record with this id (PATCH).
+    Id(i64),
+}
+
+/// Which fields the batch carries (columns in the sheet, keys in the JSON body).
+#[derive(Debug, Clone)]
+pub struct Present {
+    /// Per spec field.
+    pub fields: Vec<bool>,
+    /// Any village link field.
+    pub link: bool,
+    /// lon and lat.
+    pub point: bool,
+}
+
+/// The result of a batch.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    /// Ids of the inserted and updated records, in row order.
+    pub ids: Vec<(usize, i64)>,
+    /// Ids of the inserted records.
+    pub new_ids: Vec<i64>,
+}
+
+fn copy_escape(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// The staging table's value columns, in order.
+fn staging_columns(spec: &RegisterSpec) -> Vec<(String, &'static str)> {
+    let mut cols: Vec<(String, &'static str)> = vec![("row_no".into(), "integer")];
+    for f in spec.fields {
+        cols.push((f.name.to_owned(), f.ty.sql()));
+    }
+    cols.extend([
+        ("link_village_code".into(), "text"),
+        ("link_method".into(), "link_method"),
+        ("link_distance_m".into(), "double precision"),
+        ("geom".into(), "geometry(Point, 4326)"),
+        ("h3_r7".into(), "bigint"),
+        ("h3_r8".into(), "bigint"),
+        ("h3_r9".into(), "bigint"),
+    ]);
+    cols
+}
+
+/// The COPY text of the staged rows.
+pub fn copy_text(rows: &[Staged]) -> String {
+    let mut out = String::with_capacity(rows.len() * 96);
+    for r in rows {
+        let _ = write!(out, "{}", r.row);
+        for v in &r.values {
+            out.push('\t');
+            match v {
+                Some(v) => copy_escape(&mut out, v),
+                None => out.push_str("\\N"),
+            }
+        }
+        match &r.link {
+            Some((code, method, d)) => {
+                let _ = write!(out, "\t{code}\t{method}\t");
+                match d {
+                    Some(d) => {
+                        let _ = write!(out, "{d}");
+                    }
+                    None => out.push_str("\\N"),
+                }
+            }
+            None => out.push_str("\t\\N\t\\N\t\\N"),
+        }
+        match r.point {
+            Some((lon, lat, [a, b, c])) => {
+                let _ = write!(
+                    out,
+                    "\tSRID=4326;POINT({lon} {lat})\t{}\t{}\t{}",
+                    a as i64, b as i64, c as i64
+                );
+            }
+            None => out.push_str("\t\\N\t\\N\t\\N\t\\N"),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The q-side expressions of a key predicate `t.a = q.b AND t.c = q.d`: what identifies a new
+/// record among the rows of one batch.
+fn key_exprs(key: &str) -> Vec<&str> {
+    key.split(" AND ")
+        .filter_map(|p| p.split_once(" = ").map(|(_, rhs)| rhs.trim()))
+        .collect()
+}
+
+fn err(row: usize, field: Option<&str>, value: Option<String>, reason: String) -> RowError {
+    RowError {
+        row,
+        column: field.map(str::to_owned),
+        field: field.map(str::to_owned),
+        value,
+        reason,
+    }
+}
+
+/// Loads `rows` into `import_q` (staged, references and village resolved, target ids matched).
+async fn stage(
+    conn: &mut PgConnection,
+    spec: &RegisterSpec,
+    rows: &[Staged],
+    target: Target,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DROP TABLE IF EXISTS import_s, import_q")
+        .execute(&mut *conn)
+        .await?;
+    let cols = staging_columns(spec);
+    let defs: Vec<String> = cols.iter().map(|(n, t)| format!("\"{n}\" {t}")).collect();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE TEMP TABLE import_s ({}) ON COMMIT DROP",
+        defs.join(", ")
+    )))
+    .execute(&mut *conn)
+    .await?;
+    let names: Vec<String> = cols.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+    let mut copy = conn
+        .copy_in_raw(&format!("COPY import_s ({}) FROM STDIN", names.join(", ")))
+        .await?;
+    // In chunks, so that a million rows are never one string.
+    for chunk in rows.chunks(20_000) {
+        copy.send(copy_text(chunk).into_bytes()).await?;
+    }
+    copy.finish().await?;
+    sqlx::query("ANALYZE import_s").execute(&mut *conn).await?;
+
+    let refs: String = spec
+        .refs
+        .iter()
+        .map(|r| format!(", {} AS \"{}\"", r.sql, r.column))
+        .collect();
+    let village = match spec.village {
+        Village::None => "NULL::integer".to_owned(),
+        Village::Linked { fallback, .. } => {
+            let linked = "(SELECT v.id FROM villages v WHERE v.code = r.link_village_code)";
+            match fallback {
+                Some(fb) => format!("coalesce({linked}, {fb})"),
+                None => linked.to_owned(),
+            }
+        }
+        Village::ViaCase => "(SELECT c.village_id FROM cases c WHERE c.id = r.case_id)".to_owned(),
+    };
+    let target_sql = match target {
+        Target::Id(id) => format!("{id}::bigint"),
+        Target::Upsert | Target::CreateOnly if !spec.keys.is_empty() => {
+            let alts: Vec<String> = spec
+                .keys
+                .iter()
+                .map(|k| format!("(SELECT t.id FROM {} t WHERE {k} LIMIT 1)", spec.table))
+                .collect();
+            format!("coalesce({})", alts.join(", "))
+        }
+        _ => "NULL::bigint".to_owned(),
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE TEMP TABLE import_q ON COMMIT DROP AS
+         SELECT q.*, {target_sql} AS target_id
+         FROM (SELECT r.*, {village} AS village_id
+               FROM (SELECT s.*{refs} FROM import_s s) r) q"
+    )))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Checks what only the database knows: references, villages from references, the jurisdiction
+/// of referenced and existing records, and two rows of one batch meaning one record.
+async fn check(
+    conn: &mut PgConnection,
+    spec: &RegisterSpec,
+    present: &Present,
+    target: Target,
+    scope: &str,
+) -> Result<Vec<RowError>, sqlx::Error> {
+    let mut errors = Vec::new();
+    for r in spec.refs {
+        let field = r.fields[0];
+        let given = r
+            .fields
+            .iter()
+            .filter_map(|f| spec.fields.iter().position(|x| x.name == *f))
+            .any(|i| present.fields[i]);
+        if !given {
+            continue;
+        }
+        let rows: Vec<(i32, Option<String>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT row_no, \"{field}\"::text FROM import_q
+             WHERE \"{}\" IS NULL AND ({}) ORDER BY row_no",
+            r.column,
+            r.fields
+                .iter()
+                .filter(|f| spec.field(f).is_some())
+                .map(|f| format!("\"{f}\" IS NOT NULL"))
+                .collect::<Vec<_>>()
+                .join(" OR ")
+        )))
+        .fetch_all(&mut *conn)
+        .await?;
+        for (row, value) in rows {
+            let reason = match &value {
+                Some(v) => format!("no {} {v:?}", r.what),
+                None => format!("no {} given", r.what),
+            };
+            errors.push(err(row as usize, Some(field), value, reason));
+        }
+    }
+    if let Village::Linked { required: true, .. } | Village::ViaCase = spec.village {
+        let rows: Vec<(i32,)> = sqlx::query_as(
+            "SELECT row_no FROM import_q WHERE village_id IS NULL AND target_id IS NULL ORDER BY row_no",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let already: std::collections::HashSet<usize> = errors.iter().map(|e| e.row).collect();
+        for (row,) in rows {
+            if !already.contains(&(row as usize)) {
+                errors.push(err(
+                    row as usize,
+                    Some("village_code"),
+                    None,
+                    "the village is required: give village_code, village (and township) or lon and lat"
+                        .to_owned(),
+                ));
+            }
+        }
+    }
+    if !matches!(spec.village, Village::None) {
+        // The village a row lands in, and the village of a record it would change.
+        let existing = spec.village_id_sql().unwrap_or("NULL");
+        let rows: Vec<(i32, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT q.row_no, v.code::text FROM import_q q JOIN villages v ON v.id = q.village_id
+             WHERE v.code NOT LIKE $1 || '%'
+             UNION ALL
+             SELECT q.row_no, v.code::text FROM import_q q JOIN {table} t ON t.id = q.target_id
+             JOIN villages v ON v.id = {existing}
+             WHERE v.code NOT LIKE $1 || '%'
+             ORDER BY 1",
+            table = spec.table
+        )))
+        .bind(scope)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (row, code) in rows {
+            errors.push(err(
+                row as usize,
+                None,
+                Some(code.clone()),
+                format!("the record belongs to village {code}, outside your jurisdiction {scope}"),
+            ));
+        }
+    }
+    if let Target::Id(id) = target {
+        let found: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM {} WHERE id = $1",
+            spec.table
+        )))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if found.is_none() {
+            errors.push(err(1, None, None, format!("no record with id {id}")));
+        }
+    }
+    if target == Target::CreateOnly {
+        let rows: Vec<(i32, i64)> = sqlx::query_as(
+            "SELECT row_no, target_id FROM import_q WHERE target_id IS NOT NULL ORDER BY row_no",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        for (row, id) in rows {
+            errors.push(err(
+                row as usize,
+                None,
+                Some(id.to_string()),
+                format!("a record with the same natural key exists (id {id}); update it instead"),
+            ));
+        }
+    }
+    // Two rows of the batch meaning one record: the later ones are refused.
+    let mut partitions = vec!["target_id".to_owned()];
+    if let Some(k) = spec.keys.first() {
+        partitions.push(key_exprs(k).join(", "));
+    }
+    for (i, by) in partitions.iter().enumerate() {
+        let not_null = if i == 0 {
+            "target_id IS NOT NULL".to_owned()
+        } else {
+            let k = spec.keys.first().map(|k| key_exprs(k)).unwrap_or_default();
+            format!(
+                "target_id IS NULL AND {}",
+                k.iter()
+                    .map(|e| format!("({e}) IS NOT NULL"))
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            )
+        };
+        let rows: Vec<(i32, i32)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT row_no, first FROM (
+               SELECT row_no, first_value(row_no) OVER (PARTITION BY {by} ORDER BY row_no) AS first
+               FROM import_q q WHERE {not_null}) x
+             WHERE row_no <> first ORDER BY row_no"
+        )))
+        .fetch_all(&mut *conn)
+        .await?;
+        for (row, first) in rows {
+            errors.push(err(
+                row as usize,
+                None,
+                None,
+                format!("the same record as row {first} (same natural key)"),
+            ));
+        }
+    }
+    errors.sort_by_key(|e| e.row);
+    Ok(errors)
+}
+
+/// Column ← expression pairs the batch writes.
+fn assignments(spec: &RegisterSpec, present: &Present) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = Vec::new();
+    for (f, &p) in spec.fields.iter().zip(&present.fields) {
+        if let (Some(column), true) = (f.column, p) {
+            let expr = match f.default {
+                Some(d) => format!("coalesce(q.\"{}\", {d})", f.name),
+                None => format!("q.\"{}\"", f.name),
+            };
+            out.push((column, expr));
+        }
+    }
+    for r in spec.refs {
+        let given = r
+            .fields
+            .iter()
+            .filter_map(|f| spec.fields.iter().position(|x| x.name == *f))
+            .any(|i| present.fields[i]);
+        if given {
+            out.push((r.column, format!("q.\"{}\"", r.column)));
+        }
+    }
+    if let Village::Linked {
+        column,
+        link_columns,
+        fallback,
+        ..
+    } = spec.village
+    {
+        let by_ref = fallback.is_some()
+            && spec.refs.iter().any(|r| {
+                spec.fields
+                    .iter()
+                    .position(|x| x.name == r.fields[0])
+                    .is_some_and(|i| present.fields[i])
+            });
+        if present.link || by_ref {
+            out.push((column, "q.village_id".to_owned()));
+            if link_columns {
+                // A village taken from a referenced record (the dog's) counts as linked by code.
+                out.push((
+                    "link_method",
+                    "CASE WHEN q.village_id IS NULL THEN NULL ELSE coalesce(q.link_method, 'code') END".to_owned(),
+                ));
+                out.push(("link_distance_m", "q.link_distance_m".to_owned()));
+            }
+        }
+    }
+    if spec.point != Point::None && present.point {
+        for c in ["geom", "h3_r7", "h3_r8", "h3_r9"] {
+            out.push((c, format!("q.{c}")));
+        }
+    }
+    out
+}
+
+/// How a batch is written.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    pub present: &'a Present,
+    pub target: Target,
+    /// The caller's jurisdiction (a code prefix).
+    pub scope: &'a str,
+    /// Written to `created_by`.
+    pub user: &'a str,
+    /// Write the good rows when some are refused (`valid_rows`).
+    pub keep_valid: bool,
+}
+
+/// Writes a batch of staged rows. Returns the rows refused (nothing written when any, unless
+/// `keep_valid`, in which case the other rows are written) and what was written.
+pub async fn write(
+    conn: &mut PgConnection,
+    spec: &RegisterSpec,
+    rows: &[Staged],
+    batch: &Batch<'_>,
+) -> Result<(Vec<RowError>, Written), sqlx::Error> {
+    let Batch {
+        present,
+        target,
+        scope,
+        user,
+        keep_valid,
+    } = *batch;
+    stage(conn, spec, rows, target).await?;
+    let errors = check(conn, spec, present, target, scope).await?;
+    if !errors.is_empty() {
+        if !keep_valid {
+            return Ok((errors, Written::default()));
+        }
+        let bad: Vec<i32> = errors.iter().map(|e| e.row as i32).collect();
+        sqlx::query("DELETE FROM import_q WHERE row_no = ANY($1)")
+            .bind(&bad)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let set = assignments(spec, present);
+    let table = spec.table;
+    let mut written = Written::default();
+    if !set.is_empty() {
+        let cols: Vec<String> = set.iter().map(|(c, _)| format!("\"{c}\"")).collect();
+        let exprs: Vec<&str> = set.iter().map(|(_, e)| e.as_str()).collect();
+        let (undelete, deleted_old, deleted_new) = if spec.soft_delete {
+            (
+                ", deleted_at = NULL",
+                ", t.deleted_at IS NOT NULL",
+                ", false",
+            )
+        } else {
+            ("", "", "")
+        };
+        let assigns: Vec<String> = set.iter().map(|(c, e)| format!("\"{c}\" = {e}")).collect();
+        let old: Vec<String> = set.iter().map(|(c, _)| format!("t.\"{c}\"")).collect();
+        let updated: Vec<(i32, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} t SET {assigns}{undelete}
+             FROM import_q q
+             WHERE t.id = q.target_id
+               AND (ROW({old}{deleted_old}) IS DISTINCT FROM ROW({new}{deleted_new}))
+             RETURNING q.row_no, t.id",
+            assigns = assigns.join(", "),
+            old = old.join(", "),
+            new = exprs.join(", "),
+        )))
+        .fetch_all(&mut *conn)
+        .await?;
+        written.updated = updated.len() as u64;
+        written
+            .ids
+            .extend(updated.into_iter().map(|(r, id)| (r as usize, id)));
+        if !matches!(target, Target::Id(_)) {
+            let inserted: Vec<(i32, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "WITH ins AS (
+                   INSERT INTO {table} ({cols}, created_by)
+                   SELECT {exprs}, $1 FROM import_q q WHERE q.target_id IS NULL ORDER BY q.row_no
+                   RETURNING id)
+                 SELECT 0, id FROM ins",
+                cols = cols.join(", "),
+                exprs = exprs.join(", "),
+            )))
+            .bind(user)
+            .fetch_all(&mut *conn)
+            .await?;
+            written.inserted = inserted.len() as u64;
+            // RETURNING keeps no row numbers; ids follow the insert's row order.
+            let new_rows: Vec<(i32,)> = sqlx::query_as(
+                "SELECT row_no FROM import_q WHERE target_id IS NULL ORDER BY row_no",
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            let mut ids: Vec<i64> = inserted.into_iter().map(|(_, id)| id).collect();
+            ids.sort_unstable();
+            written.new_ids.clone_from(&ids);
+            written
+                .ids
+                .extend(new_rows.into_iter().map(|(r,)| r as usize).zip(ids));
+        }
+    }
+    let valid: (i64,) = sqlx::query_as("SELECT count(*) FROM import_q")
+        .fetch_one(&mut *conn)
+        .await?;
+    written.unchanged = (valid.0 as u64).saturating_sub(written.inserted + written.updated);
+    written.ids.sort_unstable();
+    Ok((errors, written))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_expressions_are_the_right_hand_sides() {
+        assert_eq!(
+            key_exprs("t.dog_id = q.dog_id AND t.dosed_on = q.dosed_on"),
+            ["q.dog_id", "q.dosed_on"]
+        );
+        assert_eq!(
+            key_exprs("t.point_id = q.point_id AND t.age_class = coalesce(q.age_class, 'unknown')"),
+            ["q.point_id", "coalesce(q.age_class, 'unknown')"]
+        );
+    }
+
+    #[test]
+    fn copy_text_escapes_and_nulls() {
+        let rows = [Staged {
+            row: 2,
+            values: vec![Some("a\tb\\c".into()), None],
+            link: None,
+            point: None,
+        }];
+        assert_eq!(
+            copy_text(&rows),
+            "2\ta\\tb\\\\c\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n"
+        );
+    }
+}
