@@ -103,6 +103,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         let (table, fields) =
             tokio::task::spawn_blocking(move || import::read(&bytes, &req, &Limits::default()))
                 .await??;
+        let table = Arc::new(table);
         let linker = crate::linking::LinkerCache::default().get(&db.pool).await?;
         let who = Who {
             actor: Actor::cli(),

@@ -289,6 +289,18 @@ pub async fn create(
         actor: Actor::user(caller.user_id, &caller.username),
         scope: caller.scope.prefix().to_owned(),
     };
+    let limits = Limits::default();
+    if bytes.len() as u64 > limits.max_bytes {
+        return Err(AppError::Unprocessable {
+            code: "file_too_large",
+            message: format!(
+                "the file is too large: {} bytes, the limit is {} (200 MiB); split it",
+                bytes.len(),
+                limits.max_bytes
+            ),
+            details: json!({ "bytes": bytes.len(), "limit": limits.max_bytes }),
+        });
+    }
     let id = import::new_id();
     let progress = Arc::new(Progress::default());
     state.imports.insert(&id, caller.user_id, progress.clone());
@@ -336,7 +348,7 @@ async fn run_job(
     request: &ImportRequest,
     id: &str,
     bytes: Bytes,
-    progress: &Progress,
+    progress: &Arc<Progress>,
 ) -> Result<(Report, Option<Vec<u8>>), Failure> {
     let req2 = request.clone();
     let (table, fields) =
@@ -348,6 +360,7 @@ async fn run_job(
         .get(&state.pool)
         .await
         .map_err(|e| Failure::Database(sqlx::Error::Protocol(e.to_string())))?;
+    let table = Arc::new(table);
     let report = import::run(
         &state.pool,
         &linker,
@@ -362,7 +375,7 @@ async fn run_job(
     )
     .await?;
     let xlsx = if report.rejected > 0 {
-        let (t, r) = (table, report.clone());
+        let (t, r) = (table.clone(), report.clone());
         tokio::task::spawn_blocking(move || import::error_workbook(&t, &r).ok())
             .await
             .ok()

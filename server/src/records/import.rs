@@ -356,19 +356,19 @@ fn target_for_people(target: Target) -> Target {
 /// A file as read: its table and the canonical field of each column.
 #[derive(Debug, Clone, Copy)]
 pub struct Sheet<'a> {
-    pub table: &'a Table,
+    pub table: &'a Arc<Table>,
     pub fields: &'a [Option<&'static str>],
 }
 
 /// Runs an import of an already-read table. Commits unless refused or a dry run.
 pub async fn run(
     pool: &PgPool,
-    linker: &Linker,
+    linker: &Arc<Linker>,
     who: &Who,
     req: &Request,
     id: &str,
     sheet: Sheet<'_>,
-    progress: &Progress,
+    progress: &Arc<Progress>,
 ) -> Result<Report, Failure> {
     let Sheet { table, fields } = sheet;
     let started = chrono::Utc::now();
@@ -388,23 +388,36 @@ pub async fn run(
         .rows_total
         .store(table.rows.len() as u64, Ordering::Relaxed);
     let layout = Layout::new(spec, table.headers.clone(), fields);
-    let opts = Options {
-        crs: req.crs,
-        scope: &who.scope,
-        require_all: true,
+    // Parsing and linking are CPU work: on the blocking pool, in parallel.
+    let (staged, mut errors) = {
+        let (table, layout, linker, progress) = (
+            table.clone(),
+            layout.clone(),
+            linker.clone(),
+            progress.clone(),
+        );
+        let (crs, scope) = (req.crs, who.scope.clone());
+        tokio::task::spawn_blocking(move || {
+            let opts = Options {
+                crs,
+                scope: &scope,
+                require_all: true,
+            };
+            let mut errors: BTreeMap<usize, Vec<RowError>> = BTreeMap::new();
+            let staged = stage_rows(
+                spec,
+                &layout,
+                &linker,
+                opts,
+                &table.rows,
+                &progress,
+                &mut errors,
+            );
+            (staged, errors)
+        })
+        .await
+        .map_err(|e| Failure::Database(sqlx::Error::Protocol(format!("the parser failed: {e}"))))?
     };
-    let mut errors: BTreeMap<usize, Vec<RowError>> = BTreeMap::new();
-    let staged = tokio::task::block_in_place(|| {
-        stage_rows(
-            spec,
-            &layout,
-            linker,
-            opts,
-            &table.rows,
-            progress,
-            &mut errors,
-        )
-    });
     let keep_valid = req.mode == Mode::ValidRows;
     progress.phase.store(2, Ordering::Relaxed);
     let mut tx = pool.begin().await?;

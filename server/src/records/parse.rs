@@ -249,11 +249,17 @@ pub fn parse_row(
                 linker.link_code(code),
             ))
         } else if let Some(name) = name {
+            // A code typed into the name column is still a code.
+            let by_code = name.len() == 12 && name.bytes().all(|b| b.is_ascii_digit());
             Some((
                 layout.village,
                 "village",
                 name,
-                linker.link_name(name, township),
+                if by_code {
+                    linker.link_code(name)
+                } else {
+                    linker.link_name(name, township)
+                },
             ))
         } else if let Some((lon, lat, _)) = point {
             Some((

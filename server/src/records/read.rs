@@ -25,15 +25,37 @@ pub struct Filters {
 /// The JSON expression of one record `t` joined with its village `v`.
 fn json_sql(spec: &RegisterSpec) -> String {
     let mut sql = "(to_jsonb(t) - 'geom' - 'h3_r7' - 'h3_r8' - 'h3_r9' - 'deleted_at')".to_owned();
-    if !matches!(spec.village, Village::None) {
-        sql.push_str(
+    match spec.village {
+        Village::None => {}
+        // Where the animals came from; the record belongs to its slaughter point's place.
+        Village::Linked {
+            column: "origin_village_id",
+            ..
+        } => sql.push_str(
+            " || jsonb_build_object('origin_village_code', v.code, 'origin_village_name', v.name)",
+        ),
+        _ => sql.push_str(
             " || jsonb_build_object('village_code', v.code, 'village_name', v.name, 'township_code', v.township_code)",
-        );
+        ),
     }
     if spec.point != Point::None {
         sql.push_str(
             " || CASE WHEN t.geom IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('lon', round(ST_X(t.geom)::numeric, 6), 'lat', round(ST_Y(t.geom)::numeric, 6)) END",
         );
+    }
+    // The API's own names for columns named otherwise in the table (`dog_kind` for `kind`), so
+    // that a record read can be sent back as it is.
+    let renamed: Vec<String> = spec
+        .fields
+        .iter()
+        .filter_map(|f| {
+            f.column
+                .filter(|c| *c != f.name)
+                .map(|c| format!("'{}', t.{c}", f.name))
+        })
+        .collect();
+    if !renamed.is_empty() {
+        sql.push_str(&format!(" || jsonb_build_object({})", renamed.join(", ")));
     }
     sql.push_str(" || ");
     sql.push_str(spec.extra_json);

@@ -25,7 +25,9 @@ pub fn headers(kind: Kind) -> Vec<(String, bool)> {
     }
     if k.linked {
         for f in LINK_FIELDS {
-            push(f, false);
+            if !k.required.contains(f) && !k.optional.contains(f) {
+                push(f, false);
+            }
         }
     }
     out
@@ -84,7 +86,12 @@ pub fn workbook(kind: Kind) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
         .iter()
         .map(|f| (*f, true))
         .chain(k.optional.iter().map(|f| (*f, false)))
-        .chain(LINK_FIELDS.iter().filter(|_| k.linked).map(|f| (*f, false)))
+        .chain(
+            LINK_FIELDS
+                .iter()
+                .filter(|f| k.linked && !k.required.contains(f) && !k.optional.contains(f))
+                .map(|f| (*f, false)),
+        )
         .collect();
     for (r, (f, req)) in fields.iter().enumerate() {
         let r = r as u32 + 1;

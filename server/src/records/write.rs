@@ -480,18 +480,26 @@ pub async fn write(
             .ids
             .extend(updated.into_iter().map(|(r, id)| (r as usize, id)));
         if !matches!(target, Target::Id(_)) {
-            let inserted: Vec<(i32, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            // Records (the soft-deleted registers) say who made them; the yearly census does not.
+            let (by_col, by_val) = if spec.soft_delete {
+                (", created_by", ", $1")
+            } else {
+                ("", "")
+            };
+            let sql = format!(
                 "WITH ins AS (
-                   INSERT INTO {table} ({cols}, created_by)
-                   SELECT {exprs}, $1 FROM import_q q WHERE q.target_id IS NULL ORDER BY q.row_no
+                   INSERT INTO {table} ({cols}{by_col})
+                   SELECT {exprs}{by_val} FROM import_q q WHERE q.target_id IS NULL ORDER BY q.row_no
                    RETURNING id)
                  SELECT 0, id FROM ins",
                 cols = cols.join(", "),
                 exprs = exprs.join(", "),
-            )))
-            .bind(user)
-            .fetch_all(&mut *conn)
-            .await?;
+            );
+            let mut query = sqlx::query_as::<_, (i32, i64)>(sqlx::AssertSqlSafe(sql));
+            if spec.soft_delete {
+                query = query.bind(user);
+            }
+            let inserted: Vec<(i32, i64)> = query.fetch_all(&mut *conn).await?;
             written.inserted = inserted.len() as u64;
             // RETURNING keeps no row numbers; ids follow the insert's row order.
             let new_rows: Vec<(i32,)> = sqlx::query_as(
