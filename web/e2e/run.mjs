@@ -244,6 +244,52 @@ async function run() {
   check(await page.locator('[data-testid=cases-table] tbody tr').count() > 0, 'the case list filters to overdue follow-ups');
   check(await page.locator('[data-testid=cases-table] tbody tr:not(.overdue)').count() === 0, 'every listed case is flagged overdue');
   await page.screenshot({ path: path.join(shots, 'cases.png') });
+
+  // Registers (when the registers API is on this server): the dog register's add form shows the
+  // API's message next to the field; a corrected form is saved. Slaughter inspections list.
+  const hasRegisters = await page.evaluate(() => document.querySelector('meta[name=echinomap-routes]')?.content.includes('POST /api/dogs'));
+  if (hasRegisters) {
+    await page.click('[data-nav=dogs]');
+    await page.waitForSelector('[data-testid=register-table] tbody tr');
+    await page.click('[data-testid=register-add]');
+    await page.fill('[data-testid=register-form] input[name=dog_tag]', 'E2E-DOG-1');
+    await page.selectOption('[data-testid=register-form] select[name=dog_kind]', 'herding');
+    await page.fill('[data-testid=register-form] input[name=registered_on]', '2025-03-01');
+    await page.fill('[data-testid=register-form] input[name=village_code]', '654022100200');
+    await page.fill('[data-testid=register-form] input[name=birth_year]', 'abc');
+    expect4xx('/api/dogs', 422);
+    await page.click('[data-testid=register-form] button[type=submit]');
+    await page.waitForSelector('[data-testid=register-form] [data-field=birth_year]');
+    const dogMsg = await page.textContent('[data-testid=register-form] [data-field=birth_year]');
+    check(dogMsg.includes('abc'), `an invalid birth year is refused next to the field: ${dogMsg}`);
+    await page.screenshot({ path: path.join(shots, 'register-form-error.png') });
+    await page.fill('[data-testid=register-form] input[name=birth_year]', '2021');
+    await page.click('[data-testid=register-form] button[type=submit]');
+    await page.waitForSelector('[data-testid=register-form]', { state: 'detached' });
+    await page.fill('[data-testid=register-search]', 'E2E-DOG-1');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=register-table] tbody tr').length === 1, null, { timeout: 10_000 });
+    check(true, 'the corrected dog is saved and found by search');
+    await page.click('[data-nav=slaughter]');
+    await page.waitForSelector('[data-register=slaughter_inspections] [data-testid=register-table] tbody tr');
+    check(true, 'slaughter inspections are listed');
+    await page.screenshot({ path: path.join(shots, 'slaughter.png') });
+  } else log('skip registers: the registers API is not on this server');
+
+  // Import (when the server has it): a file with a bad row is refused with a report of the row.
+  if (await page.locator('[data-nav=import]').count()) {
+    await page.click('[data-nav=import]');
+    await page.waitForSelector('[data-testid=import-form]');
+    await page.selectOption('[data-testid=import-form] select[name=kind]', 'dogs');
+    await page.setInputFiles('[data-testid=import-form] input[type=file]', {
+      name: 'dogs.csv', mimeType: 'text/csv',
+      buffer: Buffer.from('dog_tag,dog_kind,registered_on,village_code,birth_year\nE2E-IMP-1,herding,2025-01-01,654022100200,abc\n'),
+    });
+    expect4xx('/api/imports', 422);
+    await page.click('[data-testid=import-form] button[type=submit]');
+    await page.waitForSelector('[data-testid=import-report] [data-testid=error-sheet]');
+    check((await page.textContent('[data-testid=import-report]')).includes('abc'), 'the import report lists the refused row and offers the error sheet');
+    await page.screenshot({ path: path.join(shots, 'import.png') });
+  }
   await page.click('[data-testid=logout]');
   await page.waitForSelector('[data-testid=login]');
 
