@@ -849,3 +849,152 @@ async fn bad_files_get_a_clear_error_and_write_nothing() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn the_quality_report_finds_what_does_not_fit_with_links_to_the_records() -> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let epi = app.epi().await?;
+    let village = epi
+        .get_json(&format!("/api/villages/{VILLAGE}"), 200)
+        .await?;
+    let (lon, lat) = (
+        village["lon"].as_f64().expect("lon"),
+        village["lat"].as_f64().expect("lat"),
+    );
+    // A household whose coordinates were typed the wrong way round, linked by its code.
+    let (s, swapped) = send(&epi, Method::POST, "/api/households", &json!({"household_no": "Q-H1", "head_name": "孙八", "village_code": VILLAGE, "lon": lat, "lat": lon})).await?;
+    assert_eq!(s, 201, "{swapped}");
+    // A dog registered in the future, and a dead dog dosed after its death.
+    let (s, future) = send(&epi, Method::POST, "/api/dogs", &json!({"dog_tag": "Q-D1", "dog_kind": "herding", "registered_on": "2031-01-01", "village_code": VILLAGE})).await?;
+    assert_eq!(s, 201, "{future}");
+    let (s, dead) = send(&epi, Method::POST, "/api/dogs", &json!({"dog_tag": "Q-D2", "dog_kind": "herding", "registered_on": "2024-01-01", "status": "dead", "status_on": "2024-02-01", "village_code": VILLAGE})).await?;
+    assert_eq!(s, 201, "{dead}");
+    let (s, dose) = send(
+        &epi,
+        Method::POST,
+        "/api/dewormings",
+        &json!({"dog_tag": "Q-D2", "dosed_on": "2024-03-01"}),
+    )
+    .await?;
+    assert_eq!(s, 201, "{dose}");
+    // An ID number whose birth date disagrees with the record, and a likely duplicate person.
+    let idn = id_number("65402219900101123");
+    let (s, odd) = send(&epi, Method::POST, "/api/people", &json!({"name": "周九", "id_number": idn, "sex": "male", "birth_date": "1991-01-01", "village_code": VILLAGE})).await?;
+    assert_eq!(s, 201, "{odd}");
+    let (s, first) = send(&epi, Method::POST, "/api/people", &json!({"name": "吴十", "sex": "female", "birth_date": "1970-07-07", "village_code": VILLAGE})).await?;
+    assert_eq!(s, 201, "{first}");
+    // The API finds her again by name + birth date + village (409); a second row comes from an
+    // older register loaded around the API.
+    let (s, _) = send(&epi, Method::POST, "/api/people", &json!({"name": "吴十", "sex": "female", "birth_date": "1970-07-07", "village_code": VILLAGE})).await?;
+    assert_eq!(s, 409);
+    sqlx::query("INSERT INTO people (village_id, name, sex, birth_date, link_method) SELECT id, '吴十', 'female', '1970-07-07', 'code' FROM villages WHERE code = $1")
+        .bind(VILLAGE)
+        .execute(&app.db.pool)
+        .await?;
+    let q = epi.get_json("/api/quality?limit=5000", 200).await?;
+    let items = q["items"].as_array().expect("items");
+    let has = |check: &str, register: &str, id: i64| {
+        items.iter().any(|i| {
+            i["check"] == check
+                && i["register"] == register
+                && i["id"] == id
+                && i["link"] == format!("/api/{register}/{id}")
+        })
+    };
+    assert!(
+        has(
+            "swapped_lat_lon",
+            "households",
+            swapped["id"].as_i64().expect("id")
+        ),
+        "{q}"
+    );
+    assert!(has(
+        "future_date",
+        "dogs",
+        future["id"].as_i64().expect("id")
+    ));
+    assert!(has(
+        "dead_dog_dewormed",
+        "dewormings",
+        dose["id"].as_i64().expect("id")
+    ));
+    assert!(has(
+        "id_number_mismatch",
+        "people",
+        odd["id"].as_i64().expect("id")
+    ));
+    assert!(
+        items
+            .iter()
+            .any(|i| i["check"] == "duplicate_person" && i["village_code"] == VILLAGE)
+    );
+    let by_village = q["by_village"].as_array().expect("by_village");
+    assert!(by_village.iter().any(|v| v["village_code"] == VILLAGE && v["counts"]["future_date"].as_i64() >= Some(1)));
+    assert!(
+        q["by_township"]
+            .as_array()
+            .expect("by_township")
+            .iter()
+            .any(|t| t["township_code"] == OWN_TOWNSHIP)
+    );
+    // A vet sees the animal checks only; a township user only their township.
+    let vet = app.user(Role::Vet, "654022").await?;
+    let qv = vet.get_json("/api/quality", 200).await?;
+    assert!(
+        !qv["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .any(|c| c == "duplicate_person")
+    );
+    let sibling = app.user(Role::TownshipStaff, "654022101").await?;
+    let qs = sibling.get_json("/api/quality?limit=5000", 200).await?;
+    assert!(
+        qs["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|i| i["township_code"] == "654022101")
+    );
+    let bad = epi.get("/api/quality?check=everything").await?;
+    assert_eq!(bad.status().as_u16(), 400);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_openapi_document_covers_every_route_and_the_docs_page_is_offline() -> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let doc = app.get_json("/api/openapi.json", 200).await?;
+    assert_eq!(doc["openapi"], "3.1.0");
+    for route in echinomap_server::http::routes() {
+        let op = &doc["paths"][route.path][route.method.as_str().to_lowercase()];
+        assert!(
+            op.is_object(),
+            "{} {} is not described",
+            route.method,
+            route.path
+        );
+        assert!(op["responses"].is_object());
+    }
+    let input = &doc["components"]["schemas"]["DewormingsInput"];
+    assert_eq!(input["properties"]["dosed_on"]["format"], "date");
+    assert!(
+        input["required"]
+            .as_array()
+            .expect("required")
+            .iter()
+            .any(|r| r == "dog_tag")
+    );
+    let result = &doc["components"]["schemas"]["FaecalTestsInput"]["properties"]["result"]["enum"];
+    assert_eq!(result, &json!(["positive", "negative", "inconclusive"]));
+    let page = app.get("/api/docs").await?.text().await?;
+    assert!(page.contains("/api/openapi.json"));
+    for remote in ["http://", "https://", "//cdn", "fonts.googleapis"] {
+        assert!(
+            !page.contains(remote),
+            "the docs page must not load {remote}"
+        );
+    }
+    Ok(())
+}

@@ -10,6 +10,8 @@ mod extract;
 mod health;
 mod hotspots;
 pub mod imports;
+mod openapi;
+mod quality;
 mod records;
 mod summary;
 mod tiles;
@@ -214,6 +216,16 @@ fn route_table() -> Vec<(RouteSpec, Handler)> {
             "/api/imports/templates/{file}",
             LoggedIn,
             get(imports::template),
+        ),
+    ]);
+    table.extend([
+        spec(Method::GET, "/api/openapi.json", Public, get(openapi::json)),
+        spec(Method::GET, "/api/docs", Public, get(openapi::docs)),
+        spec(
+            Method::GET,
+            "/api/quality",
+            Needs(Perm::AnimalRows),
+            get(quality::quality),
         ),
     ]);
     table.extend(records::routes());

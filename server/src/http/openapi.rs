@@ -1,0 +1,346 @@
+//! The OpenAPI 3.1 description of the service, generated from the code: every path and method
+//! from the route table (so it cannot miss a route), the access each needs, and for every
+//! register the schema of its records made from the same field declarations the parser uses.
+//! `GET /api/openapi.json` serves it; `GET /api/docs` is a self-contained page that browses it
+//! (no remote script, style or font).
+
+use std::sync::LazyLock;
+
+use axum::Json;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use serde_json::{Map, Value, json};
+
+use super::RouteSpec;
+use crate::auth::session::Access;
+use crate::records::spec::{Point, RegisterSpec, SPECS, Ty, Village};
+
+/// What a route does, for the routes that are not register routes.
+const SUMMARIES: &[(&str, &str)] = &[
+    ("GET /healthz", "Liveness and database reachability"),
+    ("GET /", "The dashboard"),
+    ("POST /api/auth/login", "Log in (cookie session)"),
+    (
+        "GET /api/auth/session",
+        "Who is logged in (null when nobody)",
+    ),
+    ("POST /api/auth/password", "Change a password"),
+    ("POST /api/auth/logout", "Log out"),
+    ("GET /api/auth/me", "The caller"),
+    (
+        "GET /api/summary",
+        "Register counts in the caller's jurisdiction",
+    ),
+    ("GET /api/villages", "Villages in the jurisdiction"),
+    (
+        "GET /api/villages/locate",
+        "The village at a point (lon, lat, crs=gcj02)",
+    ),
+    (
+        "GET /api/villages/{code}",
+        "One village with its denominators",
+    ),
+    ("GET /api/cases", "The case line list (identifiers masked)"),
+    ("GET /api/cases/{id}", "One case in full (audited)"),
+    (
+        "GET /api/hotspots",
+        "H3 hotspot grid (Gi*, local Moran, EB rates)",
+    ),
+    ("GET /api/scan", "Kulldorff spatial scan"),
+    ("GET /tiles", "Tile layers"),
+    ("GET /tiles/{file}", "TileJSON of a layer"),
+    ("GET /tiles/{layer}/{z}/{x}/{y}", "A vector tile (MVT)"),
+    ("GET /api/audit", "The audit log"),
+    ("GET /api/users", "Accounts"),
+    ("POST /api/users", "Create an account"),
+    (
+        "POST /api/imports",
+        "Import a file: ?kind=&format=csv|xlsx|geojson&crs=&mode=atomic|valid_rows&dry_run=",
+    ),
+    ("GET /api/imports", "Recent imports"),
+    ("GET /api/imports/{id}", "Progress or report of an import"),
+    (
+        "GET /api/imports/{id}/errors.xlsx",
+        "The uploaded sheet with an error column",
+    ),
+    (
+        "GET /api/imports/templates/{file}",
+        "Import template: {kind}.xlsx or {kind}.csv",
+    ),
+    (
+        "GET /api/quality",
+        "Data quality findings per village and township",
+    ),
+    ("GET /api/openapi.json", "This description"),
+    ("GET /api/docs", "Browse this description"),
+];
+
+fn ty_schema(ty: Ty) -> Value {
+    match ty {
+        Ty::Text => json!({"type": "string", "maxLength": 500}),
+        Ty::Int { min, max } => {
+            json!({"type": ["integer", "string"], "minimum": min, "maximum": max})
+        }
+        Ty::Dec { min, max } => {
+            json!({"type": ["number", "string"], "minimum": min, "maximum": max})
+        }
+        Ty::Date => {
+            json!({"type": "string", "format": "date", "description": "2024-03-05; also 2024/3/5, 2024年3月5日, 20240305 or an Excel serial"})
+        }
+        Ty::Bool => json!({"type": ["boolean", "string"], "description": "true/false, 是/否"}),
+        Ty::Enum(e) => {
+            json!({"type": "string", "enum": e.labels().collect::<Vec<_>>(), "description": format!("{} (Chinese words accepted)", e.expected)})
+        }
+        Ty::IdNumber => {
+            json!({"type": "string", "pattern": "^[0-9]{17}[0-9Xx]$", "description": "身份证号, GB 11643 check character verified"})
+        }
+        Ty::Phone => json!({"type": "string", "pattern": "^[0-9+\\- ]{5,20}$"}),
+    }
+}
+
+fn schema_name(spec: &RegisterSpec) -> String {
+    spec.name
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The body of a create or update.
+fn input_schema(spec: &RegisterSpec) -> Value {
+    let mut props = Map::new();
+    let mut required = Vec::new();
+    for f in spec.fields {
+        props.insert(f.name.into(), ty_schema(f.ty));
+        if f.required {
+            required.push(f.name);
+        }
+    }
+    if let Village::Linked { .. } = spec.village {
+        props.insert("village_code".into(), json!({"type": "string", "pattern": "^[0-9]{12}$", "description": "the village: by code, or village (+ township) by name, or lon/lat"}));
+        props.insert("village".into(), json!({"type": "string", "description": "village name; exact, normalised (村/村委会/社区 and widths ignored) or fuzzy"}));
+        props.insert("township".into(), json!({"type": "string", "description": "township name or 9-digit code, to resolve a village name"}));
+    }
+    if spec.point != Point::None || spec.has_village() {
+        props.insert("lon".into(), json!({"type": ["number", "string"], "minimum": -180, "maximum": 180, "description": "WGS84, or GCJ-02 with ?crs=gcj02"}));
+        props.insert(
+            "lat".into(),
+            json!({"type": ["number", "string"], "minimum": -90, "maximum": 90}),
+        );
+    }
+    json!({
+        "type": "object",
+        "title": format!("{} / {} (input)", spec.name_zh, spec.name_en),
+        "properties": props,
+        "required": required,
+        "additionalProperties": false,
+    })
+}
+
+/// A record as the API returns it.
+fn record_schema(spec: &RegisterSpec) -> Value {
+    let mut props = Map::new();
+    props.insert("id".into(), json!({"type": "integer"}));
+    for f in spec.fields {
+        props.insert(f.name.into(), ty_schema(f.ty));
+    }
+    for (k, d) in [
+        ("village_code", "the record's village"),
+        ("village_name", ""),
+        ("township_code", ""),
+        (
+            "link_method",
+            "code, name, name_fuzzy, point_in_polygon or nearest",
+        ),
+        ("link_distance_m", "metres from the point to the village"),
+        ("created_at", ""),
+        ("updated_at", ""),
+    ] {
+        props.insert(k.into(), json!({"description": d}));
+    }
+    json!({"type": "object", "title": format!("{} / {}", spec.name_zh, spec.name_en), "properties": props})
+}
+
+fn error_ref() -> Value {
+    json!({"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn operation(route: &RouteSpec) -> Value {
+    let method = route.method.as_str();
+    let key = format!("{method} {}", route.path);
+    let register = SPECS.iter().find(|s| {
+        route.path == format!("/api/{}", s.name) || route.path == format!("/api/{}/{{id}}", s.name)
+    });
+    let mut params: Vec<Value> = route
+        .path
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": if name == "id" && register.is_some() { "integer" } else { "string" }}}))
+        .collect();
+    let mut op = Map::new();
+    let mut responses = Map::new();
+    let summary;
+    match register {
+        Some(spec) => {
+            let name = schema_name(spec);
+            let one = route.path.ends_with("{id}");
+            op.insert(
+                "tags".into(),
+                json!([format!("{} {}", spec.name_zh, spec.name_en)]),
+            );
+            let record = json!({"$ref": format!("#/components/schemas/{name}")});
+            let input = json!({"content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}Input")}}}, "required": true});
+            summary = match (method, one) {
+                ("GET", false) => {
+                    for (p, t, d) in [
+                        ("township", "string", "9-digit township code"),
+                        ("village", "string", "12-digit village code"),
+                        ("from", "string", "first date (inclusive)"),
+                        ("to", "string", "last date (inclusive)"),
+                        ("status", "string", "status value"),
+                        ("q", "string", "prefix search"),
+                        ("cursor", "integer", "next_cursor of the previous page"),
+                        ("limit", "integer", "1–500, default 100"),
+                    ] {
+                        params.push(json!({"name": p, "in": "query", "schema": {"type": t}, "description": d}));
+                    }
+                    responses.insert("200".into(), json!({"description": "A page", "content": {"application/json": {"schema": {"type": "object", "properties": {"items": {"type": "array", "items": record}, "next_cursor": {"type": ["integer", "null"]}}}}}}));
+                    format!("List {}", spec.name_en.to_lowercase())
+                }
+                ("GET", true) => {
+                    responses.insert("200".into(), json!({"description": "The record", "content": {"application/json": {"schema": record}}}));
+                    format!(
+                        "One {} record{}",
+                        spec.name,
+                        if spec.personal { " (audited)" } else { "" }
+                    )
+                }
+                ("POST", _) => {
+                    params.push(json!({"name": "crs", "in": "query", "schema": {"type": "string", "enum": ["wgs84", "gcj02"]}}));
+                    op.insert("requestBody".into(), input);
+                    responses.insert("201".into(), json!({"description": "Created", "content": {"application/json": {"schema": record}}}));
+                    responses.insert("409".into(), error_ref());
+                    responses.insert("422".into(), error_ref());
+                    format!("Create a {} record", spec.name)
+                }
+                ("PATCH", _) => {
+                    params.push(json!({"name": "crs", "in": "query", "schema": {"type": "string", "enum": ["wgs84", "gcj02"]}}));
+                    op.insert("requestBody".into(), json!({"content": {"application/json": {"schema": {"description": "any subset of the input fields"}}}, "required": true}));
+                    responses.insert("200".into(), json!({"description": "Updated", "content": {"application/json": {"schema": record}}}));
+                    responses.insert("422".into(), error_ref());
+                    format!("Change fields of a {} record", spec.name)
+                }
+                _ => {
+                    responses.insert("204".into(), json!({"description": "Deleted (soft)"}));
+                    format!("Delete a {} record", spec.name)
+                }
+            };
+        }
+        None => {
+            summary = SUMMARIES
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map_or_else(|| key.clone(), |(_, s)| (*s).to_owned());
+            let tag = route
+                .path
+                .split('/')
+                .nth(if route.path.starts_with("/api/") {
+                    2
+                } else {
+                    1
+                })
+                .unwrap_or("");
+            op.insert("tags".into(), json!([tag]));
+            responses.insert("200".into(), json!({"description": "OK"}));
+        }
+    }
+    responses.insert("4XX".into(), error_ref());
+    op.insert("summary".into(), json!(summary));
+    op.insert(
+        "operationId".into(),
+        json!(key.replace(['/', '{', '}', ' ', '.'], "_")),
+    );
+    if !params.is_empty() {
+        op.insert("parameters".into(), Value::Array(params));
+    }
+    let access = match route.access {
+        Access::Public => "public".to_owned(),
+        Access::LoggedIn => "any logged-in user".to_owned(),
+        Access::Needs(p) => format!(
+            "needs permission {}",
+            serde_json::to_value(p)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        ),
+    };
+    op.insert(
+        "description".into(),
+        json!(format!(
+            "Access: {access}. Rows are limited to the caller's jurisdiction."
+        )),
+    );
+    if route.access == Access::Public {
+        op.insert("security".into(), json!([]));
+    }
+    op.insert("responses".into(), Value::Object(responses));
+    Value::Object(op)
+}
+
+/// The whole description.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for route in super::routes() {
+        let item = paths
+            .entry(route.path.to_owned())
+            .or_insert_with(|| json!({}));
+        item[route.method.as_str().to_lowercase()] = operation(&route);
+    }
+    let mut schemas = Map::new();
+    for spec in SPECS {
+        schemas.insert(schema_name(spec), record_schema(spec));
+        schemas.insert(format!("{}Input", schema_name(spec)), input_schema(spec));
+    }
+    schemas.insert("Error".into(), json!({
+        "type": "object",
+        "properties": {"error": {"type": "object", "properties": {
+            "code": {"type": "string"}, "message": {"type": "string"},
+            "details": {"description": "what and where: field, row, column, the import report"}},
+            "required": ["code", "message"]}},
+        "required": ["error"],
+    }));
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "echinomap",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Echinococcosis surveillance and control: registers, import, hotspots, tiles. Field names are the import's canonical names; values may be written as in county sheets (Chinese words, 2024年3月5日).",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "an API token from `echinomap user token`"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "echinomap_session", "description": "from POST /api/auth/login; writes also need X-CSRF-Token or a same-origin Origin"},
+            },
+        },
+    })
+}
+
+static DOCUMENT: LazyLock<Value> = LazyLock::new(document);
+
+pub async fn json() -> Json<Value> {
+    Json(DOCUMENT.clone())
+}
+
+const DOCS_HTML: &str = include_str!("docs.html");
+
+pub async fn docs() -> impl IntoResponse {
+    ([(header::CACHE_CONTROL, "no-cache")], Html(DOCS_HTML))
+}
