@@ -998,3 +998,33 @@ async fn the_openapi_document_covers_every_route_and_the_docs_page_is_offline() 
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_multipart_upload_takes_the_format_from_the_file_name() -> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let epi = app.epi().await?;
+    let boundary = "----echinomap-test-boundary";
+    let csv = format!("犬牌号,犬只类型,登记日期,村代码\nMP-1,牧犬,2024-01-01,{VILLAGE}\n");
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"犬只登记.csv\"\r\nContent-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
+    );
+    let r = epi
+        .request(Method::POST, "/api/imports?kind=dogs")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 200);
+    let report: Value = r.json().await?;
+    assert_eq!(
+        (report["inserted"].as_u64(), report["format"].as_str()),
+        (Some(1), Some("csv")),
+        "{report}"
+    );
+    let history = epi.get_json("/api/imports", 200).await?;
+    assert_eq!(history["items"][0]["filename"], "犬只登记.csv");
+    Ok(())
+}
