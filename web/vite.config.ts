@@ -18,11 +18,8 @@ export default defineConfig({
     sourcemap: false,
     rollupOptions: {
       output: {
-        // Separate, long-cached chunks for the two big libraries.
-        manualChunks: {
-          maplibre: ['maplibre-gl'],
-          echarts: ['echarts/core', 'echarts/charts', 'echarts/components', 'echarts/renderers'],
-        },
+        // MapLibre in its own long-cached chunk; ECharts goes with the lazily loaded profile.
+        manualChunks: { maplibre: ['maplibre-gl'] },
       },
     },
   },

@@ -7,23 +7,15 @@
 //
 //   node web/e2e/run.mjs            (after `npm --prefix web run build` and `cargo build`)
 //   ECHINOMAP_BIN=target/release/echinomap node web/e2e/run.mjs
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium, root, startServer } from './server.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = path.resolve(root, process.env.ECHINOMAP_BIN ?? 'target/debug/echinomap');
 const shots = path.join(root, 'target/e2e');
 mkdirSync(shots, { recursive: true });
 const deadline = setTimeout(() => fail('the e2e run took longer than 3 minutes'), 180_000);
 
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-let server, browser, dataDir;
+let server, browser;
 const problems = [];
 // Answers a step provokes on purpose (a wrong password, an invalid form value): the browser logs
 // them as console errors too, so they are allowed by path and status, once each.
@@ -39,11 +31,7 @@ function isExpected(url, status) {
 function log(...a) { console.log('e2e:', ...a); }
 async function cleanup() {
   await browser?.close().catch(() => {});
-  if (server && server.exitCode === null) {
-    server.kill('SIGTERM');
-    await new Promise((r) => { server.once('exit', r); setTimeout(r, 20_000); });
-  }
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await server?.stop().catch(() => {});
 }
 async function fail(msg) {
   console.error(`e2e: FAILED: ${msg}`);
@@ -55,36 +43,6 @@ function check(cond, msg) {
   log('ok', msg);
 }
 
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
-    s.on('error', rej);
-  });
-}
-
-async function startServer() {
-  const port = await freePort();
-  dataDir = mkdtempSync(path.join(os.tmpdir(), 'echinomap-e2e-'));
-  // As root the embedded cluster runs as `postgres`, which must be able to enter the directory.
-  chmodSync(dataDir, 0o755);
-  server = spawn(bin, ['serve', '--demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  server.stdout.on('data', (d) => (out += d));
-  server.stderr.on('data', (d) => (out += d));
-  server.on('exit', (code) => { if (code && code !== 0) console.error(out.slice(-4000)); });
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 240; i++) {
-    if (server.exitCode !== null) throw new Error(`the server exited (${server.exitCode})`);
-    try {
-      const r = await fetch(`${base}/healthz`);
-      if (r.ok) return { base, port };
-    } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error('the server did not answer /healthz within 120 s');
-}
-
 // Waits until the map has nothing left to load (tiles, GeoJSON, symbols).
 async function idle(page) {
   await page.waitForFunction(() => window.__map && window.__map.loaded() && window.__map.areTilesLoaded(), null, { timeout: 30_000 });
@@ -93,9 +51,10 @@ async function idle(page) {
 const rendered = (page, layers) => page.evaluate((ls) => window.__map.queryRenderedFeatures({ layers: ls }).length, layers);
 
 async function run() {
-  const { base, port } = await startServer();
+  server = await startServer();
+  const { base, port } = server;
   log('server at', base);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN' });
   const foreign = [];
   await context.route('**/*', (route) => {

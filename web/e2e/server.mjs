@@ -1,0 +1,62 @@
+// Shared by the e2e test and the dashboard benchmark: start the real server binary on a free
+// loopback port with a throwaway data directory, and launch Debian's Chromium.
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export function launchChromium() {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
+    s.on('error', rej);
+  });
+}
+
+/**
+ * Starts `echinomap serve --demo` (after `demo-data --scale N` when scale > 1). Returns the base
+ * URL, the port and `stop()` (SIGTERM: the server stops its cluster; then the directory goes).
+ */
+export async function startServer({ scale = 1, bin = process.env.ECHINOMAP_BIN ?? 'target/debug/echinomap' } = {}) {
+  const exe = path.resolve(root, bin);
+  const port = await freePort();
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'echinomap-web-'));
+  // As root the embedded cluster runs as `postgres`, which must be able to enter the directory.
+  chmodSync(dataDir, 0o755);
+  if (scale > 1) {
+    const r = spawnSync(exe, ['demo-data', '--scale', String(scale), '--data-dir', dataDir], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`demo-data --scale ${scale} failed`);
+  }
+  const server = spawn(exe, ['serve', '--demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  server.stdout.on('data', (d) => (out += d));
+  server.stderr.on('data', (d) => (out += d));
+  server.on('exit', (code) => { if (code) console.error(out.slice(-4000)); });
+  const stop = async () => {
+    if (server.exitCode === null) {
+      server.kill('SIGTERM');
+      await new Promise((r) => { server.once('exit', r); setTimeout(r, 20_000); });
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 240; i++) {
+    if (server.exitCode !== null) { await stop(); throw new Error(`the server exited (${server.exitCode})`); }
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) return { base, port, stop };
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await stop();
+  throw new Error('the server did not answer /healthz within 120 s');
+}
