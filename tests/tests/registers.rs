@@ -1028,3 +1028,36 @@ async fn a_multipart_upload_takes_the_format_from_the_file_name() -> Result<()> 
     assert_eq!(history["items"][0]["filename"], "犬只登记.csv");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_resent_offline_entry_with_its_client_id_creates_nothing() -> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let vd = app.user(Role::VillageDoctor, VILLAGE).await?;
+    let village = vd
+        .get_json(&format!("/api/villages/{VILLAGE}"), 200)
+        .await?;
+    // A sighting is a point (GPS of the phone).
+    let entry = json!({"occurred_on": "2024-05-05", "n_dogs": 3, "action": "observed", "lon": village["lon"], "lat": village["lat"]});
+    let send_once = || async {
+        let r = vd
+            .request(Method::POST, "/api/stray_dog_events")
+            .header("Idempotency-Key", "device-7f3a-0001")
+            .json(&entry)
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        let body: Value = r.json().await?;
+        anyhow::Ok((status, body))
+    };
+    let (s1, first) = send_once().await?;
+    let (s2, again) = send_once().await?;
+    assert_eq!((s1, s2), (201, 200), "{first} {again}");
+    assert_eq!(first["id"], again["id"]);
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM stray_dog_events WHERE occurred_on = '2024-05-05' AND n_dogs = 3",
+    )
+    .fetch_one(&app.db.pool)
+    .await?;
+    assert_eq!(n, 1);
+    Ok(())
+}

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::{delete, get, patch, post};
 use echinomap_domain::PlaceCode;
 use echinomap_geodata::gcj02::Crs;
@@ -74,7 +74,7 @@ pub fn routes() -> Vec<(RouteSpec, Handler)> {
         out.push(r(
             Method::POST,
             *list_path,
-            post(move |st, c, q, b| create(spec, st, c, q, b)),
+            post(move |st, c, q, h, b| create(spec, st, c, q, h, b)),
         ));
         out.push(r(
             Method::PATCH,
@@ -303,8 +303,28 @@ async fn save(
     crs: Option<&str>,
     body: &Value,
     target: Target,
-) -> AppResult<i64> {
+    client_key: Option<&str>,
+) -> AppResult<(i64, bool)> {
     let crs = parse_crs(crs)?;
+    if let Some(key) = client_key {
+        if !(8..=128).contains(&key.len()) {
+            return Err(AppError::bad_request(
+                "invalid_idempotency_key",
+                "Idempotency-Key is 8 to 128 characters (a client-generated id)",
+            ));
+        }
+        let seen: Option<i64> = sqlx::query_scalar(
+            "SELECT record_id FROM client_writes WHERE key = $1 AND user_id = $2 AND register = $3",
+        )
+        .bind(key)
+        .bind(caller.user_id)
+        .bind(spec.name)
+        .fetch_optional(&state.pool)
+        .await?;
+        if let Some(id) = seen {
+            return Ok((id, true));
+        }
+    }
     let (headers, fields, cells) = body_row(spec, body)?;
     if spec.name == "cases" && matches!(target, Target::Id(_)) {
         let person = [
@@ -379,8 +399,19 @@ async fn save(
         },
     )
     .await?;
+    if let Some(key) = client_key {
+        sqlx::query(
+            "INSERT INTO client_writes (key, user_id, register, record_id) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(key)
+        .bind(caller.user_id)
+        .bind(spec.name)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
-    Ok(id)
+    Ok((id, false))
 }
 
 /// A constraint the database enforces and the parser did not foresee: a 422 naming it.
@@ -404,21 +435,33 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(p): ApiQuery<WriteParams>,
+    headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
-    let id = save(
+    // A device that queued the record offline sends its own id; a resend creates nothing.
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    let (id, replayed) = save(
         spec,
         &state,
         &caller,
         p.crs.as_deref(),
         &body,
         Target::CreateOnly,
+        key,
     )
     .await?;
     let record = read::one(&state.pool, spec, caller.scope.prefix(), id)
         .await?
         .ok_or_else(|| not_found(spec, id))?;
-    Ok((StatusCode::CREATED, Json(record)))
+    let status = if replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(record)))
 }
 
 async fn update(
@@ -440,6 +483,7 @@ async fn update(
         p.crs.as_deref(),
         &body,
         Target::Id(id),
+        None,
     )
     .await?;
     let record = read::one(&state.pool, spec, caller.scope.prefix(), id)
