@@ -276,12 +276,22 @@ async function run() {
   await page.waitForFunction(() => window.__echinomap?.ready);
   await idle(page);
   await page.screenshot({ path: path.join(shots, 'map-en.png') });
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.waitForTimeout(500);
-  await idle(page);
-  check(await rendered(page, ['villages-circle']) > 0, 'the map works at phone width');
-  await page.screenshot({ path: path.join(shots, 'phone.png'), fullPage: true });
   await page.click('[data-testid=lang]');
+  // A phone: the same session in a phone-size page; panel and legend start folded.
+  const phone = await context.newPage();
+  phone.on('console', (m) => { if (m.type() === 'error') problems.push(`console error (phone): ${m.text()}`); });
+  phone.on('pageerror', (e) => problems.push(`page error (phone): ${e.message}`));
+  await phone.setViewportSize({ width: 390, height: 844 });
+  await phone.goto(base + '/');
+  await phone.waitForFunction(() => window.__echinomap?.ready, null, { timeout: 30_000 });
+  await idle(phone);
+  check(await rendered(phone, ['villages-circle']) > 0, 'the map works at phone width');
+  check(await phone.evaluate(() => document.documentElement.scrollWidth <= 390), 'nothing overflows the phone width');
+  await phone.screenshot({ path: path.join(shots, 'phone.png'), fullPage: true });
+  await phone.click('.panel-toggle');
+  await phone.click('.legend-toggle');
+  await phone.screenshot({ path: path.join(shots, 'phone-panel.png'), fullPage: true });
+  await phone.close();
 
   // Hygiene over the whole run.
   check(foreign.length === 0, `no request left the server${foreign.length ? `: ${foreign.join(', ')}` : ''}`);
