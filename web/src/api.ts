@@ -94,6 +94,11 @@ export function has(method: string, path: string): boolean {
   return routes.has(`${method} ${path}`);
 }
 
+/** Whether the server has a GET route under `prefix` (`/api/export/`). */
+export function hasUnder(prefix: string): boolean {
+  return [...routes].some((r) => r.startsWith(`GET ${prefix}`));
+}
+
 /** The paths of the registers CRUD API (`/api/{register}`), when it has landed. */
 export function hasRegister(name: string): boolean {
   return has('GET', `/api/${name}`) || has('GET', '/api/{register}');
