@@ -68,6 +68,11 @@ fn expectations(
     m.insert((Method::GET, "/healthz"), get("/healthz"));
     m.insert((Method::GET, "/"), get("/"));
     m.insert((Method::GET, "/assets/{file}"), get("/assets/missing.js"));
+    m.insert((Method::GET, "/api/openapi.json"), get("/api/openapi.json"));
+    m.insert((Method::GET, "/api/docs"), get("/api/docs"));
+    m.insert((Method::GET, "/api/quality"), get("/api/quality?limit=20"));
+    m.insert((Method::GET, "/field"), get("/field"));
+    m.insert((Method::GET, "/field/{file}"), get("/field/sw.js"));
     m.insert(
         (Method::POST, "/api/auth/login"),
         Call {
@@ -103,6 +108,10 @@ fn expectations(
     m.insert(
         (Method::GET, "/api/villages/{code}"),
         get(&format!("/api/villages/{VILLAGE}")),
+    );
+    m.insert(
+        (Method::GET, "/api/villages/{code}/contacts"),
+        get(&format!("/api/villages/{VILLAGE}/contacts")),
     );
     m.insert((Method::GET, "/api/cases"), get("/api/cases?limit=500"));
     m.insert(
@@ -340,8 +349,10 @@ async fn every_route_answers_every_role_within_its_jurisdiction_only() -> Result
                             assert_eq!(status, 403, "{what} must be refused: {text}");
                             continue;
                         }
-                        let detail_outside = spec.path == "/api/villages/{code}"
-                            && !VILLAGE.starts_with(jurisdiction)
+                        let detail_outside = matches!(
+                            spec.path,
+                            "/api/villages/{code}" | "/api/villages/{code}/contacts"
+                        ) && !VILLAGE.starts_with(jurisdiction)
                             || spec.path == "/api/cases/{id}"
                                 && !fx.case_in.contains_key(jurisdiction);
                         if detail_outside {

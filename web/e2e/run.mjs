@@ -182,6 +182,8 @@ async function run() {
   await page.waitForSelector('[data-testid=profile]');
   await page.waitForSelector('[data-chart=cases] canvas', { timeout: 20_000 });
   await page.waitForSelector('[data-chart=population] canvas');
+  const hasRegistersApi = await page.evaluate(() => document.querySelector('meta[name=echinomap-routes]')?.content.includes('GET /api/dewormings'));
+  if (hasRegistersApi) await page.waitForSelector('[data-chart=positivity] canvas', { timeout: 20_000 });
   await page.waitForTimeout(800);
   const drawn = await page.evaluate(() => [...document.querySelectorAll('[data-chart] canvas')].map((c) => {
     const ctx = c.getContext('2d');
@@ -191,6 +193,7 @@ async function run() {
     return ink;
   }));
   check(drawn.length >= 2 && drawn.every((n) => n > 500), `the profile's charts are drawn (${drawn.join(', ')} inked pixels)`);
+  if (hasRegistersApi) check(await page.locator('[data-chart=coverage] canvas').count() === 1 && await page.locator('[data-chart=positivity] canvas').count() === 1, 'the monthly deworming coverage and faecal positivity trends are drawn');
   check((await page.textContent('[data-testid=profile] h2')).length > 1, `the profile of ${pt.code} names the village`);
   await page.screenshot({ path: path.join(shots, 'profile.png') });
   await page.click('[data-testid=profile] .close');

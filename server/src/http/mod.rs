@@ -7,6 +7,7 @@
 mod audit;
 pub mod cases;
 mod extract;
+mod field;
 mod health;
 mod hotspots;
 pub mod imports;
@@ -80,6 +81,18 @@ fn route_table() -> Vec<(RouteSpec, Handler)> {
             get(web::asset).layer(tower_http::compression::CompressionLayer::new()),
         ),
         spec(
+            Method::GET,
+            "/field",
+            Public,
+            get(field::page).layer(tower_http::compression::CompressionLayer::new()),
+        ),
+        spec(
+            Method::GET,
+            "/field/{file}",
+            Public,
+            get(field::file).layer(tower_http::compression::CompressionLayer::new()),
+        ),
+        spec(
             Method::POST,
             "/api/auth/login",
             Public,
@@ -127,6 +140,12 @@ fn route_table() -> Vec<(RouteSpec, Handler)> {
             "/api/villages/{code}",
             Needs(Perm::Aggregates),
             get(villages::detail),
+        ),
+        spec(
+            Method::GET,
+            "/api/villages/{code}/contacts",
+            Needs(Perm::Aggregates),
+            get(villages::contacts),
         ),
         spec(
             Method::GET,

@@ -16,7 +16,7 @@ use crate::error::{AppError, AppResult};
 pub struct ListParams {
     /// A township code (9 digits) or its exact name.
     township: Option<String>,
-    /// Part of the village name, or the start of its code.
+    /// Part of the village name, the start of its code, or its pinyin (initials or syllables).
     q: Option<String>,
 }
 
@@ -37,6 +37,39 @@ pub struct VillageRow {
     denominator_year: Option<i16>,
     synthetic: bool,
     remote: bool,
+    /// The name's pinyin initials (宁古齐牛录村 → `ngqnlc`), for search on a phone keyboard.
+    #[sqlx(skip)]
+    pinyin_initials: String,
+}
+
+/// The pinyin of a name: its initials (宁古齐牛录村 → `ngqnlc`) and its toneless syllables run
+/// together (`ningguqiniuluncun`). Characters without a reading (digits, Latin) are kept,
+/// lowercased, in both.
+fn pinyin_of(name: &str) -> (String, String) {
+    use pinyin::ToPinyin;
+    let mut initials = String::new();
+    let mut syllables = String::new();
+    for (c, p) in name.chars().zip(name.to_pinyin()) {
+        match p {
+            Some(p) => {
+                initials.push_str(p.first_letter());
+                syllables.push_str(p.plain());
+            }
+            None if c.is_alphanumeric() => {
+                initials.extend(c.to_lowercase());
+                syllables.extend(c.to_lowercase());
+            }
+            None => {}
+        }
+    }
+    (initials, syllables)
+}
+
+/// Whether a search text typed in Latin letters names the village: its pinyin initials or
+/// syllables contain it (`ngqnl`, `niulu`).
+fn pinyin_matches(name: &str, latin: &str) -> bool {
+    let (initials, syllables) = pinyin_of(name);
+    initials.contains(latin) || syllables.contains(latin)
 }
 
 pub async fn list(
@@ -54,7 +87,12 @@ pub async fn list(
         Some(t) => (None, Some(t.to_owned())),
     };
     let q = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-    let items: Vec<VillageRow> = sqlx::query_as(concat!(
+    // Latin letters are pinyin: matched here, after SQL, since names are stored in hanzi only.
+    let latin = q
+        .filter(|q| q.bytes().all(|b| b.is_ascii_alphabetic()))
+        .map(str::to_ascii_lowercase);
+    let sql_q = if latin.is_some() { None } else { q };
+    let mut items: Vec<VillageRow> = sqlx::query_as(concat!(
         include_str!("villages_select.sql"),
         "WHERE ($1::text IS NULL OR v.township_code = $1)
            AND ($2::text IS NULL OR t.name = $2)
@@ -64,10 +102,16 @@ pub async fn list(
     ))
     .bind(township_code)
     .bind(township_name)
-    .bind(q)
+    .bind(sql_q)
     .bind(caller.scope.prefix())
     .fetch_all(&state.pool)
     .await?;
+    if let Some(latin) = &latin {
+        items.retain(|v| v.name.contains(latin.as_str()) || pinyin_matches(&v.name, latin));
+    }
+    for v in &mut items {
+        v.pinyin_initials = pinyin_of(&v.name).0;
+    }
     Ok(Json(json!({ "total": items.len(), "items": items })))
 }
 
@@ -85,7 +129,7 @@ pub async fn detail(
             format!("no village with code {code}"),
         ));
     }
-    let village: VillageRow = sqlx::query_as(concat!(
+    let mut village: VillageRow = sqlx::query_as(concat!(
         include_str!("villages_select.sql"),
         "WHERE v.code = $1"
     ))
@@ -112,6 +156,7 @@ pub async fn detail(
     .bind(code.as_str())
     .fetch_one(&state.pool)
     .await?;
+    village.pinyin_initials = pinyin_of(&village.name).0;
     let mut body = serde_json::to_value(village).map_err(anyhow::Error::from)?;
     if let Value::Object(map) = &mut body {
         map.insert("denominators".into(), extra.0);
@@ -123,6 +168,51 @@ pub async fn detail(
         );
     }
     Ok(Json(body))
+}
+
+/// `GET /api/villages/{code}/contacts`: who answers for the village on the ground: the enabled
+/// village-doctor accounts of the village, then the staff of its township. Names and roles
+/// only: accounts carry no phone number, and no other account is listed.
+pub async fn contacts(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(code): ApiPath<String>,
+) -> AppResult<Json<Value>> {
+    let code =
+        VillageCode::parse(&code).map_err(|e| AppError::invalid_param("code", e.to_string()))?;
+    let unknown =
+        || AppError::not_found("village_not_found", format!("no village with code {code}"));
+    if !caller.scope.covers(code.as_str()) {
+        return Err(unknown());
+    }
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM villages WHERE code = $1)")
+        .bind(code.as_str())
+        .fetch_one(&state.pool)
+        .await?;
+    if !exists {
+        return Err(unknown());
+    }
+    let contacts: Vec<(String, Option<String>, String)> = sqlx::query_as(
+        "SELECT u.username, u.display_name, u.role::text
+           FROM villages v
+           JOIN users u ON NOT u.disabled
+                AND (u.role = 'village_doctor' AND u.jurisdiction = v.code::text
+                  OR u.role = 'township_staff' AND u.jurisdiction = v.township_code::text)
+          WHERE v.code = $1
+          ORDER BY u.role = 'township_staff', u.username",
+    )
+    .bind(code.as_str())
+    .fetch_all(&state.pool)
+    .await?;
+    let items: Vec<Value> = contacts
+        .into_iter()
+        .map(|(username, display_name, role)| {
+            json!({ "username": username, "display_name": display_name, "role": role })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "village_code": code.as_str(), "items": items }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -177,4 +267,19 @@ pub async fn locate(
         "nearest": nearest,
         "point": { "lon": wgs.lon(), "lat": wgs.lat(), "crs": "wgs84", "given": { "lon": p.lon, "lat": p.lat, "crs": crs.as_str() } },
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_village_is_found_by_its_pinyin_initials_or_syllables() {
+        assert_eq!(pinyin_of("宁古齐牛录村").0, "ngqnlc");
+        assert_eq!(pinyin_of("宁古齐牛录村").1, "ningguqiniuluncun");
+        assert!(pinyin_matches("宁古齐牛录村", "ngqnl"));
+        assert!(pinyin_matches("宁古齐牛录村", "niulu"));
+        assert!(!pinyin_matches("宁古齐牛录村", "xyz"));
+        assert_eq!(pinyin_of("一村2组").0, "yc2z");
+    }
 }

@@ -38,16 +38,23 @@ fn page() -> &'static str {
             return NOT_BUILT.to_owned();
         };
         let html = String::from_utf8_lossy(&file.data).into_owned();
-        let routes: Vec<String> = super::routes()
-            .iter()
-            .map(|r| format!("{} {}", r.method, r.path))
-            .collect();
-        let meta = format!(
-            "<meta name=\"echinomap-routes\" content=\"{}\">\n</head>",
-            routes.join(",")
-        );
-        html.replacen("</head>", &meta, 1)
+        with_routes_meta(&html)
     })
+}
+
+/// A page with the route table put before its `</head>` as
+/// `<meta name="echinomap-routes" content="GET /healthz,GET /,…">`: the dashboard and the field
+/// page read it to call only endpoints this server has.
+pub(super) fn with_routes_meta(html: &str) -> String {
+    let routes: Vec<String> = super::routes()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    let meta = format!(
+        "<meta name=\"echinomap-routes\" content=\"{}\">\n</head>",
+        routes.join(",")
+    );
+    html.replacen("</head>", &meta, 1)
 }
 
 /// `GET /`: the dashboard's page. Never cached, so a new build's asset names are seen at once.
