@@ -183,7 +183,7 @@ async function run() {
   await page.waitForSelector('[data-chart=cases] canvas', { timeout: 20_000 });
   await page.waitForSelector('[data-chart=population] canvas');
   const hasRegistersApi = await page.evaluate(() => document.querySelector('meta[name=echinomap-routes]')?.content.includes('GET /api/dewormings'));
-  if (hasRegistersApi) await page.waitForSelector('[data-chart=positivity] canvas', { timeout: 20_000 });
+  if (hasRegistersApi) await page.waitForSelector('[data-chart=positivity] canvas', { timeout: 60_000 });
   await page.waitForTimeout(800);
   const drawn = await page.evaluate(() => [...document.querySelectorAll('[data-chart] canvas')].map((c) => {
     const ctx = c.getContext('2d');
