@@ -33,6 +33,8 @@ test: prepare
 	$(CARGO) test --locked --workspace
 	# The dashboard in headless Chromium against the real binary (web/e2e/run.mjs).
 	node web/e2e/run.mjs
+	# The field page offline: geolocation, service worker, queued entries, no duplicates (web/e2e/field.mjs).
+	node web/e2e/field.mjs
 	# Last, over the logs the whole run wrote: no ID or phone number in any of them.
 	$(CARGO) test --locked -p echinomap-tests --test no_pii_in_logs -- --ignored
 

@@ -2,7 +2,7 @@
 //!
 //! Deliberately not part of the Vite dashboard: field phones are often on 2G, so the page is a
 //! few small hand-written files (`field/`: HTML with inline CSS, one script, a service worker, a
-//! manifest and an icon; about 15 kB gzipped in all) embedded with `include_str!`, no framework
+//! manifest and an icon; about 17 kB gzipped in all) embedded with `include_str!`, no framework
 //! and no build step. The service worker keeps the page and the last answers of the API so that
 //! it opens offline; entries made offline are queued on the phone and sent with an
 //! `Idempotency-Key` (see docs/FIELD.md).

@@ -11,12 +11,12 @@
 
   const T = {
     zh: {
-      title: '包虫病防控 · 现场', login: '登录', username: '用户名', password: '密码', locate: '📍 我在哪个村？',
+      title: '包虫病防控 · 现场', login: '登录', username: '用户名', password: '密码', locate: '我在哪个村？',
       search: '查找村庄', searchHint: '村名、拼音首字母（如 ngqnl）或代码', deworming: '驱虫', stray: '无主犬', date: '日期',
-      dose: '剂量（毫克/只，可不填）', dogsDosed: '本次投药的犬（勾选）', moreTags: '其他犬牌号（空格或逗号分隔）',
+      dose: '剂量（毫克/只，可不填）', dogsDosed: '本次投药的犬（勾选）', allDue: '全选本月未驱虫的犬', showAll: (n) => `显示全部 ${n} 只犬`, moreTags: '其他犬牌号（空格或逗号分隔）',
       queueIt: '保存（有信号时自动上传）', nDogs: '犬数', action: '处置', observed: '发现', captured: '捕获', sheltered: '收容',
       euthanised: '安乐死', adopted: '领养', queue: '录入记录', syncNow: '立即上传', logout: '退出登录',
-      navWhere: '📍 位置', navSearch: '🔍 查找', navEntry: '✎ 录入', online: '在线', offline: '离线',
+      navWhere: '位置', navSearch: '查找', navEntry: '✎ 录入', online: '在线', offline: '离线',
       pending: (n) => `待传 ${n}`, locating: '正在获取位置…', noGeo: '无法获取位置：', noVillage: '附近 3 公里内没有您辖区的村庄',
       outside: '此位置的村庄不在您的辖区内', inside: '您在该村范围内', near: (m) => `距村中心约 ${m}`,
       offlineNearest: (m) => `离线估算：离您最近的村（按村中心点，约 ${m}）`, code: '代码', township: '乡镇',
@@ -41,12 +41,12 @@
       needOnline: '首次使用需联网登录', dosedThisMonth: '本月已驱虫', recordNo: (id) => `记录号 ${id}`,
     },
     en: {
-      title: 'Echinococcosis · Field', login: 'Log in', username: 'Username', password: 'Password', locate: '📍 Which village am I in?',
+      title: 'Echinococcosis · Field', login: 'Log in', username: 'Username', password: 'Password', locate: 'Which village am I in?',
       search: 'Find a village', searchHint: 'Name, pinyin initials (e.g. ngqnl) or code', deworming: 'Deworming', stray: 'Stray dogs', date: 'Date',
-      dose: 'Dose (mg per dog, optional)', dogsDosed: 'Dogs dosed now (tick)', moreTags: 'Other dog tags (space or comma separated)',
+      dose: 'Dose (mg per dog, optional)', dogsDosed: 'Dogs dosed now (tick)', allDue: 'Tick every dog not dosed this month', showAll: (n) => `Show all ${n} dogs`, moreTags: 'Other dog tags (space or comma separated)',
       queueIt: 'Save (uploads when there is signal)', nDogs: 'Number of dogs', action: 'Action', observed: 'observed', captured: 'captured',
       sheltered: 'sheltered', euthanised: 'euthanised', adopted: 'adopted', queue: 'Entries', syncNow: 'Upload now', logout: 'Log out',
-      navWhere: '📍 Where', navSearch: '🔍 Find', navEntry: '✎ Record', online: 'online', offline: 'offline',
+      navWhere: 'Where', navSearch: 'Find', navEntry: '✎ Record', online: 'online', offline: 'offline',
       pending: (n) => `${n} to send`, locating: 'Getting your position…', noGeo: 'No position: ', noVillage: 'No village of your area within 3 km',
       outside: 'The village here is outside your jurisdiction', inside: 'You are inside this village', near: (m) => `About ${m} from the village centre`,
       offlineNearest: (m) => `Offline estimate: the nearest village (by its centre, about ${m})`, code: 'Code', township: 'Township',
@@ -216,9 +216,9 @@
   }
 
   // --- one village ------------------------------------------------------------------------
-  async function showVillage(code) {
+  async function showVillage(code, { quiet = false } = {}) {
     localStorage.setItem(KEY.last, code);
-    showTab('where');
+    if (!quiet) showTab('where');
     const base = villages.find((v) => v.code === code);
     const box = $('village');
     box.innerHTML = `<section><p class="big">${esc(base?.name || code)}</p><p class="muted">${esc(base?.township_name || '')} · ${esc(code)}</p></section>`;
@@ -395,10 +395,15 @@
     renderQueue();
     sync();
   }
+  let showAllDogs = false;
   function renderEntryVillage() {
     $('entry-village').textContent = current ? t('entryFor', `${current.name}（${current.code}）`) : t('pickVillage');
     const month = monthStart(0);
-    $('dw-dogs').innerHTML = dogs.map((d) => `<label><input type="checkbox" value="${esc(d.tag)}"> ${esc(d.tag)} <span class="muted">${esc(d.last && d.last >= month ? t('dosedThisMonth') : d.last ? t('lastDose', d.last) : '')}</span></label>`).join('');
+    const list = showAllDogs ? dogs : dogs.filter((d) => d.due);
+    $('dw-all-due').hidden = !list.some((d) => d.due);
+    $('dw-show-all').hidden = showAllDogs || list.length === dogs.length;
+    $('dw-show-all').textContent = t('showAll', dogs.length);
+    $('dw-dogs').innerHTML = list.map((d) => `<label><input type="checkbox" value="${esc(d.tag)}"${d.due ? ' data-due' : ''}> ${esc(d.tag)} <span class="muted">${esc(d.last && d.last >= month ? t('dosedThisMonth') : d.last ? t('lastDose', d.last) : '')}</span></label>`).join('');
     const fresh = lastFix && Date.now() - lastFix.at < 30 * 60 * 1000;
     $('st-where').textContent = fresh ? t('gps', lastFix.lon.toFixed(5), lastFix.lat.toFixed(5), lastFix.acc) : current ? t('gpsNone', current.name) : t('pickVillage');
   }
@@ -480,14 +485,14 @@
 
   async function warm() {
     await Promise.all([api('/api/auth/session'), api('/api/villages'), has('/api/risk') ? api('/api/risk') : null]);
-    if (current) await showVillage(current.code);
+    if (current) await showVillage(current.code, { quiet: true });
   }
 
   // --- start ------------------------------------------------------------------------------
   async function boot() {
     applyLang();
     $('dw-date').value = today(); $('st-date').value = today();
-    $('lang').addEventListener('click', () => { lang = lang === 'zh' ? 'en' : 'zh'; localStorage.setItem(KEY.lang, lang); applyLang(); renderQueue(); renderListAge(); if (current) showVillage(current.code); });
+    $('lang').addEventListener('click', () => { lang = lang === 'zh' ? 'en' : 'zh'; localStorage.setItem(KEY.lang, lang); applyLang(); renderQueue(); renderListAge(); if (current) showVillage(current.code, { quiet: true }); });
     $('login-form').addEventListener('submit', submitLogin);
     $('locate').addEventListener('click', locate);
     $('q').addEventListener('input', onSearch);
@@ -496,6 +501,8 @@
     $('nav-search').addEventListener('click', () => showTab('search'));
     $('nav-entry').addEventListener('click', () => showTab('entry'));
     $('tab-dw').addEventListener('click', () => entryTab('dw'));
+    $('dw-all-due').addEventListener('click', () => { for (const i of $('dw-dogs').querySelectorAll('input[data-due]')) i.checked = true; });
+    $('dw-show-all').addEventListener('click', () => { showAllDogs = true; renderEntryVillage(); });
     $('tab-stray').addEventListener('click', () => entryTab('stray'));
     $('form-dw').addEventListener('submit', submitDeworming);
     $('form-stray').addEventListener('submit', submitStray);
