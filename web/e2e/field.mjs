@@ -202,7 +202,7 @@ async function run() {
   await page.click('#nav-where');
   await page.waitForFunction(() => document.querySelector('#nav-where').textContent.includes('Where'));
   await page.waitForFunction(() => /Data updated|Offline/.test(document.querySelector('#data-age')?.textContent || ''));
-  check(true, 'the English switch translates the page');
+  check(/Offline estimate|inside|About/.test(await page.locator('#locate-msg').innerText()), `the English switch translates the page: ${await page.locator('#locate-msg').innerText()}`);
   await page.screenshot({ path: path.join(shots, 'field-5-english.png'), fullPage: true });
 
   check(foreign.length === 0, `no request left the server (${foreign.join(', ') || 'none'})`);

@@ -73,6 +73,9 @@
   };
   let lang = localStorage.getItem(KEY.lang) === 'en' ? 'en' : 'zh';
   const t = (k, ...a) => { const v = T[lang][k]; return typeof v === 'function' ? v(...a) : v; };
+  // Chinese text takes full-width punctuation, English half-width.
+  const colon = () => (lang === 'zh' ? '：' : ': ');
+  const paren = (x) => (lang === 'zh' ? `（${x}）` : ` (${x})`);
   const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 
   let me = null;          // the session's user (with csrf_token)
@@ -181,10 +184,17 @@
   }
 
   // --- where am I -------------------------------------------------------------------------
+  let locateMsg = null; // [key, ...args] of the last message under the button
+  function say(...m) { locateMsg = m; renderLocateMsg(); }
+  function renderLocateMsg() {
+    const el = $('locate-msg'); el.hidden = !locateMsg;
+    if (!locateMsg) return;
+    const [key, ...args] = locateMsg;
+    el.textContent = t(key, ...args) + (key === 'noGeo' ? args[0] : '');
+  }
   function locate() {
-    const msg = $('locate-msg');
-    msg.hidden = false; msg.textContent = t('locating');
-    if (!navigator.geolocation) { msg.textContent = t('noGeo') + 'geolocation'; return; }
+    say('locating');
+    if (!navigator.geolocation) { say('noGeo', 'geolocation'); return; }
     navigator.geolocation.getCurrentPosition(async (pos) => {
       // The W3C Geolocation API answers WGS84: no GCJ-02 shift to undo.
       lastFix = { lon: pos.coords.longitude, lat: pos.coords.latitude, acc: Math.round(pos.coords.accuracy || 0), at: Date.now() };
@@ -193,16 +203,16 @@
       const r = await api(q);
       if (r.ok && !r.offline) {
         const v = r.data.village;
-        if (!v) { msg.textContent = r.data.outside_jurisdiction ? t('outside') : t('noVillage'); return; }
-        msg.textContent = r.data.inside ? t('inside') : t('near', metres(r.data.distance_m || 0));
+        if (!v) { say(r.data.outside_jurisdiction ? 'outside' : 'noVillage'); return; }
+        if (r.data.inside) say('inside'); else say('near', metres(r.data.distance_m || 0));
         return showVillage(v.code);
       }
       // Offline: the nearest village centre of the saved list.
       const near = nearest(lastFix.lon, lastFix.lat);
-      if (!near) { msg.textContent = t('noVillage'); return; }
-      msg.textContent = t('offlineNearest', metres(near.d));
+      if (!near) { say('noVillage'); return; }
+      say('offlineNearest', metres(near.d));
       showVillage(near.v.code);
-    }, (err) => { msg.textContent = t('noGeo') + err.message; }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 60000 });
+    }, (err) => say('noGeo', err.message), { enableHighAccuracy: true, timeout: 20000, maximumAge: 60000 });
   }
   function nearest(lon, lat) {
     const rad = Math.PI / 180; let best = null;
@@ -242,7 +252,7 @@
 
     box.innerHTML = `
       <section id="v-head"><p class="big" id="v-name">${esc(v.name)}</p>
-        <p class="muted">${esc(t('township'))}：${esc(v.township_name)} · ${esc(t('code'))}：${esc(v.code)}</p>${age}</section>
+        <p class="muted">${esc(t('township') + colon() + v.township_name)} · ${esc(t('code') + colon() + v.code)}</p>${age}</section>
       <section id="v-risk"><h2>${esc(t('risk'))}</h2>${renderRisk(risk, code)}</section>
       <section id="v-regime"><h2>${esc(t('regime'))}</h2>${renderRegime(risk, regimeFallback)}</section>
       <section id="v-due"><h2>${esc(t('due'))}</h2>${due.html}</section>
@@ -257,7 +267,7 @@
     const comps = new Map((r.components || []).map((c) => [c.component || c.name, c]));
     const reasons = (r.reasons || []).map((x) => plain(x.component, comps.get(x.component), x.text));
     return `<p><span class="tier ${esc(r.tier)}">${esc(T[lang].tier[r.tier] || r.tier)}</span> <span class="muted">${esc(t('score', r.score))}</span></p>
-      <p class="muted">${esc(t('reasons'))}：</p><ul>${reasons.length ? reasons.map((s) => `<li>${esc(s)}</li>`).join('') : `<li>${esc(t('noReasons'))}</li>`}</ul>`;
+      <p class="muted">${esc(t('reasons') + colon())}</p><ul>${reasons.length ? reasons.map((s) => `<li>${esc(s)}</li>`).join('') : `<li>${esc(t('noReasons'))}</li>`}</ul>`;
   }
   // A risk component in plain words, with its numbers when the answer has them.
   function plain(key, c, fallback) {
@@ -343,14 +353,14 @@
   }
   function dogList(list) {
     if (!list.length) return '';
-    const shown = list.slice(0, 12).map((d) => `${esc(d.tag)}（${esc(d.last ? t('lastDose', d.last) : t('noRecentDose'))}）`);
+    const shown = list.slice(0, 12).map((d) => esc(d.tag + paren(d.last ? t('lastDose', d.last) : t('noRecentDose'))));
     return `<div class="muted">${shown.join('<br>')}${list.length > 12 ? '<br>' + esc(t('moreDogs', list.length - 12)) : ''}</div>`;
   }
   function renderContacts(c) {
     if (!c) return `<p class="muted">—</p>`;
     if (!c.ok) return `<p class="muted">—</p>`;
     if (!c.data.items.length) return `<p class="muted">${esc(t('noContacts'))}</p>`;
-    return `<ul>${c.data.items.map((p) => `<li>${esc(T[lang].roles[p.role] || p.role)}：<b>${esc(p.display_name || p.username)}</b></li>`).join('')}</ul>`;
+    return `<ul>${c.data.items.map((p) => `<li>${esc((T[lang].roles[p.role] || p.role) + colon())}<b>${esc(p.display_name || p.username)}</b></li>`).join('')}</ul>`;
   }
 
   // --- search -----------------------------------------------------------------------------
@@ -397,7 +407,7 @@
   }
   let showAllDogs = false;
   function renderEntryVillage() {
-    $('entry-village').textContent = current ? t('entryFor', `${current.name}（${current.code}）`) : t('pickVillage');
+    $('entry-village').textContent = current ? t('entryFor', current.name + paren(current.code)) : t('pickVillage');
     const month = monthStart(0);
     const list = showAllDogs ? dogs : dogs.filter((d) => d.due);
     $('dw-all-due').hidden = !list.some((d) => d.due);
@@ -492,7 +502,7 @@
   async function boot() {
     applyLang();
     $('dw-date').value = today(); $('st-date').value = today();
-    $('lang').addEventListener('click', () => { lang = lang === 'zh' ? 'en' : 'zh'; localStorage.setItem(KEY.lang, lang); applyLang(); renderQueue(); renderListAge(); if (current) showVillage(current.code, { quiet: true }); });
+    $('lang').addEventListener('click', () => { lang = lang === 'zh' ? 'en' : 'zh'; localStorage.setItem(KEY.lang, lang); applyLang(); renderLocateMsg(); renderQueue(); renderListAge(); if (current) showVillage(current.code, { quiet: true }); });
     $('login-form').addEventListener('submit', submitLogin);
     $('locate').addEventListener('click', locate);
     $('q').addEventListener('input', onSearch);
