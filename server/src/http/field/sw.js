@@ -1,8 +1,9 @@
 // The field page's service worker (scope /field): the page opens without signal, and the API
 // answers it read last are served again, marked with when they were fetched.
 //   page files: cache first, refreshed in the background (the page is a few kB);
-//   GET /api/…: network first; a copy is kept with `x-field-saved-at` (ms since 1970); offline
-//   the copy is answered with `x-field-offline: 1`. Patient rows (/api/cases) are never kept.
+//   GET /api/… of KEEP: network first; a copy is kept with `x-field-saved-at` (ms since 1970),
+//   at most MAX_KEPT answers; offline the copy is answered with `x-field-offline: 1`.
+//   Patient rows (/api/cases, the follow-up work list) are never kept.
 // Writes (POST) are not touched here: the page queues them and sends them itself.
 const SHELL_CACHE = 'field-shell-v1';
 const API_CACHE = 'field-api-v1';
@@ -21,7 +22,18 @@ self.addEventListener('activate', (event) => {
   })());
 });
 
-const KEEP = /^\/api\/(auth\/session|villages|risk|worklists\/(deworming|faecal_sampling|vaccination)|dogs|dewormings|screening_campaigns)(\/|$|\?)/;
+// What is kept: the session, the village list, one village (detail, contacts, risk), the risk
+// list, the animal work lists and a village's dogs, doses and screening. Not kept: locate and
+// search answers (one per position or text: the page answers those offline from the list).
+const KEEP = [
+  /^\/api\/auth\/session$/,
+  /^\/api\/villages$/,
+  /^\/api\/villages\/[0-9]{12}(\/contacts|\/risk)?$/,
+  /^\/api\/risk$/,
+  /^\/api\/worklists\/(deworming|faecal_sampling|vaccination)$/,
+  /^\/api\/(dogs|dewormings|screening_campaigns)$/,
+];
+const MAX_KEPT = 400;
 
 self.addEventListener('fetch', (event) => {
   const req = event.request;
@@ -29,7 +41,7 @@ self.addEventListener('fetch', (event) => {
   if (req.method !== 'GET' || url.origin !== self.location.origin) return;
   if (url.pathname === '/field' || (url.pathname.startsWith('/field/') && url.pathname !== '/field/sw.js')) {
     event.respondWith(shell(event, req));
-  } else if (KEEP.test(url.pathname + url.search)) {
+  } else if (KEEP.some((re) => re.test(url.pathname)) && !(url.pathname === '/api/villages' && url.search)) {
     event.respondWith(api(req));
   }
 });
@@ -51,7 +63,11 @@ async function api(req) {
       const headers = new Headers(r.headers);
       headers.set('x-field-saved-at', String(Date.now()));
       const body = await r.clone().arrayBuffer();
+      await cache.delete(req);
       await cache.put(req, new Response(body, { status: r.status, statusText: r.statusText, headers }));
+      // Oldest first: keys() lists in insertion order, and a refreshed answer was re-inserted.
+      const keys = await cache.keys();
+      for (const k of keys.slice(0, Math.max(0, keys.length - MAX_KEPT))) await cache.delete(k);
     } else if (r.status === 401) {
       // Logged out or expired: nothing kept may be shown any more.
       await caches.delete(API_CACHE);
