@@ -38,7 +38,7 @@ select="SELECT d.tag AS dog_tag, v.code AS village_code, date '2000-01-03' + 7 *
         ORDER BY g, d.id LIMIT $rows"
 psql_ -c "\\copy (SELECT dog_tag, village_code, dosed_on, dose_mg, batch FROM ($select) x) TO '$work/dewormings.csv' WITH (FORMAT csv, HEADER)"
 psql_ -c "\\copy (SELECT dog_id, village_id, dosed_on, dose_mg, batch FROM ($select) x) TO '$work/resolved.tsv'"
-reset() { psql_ -c "DELETE FROM dewormings WHERE dosed_on < '2010-01-01'; DELETE FROM imports; VACUUM ANALYZE dewormings;" >/dev/null; }
+reset() { psql_ -c "DELETE FROM dewormings WHERE dosed_on < '2010-01-01'" -c "DELETE FROM imports" -c "VACUUM ANALYZE dewormings" >/dev/null; }
 reset
 
 t0=$(date +%s.%N)

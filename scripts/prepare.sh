@@ -22,6 +22,8 @@ else
 fi
 command -v cc >/dev/null || need_pkg build-essential
 command -v pkg-config >/dev/null || need_pkg pkg-config
+# GDAL's ogrinfo reads the exports and the OGC API in the tests, as QGIS would.
+command -v ogrinfo >/dev/null || need_pkg gdal-bin
 # The web app (web/) is built with npm; Debian 12's nodejs 18 is enough (see web/README.md).
 command -v node >/dev/null || need_pkg nodejs
 command -v npm >/dev/null || need_pkg npm

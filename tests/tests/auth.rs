@@ -180,6 +180,38 @@ fn expectations(
         (Method::GET, "/api/imports/templates/{file}"),
         get("/api/imports/templates/dewormings.xlsx"),
     );
+    m.insert((Method::GET, "/api/openapi.json"), get("/api/openapi.json"));
+    m.insert((Method::GET, "/api/docs"), get("/api/docs"));
+    m.insert((Method::GET, "/api/quality"), get("/api/quality?limit=50"));
+    m.insert(
+        (Method::GET, "/api/export/{file}"),
+        get("/api/export/villages.geojson?period=2025"),
+    );
+    m.insert((Method::GET, "/ogc"), get("/ogc"));
+    m.insert((Method::GET, "/ogc/conformance"), get("/ogc/conformance"));
+    m.insert((Method::GET, "/ogc/api"), get("/ogc/api"));
+    m.insert((Method::GET, "/ogc/collections"), get("/ogc/collections"));
+    m.insert(
+        (Method::GET, "/ogc/collections/{id}"),
+        get("/ogc/collections/villages"),
+    );
+    m.insert(
+        (Method::GET, "/ogc/collections/{id}/items"),
+        get("/ogc/collections/villages/items?limit=100"),
+    );
+    m.insert(
+        (Method::GET, "/ogc/collections/{id}/items/{fid}"),
+        call(
+            Method::GET,
+            &format!("/ogc/collections/villages/items/{VILLAGE}"),
+            None,
+            if VILLAGE.starts_with(jurisdiction) {
+                &[200]
+            } else {
+                &[404]
+            },
+        ),
+    );
     // Every register: list, one record (404 outside the jurisdiction), and writes whose empty
     // or unknown targets are refused after the access check.
     for spec in SPECS {

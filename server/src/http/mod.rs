@@ -6,11 +6,13 @@
 
 mod audit;
 pub mod cases;
+mod exports;
 mod extract;
 mod field;
 mod health;
 mod hotspots;
 pub mod imports;
+mod ogc;
 mod openapi;
 mod quality;
 mod records;
@@ -240,6 +242,54 @@ fn route_table() -> Vec<(RouteSpec, Handler)> {
     table.extend([
         spec(Method::GET, "/api/openapi.json", Public, get(openapi::json)),
         spec(Method::GET, "/api/docs", Public, get(openapi::docs)),
+        spec(
+            Method::GET,
+            "/ogc",
+            Needs(Perm::Aggregates),
+            get(ogc::landing),
+        ),
+        spec(
+            Method::GET,
+            "/ogc/conformance",
+            Needs(Perm::Aggregates),
+            get(ogc::conformance),
+        ),
+        spec(
+            Method::GET,
+            "/ogc/api",
+            Needs(Perm::Aggregates),
+            get(ogc::api),
+        ),
+        spec(
+            Method::GET,
+            "/ogc/collections",
+            Needs(Perm::Aggregates),
+            get(ogc::collections),
+        ),
+        spec(
+            Method::GET,
+            "/ogc/collections/{id}",
+            Needs(Perm::Aggregates),
+            get(ogc::one_collection),
+        ),
+        spec(
+            Method::GET,
+            "/ogc/collections/{id}/items",
+            Needs(Perm::Aggregates),
+            get(ogc::items),
+        ),
+        spec(
+            Method::GET,
+            "/ogc/collections/{id}/items/{fid}",
+            Needs(Perm::Aggregates),
+            get(ogc::item),
+        ),
+        spec(
+            Method::GET,
+            "/api/export/{file}",
+            Needs(Perm::Aggregates),
+            get(exports::export),
+        ),
         spec(
             Method::GET,
             "/api/quality",

@@ -12,6 +12,8 @@
 //! - `dead_dog_dewormed`: a dose given after the dog's death, move or culling;
 //! - `infected_over_slaughtered`: an inspection with more infected than slaughtered animals.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
@@ -180,34 +182,58 @@ pub async fn quality(
             "that check reads personal data: it needs case-level access",
         ));
     }
-    let parts: Vec<String> = checks.iter().flat_map(|c| check_sql(c)).collect();
-    let sql = format!(
-        "WITH f(check_name, register, id, village_id, detail) AS ({}),
-         s AS (SELECT f.*, v.code::text AS village_code, v.name AS village_name, v.township_code::text AS township_code,
-                      row_number() OVER (PARTITION BY f.check_name ORDER BY v.code, f.id) AS n
-               FROM f JOIN villages v ON v.id = f.village_id
-               WHERE v.code LIKE $1 || '%')
-         SELECT jsonb_build_object(
-           'items', coalesce((SELECT jsonb_agg(jsonb_build_object('check', check_name, 'register', register, 'id', id,
-                'village_code', village_code, 'village_name', village_name, 'township_code', township_code,
-                'detail', detail, 'link', '/api/' || register || '/' || id) ORDER BY check_name, n) FROM s WHERE n <= $3), '[]'),
-           'totals', coalesce((SELECT jsonb_object_agg(check_name, c) FROM (SELECT check_name, count(*) c FROM s GROUP BY 1) x), '{{}}'),
-           'by_village', coalesce((SELECT jsonb_agg(jsonb_build_object('village_code', village_code, 'village_name', village_name,
-                'township_code', township_code, 'counts', counts) ORDER BY village_code)
-              FROM (SELECT village_code, village_name, township_code, jsonb_object_agg(check_name, c) counts
-                    FROM (SELECT village_code, village_name, township_code, check_name, count(*) c FROM s GROUP BY 1, 2, 3, 4) y
-                    GROUP BY 1, 2, 3) z), '[]'),
-           'by_township', coalesce((SELECT jsonb_agg(jsonb_build_object('township_code', township_code, 'counts', counts) ORDER BY township_code)
-              FROM (SELECT township_code, jsonb_object_agg(check_name, c) counts
-                    FROM (SELECT township_code, check_name, count(*) c FROM s GROUP BY 1, 2) y GROUP BY 1) z), '[]'))",
-        parts.join(" UNION ALL ")
-    );
-    let mut body: Value = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+    // One statement per check (each has its own good plan), gathered here.
+    type Finding = (String, String, i64, String, String, String, String);
+    let mut findings: Vec<Finding> = Vec::new();
+    for part in checks.iter().flat_map(|c| check_sql(c)) {
+        let rows: Vec<Finding> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT f.check_name::text, f.register::text, f.id, f.detail, v.code::text, v.name, v.township_code::text
+             FROM ({part}) f(check_name, register, id, village_id, detail)
+             JOIN villages v ON v.id = f.village_id
+             WHERE v.code LIKE $1 || '%' AND $2::float8 IS NOT NULL"
+        )))
         .bind(caller.scope.prefix())
         .bind(max_distance)
-        .bind(limit)
-        .fetch_one(&state.pool)
+        .fetch_all(&state.pool)
         .await?;
+        findings.extend(rows);
+    }
+    findings.sort_by(|a, b| (&a.0, &a.4, a.2).cmp(&(&b.0, &b.4, b.2)));
+    let mut totals: BTreeMap<String, i64> = BTreeMap::new();
+    let mut by_village: BTreeMap<(String, String, String), BTreeMap<String, i64>> = BTreeMap::new();
+    let mut by_township: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    let mut items = Vec::new();
+    for (check, register, id, detail, code, name, township) in &findings {
+        let n = totals.entry(check.clone()).or_default();
+        *n += 1;
+        if *n <= limit {
+            items.push(json!({
+                "check": check, "register": register, "id": id, "detail": detail,
+                "village_code": code, "village_name": name, "township_code": township,
+                "link": format!("/api/{register}/{id}"),
+            }));
+        }
+        *by_village
+            .entry((code.clone(), name.clone(), township.clone()))
+            .or_default()
+            .entry(check.clone())
+            .or_default() += 1;
+        *by_township
+            .entry(township.clone())
+            .or_default()
+            .entry(check.clone())
+            .or_default() += 1;
+    }
+    let mut body = json!({
+        "items": items,
+        "totals": totals,
+        "by_village": by_village.into_iter().map(|((code, name, township), counts)| json!({
+            "village_code": code, "village_name": name, "township_code": township, "counts": counts,
+        })).collect::<Vec<_>>(),
+        "by_township": by_township.into_iter().map(|(township, counts)| json!({
+            "township_code": township, "counts": counts,
+        })).collect::<Vec<_>>(),
+    });
     body["checks"] = json!(checks);
     body["max_distance_m"] = json!(max_distance);
     Ok(Json(body))

@@ -369,6 +369,7 @@ async fn save(
         scope: &who.scope,
         user: &who.actor.username,
         keep_valid: false,
+        ids: true,
     };
     let (written, _) = write_rows(&mut tx, spec, vec![staged], &batch, &mut errors)
         .await

@@ -302,6 +302,7 @@ pub async fn write_rows(
         let person_batch = Batch {
             present: &person_present,
             target: target_for_people(target),
+            ids: false,
             ..*batch
         };
         let (person_errors, _) = write::write(tx, people, &persons, &person_batch).await?;
@@ -429,6 +430,8 @@ pub async fn run(
             scope: &who.scope,
             user: &who.actor.username,
             keep_valid,
+            // Only a case import needs the new ids (its revisits); the rest only counts.
+            ids: spec.name == "cases",
         };
         write_rows(&mut tx, spec, staged, &batch, &mut errors).await?
     } else {

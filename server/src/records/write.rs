@@ -259,7 +259,7 @@ async fn check(
             }
         }
     }
-    if !matches!(spec.village, Village::None) {
+    if !matches!(spec.village, Village::None) && !scope.is_empty() {
         // The village a row lands in, and the village of a record it would change.
         let existing = spec.village_id_sql().unwrap_or("NULL");
         let rows: Vec<(i32, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -417,6 +417,9 @@ pub struct Batch<'a> {
     pub user: &'a str,
     /// Write the good rows when some are refused (`valid_rows`).
     pub keep_valid: bool,
+    /// Return the ids written (one API record, revisits of a case import); a large import only
+    /// counts.
+    pub ids: bool,
 }
 
 /// Writes a batch of staged rows. Returns the rows refused (nothing written when any, unless
@@ -433,9 +436,13 @@ pub async fn write(
         scope,
         user,
         keep_valid,
+        ids: want_ids,
     } = *batch;
+    let started = std::time::Instant::now();
     stage(conn, spec, rows, target).await?;
+    let staged_at = started.elapsed();
     let errors = check(conn, spec, present, target, scope).await?;
+    let checked_at = started.elapsed();
     if !errors.is_empty() {
         if !keep_valid {
             return Ok((errors, Written::default()));
@@ -463,18 +470,27 @@ pub async fn write(
         };
         let assigns: Vec<String> = set.iter().map(|(c, e)| format!("\"{c}\" = {e}")).collect();
         let old: Vec<String> = set.iter().map(|(c, _)| format!("t.\"{c}\"")).collect();
-        let updated: Vec<(i32, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "UPDATE {table} t SET {assigns}{undelete}
-             FROM import_q q
-             WHERE t.id = q.target_id
-               AND (ROW({old}{deleted_old}) IS DISTINCT FROM ROW({new}{deleted_new}))
-             RETURNING q.row_no, t.id",
-            assigns = assigns.join(", "),
-            old = old.join(", "),
-            new = exprs.join(", "),
-        )))
-        .fetch_all(&mut *conn)
+        let any_existing: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM import_q WHERE target_id IS NOT NULL)",
+        )
+        .fetch_one(&mut *conn)
         .await?;
+        let updated: Vec<(i32, i64)> = if any_existing {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "UPDATE {table} t SET {assigns}{undelete}
+                 FROM import_q q
+                 WHERE t.id = q.target_id
+                   AND (ROW({old}{deleted_old}) IS DISTINCT FROM ROW({new}{deleted_new}))
+                 RETURNING q.row_no, t.id",
+                assigns = assigns.join(", "),
+                old = old.join(", "),
+                new = exprs.join(", "),
+            )))
+            .fetch_all(&mut *conn)
+            .await?
+        } else {
+            Vec::new()
+        };
         written.updated = updated.len() as u64;
         written
             .ids
@@ -486,15 +502,35 @@ pub async fn write(
             } else {
                 ("", "")
             };
-            let sql = format!(
-                "WITH ins AS (
-                   INSERT INTO {table} ({cols}{by_col})
-                   SELECT {exprs}{by_val} FROM import_q q WHERE q.target_id IS NULL ORDER BY q.row_no
-                   RETURNING id)
-                 SELECT 0, id FROM ins",
+            let insert = format!(
+                "INSERT INTO {table} ({cols}{by_col})
+                 SELECT {exprs}{by_val} FROM import_q q WHERE q.target_id IS NULL ORDER BY q.row_no",
                 cols = cols.join(", "),
                 exprs = exprs.join(", "),
             );
+            if !want_ids {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(insert));
+                if spec.soft_delete {
+                    query = query.bind(user);
+                }
+                written.inserted = query.execute(&mut *conn).await?.rows_affected();
+                tracing::info!(
+                    register = spec.name,
+                    rows = rows.len(),
+                    stage_ms = staged_at.as_millis() as u64,
+                    check_ms = (checked_at - staged_at).as_millis() as u64,
+                    write_ms = (started.elapsed() - checked_at).as_millis() as u64,
+                    "batch written"
+                );
+                let valid: (i64,) = sqlx::query_as("SELECT count(*) FROM import_q")
+                    .fetch_one(&mut *conn)
+                    .await?;
+                written.unchanged =
+                    (valid.0 as u64).saturating_sub(written.inserted + written.updated);
+                written.ids.sort_unstable();
+                return Ok((errors, written));
+            }
+            let sql = format!("WITH ins AS ({insert} RETURNING id) SELECT 0, id FROM ins");
             let mut query = sqlx::query_as::<_, (i32, i64)>(sqlx::AssertSqlSafe(sql));
             if spec.soft_delete {
                 query = query.bind(user);

@@ -1,0 +1,329 @@
+//! Planner exports and the OGC API – Features, read back by GDAL (Debian's gdal-bin: `ogrinfo`)
+//! the way QGIS reads them: RFC 7946 rules, feature counts, suppression by role and audience,
+//! paging, and OGC exceptions for bad input.
+
+use std::process::Command;
+
+use echinomap_server::auth::Role;
+use echinomap_tests::{ApiClient, Result, TestApp};
+use serde_json::Value;
+
+const COUNTY: &str = "654022";
+
+/// Runs ogrinfo without blocking the runtime that serves the app it reads from.
+async fn ogrinfo(args: &[&str], token: &str) -> Result<String> {
+    let out = tokio::process::Command::new("ogrinfo")
+        .args(args)
+        .args([
+            "--config",
+            "GDAL_HTTP_HEADERS",
+            &format!("Authorization: Bearer {token}"),
+        ])
+        .output()
+        .await
+        .map_err(|e| anyhow::anyhow!("ogrinfo (apt-get install gdal-bin): {e}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    anyhow::ensure!(out.status.success(), "ogrinfo {args:?} failed: {text}");
+    Ok(text)
+}
+
+fn feature_count(ogr: &str) -> Option<u64> {
+    ogr.lines()
+        .find_map(|l| l.trim().strip_prefix("Feature Count: "))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// Every coordinate of a geometry, with the depth of its ring nesting.
+fn rings(g: &Value) -> Vec<Vec<[f64; 2]>> {
+    let ring = |r: &Value| -> Vec<[f64; 2]> {
+        r.as_array()
+            .map(|pts| {
+                pts.iter()
+                    .filter_map(|p| Some([p[0].as_f64()?, p[1].as_f64()?]))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    match g["type"].as_str() {
+        Some("Polygon") => g["coordinates"]
+            .as_array()
+            .map(|rs| rs.iter().map(ring).collect())
+            .unwrap_or_default(),
+        Some("MultiPolygon") => g["coordinates"]
+            .as_array()
+            .map(|ps| {
+                ps.iter()
+                    .flat_map(|p| p.as_array().cloned().unwrap_or_default())
+                    .map(|r| ring(&r))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+fn signed_area(r: &[[f64; 2]]) -> f64 {
+    r.windows(2)
+        .map(|w| w[0][0] * w[1][1] - w[1][0] * w[0][1])
+        .sum::<f64>()
+        / 2.0
+}
+
+async fn export(c: &ApiClient, path: &str) -> Result<(u16, String)> {
+    let r = c.get(path).await?;
+    Ok((r.status().as_u16(), r.text().await?))
+}
+
+#[tokio::test]
+async fn every_export_is_rfc7946_and_gdal_reads_it_with_the_right_counts() -> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let epi = app.user(Role::Epidemiologist, COUNTY).await?;
+    let dir = echinomap_tests::shared_tempdir();
+    for layer in [
+        "villages",
+        "townships",
+        "slaughter_points",
+        "case_counts",
+        "dog_counts",
+    ] {
+        let (status, text) =
+            export(&epi, &format!("/api/export/{layer}.geojson?period=2025")).await?;
+        assert_eq!(status, 200, "{layer}: {text}");
+        let doc: Value = serde_json::from_str(&text)?;
+        assert_eq!(doc["type"], "FeatureCollection");
+        assert!(doc.get("crs").is_none(), "RFC 7946 has no crs member");
+        let bbox = doc["bbox"].as_array().expect("bbox");
+        assert_eq!(bbox.len(), 4);
+        let features = doc["features"].as_array().expect("features");
+        assert!(!features.is_empty(), "{layer}");
+        for f in features {
+            // Six decimals at most.
+            let g = f["geometry"].to_string();
+            for num in g
+                .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .filter(|s| s.contains('.'))
+            {
+                assert!(
+                    num.split('.').nth(1).map_or(0, str::len) <= 6,
+                    "{layer}: {num}"
+                );
+            }
+            // Exterior rings counter-clockwise, holes clockwise (right-hand rule).
+            if layer == "townships" {
+                for (i, r) in rings(&f["geometry"]).iter().enumerate() {
+                    let a = signed_area(r);
+                    if i == 0 {
+                        assert!(
+                            a > 0.0,
+                            "{layer}: the exterior ring must be counter-clockwise"
+                        );
+                    }
+                }
+            }
+        }
+        let path = dir.path().join(format!("{layer}.geojson"));
+        std::fs::write(&path, &text)?;
+        let info = Command::new("ogrinfo")
+            .args(["-ro", "-so", "-al"])
+            .arg(&path)
+            .output()?;
+        let info = String::from_utf8_lossy(&info.stdout).into_owned();
+        assert_eq!(
+            feature_count(&info),
+            Some(features.len() as u64),
+            "{layer}: {info}"
+        );
+        let expected: i64 = match layer {
+            "villages" | "dog_counts" => sqlx::query_scalar("SELECT count(*) FROM villages").fetch_one(&app.db.pool).await?,
+            "townships" => sqlx::query_scalar("SELECT count(*) FROM townships").fetch_one(&app.db.pool).await?,
+            "slaughter_points" => sqlx::query_scalar("SELECT count(*) FROM slaughter_points WHERE deleted_at IS NULL").fetch_one(&app.db.pool).await?,
+            _ => sqlx::query_scalar("SELECT count(DISTINCT (village_id, date_trunc('month', reported_on))) FROM cases WHERE deleted_at IS NULL AND reported_on BETWEEN '2025-01-01' AND '2025-12-31'").fetch_one(&app.db.pool).await?,
+        };
+        assert_eq!(features.len() as i64, expected, "{layer}");
+    }
+    // CSV: BOM, Chinese or English headers, lon/lat.
+    let (status, csv) = export(&epi, "/api/export/villages.csv?period=2025").await?;
+    assert_eq!(status, 200);
+    assert!(csv.starts_with('\u{feff}'));
+    let header = csv.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("名称") && header.contains("经度") && header.contains("纬度"),
+        "{header}"
+    );
+    let (_, csv_en) = export(&epi, "/api/export/villages.csv?period=2025&lang=en").await?;
+    assert!(
+        csv_en
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .contains(",lon,lat,"),
+        "{csv_en}"
+    );
+    assert_eq!(csv_en.lines().count(), csv.lines().count());
+    // Every export is audited.
+    let exports: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'export'")
+        .fetch_one(&app.db.pool)
+        .await?;
+    assert!(exports >= 7, "{exports}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn planners_get_small_counts_suppressed_and_external_audiences_more() -> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let epi = app.user(Role::Epidemiologist, COUNTY).await?;
+    let planner = app.user(Role::Planner, COUNTY).await?;
+    let get = |c: ApiClient, q: &'static str| async move {
+        let (s, t) = export(
+            &c,
+            &format!("/api/export/case_counts.geojson?period=2025{q}"),
+        )
+        .await?;
+        anyhow::ensure!(s == 200, "{t}");
+        let v: Value = serde_json::from_str(&t)?;
+        anyhow::Ok(v["features"].as_array().cloned().unwrap_or_default())
+    };
+    let full = get(epi.clone(), "").await?;
+    let shared = get(planner.clone(), "").await?;
+    let external = get(epi.clone(), "&audience=external").await?;
+    assert_eq!(full.len(), shared.len());
+    let mut small = 0;
+    for ((f, s), e) in full.iter().zip(&shared).zip(&external) {
+        let n = f["properties"]["cases"]
+            .as_i64()
+            .expect("epidemiologists see every count");
+        assert_eq!(f["properties"]["suppressed"], false);
+        if (1..=4).contains(&n) {
+            small += 1;
+            assert_eq!(s["properties"]["cases"], Value::Null, "{s}");
+            assert_eq!(s["properties"]["suppressed"], true);
+        } else {
+            assert_eq!(s["properties"]["cases"].as_i64(), Some(n));
+        }
+        if (1..=9).contains(&n) {
+            assert_eq!(e["properties"]["cases"], Value::Null);
+        }
+    }
+    assert!(small > 0, "the demo has villages with 1–4 cases a month");
+    // Rates from a suppressed count are withheld too.
+    let (_, villages) = export(&planner, "/api/export/villages.geojson?period=2025").await?;
+    let v: Value = serde_json::from_str(&villages)?;
+    for f in v["features"].as_array().expect("features") {
+        if f["properties"]["suppressed"] == true {
+            assert_eq!(f["properties"]["cases_per_100k"], Value::Null);
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn qgis_reads_the_ogc_api_and_bad_requests_get_ogc_exceptions() -> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let planner = app.user(Role::Planner, COUNTY).await?;
+    let base = app.url("/ogc");
+    let listing = ogrinfo(&["-ro", "-so", &format!("OAPIF:{base}")], &planner.token).await?;
+    for layer in [
+        "villages",
+        "townships",
+        "slaughter_points",
+        "case_counts",
+        "dog_counts",
+        "hotspots",
+    ] {
+        assert!(listing.contains(&format!(": {layer} ")), "{listing}");
+    }
+    let villages: i64 = sqlx::query_scalar("SELECT count(*) FROM villages")
+        .fetch_one(&app.db.pool)
+        .await?;
+    let info = ogrinfo(
+        &["-ro", "-al", "-so", &format!("OAPIF:{base}"), "villages"],
+        &planner.token,
+    )
+    .await?;
+    assert_eq!(feature_count(&info), Some(villages as u64), "{info}");
+    // Paging with next links visits every feature once.
+    let mut url = "/ogc/collections/villages/items?limit=10".to_owned();
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let page = planner.get_json(&url, 200).await?;
+        assert_eq!(page["numberMatched"].as_i64(), Some(villages));
+        for f in page["features"].as_array().expect("features") {
+            assert!(
+                seen.insert(f["id"].as_str().unwrap_or_default().to_owned()),
+                "a feature twice"
+            );
+        }
+        let next = page["links"]
+            .as_array()
+            .expect("links")
+            .iter()
+            .find(|l| l["rel"] == "next");
+        match next {
+            Some(n) => {
+                url = n["href"]
+                    .as_str()
+                    .expect("href")
+                    .trim_start_matches(&app.url(""))
+                    .to_owned()
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen.len() as i64, villages);
+    // One feature; bbox filter.
+    let one = planner
+        .get_json("/ogc/collections/villages/items/654022100200", 200)
+        .await?;
+    assert_eq!(one["type"], "Feature");
+    let boxed = planner
+        .get_json(
+            "/ogc/collections/villages/items?bbox=81.0,43.7,81.3,43.9&limit=1000",
+            200,
+        )
+        .await?;
+    for f in boxed["features"].as_array().expect("features") {
+        let (x, y) = (
+            f["geometry"]["coordinates"][0].as_f64().unwrap_or(0.0),
+            f["geometry"]["coordinates"][1].as_f64().unwrap_or(0.0),
+        );
+        assert!((81.0..=81.3).contains(&x) && (43.7..=43.9).contains(&y));
+    }
+    // Bad input: OGC exceptions, never a 500.
+    for (path, status) in [
+        ("/ogc/collections/nope/items", 404),
+        ("/ogc/collections/villages/items?bbox=1,2,3", 400),
+        ("/ogc/collections/villages/items?bbox=10,20,5,30", 400),
+        ("/ogc/collections/villages/items?limit=100000", 400),
+        ("/ogc/collections/villages/items?datetime=last-tuesday", 400),
+        (
+            "/ogc/collections/villages/items?datetime=1995-01-01/1995-12-31",
+            404,
+        ),
+        ("/ogc/collections/villages/items/000000000000", 404),
+    ] {
+        let r = planner.get(path).await?;
+        assert_eq!(r.status().as_u16(), status, "{path}");
+        let body: Value = r.json().await?;
+        assert!(
+            body["code"].is_string() && body["description"].is_string(),
+            "{path}: {body}"
+        );
+    }
+    for (path, status) in [
+        ("/api/export/nope.geojson", 404),
+        ("/api/export/villages.shp", 404),
+        ("/api/export/villages.geojson?period=2024-13", 400),
+        ("/api/export/villages.geojson?period=1995", 404),
+        ("/api/export/villages.geojson?period=2099", 400),
+    ] {
+        let r = planner.get(path).await?;
+        assert_eq!(r.status().as_u16(), status, "{path}");
+        let body: Value = r.json().await?;
+        assert!(body["error"]["message"].is_string(), "{path}: {body}");
+    }
+    Ok(())
+}
