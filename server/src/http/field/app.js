@@ -311,45 +311,52 @@
 
   // What is due: the work lists when the server has them, else the dogs not dosed this month.
   async function loadDue(code, can, month) {
-    const m = month.slice(0, 7); const answers = []; const parts = [];
     dogs = [];
-    if (has('/api/worklists/{kind}')) {
-      const kinds = ['deworming', 'faecal_sampling', ...(can('case_rows') ? ['followups'] : [])];
-      const rs = await Promise.all(kinds.map((k) => api(`/api/worklists/${k}?unit=${code}`)));
-      kinds.forEach((k, i) => {
-        const r = rs[i];
-        if (!r.ok) { if (k === 'followups') parts.push(`<li class="muted">${esc(t('dueFuOff'))}</li>`); return; }
-        answers.push(r);
-        const row = (r.data.villages || []).find((v) => v.code === code);
-        const n = row ? row.count : 0;
-        if (k === 'deworming') {
-          const items = row?.items || [];
-          dogs = items.map((d) => ({ tag: d.tag, last: d.last_dosed_on, due: true }));
-          parts.push(`<li>${esc(n === 0 ? t('dueDwNone', m) : t('dueDw', n ?? '1–4', m))}${dogList(dogs)}</li>`);
-        } else if (k === 'faecal_sampling' && row) parts.push(`<li>${esc(t('dueFaecal'))}</li>`);
-        else if (k === 'followups') parts.push(`<li>${esc(n === 0 ? t('dueFuNone') : t('dueFu', n ?? '1–4'))}</li>`);
-      });
-      if (!answers.length) return { html: `<p class="muted">${esc(t('dueNA'))}</p>`, answers };
-    } else if (can('animal_rows')) {
-      const [dr, dd] = await Promise.all([
-        api(`/api/dogs?village=${code}&status=alive&limit=500`),
-        api(`/api/dewormings?village=${code}&from=${monthStart(1)}&limit=500`),
-      ]);
-      if (!dr.ok || !dd.ok) return { html: `<p class="muted">${esc(t('dueNA'))}</p>`, answers };
-      answers.push(dr, dd);
-      const last = new Map();
-      for (const d of dd.data.items) if (!last.has(d.dog_tag) || last.get(d.dog_tag) < d.dosed_on) last.set(d.dog_tag, d.dosed_on);
-      dogs = dr.data.items.map((d) => ({ tag: d.dog_tag, last: last.get(d.dog_tag) || null }))
-        .map((d) => ({ ...d, due: !d.last || d.last < month }));
-      const dueDogs = dogs.filter((d) => d.due);
-      parts.push(`<li>${esc(dueDogs.length ? t('dueDw', dueDogs.length, m) : t('dueDwNone', m))}${dogList(dueDogs)}</li>`);
-      if (can('case_rows') && has('/api/cases')) {
-        const c = await api(`/api/cases?unit=${code}&overdue=true&limit=100`);
-        parts.push(`<li>${esc(c.ok && !c.offline ? (c.data.items.length ? t('dueFu', c.data.items.length) : t('dueFuNone')) : t('dueFuOff'))}</li>`);
-      }
-    }
+    let due = has('/api/worklists/{kind}') ? await dueFromWorklists(code, can, month) : null;
+    // Work lists this server does not know (kinds renamed) fall back to the registers.
+    if ((!due || (!due.answers.length && !due.offline)) && can('animal_rows')) due = await dueFromRegisters(code, can, month);
     dogs.sort((a, b) => (b.due - a.due) || a.tag.localeCompare(b.tag));
+    return due || { html: `<p class="muted">—</p>`, answers: [] };
+  }
+  const notSaved = (answers) => ({ html: `<p class="muted">${esc(t('dueNA'))}</p>`, answers, offline: true });
+  async function dueFromWorklists(code, can, month) {
+    const m = month.slice(0, 7); const answers = []; const parts = [];
+    const kinds = ['deworming', 'faecal_sampling', ...(can('case_rows') ? ['followups'] : [])];
+    const rs = await Promise.all(kinds.map((k) => api(`/api/worklists/${k}?unit=${code}`)));
+    kinds.forEach((k, i) => {
+      const r = rs[i];
+      if (!r.ok) { if (k === 'followups' && r.offline) parts.push(`<li class="muted">${esc(t('dueFuOff'))}</li>`); return; }
+      answers.push(r);
+      const row = (r.data.villages || []).find((v) => v.code === code);
+      const n = row ? row.count : 0;
+      if (k === 'deworming') {
+        dogs = (row?.items || []).map((d) => ({ tag: d.tag, last: d.last_dosed_on, due: true }));
+        parts.push(`<li>${esc(n === 0 ? t('dueDwNone', m) : t('dueDw', n ?? '1–4', m))}${dogList(dogs)}</li>`);
+      } else if (k === 'faecal_sampling' && row) parts.push(`<li>${esc(t('dueFaecal'))}</li>`);
+      else if (k === 'followups') parts.push(`<li>${esc(n === 0 ? t('dueFuNone') : t('dueFu', n ?? '1–4'))}</li>`);
+    });
+    if (!answers.length) return rs.some((r) => r.offline) ? notSaved(answers) : { html: '', answers };
     return { html: `<ul>${parts.join('')}</ul>`, answers };
+  }
+  // Without work lists: live dogs without a dose this month, and overdue follow-ups.
+  async function dueFromRegisters(code, can, month) {
+    const m = month.slice(0, 7); const parts = [];
+    const [dr, dd] = await Promise.all([
+      api(`/api/dogs?village=${code}&status=alive&limit=500`),
+      api(`/api/dewormings?village=${code}&from=${monthStart(1)}&limit=500`),
+    ]);
+    if (!dr.ok || !dd.ok) return notSaved([]);
+    const last = new Map();
+    for (const d of dd.data.items) if (!last.has(d.dog_tag) || last.get(d.dog_tag) < d.dosed_on) last.set(d.dog_tag, d.dosed_on);
+    dogs = dr.data.items.map((d) => ({ tag: d.dog_tag, last: last.get(d.dog_tag) || null }))
+      .map((d) => ({ ...d, due: !d.last || d.last < month }));
+    const dueDogs = dogs.filter((d) => d.due);
+    parts.push(`<li>${esc(dueDogs.length ? t('dueDw', dueDogs.length, m) : t('dueDwNone', m))}${dogList(dueDogs)}</li>`);
+    if (can('case_rows') && has('/api/cases')) {
+      const c = await api(`/api/cases?unit=${code}&overdue=true&limit=100`);
+      parts.push(`<li>${esc(c.ok && !c.offline ? (c.data.items.length ? t('dueFu', c.data.items.length) : t('dueFuNone')) : t('dueFuOff'))}</li>`);
+    }
+    return { html: `<ul>${parts.join('')}</ul>`, answers: [dr, dd] };
   }
   function dogList(list) {
     if (!list.length) return '';
