@@ -101,7 +101,7 @@ async fn counts(db: &TestDb) -> Result<(i64, i64, i64)> {
 async fn a_sigkill_during_a_large_import_leaves_the_database_as_before() -> Result<()> {
     let db = TestDb::demo().await?;
     let token = token(&db).await?;
-    let csv = big_csv(&db, 40).await?;
+    let csv = big_csv(&db, 80).await?;
     let before = counts(&db).await?;
     let server = start(&db).await?;
     let client = reqwest::Client::new();
@@ -163,7 +163,7 @@ async fn a_sigkill_during_a_large_import_leaves_the_database_as_before() -> Resu
     );
     // The same file imports whole after a restart, and reports progress as a job.
     let server = start(&db).await?;
-    let csv = big_csv(&db, 40).await?;
+    let csv = big_csv(&db, 80).await?;
     let rows = csv.lines().count() as u64 - 1;
     let r = client
         .post(format!(

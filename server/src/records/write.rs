@@ -160,39 +160,52 @@ async fn stage(
     copy.finish().await?;
     sqlx::query("ANALYZE import_s").execute(&mut *conn).await?;
 
-    let refs: String = spec
-        .refs
-        .iter()
-        .map(|r| format!(", {} AS \"{}\"", r.sql, r.column))
-        .collect();
+    // References: a hash join where the key is unique, a scalar subquery otherwise.
+    let mut refs = String::new();
+    let mut joins = String::new();
+    for (i, r) in spec.refs.iter().enumerate() {
+        match r.join {
+            Some((table, key)) => {
+                refs.push_str(&format!(", j{i}.id AS \"{}\"", r.column));
+                joins.push_str(&format!(
+                    " LEFT JOIN {table} j{i} ON j{i}.{key} = s.\"{}\"",
+                    r.fields[0]
+                ));
+            }
+            None => refs.push_str(&format!(", {} AS \"{}\"", r.sql, r.column)),
+        }
+    }
     let village = match spec.village {
         Village::None => "NULL::integer".to_owned(),
-        Village::Linked { fallback, .. } => {
-            let linked = "(SELECT v.id FROM villages v WHERE v.code = r.link_village_code)";
-            match fallback {
-                Some(fb) => format!("coalesce({linked}, {fb})"),
-                None => linked.to_owned(),
-            }
-        }
+        Village::Linked { fallback, .. } => match fallback {
+            Some(fb) => format!("coalesce(r.link_village_id, {fb})"),
+            None => "r.link_village_id".to_owned(),
+        },
         Village::ViaCase => "(SELECT c.village_id FROM cases c WHERE c.id = r.case_id)".to_owned(),
     };
-    let target_sql = match target {
-        Target::Id(id) => format!("{id}::bigint"),
+    let (target_sql, target_join) = match target {
+        Target::Id(id) => (format!("{id}::bigint"), String::new()),
+        Target::Upsert | Target::CreateOnly if spec.unique_key && spec.keys.len() == 1 => (
+            "t.id".to_owned(),
+            format!(" LEFT JOIN {} t ON {}", spec.table, spec.keys[0]),
+        ),
         Target::Upsert | Target::CreateOnly if !spec.keys.is_empty() => {
             let alts: Vec<String> = spec
                 .keys
                 .iter()
                 .map(|k| format!("(SELECT t.id FROM {} t WHERE {k} LIMIT 1)", spec.table))
                 .collect();
-            format!("coalesce({})", alts.join(", "))
+            (format!("coalesce({})", alts.join(", ")), String::new())
         }
-        _ => "NULL::bigint".to_owned(),
+        _ => ("NULL::bigint".to_owned(), String::new()),
     };
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "CREATE TEMP TABLE import_q ON COMMIT DROP AS
          SELECT q.*, {target_sql} AS target_id
          FROM (SELECT r.*, {village} AS village_id
-               FROM (SELECT s.*{refs} FROM import_s s) r) q"
+               FROM (SELECT s.*, lv.id AS link_village_id{refs}
+                     FROM import_s s LEFT JOIN villages lv ON lv.code = s.link_village_code{joins}) r) q
+         {target_join}"
     )))
     .execute(&mut *conn)
     .await?;
