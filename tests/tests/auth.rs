@@ -68,9 +68,6 @@ fn expectations(
     m.insert((Method::GET, "/healthz"), get("/healthz"));
     m.insert((Method::GET, "/"), get("/"));
     m.insert((Method::GET, "/assets/{file}"), get("/assets/missing.js"));
-    m.insert((Method::GET, "/api/openapi.json"), get("/api/openapi.json"));
-    m.insert((Method::GET, "/api/docs"), get("/api/docs"));
-    m.insert((Method::GET, "/api/quality"), get("/api/quality?limit=20"));
     m.insert((Method::GET, "/field"), get("/field"));
     m.insert((Method::GET, "/field/{file}"), get("/field/sw.js"));
     m.insert(

@@ -43,7 +43,7 @@ pub struct VillageRow {
 }
 
 /// The pinyin of a name: its initials (宁古齐牛录村 → `ngqnlc`) and its toneless syllables run
-/// together (`ningguqiniuluncun`). Characters without a reading (digits, Latin) are kept,
+/// together (`ningguqiniulucun`). Characters without a reading (digits, Latin) are kept,
 /// lowercased, in both.
 fn pinyin_of(name: &str) -> (String, String) {
     use pinyin::ToPinyin;
@@ -276,7 +276,7 @@ mod tests {
     #[test]
     fn a_village_is_found_by_its_pinyin_initials_or_syllables() {
         assert_eq!(pinyin_of("宁古齐牛录村").0, "ngqnlc");
-        assert_eq!(pinyin_of("宁古齐牛录村").1, "ningguqiniuluncun");
+        assert_eq!(pinyin_of("宁古齐牛录村").1, "ningguqiniulucun");
         assert!(pinyin_matches("宁古齐牛录村", "ngqnl"));
         assert!(pinyin_matches("宁古齐牛录村", "niulu"));
         assert!(!pinyin_matches("宁古齐牛录村", "xyz"));
