@@ -165,6 +165,8 @@
   async function startApp() {
     $('login').hidden = true; $('app').hidden = false; $('nav').hidden = false;
     $('who').textContent = t('who', me.display_name || me.username, me.jurisdiction_name || me.jurisdiction);
+    // Dewormings and stray-dog events are animal registers: no entry form for the other roles.
+    $('nav-entry').hidden = !(me.permissions || []).includes('animal_rows');
     renderQueue();
     const [list, risk] = await Promise.all([
       api('/api/villages'),
