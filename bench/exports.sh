@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Export speed and memory, and the field lookup's latency, side by side in one run:
+#   - GeoJSON export of every village (with its period measures) and of the case counts:
+#     echinomap's streamed `/api/export/{layer}.geojson` against `ogr2ogr -f GeoJSON` reading the
+#     same rows from the same PostGIS (the layer's SQL saved as a view): MB/s, and echinomap's
+#     peak RSS before and after (flat when streaming).
+#   - `/api/villages/locate` under oha at 1,000 req/s for 10 s from a URL file of literal
+#     127.0.0.1 URLs (never --rand-regex-url): p50/p99.
+#
+#   bench/exports.sh [SCALE]       default: 1
+#
+# Needs ogr2ogr (apt-get install gdal-bin) and oha (cargo install oha --root /tmp/oha), both
+# outside the project. Uses its own embedded cluster under bench/var-exports.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scale=${1:-1}
+oha=${OHA:-/tmp/oha/bin/oha}
+command -v ogr2ogr >/dev/null || { echo "ogr2ogr is missing: apt-get install gdal-bin" >&2; exit 1; }
+[ -x "$oha" ] || { echo "oha is missing: cargo install oha --root /tmp/oha" >&2; exit 1; }
+
+cargo build --release --locked -p echinomap-server >/dev/null
+bin=target/release/echinomap
+data=bench/var-exports
+mkdir -p "$data"
+work=$(mktemp -d /tmp/echinomap-bench-exports-XXXX)
+chmod 777 "$work"
+port=18997
+"$bin" demo-data --scale "$scale" --replace --data-dir "$data" >/dev/null 2>"$data/demo.log"
+"$bin" serve --listen 127.0.0.1:$port --data-dir "$data" >/dev/null 2>"$data/serve.log" &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 240); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.5; done
+"$bin" user add bench_epi --role epidemiologist --jurisdiction 654022 --data-dir "$data" >/dev/null 2>&1 <<<"" || true
+token=$("$bin" user token bench_epi --data-dir "$data" 2>/dev/null | tail -1)
+pgdata=$(cd "$data/pg" && pwd)
+as_pg=()
+[ "$(id -u)" -eq 0 ] && as_pg=(runuser -u postgres --)
+psql_() { "${as_pg[@]}" psql -X -q -v ON_ERROR_STOP=1 -h "$pgdata" -p 5432 -U postgres -d echinomap "$@"; }
+rss() { awk '/VmRSS/ {print $2}' "/proc/$server/status"; }
+peak() { awk '/VmHWM/ {print $2}' "/proc/$server/status"; }
+
+echo "| layer | features | MB | echinomap (s) | MB/s | ogr2ogr (s) | MB/s | ratio | server RSS before → peak (MiB) |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for layer in villages case_counts; do
+  period=2025
+  before=$(rss)
+  t0=$(date +%s.%N)
+  curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/export/$layer.geojson?period=$period" -o "$work/$layer.geojson"
+  t1=$(date +%s.%N)
+  after=$(peak)
+  n=$(python3 -c "import json; print(len(json.load(open('$work/$layer.geojson'))['features']))")
+  bytes=$(stat -c %s "$work/$layer.geojson")
+  # ogr2ogr over the same PostGIS rows (a plain SELECT of the same columns; its SQL does not
+  # compute the period measures, which makes its side of the comparison cheaper, not dearer).
+  case $layer in
+    villages) osql="SELECT v.code, v.name, v.township_code, v.synthetic, v.geom FROM villages v" ;;
+    case_counts) osql="SELECT v.code, to_char(date_trunc('month', c.reported_on), 'YYYY-MM') AS month, count(*) AS cases, v.geom FROM cases c JOIN villages v ON v.id = c.village_id WHERE c.reported_on BETWEEN '2025-01-01' AND '2025-12-31' GROUP BY v.code, v.geom, date_trunc('month', c.reported_on)" ;;
+  esac
+  t2=$(date +%s.%N)
+  "${as_pg[@]}" ogr2ogr -f GeoJSON "$work/$layer.ogr.geojson" "PG:host=$pgdata port=5432 user=postgres dbname=echinomap" -sql "$osql" -lco COORDINATE_PRECISION=6 -lco RFC7946=YES
+  t3=$(date +%s.%N)
+  obytes=$(stat -c %s "$work/$layer.ogr.geojson")
+  awk -v l="$layer" -v n="$n" -v b="$bytes" -v ob="$obytes" -v a="$t0" -v c="$t1" -v d="$t2" -v e="$t3" -v r0="$before" -v r1="$after" 'BEGIN {
+    s = c - a; o = e - d; mb = b / 1048576; omb = ob / 1048576;
+    printf "| %s | %d | %.2f | %.2f | %.1f | %.2f | %.1f | %.2f | %.0f → %.0f |\n", l, n, mb, s, mb / s, o, omb / o, (mb / s) / (omb / o), r0 / 1024, r1 / 1024 }'
+done
+
+# Locate: literal loopback URLs around the county.
+python3 - "$port" >"$work/urls.txt" <<'PY'
+import random, sys
+random.seed(7)
+port = sys.argv[1]
+for _ in range(2000):
+    lon = 80.75 + random.random() * 0.75
+    lat = 43.50 + random.random() * 0.40
+    print(f"http://127.0.0.1:{port}/api/villages/locate?lon={lon:.5f}&lat={lat:.5f}")
+PY
+"$oha" --no-tui --urls-from-file "$work/urls.txt" -q 1000 -z 10s -c 16 -H "Authorization: Bearer $token" --output-format json >"$work/oha.json"
+python3 - "$work/oha.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = d["latencyPercentiles"]
+s = d["summary"]
+print()
+print("| endpoint | req/s | p50 (ms) | p99 (ms) | success |")
+print("|---|---|---|---|---|")
+print(f"| /api/villages/locate at 1,000 req/s | {s['requestsPerSec']:.0f} | {p['p50']*1000:.2f} | {p['p99']*1000:.2f} | {s['successRate']*100:.1f}% |")
+PY
