@@ -82,18 +82,8 @@ fn route_table() -> Vec<(RouteSpec, Handler)> {
             Public,
             get(web::asset).layer(tower_http::compression::CompressionLayer::new()),
         ),
-        spec(
-            Method::GET,
-            "/field",
-            Public,
-            get(field::page).layer(tower_http::compression::CompressionLayer::new()),
-        ),
-        spec(
-            Method::GET,
-            "/field/{file}",
-            Public,
-            get(field::file).layer(tower_http::compression::CompressionLayer::new()),
-        ),
+        spec(Method::GET, "/field", Public, get(field::page)),
+        spec(Method::GET, "/field/{file}", Public, get(field::file)),
         spec(
             Method::POST,
             "/api/auth/login",
@@ -319,6 +309,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), session::authenticate))
+        // gzip or brotli by Accept-Encoding for every answer: JSON shrinks 20–30 times, which is
+        // what makes the field page usable on 2G (docs/FIELD.md). Answers that carry their own
+        // Content-Encoding (tiles) and images pass through untouched.
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(
             // Paths and status only: query strings may carry names or ID numbers.
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
