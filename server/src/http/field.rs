@@ -13,7 +13,7 @@
 use std::sync::OnceLock;
 
 use axum::extract::Path;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::AppError;
@@ -42,42 +42,62 @@ const FILES: [(&str, &str, &str); 4] = [
     ("icon.svg", "image/svg+xml", include_str!("field/icon.svg")),
 ];
 
+/// A weak validator of a file's text (weak: the same for its gzip and brotli encodings), so that
+/// a revalidation on a slow line is a 304 of a few bytes rather than the file again.
+fn etag(body: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(body.as_bytes());
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("W/\"{hex}\"")
+}
+
 fn respond(
+    request: &HeaderMap,
     content_type: &'static str,
     body: &'static str,
     extra: &[(&'static str, &'static str)],
 ) -> Response {
-    let mut response = (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            // Revalidated on every online visit; the service worker answers when offline.
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(CSP),
-            ),
-        ],
-        body,
-    )
-        .into_response();
+    let tag = etag(body);
+    let unchanged = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    let mut response = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        body.into_response()
+    };
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&tag) {
+        headers.insert(header::ETAG, value);
+    }
+    for (name, value) in [
+        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+        // Revalidated on every online visit; the service worker answers when offline.
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ),
+    ] {
+        headers.insert(name, value);
+    }
     for (name, value) in extra {
-        response
-            .headers_mut()
-            .insert(*name, HeaderValue::from_static(value));
+        headers.insert(*name, HeaderValue::from_static(value));
     }
     response
 }
 
 /// `GET /field`: the page, with the route table so that it asks only for endpoints this server
 /// has (risk and work lists appear when they land).
-pub async fn page() -> Response {
+pub async fn page(request: HeaderMap) -> Response {
     static PAGE: OnceLock<String> = OnceLock::new();
     let html = PAGE.get_or_init(|| super::web::with_routes_meta(include_str!("field/index.html")));
-    respond("text/html; charset=utf-8", html, &[])
+    respond(&request, "text/html; charset=utf-8", html, &[])
 }
 
 /// `GET /field/{file}`: the script, the service worker, the manifest and the icon.
-pub async fn file(Path(name): Path<String>) -> Result<Response, AppError> {
+pub async fn file(Path(name): Path<String>, request: HeaderMap) -> Result<Response, AppError> {
     let (_, content_type, body) = FILES
         .iter()
         .find(|(n, _, _)| *n == name)
@@ -88,5 +108,5 @@ pub async fn file(Path(name): Path<String>) -> Result<Response, AppError> {
     } else {
         &[]
     };
-    Ok(respond(content_type, body, extra))
+    Ok(respond(&request, content_type, body, extra))
 }
