@@ -1,0 +1,133 @@
+//! The server side of the field page (`/field`, docs/FIELD.md): its files, the contacts of a
+//! village, and the pinyin search. The page itself is tested in Chromium by `web/e2e/field.mjs`.
+
+use echinomap_server::auth::Role;
+use echinomap_tests::{Result, TestApp};
+use serde_json::Value;
+
+const VILLAGE: &str = "654022100200";
+const TOWNSHIP: &str = "654022100";
+const SIBLING_TOWNSHIP: &str = "654022101";
+
+#[tokio::test]
+async fn the_field_page_is_public_revalidates_with_a_304_and_allows_only_its_own_origin()
+-> Result<()> {
+    let app = TestApp::empty().await?;
+    let page = app.get("/field").await?;
+    assert_eq!(page.status(), 200);
+    let headers = page.headers().clone();
+    let csp = headers["content-security-policy"].to_str()?;
+    assert!(csp.contains("default-src 'self'") && csp.contains("connect-src 'self'"));
+    assert!(!csp.contains("unsafe-eval") && !csp.contains("script-src 'self' 'unsafe-inline'"));
+    assert_eq!(headers["cache-control"], "no-cache");
+    let html = page.text().await?;
+    assert!(
+        html.contains("<meta name=\"echinomap-routes\""),
+        "the route table"
+    );
+    assert!(html.contains("GET /api/villages/{code}/contacts"));
+
+    let tag = headers["etag"].to_str()?.to_owned();
+    let again = app
+        .client
+        .get(app.url("/field"))
+        .header("if-none-match", &tag)
+        .send()
+        .await?;
+    assert_eq!(again.status(), 304);
+
+    let worker = app.get("/field/sw.js").await?;
+    assert_eq!(worker.status(), 200);
+    assert_eq!(worker.headers()["service-worker-allowed"], "/field");
+    assert!(
+        worker.headers()["content-type"]
+            .to_str()?
+            .starts_with("text/javascript")
+    );
+    for file in ["app.js", "manifest.webmanifest", "icon.svg"] {
+        assert_eq!(app.get(&format!("/field/{file}")).await?.status(), 200);
+    }
+    let missing = app.get_json("/field/missing.js", 404).await?;
+    assert_eq!(missing["error"]["code"], "not_found");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_village_lists_its_doctors_then_its_township_staff_and_no_phone_numbers() -> Result<()> {
+    let app = TestApp::empty().await?;
+    let doctor = app.user(Role::VillageDoctor, VILLAGE).await?;
+    let staff = app.user(Role::TownshipStaff, TOWNSHIP).await?;
+    let _elsewhere = app.user(Role::TownshipStaff, SIBLING_TOWNSHIP).await?;
+    let viewer = app.user(Role::Viewer, "654022").await?;
+    let body = viewer
+        .get_json(&format!("/api/villages/{VILLAGE}/contacts"), 200)
+        .await?;
+    assert_eq!(body["village_code"], VILLAGE);
+    let items = body["items"].as_array().expect("items");
+    let names: Vec<(&str, &str)> = items
+        .iter()
+        .map(|c| {
+            (
+                c["username"].as_str().unwrap_or(""),
+                c["role"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            (doctor.username.as_str(), "village_doctor"),
+            (staff.username.as_str(), "township_staff")
+        ],
+        "{body}"
+    );
+    for c in items {
+        let keys: Vec<&String> = c.as_object().expect("object").keys().collect();
+        assert_eq!(keys, ["display_name", "role", "username"], "{c}");
+    }
+
+    // Outside the jurisdiction, and unknown, are the same 404.
+    let sibling = app.user(Role::Viewer, SIBLING_TOWNSHIP).await?;
+    let outside = sibling
+        .get_json(&format!("/api/villages/{VILLAGE}/contacts"), 404)
+        .await?;
+    assert_eq!(outside["error"]["code"], "village_not_found");
+    viewer
+        .get_json("/api/villages/654022999999/contacts", 404)
+        .await?;
+    viewer.get_json("/api/villages/12/contacts", 400).await?;
+    Ok(())
+}
+
+fn codes(body: &Value) -> Vec<&str> {
+    body["items"]
+        .as_array()
+        .map(|xs| xs.iter().filter_map(|v| v["code"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn villages_are_found_by_pinyin_initials_syllables_name_or_code() -> Result<()> {
+    let app = TestApp::empty().await?;
+    let epi = app.epi().await?;
+    for q in ["ngqnl", "NGQNL", "niulu", "宁古齐", "654022100200"] {
+        let body = epi.get_json(&format!("/api/villages?q={q}"), 200).await?;
+        assert!(codes(&body).contains(&VILLAGE), "q={q}: {body}");
+    }
+    let body = epi.get_json("/api/villages?q=ngqnl", 200).await?;
+    for v in body["items"].as_array().expect("items") {
+        assert!(
+            v["pinyin_initials"]
+                .as_str()
+                .is_some_and(|p| p.contains("ngqnl")),
+            "{v}"
+        );
+    }
+    let none = epi.get_json("/api/villages?q=zzzqx", 200).await?;
+    assert_eq!(none["total"], 0, "{none}");
+    // The township filter and the jurisdiction still apply to a pinyin search.
+    let sibling = app.user(Role::Viewer, SIBLING_TOWNSHIP).await?;
+    let body = sibling.get_json("/api/villages?q=ngqnl", 200).await?;
+    assert!(!codes(&body).contains(&VILLAGE), "{body}");
+    Ok(())
+}
