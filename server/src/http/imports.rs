@@ -374,6 +374,9 @@ async fn run_job(
         progress,
     )
     .await?;
+    if request.kind == Kind::Villages {
+        state.linker.invalidate();
+    }
     let xlsx = if report.rejected > 0 {
         let (t, r) = (table.clone(), report.clone());
         tokio::task::spawn_blocking(move || import::error_workbook(&t, &r).ok())
