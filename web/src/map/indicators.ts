@@ -26,7 +26,6 @@ export interface IndicatorDef {
   en: string;
   classes: Classes;
   source: 'villages' | 'api' | 'risk';
-  target?: string;
 }
 
 const denominators: IndicatorDef[] = [
@@ -75,14 +74,13 @@ export async function indicatorDefs(unit: string, period: string): Promise<Indic
       const id = pick<string>(r, 'indicator', 'id', 'key');
       if (typeof id !== 'string' || seen.has(id) || !('value' in r || 'numerator' in r)) continue;
       seen.add(id);
-      const isRate = typeof r.value === 'number' && (r.value as number) <= 1.0001;
+      const isRate = r.measure === 'proportion' || typeof r.percent === 'number' || (r.measure === undefined && typeof r.value === 'number' && (r.value as number) <= 1.0001);
       const higherBetter = pick<string>(r, 'direction') !== 'lower_is_better' && !/positiv|prevalen|infect|case|stray/.test(id);
       found.push({
         id,
         zh: pick<string>(r, 'name_zh', 'name', 'label') ?? id,
         en: pick<string>(r, 'name_en', 'label_en', 'name') ?? id,
         source: 'api',
-        target: pick<string | number>(r, 'target')?.toString(),
         classes: isRate
           ? higherBetter
             ? { breaks: [0, 0.5, 0.7, 0.8, 0.9], colors: RAMP_GREEN_BAD_LOW, format: pctFmt }
