@@ -144,7 +144,13 @@ fn raw_sql(indicator: &str) -> &'static str {
     }
 }
 
-async fn raw(app: &TestApp, indicator: &str, unit: &str, from: &str, to: &str) -> Result<(f64, f64)> {
+async fn raw(
+    app: &TestApp,
+    indicator: &str,
+    unit: &str,
+    from: &str,
+    to: &str,
+) -> Result<(f64, f64)> {
     let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d");
     let sql = raw_sql(indicator);
     let q = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
@@ -203,7 +209,11 @@ async fn every_indicator_recomputed_from_raw_rows_agrees_for_a_village_a_townshi
                                 Some(">=") => v >= t - 1e-12,
                                 _ => v < t - 1e-12,
                             };
-                            assert_eq!(got["status"], if met { "met" } else { "not_met" }, "{what}");
+                            assert_eq!(
+                                got["status"],
+                                if met { "met" } else { "not_met" },
+                                "{what}"
+                            );
                         } else {
                             assert_eq!(got["status"], "no_target", "{what}");
                         }
@@ -219,7 +229,17 @@ async fn every_indicator_recomputed_from_raw_rows_agrees_for_a_village_a_townshi
         }
     }
     // The comparison means something only if the demo has data for the indicators.
-    for key in ["deworming_coverage", "dog_registration", "dog_faecal_positivity", "human_prevalence", "new_cases", "offal_disposal", "livestock_infection", "awareness", "patients_managed"] {
+    for key in [
+        "deworming_coverage",
+        "dog_registration",
+        "dog_faecal_positivity",
+        "human_prevalence",
+        "new_cases",
+        "offal_disposal",
+        "livestock_infection",
+        "awareness",
+        "patients_managed",
+    ] {
         assert!(nonzero.contains(key), "no data at all for {key}");
     }
     Ok(())
@@ -247,13 +267,20 @@ async fn a_year_of_deworming_reports_its_rounds_and_the_regime_follows_prevalenc
     assert_eq!(d["extra"]["rounds"], rounds);
     let h = find(&body, "human_prevalence");
     let v = h["value"].as_f64().expect("prevalence");
-    let regime = if v > 0.01 { "monthly" } else if v >= 0.001 { "slaughter_season" } else { "targeted" };
+    let regime = if v > 0.01 {
+        "monthly"
+    } else if v >= 0.001 {
+        "slaughter_season"
+    } else {
+        "targeted"
+    };
     assert_eq!(h["extra"]["regime"], regime);
     Ok(())
 }
 
 #[tokio::test]
-async fn the_matrix_gives_the_same_numbers_as_single_requests_and_suppresses_for_planners() -> Result<()> {
+async fn the_matrix_gives_the_same_numbers_as_single_requests_and_suppresses_for_planners()
+-> Result<()> {
     let app = app().await?;
     let epi = app.epi().await?;
     let m = epi
@@ -262,9 +289,15 @@ async fn the_matrix_gives_the_same_numbers_as_single_requests_and_suppresses_for
     assert_eq!(m["periods"].as_array().map(Vec::len), Some(6));
     let units = m["units"].as_array().expect("units");
     assert_eq!(units.len(), 10);
-    let i = units.iter().position(|u| u["code"] == VILLAGE).expect("the village");
+    let i = units
+        .iter()
+        .position(|u| u["code"] == VILLAGE)
+        .expect("the village");
     let single = epi
-        .get_json(&format!("/api/indicators?unit={VILLAGE}&period=2025-03&indicator=deworming_coverage"), 200)
+        .get_json(
+            &format!("/api/indicators?unit={VILLAGE}&period=2025-03&indicator=deworming_coverage"),
+            200,
+        )
         .await?;
     let one = find(&single, "deworming_coverage");
     assert_eq!(m["numerators"][i][2], one["numerator"]);
@@ -276,7 +309,10 @@ async fn the_matrix_gives_the_same_numbers_as_single_requests_and_suppresses_for
         .await?;
     assert_eq!(q["periods"][0], "2024Q1");
     let county = epi
-        .get_json("/api/indicators?unit=654022&period=2024Q1&indicator=new_cases", 200)
+        .get_json(
+            "/api/indicators?unit=654022&period=2024Q1&indicator=new_cases",
+            200,
+        )
         .await?;
     let total: f64 = q["numerators"]
         .as_array()
@@ -284,11 +320,17 @@ async fn the_matrix_gives_the_same_numbers_as_single_requests_and_suppresses_for
         .iter()
         .map(|r| r[0].as_f64().unwrap_or(0.0))
         .sum();
-    assert_eq!(Some(total), find(&county, "new_cases")["numerator"].as_f64());
+    assert_eq!(
+        Some(total),
+        find(&county, "new_cases")["numerator"].as_f64()
+    );
     // Planners: no count of people from 1 to 4, anywhere.
     let planner = app.user(Role::Planner, COUNTY).await?;
     let pm = planner
-        .get_json("/api/indicators/matrix?indicator=new_cases&units=village&from=2021&to=2025&step=year", 200)
+        .get_json(
+            "/api/indicators/matrix?indicator=new_cases&units=village&from=2021&to=2025&step=year",
+            200,
+        )
         .await?;
     assert_eq!(pm["small_counts_suppressed"], true);
     let mut hidden = 0;
@@ -308,28 +350,73 @@ async fn the_matrix_gives_the_same_numbers_as_single_requests_and_suppresses_for
 async fn bad_units_periods_and_indicators_are_refused_naming_what_is_wrong() -> Result<()> {
     let app = app().await?;
     let epi = app.epi().await?;
-    let e = epi.get_json("/api/indicators?unit=654022999&period=2025", 404).await?;
+    let e = epi
+        .get_json("/api/indicators?unit=654022999&period=2025", 404)
+        .await?;
     assert_eq!(e["error"]["code"], "unit_not_found");
-    assert!(e["error"]["message"].as_str().unwrap_or("").contains("654022999"));
-    let e = epi.get_json("/api/indicators?unit=65402&period=2025", 400).await?;
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("654022999")
+    );
+    let e = epi
+        .get_json("/api/indicators?unit=65402&period=2025", 400)
+        .await?;
     assert_eq!(e["error"]["details"]["field"], "unit");
     for bad in ["2025-13", "2025Q5", "25", "2025-6", "June"] {
-        let e = epi.get_json(&format!("/api/indicators?period={bad}"), 400).await?;
+        let e = epi
+            .get_json(&format!("/api/indicators?period={bad}"), 400)
+            .await?;
         assert_eq!(e["error"]["details"]["field"], "period", "{bad}");
     }
     let e = epi.get_json("/api/indicators?period=2027-01", 400).await?;
-    assert!(e["error"]["message"].as_str().unwrap_or("").contains("future"), "{e}");
-    let e = epi.get_json("/api/indicators?period=2025&indicator=dog_density", 400).await?;
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("future"),
+        "{e}"
+    );
+    let e = epi
+        .get_json("/api/indicators?period=2025&indicator=dog_density", 400)
+        .await?;
     assert_eq!(e["error"]["details"]["field"], "indicator");
-    assert!(e["error"]["message"].as_str().unwrap_or("").contains("dog_density"));
-    let e = epi.get_json("/api/indicators/matrix?indicator=nope", 400).await?;
-    assert!(e["error"]["message"].as_str().unwrap_or("").contains("nope"));
-    epi.get_json("/api/indicators/matrix?indicator=awareness&from=2025-06&to=2025-01", 400).await?;
-    epi.get_json("/api/indicators/matrix?indicator=awareness&units=hamlet", 400).await?;
-    epi.get_json("/api/indicators/matrix?indicator=awareness&units=township&unit=654022100200", 400).await?;
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("dog_density")
+    );
+    let e = epi
+        .get_json("/api/indicators/matrix?indicator=nope", 400)
+        .await?;
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("nope")
+    );
+    epi.get_json(
+        "/api/indicators/matrix?indicator=awareness&from=2025-06&to=2025-01",
+        400,
+    )
+    .await?;
+    epi.get_json(
+        "/api/indicators/matrix?indicator=awareness&units=hamlet",
+        400,
+    )
+    .await?;
+    epi.get_json(
+        "/api/indicators/matrix?indicator=awareness&units=township&unit=654022100200",
+        400,
+    )
+    .await?;
     // Outside the jurisdiction.
     let ts = app.user(Role::TownshipStaff, TOWNSHIP).await?;
-    ts.get_json("/api/indicators?unit=654022101&period=2025", 403).await?;
-    ts.get_json(&format!("/api/indicators?unit={VILLAGE}&period=2025"), 200).await?;
+    ts.get_json("/api/indicators?unit=654022101&period=2025", 403)
+        .await?;
+    ts.get_json(&format!("/api/indicators?unit={VILLAGE}&period=2025"), 200)
+        .await?;
     Ok(())
 }
