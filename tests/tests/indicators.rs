@@ -420,3 +420,51 @@ async fn bad_units_periods_and_indicators_are_refused_naming_what_is_wrong() -> 
         .await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn deworming_coverage_follows_every_write_to_doses_and_dogs() -> Result<()> {
+    let app = app().await?;
+    let epi = app.epi().await?;
+    let path =
+        format!("/api/indicators?unit={VILLAGE}&period=2026-10&indicator=deworming_coverage");
+    let get = |b: &Value| -> (f64, f64) {
+        let d = find(b, "deworming_coverage");
+        (
+            d["numerator"].as_f64().unwrap_or(-1.0),
+            d["denominator"].as_f64().unwrap_or(-1.0),
+        )
+    };
+    let (n0, d0) = get(&epi.get_json(&path, 200).await?);
+    // A live dog of the village without a dose in October 2026 gets one.
+    let dog: i64 = sqlx::query_scalar(
+        "SELECT d.id FROM dogs d JOIN villages v ON v.id = d.village_id
+         WHERE v.code = $1 AND d.status = 'alive' AND d.registered_on < DATE '2026-10-01'
+           AND NOT EXISTS (SELECT 1 FROM dewormings w WHERE w.dog_id = d.id
+                            AND w.dosed_on BETWEEN DATE '2026-10-01' AND DATE '2026-10-31')
+         ORDER BY d.id LIMIT 1",
+    )
+    .bind(VILLAGE)
+    .fetch_one(&app.db.pool)
+    .await?;
+    sqlx::query("INSERT INTO dewormings (dog_id, village_id, dosed_on) SELECT id, village_id, DATE '2026-10-20' FROM dogs WHERE id = $1")
+        .bind(dog)
+        .execute(&app.db.pool)
+        .await?;
+    assert_eq!(get(&epi.get_json(&path, 200).await?), (n0 + 1.0, d0));
+    // Deleting the dog (soft) removes it from both sides.
+    sqlx::query("UPDATE dogs SET deleted_at = now() WHERE id = $1")
+        .bind(dog)
+        .execute(&app.db.pool)
+        .await?;
+    assert_eq!(get(&epi.get_json(&path, 200).await?), (n0, d0 - 1.0));
+    let (num, den) = raw(
+        &app,
+        "deworming_coverage",
+        VILLAGE,
+        "2026-10-01",
+        "2026-10-31",
+    )
+    .await?;
+    assert_eq!((num, den), (n0, d0 - 1.0));
+    Ok(())
+}

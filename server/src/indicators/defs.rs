@@ -92,6 +92,8 @@ pub struct Indicator {
     pub personal: bool,
     /// Rows (code, period index, numerator, denominator, extra jsonb); see `super::HEADER`.
     pub sql: &'static str,
+    /// The SQL reads the deworming rollup, which `super::rollup::refresh` updates first.
+    pub rollup: bool,
 }
 
 const fn at_least(value: f64) -> Option<Target> {
@@ -122,6 +124,7 @@ pub const INDICATORS: &[Indicator] = &[
         direction: Direction::HigherIsBetter,
         personal: false,
         sql: include_str!("sql/dog_registration.sql"),
+        rollup: false,
     },
     Indicator {
         key: "deworming_coverage",
@@ -135,6 +138,7 @@ pub const INDICATORS: &[Indicator] = &[
         direction: Direction::HigherIsBetter,
         personal: false,
         sql: include_str!("sql/deworming_coverage.sql"),
+        rollup: true,
     },
     Indicator {
         key: "dog_faecal_positivity",
@@ -148,6 +152,7 @@ pub const INDICATORS: &[Indicator] = &[
         direction: Direction::LowerIsBetter,
         personal: false,
         sql: include_str!("sql/dog_faecal_positivity.sql"),
+        rollup: false,
     },
     Indicator {
         key: "ownerless_dogs",
@@ -161,6 +166,7 @@ pub const INDICATORS: &[Indicator] = &[
         direction: Direction::LowerIsBetter,
         personal: false,
         sql: include_str!("sql/ownerless_dogs.sql"),
+        rollup: false,
     },
     Indicator {
         key: "offal_disposal",
@@ -174,6 +180,7 @@ pub const INDICATORS: &[Indicator] = &[
         direction: Direction::HigherIsBetter,
         personal: false,
         sql: include_str!("sql/offal_disposal.sql"),
+        rollup: false,
     },
     Indicator {
         key: "livestock_infection",
@@ -187,6 +194,7 @@ pub const INDICATORS: &[Indicator] = &[
         direction: Direction::LowerIsBetter,
         personal: false,
         sql: include_str!("sql/livestock_infection.sql"),
+        rollup: false,
     },
     Indicator {
         key: "child_seropositivity",
@@ -200,6 +208,7 @@ pub const INDICATORS: &[Indicator] = &[
         direction: Direction::LowerIsBetter,
         personal: true,
         sql: include_str!("sql/child_seropositivity.sql"),
+        rollup: false,
     },
     Indicator {
         key: "human_prevalence",
@@ -214,6 +223,7 @@ pub const INDICATORS: &[Indicator] = &[
         direction: Direction::LowerIsBetter,
         personal: true,
         sql: include_str!("sql/human_prevalence.sql"),
+        rollup: false,
     },
     Indicator {
         key: "new_cases",
@@ -227,6 +237,7 @@ pub const INDICATORS: &[Indicator] = &[
         direction: Direction::LowerIsBetter,
         personal: true,
         sql: include_str!("sql/new_cases.sql"),
+        rollup: false,
     },
     Indicator {
         key: "new_child_cases",
@@ -240,6 +251,7 @@ pub const INDICATORS: &[Indicator] = &[
         direction: Direction::LowerIsBetter,
         personal: true,
         sql: include_str!("sql/new_child_cases.sql"),
+        rollup: false,
     },
     Indicator {
         key: "vaccination_progress",
@@ -253,6 +265,7 @@ pub const INDICATORS: &[Indicator] = &[
         direction: Direction::HigherIsBetter,
         personal: false,
         sql: include_str!("sql/vaccination_progress.sql"),
+        rollup: false,
     },
     Indicator {
         key: "patients_managed",
@@ -266,6 +279,7 @@ pub const INDICATORS: &[Indicator] = &[
         direction: Direction::HigherIsBetter,
         personal: true,
         sql: include_str!("sql/patients_managed.sql"),
+        rollup: false,
     },
     Indicator {
         key: "awareness",
@@ -279,6 +293,7 @@ pub const INDICATORS: &[Indicator] = &[
         direction: Direction::HigherIsBetter,
         personal: false,
         sql: include_str!("sql/awareness.sql"),
+        rollup: false,
     },
     Indicator {
         key: "rodent_infection",
@@ -292,6 +307,7 @@ pub const INDICATORS: &[Indicator] = &[
         direction: Direction::LowerIsBetter,
         personal: false,
         sql: include_str!("sql/rodent_infection.sql"),
+        rollup: false,
     },
 ];
 

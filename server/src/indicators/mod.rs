@@ -10,6 +10,7 @@
 
 pub mod defs;
 pub mod period;
+pub mod rollup;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -121,6 +122,9 @@ pub async fn compute(
                 (0..periods.len()).map(|i| vec![i]).collect(),
             )
         };
+    if def.rollup {
+        rollup::refresh(pool, &query_periods, opts).await?;
+    }
     let starts: Vec<NaiveDate> = query_periods.iter().map(Period::start).collect();
     let ends: Vec<NaiveDate> = query_periods.iter().map(Period::end).collect();
     let sql = format!("{HEADER}{}", def.sql);
