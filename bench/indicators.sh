@@ -31,9 +31,8 @@ echo "villages: $(psql_ -At -c 'SELECT count(*) FROM villages')," \
      "dogs: $(psql_ -At -c 'SELECT count(*) FROM dogs')," \
      "dewormings: $(psql_ -At -c 'SELECT count(*) FROM dewormings')"
 
-# The engine's statement: its header (server/src/indicators/mod.rs) + the indicator's SQL.
+# The engine's statements: its header (server/src/indicators/mod.rs) + the indicator's SQL.
 header=$(sed -n '/^const HEADER: &str = "/,/^";$/p' server/src/indicators/mod.rs | sed '1s/^const HEADER: &str = "//; $d')
-body=$(cat server/src/indicators/sql/deworming_coverage.sql)
 months=$(python3 -c "
 import datetime as d
 y, m = map(int, '$from'.split('-')); Y, M = map(int, '$to'.split('-'))
@@ -44,23 +43,36 @@ while (y, m) <= (Y, M):
     y, m = (y + 1, 1) if m == 12 else (y, m + 1)
 print('{' + ','.join(s) + '}|{' + ','.join(e) + '}')")
 starts=${months%%|*}; ends=${months##*|}
-cat >"$work/plan.sql" <<SQL
-PREPARE m(text, date[], date[], text[], int, date, int) AS
-$header$body;
-\timing on
-EXECUTE m('', '$starts', '$ends', '{clinical,confirmed}', 12, '$today', 0);
-EXECUTE m('', '$starts', '$ends', '{clinical,confirmed}', 12, '$today', 0);
-EXECUTE m('', '$starts', '$ends', '{clinical,confirmed}', 12, '$today', 0);
-\timing off
-EXPLAIN (ANALYZE, BUFFERS) EXECUTE m('', '$starts', '$ends', '{clinical,confirmed}', 12, '$today', 0);
-SQL
-chmod 644 "$work/plan.sql"
-echo "== SQL, every village, $from..$to (rows discarded):"
-psql_ -o /dev/null -f "$work/plan.sql" 2>&1 | grep -E '^Time' || true
-psql_ -f "$work/plan.sql" | sed -n '/QUERY PLAN/,$p'
-
-echo "== HTTP, county 654022 (epi), village × month, $from..$to:"
+plan() {  # $1 = SQL file of the indicator, $2 = runs
+  {
+    echo "PREPARE m(text, date[], date[], text[], int, date, int) AS"
+    echo "$header$(cat "$1");"
+    echo '\timing on'
+    for _ in $(seq 1 "$2"); do echo "EXECUTE m('', '$starts', '$ends', '{clinical,confirmed}', 12, '$today', 0);"; done
+    echo '\timing off'
+    echo "EXPLAIN (ANALYZE, BUFFERS) EXECUTE m('', '$starts', '$ends', '{clinical,confirmed}', 12, '$today', 0);"
+  } >"$work/plan.sql"
+  chmod 644 "$work/plan.sql"
+  psql_ -f "$work/plan.sql" | grep -vE '^ *[0-9]+ \| ' | sed -n '/^Time\|QUERY PLAN/,$p'
+}
 url="http://127.0.0.1:$port/api/indicators/matrix?indicator=deworming_coverage&units=village&from=$from&to=$to&step=month"
-for i in 1 2 3 4 5; do
-  curl -s -o "$work/m.json" -w "run $i: %{time_total} s, %{size_download} bytes\n" -H "Authorization: Bearer $token" "$url"
-done
+get() { curl -s -o "$work/m.json" -w "$1: %{time_total} s, %{size_download} bytes\n" -H "Authorization: Bearer $token" "$url"; }
+
+echo "== HTTP, county 654022 (epi), village × month, $from..$to"
+psql_ -c "DELETE FROM deworming_rollup_months; DELETE FROM deworming_rollup; DELETE FROM deworming_rollup_dirty"
+get "cold (fills the rollup: $from..$to for every village of the instance)"
+for i in 1 2 3 4 5; do get "warm $i"; done
+psql_ -c "INSERT INTO dewormings (dog_id, village_id, dosed_on)
+          SELECT d.id, d.village_id, DATE '$today' FROM dogs d
+          WHERE d.status = 'alive' AND NOT EXISTS (SELECT 1 FROM dewormings w WHERE w.dog_id = d.id AND w.dosed_on = DATE '$today')
+          ORDER BY d.id LIMIT 1"
+get "after one new dose (one village recomputed)"
+get "warm again"
+
+echo "== SQL, every village of the instance, $from..$to, read from the rollup"
+psql_ -c 'SELECT count(*) AS rollup_rows FROM deworming_rollup'
+plan server/src/indicators/sql/deworming_coverage.sql 3
+if [ "${RAW:-0}" = 1 ]; then
+  echo "== SQL, every village, $from..$to, from the registers (what filling the rollup costs)"
+  plan server/src/indicators/sql/deworming_coverage_raw.sql 1
+fi
