@@ -300,9 +300,11 @@ async fn the_matrix_gives_the_same_numbers_as_single_requests_and_suppresses_for
         )
         .await?;
     let one = find(&single, "deworming_coverage");
-    assert_eq!(m["numerators"][i][2], one["numerator"]);
-    assert_eq!(m["denominators"][i][2], one["denominator"]);
-    assert_eq!(m["values"][i][2], one["value"]);
+    assert_eq!(units[i]["numerators"][2], one["numerator"]);
+    assert_eq!(units[i]["denominators"][2], one["denominator"]);
+    assert_eq!(units[i]["values"][2], one["value"]);
+    assert_eq!(units[i]["cells"][2]["period"], "2025-03");
+    assert_eq!(units[i]["cells"][2]["value"], one["value"]);
     // Townships by quarter add up to the county.
     let q = epi
         .get_json("/api/indicators/matrix?indicator=new_cases&units=township&from=2024Q1&to=2025Q4&step=quarter", 200)
@@ -314,11 +316,11 @@ async fn the_matrix_gives_the_same_numbers_as_single_requests_and_suppresses_for
             200,
         )
         .await?;
-    let total: f64 = q["numerators"]
+    let total: f64 = q["units"]
         .as_array()
         .expect("rows")
         .iter()
-        .map(|r| r[0].as_f64().unwrap_or(0.0))
+        .map(|r| r["numerators"][0].as_f64().unwrap_or(0.0))
         .sum();
     assert_eq!(
         Some(total),
@@ -334,8 +336,8 @@ async fn the_matrix_gives_the_same_numbers_as_single_requests_and_suppresses_for
         .await?;
     assert_eq!(pm["small_counts_suppressed"], true);
     let mut hidden = 0;
-    for row in pm["numerators"].as_array().expect("rows") {
-        for c in row.as_array().expect("cells") {
+    for row in pm["units"].as_array().expect("rows") {
+        for c in row["numerators"].as_array().expect("cells") {
             match c.as_f64() {
                 Some(n) => assert!(n == 0.0 || n > 4.0, "{n} shown to a planner"),
                 None => hidden += 1,

@@ -255,38 +255,49 @@ pub async fn matrix(
     )
     .await?;
     let suppress = caller.suppress_small_counts();
-    let mut values = Vec::with_capacity(units.len());
-    let mut numerators = Vec::with_capacity(units.len());
-    let mut denominators = Vec::with_capacity(units.len());
-    let mut statuses = Vec::with_capacity(units.len());
+    let period_keys: Vec<String> = periods.iter().map(Period::key).collect();
     let empty = indicators::Cell::default();
-    for (code, _) in &units {
-        let row = cells.get(code);
-        let (mut v, mut n, mut d, mut s) = (vec![], vec![], vec![], vec![]);
-        for i in 0..periods.len() {
-            let cell = row.and_then(|r| r.get(i)).unwrap_or(&empty);
-            if suppress && indicators::is_small(def, cell) {
-                v.push(Value::Null);
-                n.push(Value::Null);
-                d.push(Value::Null);
-                s.push(json!("suppressed"));
-                continue;
+    let rows: Vec<Value> = units
+        .iter()
+        .map(|(code, name)| {
+            let row = cells.get(code);
+            let (mut values, mut numerators, mut denominators, mut status, mut out) =
+                (vec![], vec![], vec![], vec![], vec![]);
+            for (i, key) in period_keys.iter().enumerate() {
+                let cell = row.and_then(|r| r.get(i)).unwrap_or(&empty);
+                let (v, n, d, s) = if suppress && indicators::is_small(def, cell) {
+                    (Value::Null, Value::Null, Value::Null, json!("suppressed"))
+                } else {
+                    let value = indicators::value_of(def, cell);
+                    let den = if def.measure == indicators::Measure::Count {
+                        Value::Null
+                    } else {
+                        indicators::number(cell.den)
+                    };
+                    (
+                        json!(value),
+                        indicators::number(cell.num),
+                        den,
+                        json!(indicators::status_of(def, value)),
+                    )
+                };
+                out.push(json!({ "period": key, "value": v, "numerator": n, "denominator": d, "status": s }));
+                values.push(v);
+                numerators.push(n);
+                denominators.push(d);
+                status.push(s);
             }
-            let value = indicators::value_of(def, cell);
-            v.push(json!(value));
-            n.push(indicators::number(cell.num));
-            d.push(if def.measure == indicators::Measure::Count {
-                Value::Null
-            } else {
-                indicators::number(cell.den)
-            });
-            s.push(json!(indicators::status_of(def, value)));
-        }
-        values.push(v);
-        numerators.push(n);
-        denominators.push(d);
-        statuses.push(s);
-    }
+            json!({
+                "code": code,
+                "name": name,
+                "values": values,
+                "numerators": numerators,
+                "denominators": denominators,
+                "status": status,
+                "cells": out,
+            })
+        })
+        .collect();
     tracing::info!(
         indicator.key = def.key,
         units = units.len(),
@@ -299,12 +310,8 @@ pub async fn matrix(
         "parent": parent.json(),
         "units_level": level_name(level_len),
         "step": step,
-        "periods": periods.iter().map(Period::key).collect::<Vec<_>>(),
-        "units": units.iter().map(|(c, n)| json!({ "code": c, "name": n })).collect::<Vec<_>>(),
-        "values": values,
-        "numerators": numerators,
-        "denominators": denominators,
-        "status": statuses,
+        "periods": period_keys,
+        "units": rows,
         "as_of": opts.as_of,
         "small_counts_suppressed": suppress,
     })))
