@@ -17,6 +17,7 @@ pub struct Application {
     db: Database,
     password_policy: PasswordPolicy,
     tile_cache_mb: u64,
+    programme: std::sync::Arc<crate::programme::Programme>,
 }
 
 /// Demo accounts exist only while the service runs with `--demo`; a database without users
@@ -54,6 +55,8 @@ fn anyhow_of(e: crate::error::AppError) -> anyhow::Error {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // The rule set and risk weights first: a bad file stops the start before anything runs.
+        let programme = crate::programme::Programme::load(&settings.programme)?;
         // Bind first: a port in use is reported before a database is started for nothing.
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
@@ -85,6 +88,7 @@ impl Application {
             db,
             password_policy: settings.password_policy,
             tile_cache_mb: settings.tile_cache_mb,
+            programme,
         })
     }
 
@@ -108,6 +112,7 @@ impl Application {
             tile_cache: echinomap_tiles::cache::TileCache::new(self.tile_cache_mb * 1024 * 1024),
             linker: crate::linking::LinkerCache::default(),
             imports: crate::http::imports::Jobs::default(),
+            programme: self.programme,
         });
         tokio::spawn(crate::auth::session::purge_expired_sessions(
             self.db.pool.clone(),

@@ -132,6 +132,44 @@ pub struct ServeArgs {
     /// Seed of the demo data (with --demo).
     #[arg(long, default_value_t = 2024)]
     pub seed: u64,
+    #[command(flatten)]
+    pub programme: ProgrammeArgs,
+}
+
+/// The control programme's settings: rule files, the deworming day, work lists.
+#[derive(Debug, Args)]
+pub struct ProgrammeArgs {
+    /// A stage rule file (JSON) replacing the built-in `config/stage_rules.json`.
+    #[arg(long, env = "ECHINOMAP_STAGE_RULES")]
+    pub stage_rules: Option<PathBuf>,
+    /// A risk configuration (JSON) replacing the built-in `config/risk.json`.
+    #[arg(long, env = "ECHINOMAP_RISK_CONFIG")]
+    pub risk_config: Option<PathBuf>,
+    /// The county's monthly deworming day (1–28).
+    #[arg(long, env = "ECHINOMAP_DEWORMING_DAY", default_value_t = 15)]
+    pub deworming_day: u32,
+    /// Days a follow-up may be late before it counts as overdue.
+    #[arg(long, env = "ECHINOMAP_FOLLOWUP_GRACE_DAYS", default_value_t = 0)]
+    pub followup_grace_days: u32,
+    /// A village is due for dog faecal sampling when its last sample is older than this many days.
+    #[arg(long, env = "ECHINOMAP_FAECAL_SAMPLING_DAYS", default_value_t = 90)]
+    pub faecal_sampling_days: u32,
+    /// A fixed "today" (YYYY-MM-DD) for indicators, work lists and risk; default: the date.
+    #[arg(long, env = "ECHINOMAP_TODAY")]
+    pub today: Option<chrono::NaiveDate>,
+}
+
+impl ProgrammeArgs {
+    pub fn settings(&self) -> crate::programme::ProgrammeSettings {
+        crate::programme::ProgrammeSettings {
+            stage_rules: self.stage_rules.clone(),
+            risk_config: self.risk_config.clone(),
+            deworming_day: self.deworming_day,
+            followup_grace_days: self.followup_grace_days,
+            faecal_sampling_days: self.faecal_sampling_days,
+            today: self.today,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +219,7 @@ impl ServeArgs {
                 seed: self.seed,
                 ..DemoSettings::default()
             }),
+            programme: self.programme.settings(),
             ..self.db.settings()
         }
     }

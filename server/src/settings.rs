@@ -45,6 +45,8 @@ pub struct Settings {
     pub admin_password: Option<Secret>,
     /// Memory for rendered tiles, in MiB (0 turns the tile cache off).
     pub tile_cache_mb: u64,
+    /// Stage rules, risk weights, deworming day, work-list settings.
+    pub programme: crate::programme::ProgrammeSettings,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +78,7 @@ impl Settings {
             password_policy: PasswordPolicy::Default,
             admin_password: None,
             tile_cache_mb: 256,
+            programme: crate::programme::ProgrammeSettings::default(),
         }
     }
 }

@@ -110,6 +110,29 @@ fn expectations(
         (Method::GET, "/api/villages/{code}/contacts"),
         get(&format!("/api/villages/{VILLAGE}/contacts")),
     );
+    m.insert(
+        (Method::GET, "/api/villages/{code}/risk"),
+        get(&format!("/api/villages/{VILLAGE}/risk")),
+    );
+    m.insert((Method::GET, "/api/risk"), get("/api/risk"));
+    m.insert(
+        (Method::GET, "/api/indicators"),
+        get("/api/indicators?period=2025"),
+    );
+    m.insert(
+        (Method::GET, "/api/indicators/matrix"),
+        get("/api/indicators/matrix?indicator=new_cases&units=village&from=2025-01&to=2025-06"),
+    );
+    m.insert(
+        (Method::GET, "/api/worklists/{kind}"),
+        get("/api/worklists/followups"),
+    );
+    m.insert((Method::GET, "/api/stage"), get("/api/stage?year=2025"));
+    m.insert((Method::GET, "/api/reports"), get("/api/reports"));
+    m.insert(
+        (Method::GET, "/api/reports/{file}"),
+        get("/api/reports/cases_annual.xlsx?period=2025"),
+    );
     m.insert((Method::GET, "/api/cases"), get("/api/cases?limit=500"));
     m.insert(
         (Method::GET, "/api/cases/{id}"),
@@ -380,7 +403,9 @@ async fn every_route_answers_every_role_within_its_jurisdiction_only() -> Result
                         }
                         let detail_outside = matches!(
                             spec.path,
-                            "/api/villages/{code}" | "/api/villages/{code}/contacts"
+                            "/api/villages/{code}"
+                                | "/api/villages/{code}/contacts"
+                                | "/api/villages/{code}/risk"
                         ) && !VILLAGE.starts_with(jurisdiction)
                             || spec.path == "/api/cases/{id}"
                                 && !fx.case_in.contains_key(jurisdiction);

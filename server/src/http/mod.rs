@@ -12,15 +12,20 @@ mod field;
 mod health;
 mod hotspots;
 pub mod imports;
+mod indicators;
 mod ogc;
 mod openapi;
 mod quality;
 mod records;
+mod reports;
+mod risk;
+mod stage;
 mod summary;
 mod tiles;
 mod users;
 mod villages;
 mod web;
+mod worklists;
 
 use axum::Router;
 use axum::http::{Method, StatusCode, Uri};
@@ -42,6 +47,7 @@ pub struct AppState {
     pub tile_cache: echinomap_tiles::cache::TileCache,
     pub linker: crate::linking::LinkerCache,
     pub imports: imports::Jobs,
+    pub programme: std::sync::Arc<crate::programme::Programme>,
 }
 
 /// One route: its method, path (axum syntax) and what it needs.
@@ -138,6 +144,54 @@ fn route_table() -> Vec<(RouteSpec, Handler)> {
             "/api/villages/{code}/contacts",
             Needs(Perm::Aggregates),
             get(villages::contacts),
+        ),
+        spec(
+            Method::GET,
+            "/api/villages/{code}/risk",
+            Needs(Perm::Aggregates),
+            get(risk::village),
+        ),
+        spec(
+            Method::GET,
+            "/api/risk",
+            Needs(Perm::Aggregates),
+            get(risk::list),
+        ),
+        spec(
+            Method::GET,
+            "/api/indicators",
+            Needs(Perm::Aggregates),
+            get(indicators::indicators),
+        ),
+        spec(
+            Method::GET,
+            "/api/indicators/matrix",
+            Needs(Perm::Aggregates),
+            get(indicators::matrix),
+        ),
+        spec(
+            Method::GET,
+            "/api/worklists/{kind}",
+            Needs(Perm::Aggregates),
+            get(worklists::worklist),
+        ),
+        spec(
+            Method::GET,
+            "/api/stage",
+            Needs(Perm::Aggregates),
+            get(stage::stage),
+        ),
+        spec(
+            Method::GET,
+            "/api/reports",
+            Needs(Perm::Aggregates),
+            get(reports::list),
+        ),
+        spec(
+            Method::GET,
+            "/api/reports/{file}",
+            Needs(Perm::Aggregates),
+            get(reports::download),
         ),
         spec(
             Method::GET,

@@ -71,6 +71,35 @@ const SUMMARIES: &[(&str, &str)] = &[
         "GET /api/quality",
         "Data quality findings per village and township",
     ),
+    (
+        "GET /api/indicators",
+        "Programme indicators of a unit and period: value, numerator, denominator, target, status",
+    ),
+    (
+        "GET /api/indicators/matrix",
+        "One indicator for units × periods (charts, choropleths)",
+    ),
+    (
+        "GET /api/villages/{code}/risk",
+        "Village risk score with its components and regime",
+    ),
+    (
+        "GET /api/risk",
+        "Risk of every village of a township, sortable",
+    ),
+    (
+        "GET /api/worklists/{kind}",
+        "Work list: deworming, followups, faecal_sampling, vaccination",
+    ),
+    (
+        "GET /api/stage",
+        "Control stage of the county and townships under the rule set",
+    ),
+    ("GET /api/reports", "The report forms"),
+    (
+        "GET /api/reports/{file}",
+        "A report form as XLSX: {form}.xlsx?period=",
+    ),
     ("GET /api/openapi.json", "This description"),
     ("GET /api/docs", "Browse this description"),
 ];

@@ -1,0 +1,577 @@
+//! Village risk: a composite score 0–100 from eight components (docs/RISK.md), configurable in
+//! `config/risk.json` (replaced by `ECHINOMAP_RISK_CONFIG`) and validated at start-up.
+//!
+//! Every component has a raw value (a rate, a count, a gap), is scaled to 0–1 by its
+//! `saturation` (raw / saturation, at most 1) and weighted; the contributions, rounded to 0.01,
+//! add up to the score. The numbers come from the indicator engine over calendar windows, so a
+//! component means exactly what the indicator of the same name means.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::indicators::{self, Cell, Grouping, Options, Period, PeriodKind};
+
+pub const DEFAULT_CONFIG: &str = include_str!("../../config/risk.json");
+
+/// The components, in the order they are reported.
+pub const COMPONENTS: [&str; 8] = [
+    "human_prevalence",
+    "new_cases",
+    "dog_positivity",
+    "deworming_gap",
+    "strays",
+    "slaughter_without_disposal",
+    "livestock_infection",
+    "hotspot",
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskConfig {
+    pub version: String,
+    /// Calendar years (the current one included) of screening behind the prevalence.
+    pub prevalence_years: u32,
+    /// Complete calendar months before the current one behind the other components.
+    pub window_months: u32,
+    /// Slaughter points within this distance of the village point count as "near".
+    pub near_km: f64,
+    pub components: HashMap<String, Component>,
+    pub tiers: Tiers,
+    /// This many new cases in the window make a village high risk whatever its score.
+    pub high_if_new_cases_at_least: u32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Component {
+    pub weight: f64,
+    /// The raw value that counts in full.
+    pub saturation: f64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tiers {
+    pub high: f64,
+    pub medium: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RiskConfigError {
+    #[error("cannot read the risk configuration {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the risk configuration {path} does not parse: {source}")]
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error("the risk configuration {path} is invalid: {what}")]
+    Invalid { path: String, what: String },
+}
+
+impl RiskConfig {
+    pub fn load(path: Option<&Path>) -> Result<Self, RiskConfigError> {
+        let (text, origin) = match path {
+            None => (
+                DEFAULT_CONFIG.to_owned(),
+                "config/risk.json (built in)".to_owned(),
+            ),
+            Some(p) => (
+                std::fs::read_to_string(p).map_err(|source| RiskConfigError::Read {
+                    path: p.display().to_string(),
+                    source,
+                })?,
+                p.display().to_string(),
+            ),
+        };
+        let c: RiskConfig =
+            serde_json::from_str(&text).map_err(|source| RiskConfigError::Parse {
+                path: origin.clone(),
+                source,
+            })?;
+        c.validate()
+            .map_err(|what| RiskConfigError::Invalid { path: origin, what })?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        for k in self.components.keys() {
+            if !COMPONENTS.contains(&k.as_str()) {
+                return Err(format!(
+                    "unknown component {k:?} (known: {})",
+                    COMPONENTS.join(", ")
+                ));
+            }
+        }
+        let mut total = 0.0;
+        for k in COMPONENTS {
+            let c = self
+                .components
+                .get(k)
+                .ok_or_else(|| format!("component {k:?} is missing"))?;
+            if !(c.weight.is_finite() && c.weight >= 0.0) {
+                return Err(format!("component {k:?}: weight must be ≥ 0"));
+            }
+            if !(c.saturation.is_finite() && c.saturation > 0.0) {
+                return Err(format!("component {k:?}: saturation must be > 0"));
+            }
+            total += c.weight;
+        }
+        if (total - 100.0).abs() > 1e-9 {
+            return Err(format!("the weights add up to {total}, not 100"));
+        }
+        if !(0.0 < self.tiers.medium
+            && self.tiers.medium < self.tiers.high
+            && self.tiers.high <= 100.0)
+        {
+            return Err("tiers: need 0 < medium < high ≤ 100".into());
+        }
+        if !(1..=20).contains(&self.prevalence_years) || !(1..=60).contains(&self.window_months) {
+            return Err("prevalence_years must be 1–20 and window_months 1–60".into());
+        }
+        if !(self.near_km.is_finite() && self.near_km >= 0.0) {
+            return Err("near_km must be ≥ 0".into());
+        }
+        Ok(())
+    }
+
+    fn component(&self, key: &str) -> Component {
+        self.components.get(key).copied().unwrap_or(Component {
+            weight: 0.0,
+            saturation: 1.0,
+        })
+    }
+}
+
+/// The village's raw inputs.
+#[derive(Debug, Clone, Default)]
+struct Inputs {
+    screened: f64,
+    positives: f64,
+    new_cases: f64,
+    tested: f64,
+    dog_positive: f64,
+    dogs_due: f64,
+    dogs_dosed: f64,
+    strays: f64,
+    inspected: f64,
+    infected: f64,
+    slaughter_points: Vec<String>,
+    hotspot_layers: Vec<String>,
+}
+
+/// The windows a risk score is computed over, as calendar periods.
+#[derive(Debug, Clone)]
+pub struct Windows {
+    pub as_of: NaiveDate,
+    pub months: Vec<Period>,
+    pub years: Vec<Period>,
+}
+
+impl Windows {
+    pub fn new(config: &RiskConfig, as_of: NaiveDate) -> Self {
+        let current = Period::month_of(as_of);
+        let mut months = Vec::new();
+        let mut m = current;
+        for _ in 0..config.window_months {
+            m = previous_month(m);
+            months.push(m);
+        }
+        months.reverse();
+        let this_year = current.as_kind(PeriodKind::Year);
+        let mut years = vec![this_year];
+        for _ in 1..config.prevalence_years {
+            let y = years[years.len() - 1].year_before();
+            years.push(y);
+        }
+        years.reverse();
+        Self {
+            as_of,
+            months,
+            years,
+        }
+    }
+}
+
+fn previous_month(m: Period) -> Period {
+    Period::month_of(m.start().pred_opt().unwrap_or(m.start()))
+}
+
+fn sum(cells: Option<&Vec<Cell>>) -> (f64, f64) {
+    cells.map_or((0.0, 0.0), |c| {
+        c.iter()
+            .fold((0.0, 0.0), |(n, d), x| (n + x.num, d + x.den))
+    })
+}
+
+/// The risk of every village under `prefix` (a county, township or village code). The
+/// empirical-Bayes priors are taken over the whole county of each village, so a village's score
+/// does not depend on who asks.
+pub async fn villages(
+    pool: &sqlx::PgPool,
+    config: &RiskConfig,
+    prefix: &str,
+    opts: &Options,
+    suppress: bool,
+) -> Result<Vec<Value>, sqlx::Error> {
+    let county = prefix.get(..6).unwrap_or(prefix);
+    let w = Windows::new(config, opts.as_of);
+    let by_village = Grouping::Level(12);
+    let run = |key: &'static str, periods: Vec<Period>| {
+        let grouping = by_village.clone();
+        async move {
+            let def = indicators::defs::find(key)
+                .ok_or_else(|| sqlx::Error::Protocol(format!("indicator {key} is not defined")))?;
+            indicators::compute(pool, def, county, &periods, &grouping, opts).await
+        }
+    };
+    let prevalence = run("human_prevalence", w.years.clone()).await?;
+    let cases = run("new_cases", w.months.clone()).await?;
+    let faecal = run("dog_faecal_positivity", w.months.clone()).await?;
+    let deworm = run("deworming_coverage", w.months.clone()).await?;
+    let strays = run("ownerless_dogs", w.months.clone()).await?;
+    let livestock = run("livestock_infection", w.months.clone()).await?;
+    let villages: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT v.code::text, v.name, v.township_code::text FROM villages v
+         WHERE v.code LIKE $1 || '%' ORDER BY v.code",
+    )
+    .bind(county)
+    .fetch_all(pool)
+    .await?;
+    // Slaughter points without a disposal facility in or near each village of the county.
+    let points: Vec<(String, Vec<String>)> = sqlx::query_as(
+        "SELECT v.code::text, array_agg(sp.code ORDER BY sp.code)
+         FROM villages v
+         JOIN slaughter_points sp ON sp.deleted_at IS NULL AND sp.disposal_facility = 'none'
+              AND (sp.village_id = v.id
+                   -- geography: metres on the spheroid; the village point stands for the village.
+                   OR ST_DWithin(sp.geom::geography, v.geom::geography, $2 * 1000.0))
+         WHERE v.code LIKE $1 || '%'
+         GROUP BY v.code",
+    )
+    .bind(county)
+    .bind(config.near_km)
+    .fetch_all(pool)
+    .await?;
+    // Stored hotspot results: the latest per layer and resolution whose scope holds the village;
+    // member when its cell is a significant hot spot (Gi* bin > 0) or a High-High LISA cluster.
+    let hot: Vec<(String, Vec<String>)> = sqlx::query_as(
+        "WITH latest AS (
+             SELECT DISTINCT ON (layer, resolution, scope) id, layer, resolution, scope
+             FROM hotspot_results ORDER BY layer, resolution, scope, computed_at DESC
+         )
+         SELECT v.code::text, array_agg(DISTINCT l.layer ORDER BY l.layer)
+         FROM villages v
+         JOIN latest l ON v.code LIKE l.scope || '%'
+         JOIN hotspot_cells c ON c.result_id = l.id
+              AND c.cell = CASE l.resolution WHEN 7 THEN v.h3_r7 WHEN 8 THEN v.h3_r8
+                                             WHEN 9 THEN v.h3_r9 ELSE NULL END
+         WHERE v.code LIKE $1 || '%'
+           AND (coalesce((c.stats ->> 'gi_star_bin')::int, 0) > 0 OR c.stats ->> 'lisa_cluster' = 'HH')
+         GROUP BY v.code",
+    )
+    .bind(county)
+    .fetch_all(pool)
+    .await?;
+    let points: HashMap<String, Vec<String>> = points.into_iter().collect();
+    let hot: HashMap<String, Vec<String>> = hot.into_iter().collect();
+    let inputs: Vec<Inputs> = villages
+        .iter()
+        .map(|(code, _, _)| {
+            let (positives, screened) = sum(prevalence.get(code));
+            let (dog_positive, tested) = sum(faecal.get(code));
+            let (dogs_dosed, dogs_due) = sum(deworm.get(code));
+            let (infected, inspected) = sum(livestock.get(code));
+            Inputs {
+                screened,
+                positives,
+                new_cases: sum(cases.get(code)).0,
+                tested,
+                dog_positive,
+                dogs_due,
+                dogs_dosed,
+                strays: sum(strays.get(code)).0,
+                inspected,
+                infected,
+                slaughter_points: points.get(code).cloned().unwrap_or_default(),
+                hotspot_layers: hot.get(code).cloned().unwrap_or_default(),
+            }
+        })
+        .collect();
+    let eb_prev = eb(&inputs
+        .iter()
+        .map(|i| (i.positives, i.screened))
+        .collect::<Vec<_>>());
+    let eb_dog = eb(&inputs
+        .iter()
+        .map(|i| (i.dog_positive, i.tested))
+        .collect::<Vec<_>>());
+    // Township prevalence, for the regime of villages never screened.
+    let mut township_prev: HashMap<&str, (f64, f64)> = HashMap::new();
+    for ((_, _, t), i) in villages.iter().zip(&inputs) {
+        let e = township_prev.entry(t.as_str()).or_default();
+        e.0 += i.positives;
+        e.1 += i.screened;
+    }
+    let mut out = Vec::new();
+    for (k, ((code, name, township), i)) in villages.iter().zip(&inputs).enumerate() {
+        if !code.starts_with(prefix) {
+            continue;
+        }
+        out.push(score(
+            config,
+            &w,
+            (code, name, township),
+            i,
+            eb_prev[k],
+            eb_dog[k],
+            township_prev
+                .get(township.as_str())
+                .copied()
+                .unwrap_or_default(),
+            suppress,
+        ));
+    }
+    Ok(out)
+}
+
+/// Global empirical-Bayes rates (Marshall) over the villages with a denominator; villages
+/// without one get the prior mean. `None` when no village has data.
+fn eb(pairs: &[(f64, f64)]) -> Vec<Option<f64>> {
+    let idx: Vec<usize> = (0..pairs.len()).filter(|i| pairs[*i].1 > 0.0).collect();
+    if idx.is_empty() {
+        return vec![None; pairs.len()];
+    }
+    let counts: Vec<f64> = idx.iter().map(|i| pairs[*i].0).collect();
+    let pops: Vec<f64> = idx.iter().map(|i| pairs[*i].1).collect();
+    let (prior, rates) = echinomap_geodata::hotspots::global_eb(&counts, &pops);
+    let mut out = vec![Some(prior.m); pairs.len()];
+    for (j, i) in idx.iter().enumerate() {
+        out[*i] = Some(rates[j]);
+    }
+    out
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one village's inputs, assembled by the caller"
+)]
+fn score(
+    config: &RiskConfig,
+    w: &Windows,
+    (code, name, township): (&str, &str, &str),
+    i: &Inputs,
+    eb_prev: Option<f64>,
+    eb_dog: Option<f64>,
+    township_prev: (f64, f64),
+    suppress: bool,
+) -> Value {
+    let coverage = (i.dogs_due > 0.0).then(|| i.dogs_dosed / i.dogs_due);
+    let small = |x: f64| suppress && x >= 1.0 && x <= crate::auth::SMALL_COUNT_MAX as f64;
+    // (key, raw value for the score, what to show about it)
+    let raw: [(&str, f64, Value); 8] = [
+        (
+            "human_prevalence",
+            eb_prev.unwrap_or(0.0),
+            json!({
+                "eb_prevalence": eb_prev,
+                "screened": if small(i.screened) { Value::Null } else { json!(i.screened) },
+                "positives": if small(i.positives) { Value::Null } else { json!(i.positives) },
+                "years": w.years.iter().map(Period::key).collect::<Vec<_>>(),
+            }),
+        ),
+        (
+            "new_cases",
+            i.new_cases,
+            json!({ "new_cases": if small(i.new_cases) { Value::Null } else { json!(i.new_cases) } }),
+        ),
+        (
+            "dog_positivity",
+            eb_dog.unwrap_or(0.0),
+            json!({ "eb_positivity": eb_dog, "tested": i.tested, "positive": i.dog_positive }),
+        ),
+        (
+            "deworming_gap",
+            coverage.map_or(0.0, |c| (0.8 - c).max(0.0)),
+            json!({ "coverage": coverage, "dogs_dosed": i.dogs_dosed, "dog_months": i.dogs_due, "target": 0.8 }),
+        ),
+        ("strays", i.strays, json!({ "ownerless_dogs": i.strays })),
+        (
+            "slaughter_without_disposal",
+            i.slaughter_points.len() as f64,
+            json!({ "points": i.slaughter_points, "near_km": config.near_km }),
+        ),
+        (
+            "livestock_infection",
+            if i.inspected > 0.0 {
+                i.infected / i.inspected
+            } else {
+                0.0
+            },
+            json!({ "infected": i.infected, "inspected": i.inspected, "age_class": "under_2y" }),
+        ),
+        (
+            "hotspot",
+            if i.hotspot_layers.is_empty() {
+                0.0
+            } else {
+                1.0
+            },
+            json!({ "layers": i.hotspot_layers }),
+        ),
+    ];
+    let mut components = Vec::new();
+    let mut total = 0.0;
+    for (key, value, detail) in raw {
+        let c = config.component(key);
+        let normalised = (value / c.saturation).clamp(0.0, 1.0);
+        let contribution = round2(c.weight * normalised);
+        total += contribution;
+        let shown = if key == "new_cases" && small(value) {
+            Value::Null
+        } else {
+            json!(value)
+        };
+        components.push(json!({
+            "component": key,
+            "raw": shown,
+            "normalised": normalised,
+            "weight": c.weight,
+            "saturation": c.saturation,
+            "contribution": contribution,
+            "detail": detail,
+        }));
+    }
+    let score = round2(total);
+    let mut reasons = Vec::new();
+    let forced = i.new_cases >= f64::from(config.high_if_new_cases_at_least);
+    if forced {
+        reasons.push(json!({
+            "component": "new_cases",
+            "text": format!(
+                "{} new cases in the last {} months (high risk from {} on)",
+                if small(i.new_cases) { "some".to_owned() } else { i.new_cases.to_string() },
+                w.months.len(),
+                config.high_if_new_cases_at_least
+            ),
+        }));
+    }
+    let mut ranked: Vec<&Value> = components
+        .iter()
+        .filter(|c| c["contribution"].as_f64().unwrap_or(0.0) > 0.0)
+        .collect();
+    ranked.sort_by(|a, b| {
+        b["contribution"]
+            .as_f64()
+            .unwrap_or(0.0)
+            .total_cmp(&a["contribution"].as_f64().unwrap_or(0.0))
+    });
+    for c in ranked.iter().take(3) {
+        reasons.push(json!({
+            "component": c["component"],
+            "text": format!("{} adds {} points", c["component"].as_str().unwrap_or(""), c["contribution"]),
+        }));
+    }
+    let tier = if forced || score >= config.tiers.high {
+        "high"
+    } else if score >= config.tiers.medium {
+        "medium"
+    } else {
+        "low"
+    };
+    let (regime_prev, basis) = if i.screened > 0.0 {
+        (Some(i.positives / i.screened), "village_screening")
+    } else if township_prev.1 > 0.0 {
+        (
+            Some(township_prev.0 / township_prev.1),
+            "township_screening",
+        )
+    } else {
+        (None, "no_screening")
+    };
+    json!({
+        "code": code,
+        "name": name,
+        "township_code": township,
+        "score": score,
+        "tier": tier,
+        "components": components,
+        "reasons": reasons,
+        "regime": {
+            "regime": regime_prev.map(indicators::deworming_regime),
+            "human_prevalence": if suppress && small(i.positives) { Value::Null } else { json!(regime_prev) },
+            "basis": basis,
+            "years": w.years.iter().map(Period::key).collect::<Vec<_>>(),
+        },
+        "as_of": w.as_of,
+        "window": {
+            "months": w.months.iter().map(Period::key).collect::<Vec<_>>(),
+            "years": w.years.iter().map(Period::key).collect::<Vec<_>>(),
+        },
+        "config_version": config.version,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_configuration_is_valid_and_weights_add_up() {
+        let c = RiskConfig::load(None).expect("valid");
+        let total: f64 = c.components.values().map(|x| x.weight).sum();
+        assert_eq!(total, 100.0);
+    }
+
+    #[test]
+    fn contributions_add_up_to_the_score() {
+        let c = RiskConfig::load(None).expect("valid");
+        let w = Windows::new(&c, NaiveDate::from_ymd_opt(2026, 11, 15).expect("d"));
+        assert_eq!(w.months.len(), 12);
+        assert_eq!(w.months[11].key(), "2026-10");
+        assert_eq!(w.years[0].key(), "2022");
+        let i = Inputs {
+            screened: 300.0,
+            positives: 4.0,
+            new_cases: 2.0,
+            tested: 40.0,
+            dog_positive: 3.0,
+            dogs_due: 120.0,
+            dogs_dosed: 70.0,
+            strays: 3.0,
+            inspected: 50.0,
+            infected: 4.0,
+            slaughter_points: vec!["SP1".into()],
+            hotspot_layers: vec![],
+        };
+        let v = score(
+            &c,
+            &w,
+            ("654022100200", "x", "654022100"),
+            &i,
+            Some(0.012),
+            Some(0.07),
+            (4.0, 300.0),
+            false,
+        );
+        let sum: f64 = v["components"]
+            .as_array()
+            .expect("components")
+            .iter()
+            .map(|c| c["contribution"].as_f64().unwrap_or(0.0))
+            .sum();
+        assert!((sum - v["score"].as_f64().unwrap_or(-1.0)).abs() < 1e-9);
+        assert_eq!(v["regime"]["regime"], "monthly");
+    }
+}
