@@ -125,6 +125,14 @@ async fn every_export_is_rfc7946_and_gdal_reads_it_with_the_right_counts() -> Re
                 }
             }
         }
+        if layer == "villages" {
+            // The villages carry their risk (issue 6) as of the period's end.
+            for f in features {
+                let tier = f["properties"]["risk_tier"].as_str().unwrap_or_default();
+                assert!(["high", "medium", "low"].contains(&tier), "{f}");
+                assert!(f["properties"]["risk_score"].is_number(), "{f}");
+            }
+        }
         let path = dir.path().join(format!("{layer}.geojson"));
         std::fs::write(&path, &text)?;
         let info = Command::new("ogrinfo")

@@ -20,6 +20,8 @@ pub enum Col {
     Count,
     /// A rate computed from the named personal count: withheld when that count is suppressed.
     RateOf(&'static str),
+    /// The village's risk ([`crate::risk`]), added to the row after the SQL.
+    Risk,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +98,9 @@ pub const LAYERS: &[Layer] = &[
             MEASURE_COLS[0], MEASURE_COLS[1], MEASURE_COLS[2], MEASURE_COLS[3], MEASURE_COLS[4],
             MEASURE_COLS[5], MEASURE_COLS[6], MEASURE_COLS[7], MEASURE_COLS[8],
             c("synthetic", "位置为示意", Col::Text),
+            c("risk_score", "风险评分", Col::Risk),
+            c("risk_tier", "风险等级", Col::Risk),
+            c("deworming_regime", "建议驱虫方案", Col::Risk),
         ],
         sql: concat!(
             "SELECT m.id, m.geom, m.code, m.name, m.township_code, m.township_name, m.population, m.cases, ",
@@ -246,6 +251,40 @@ pub const LAYERS: &[Layer] = &[
     },
 ];
 
+/// Risk columns of a layer's rows, by row id (the village code), as of `as_of`: score, tier
+/// and the recommended deworming regime. Empty for layers without risk columns.
+pub async fn risk_columns(
+    pool: &sqlx::PgPool,
+    programme: &crate::programme::Programme,
+    layer: &Layer,
+    prefix: &str,
+    as_of: chrono::NaiveDate,
+    suppress: bool,
+) -> Result<std::collections::HashMap<String, Map<String, Value>>, sqlx::Error> {
+    let mut out = std::collections::HashMap::new();
+    if !layer.columns.iter().any(|c| c.kind == Col::Risk) {
+        return Ok(out);
+    }
+    let mut opts = programme.options();
+    opts.as_of = as_of.min(opts.as_of);
+    let rows = crate::risk::villages(pool, &programme.risk, prefix, &opts, suppress).await?;
+    for r in rows {
+        let Some(code) = r["code"].as_str() else {
+            continue;
+        };
+        let mut m = Map::new();
+        m.insert("risk_score".into(), r["score"].clone());
+        m.insert("risk_tier".into(), r["tier"].clone());
+        let regime = match &r["regime"] {
+            Value::Object(o) => o.get("regime").cloned().unwrap_or(Value::Null),
+            other => other.clone(),
+        };
+        m.insert("deworming_regime".into(), regime);
+        out.insert(code.to_owned(), m);
+    }
+    Ok(out)
+}
+
 pub fn layer(name: &str) -> Option<&'static Layer> {
     LAYERS.iter().find(|l| l.name == name)
 }
@@ -346,7 +385,7 @@ mod tests {
     #[test]
     fn every_layer_declares_the_columns_its_sql_selects() {
         for l in LAYERS {
-            for col in l.columns {
+            for col in l.columns.iter().filter(|c| c.kind != Col::Risk) {
                 assert!(l.sql.contains(col.name), "{}: {}", l.name, col.name);
             }
         }

@@ -109,8 +109,33 @@ pub async fn check_period(state: &AppState, caller: &Caller, sel: &Selection) ->
     Ok(())
 }
 
+/// Risk columns by village code for the layers that have them (as of the period's end).
+pub async fn risk_for(state: &AppState, caller: &Caller, sel: &Selection) -> AppResult<Risk> {
+    Ok(exports::risk_columns(
+        &state.pool,
+        &state.programme,
+        sel.layer,
+        caller.scope.prefix(),
+        sel.to,
+        caller.suppress_small_counts(),
+    )
+    .await?)
+}
+
+/// Extra columns by row id.
+pub type Risk = std::collections::HashMap<String, Map<String, Value>>;
+
 /// One feature as the API shares it.
-pub fn feature(sel: &Selection, id: &str, geometry: &str, mut props: Map<String, Value>) -> Value {
+pub fn feature(
+    sel: &Selection,
+    id: &str,
+    geometry: &str,
+    mut props: Map<String, Value>,
+    risk: &Risk,
+) -> Value {
+    if let Some(extra) = risk.get(id) {
+        props.extend(extra.clone());
+    }
     match sel.suppress_max {
         Some(max) => exports::suppress(sel.layer, &mut props, max),
         None => {
@@ -190,6 +215,7 @@ pub async fn export(
         suppress_max: suppression(&caller, external),
     };
     check_period(&state, &caller, &sel).await?;
+    let risk = risk_for(&state, &caller, &sel).await?;
     let bbox: (i64, Option<f64>, Option<f64>, Option<f64>, Option<f64>) =
         sqlx::query_as(sqlx::AssertSqlSafe(exports::extent_sql(layer)))
             .bind(caller.scope.prefix())
@@ -289,7 +315,7 @@ pub async fn export(
             let lat: Option<f64> = row.get(3);
             let props: Value = row.get(4);
             let props = props.as_object().cloned().unwrap_or_default();
-            let f = feature(&sel, &id, &geometry, props);
+            let f = feature(&sel, &id, &geometry, props, &risk);
             if geojson {
                 if !first {
                     buf.push(',');

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::AppState;
-use super::exports::{Selection, check_period, feature, round6, suppression};
+use super::exports::{Selection, check_period, feature, risk_for, round6, suppression};
 use super::extract::ApiPath;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::Caller;
@@ -378,6 +378,7 @@ pub async fn items(
         suppress_max: suppression(&caller, false),
     };
     check_period(&state, &caller, &sel).await?;
+    let risk = risk_for(&state, &caller, &sel).await?;
     let [w, s, e, n] = bbox.map_or([None; 4], |b| b.map(Some));
     let (matched,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT count(*) FROM ({}) l WHERE ($5::float8 IS NULL OR l.geom && ST_MakeEnvelope($5, $6, $7, $8, 4326))",
@@ -409,6 +410,7 @@ pub async fn items(
                 &r.get::<String, _>(0),
                 &r.get::<String, _>(1),
                 props.as_object().cloned().unwrap_or_default(),
+                &risk,
             )
         })
         .collect();
@@ -481,10 +483,12 @@ pub async fn item(
         .await?
         .ok_or_else(|| OgcError::not_found(format!("no feature {fid:?} in {}", l.name)))?;
     let props: Value = row.get(4);
+    let risk = risk_for(&state, &caller, &sel).await?;
     Ok(geojson(feature(
         &sel,
         &fid,
         &row.get::<String, _>(1),
         props.as_object().cloned().unwrap_or_default(),
+        &risk,
     )))
 }
