@@ -215,8 +215,10 @@ fn report_response(report: &Report) -> Response {
     let body = serde_json::to_value(report).unwrap_or(Value::Null);
     if report.status == "refused" {
         let message = format!(
-            "{} of {} rows have errors; nothing was written. Fix them (GET /api/imports/{}/errors.xlsx) and upload again, or import with mode=valid_rows",
-            report.rejected, report.read, report.id
+            "{rejected} 行有错误（共 {read} 行），未写入任何记录。请下载错误清单修改后重新上传，或选择只写入无误的行。 / {rejected} of {read} rows have errors; nothing was written. Fix them (GET /api/imports/{id}/errors.xlsx) and upload again, or import with mode=valid_rows",
+            rejected = report.rejected,
+            read = report.read,
+            id = report.id
         );
         (
             StatusCode::UNPROCESSABLE_ENTITY,
