@@ -595,11 +595,3 @@ pub fn error_workbook(
     }
     wb.save_to_buffer()
 }
-
-/// Whether the file is one the import should run in the background (answer 202 and a job).
-pub fn is_long(table: &Table) -> bool {
-    table.rows.len() > 20_000
-}
-
-/// Shared progress of a running import.
-pub type SharedProgress = Arc<Progress>;
