@@ -5,7 +5,7 @@
 #     same rows from the same PostGIS (the layer's SQL saved as a view): MB/s, and echinomap's
 #     peak RSS before and after (flat when streaming).
 #   - `/api/villages/locate` under oha at 1,000 req/s for 10 s from a URL file of literal
-#     127.0.0.1 URLs (never --rand-regex-url): p50/p99.
+#     127.0.0.1 URLs (no generated URLs, so no address other than loopback): p50/p99.
 #
 #   bench/exports.sh [SCALE]       default: 1
 #
