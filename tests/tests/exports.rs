@@ -320,6 +320,9 @@ async fn qgis_reads_the_ogc_api_and_bad_requests_get_ogc_exceptions() -> Result<
             body["code"].is_string() && body["description"].is_string(),
             "{path}: {body}"
         );
+        // The description says what is wrong, not just the status.
+        let words = body["description"].as_str().unwrap_or_default();
+        assert!(words.contains(' ') && words.len() > 15, "{path}: {body}");
     }
     for (path, status) in [
         ("/api/export/nope.geojson", 404),

@@ -61,19 +61,19 @@ impl IntoResponse for OgcError {
 
 impl From<AppError> for OgcError {
     fn from(e: AppError) -> Self {
-        let response = e.into_response();
-        let status = response.status();
+        // Client faults keep their message; server faults were logged and say only that.
+        let description = e.to_string();
+        let status = e.into_response().status();
         let code = match status.as_u16() {
             400 => "InvalidParameterValue",
             403 => "Forbidden",
             404 => "NotFound",
             _ => "ServerError",
         };
-        // The AppError body was logged (5xx) or is a client message; re-say it briefly.
         Self {
             status,
             code,
-            description: status.canonical_reason().unwrap_or("error").to_owned(),
+            description,
         }
     }
 }
