@@ -70,6 +70,15 @@ macro_rules! measures {
     };
 }
 
+/// The rates of the measures (over the subquery `m`), shared by villages and townships.
+macro_rules! rates {
+    () => {
+        "round((m.cases * 100000.0 / nullif(m.population, 0))::numeric, 2) AS cases_per_100k,
+         round((m.dogs_dewormed::numeric / nullif(m.dogs_alive, 0)), 4) AS deworming_coverage,
+         round((m.faecal_positive::numeric / nullif(m.faecal_tests, 0)), 4) AS faecal_positivity, "
+    };
+}
+
 const MEASURE_COLS: [Column; 9] = [
     c("population", "人口", Col::Number),
     c("cases", "病例数", Col::PersonalCount),
@@ -104,9 +113,7 @@ pub const LAYERS: &[Layer] = &[
         ],
         sql: concat!(
             "SELECT m.id, m.geom, m.code, m.name, m.township_code, m.township_name, m.population, m.cases, ",
-            "round((m.cases * 100000.0 / nullif(m.population, 0))::numeric, 2) AS cases_per_100k,
-    round((m.dogs_dewormed::numeric / nullif(m.dogs_alive, 0)), 4) AS deworming_coverage,
-    round((m.faecal_positive::numeric / nullif(m.faecal_tests, 0)), 4) AS faecal_positivity, ",
+            rates!(),
             "m.dogs_alive, m.dogs_dewormed, m.faecal_tests, m.faecal_positive, m.synthetic
              FROM (SELECT v.code::text AS id, v.geom, v.code::text AS code, v.name, v.township_code::text AS township_code,
                       t.name AS township_name, v.synthetic,
@@ -132,9 +139,7 @@ pub const LAYERS: &[Layer] = &[
         ],
         sql: concat!(
             "SELECT m.id, m.geom, m.code, m.name, m.population, m.cases, ",
-            "round((m.cases * 100000.0 / nullif(m.population, 0))::numeric, 2) AS cases_per_100k,
-    round((m.dogs_dewormed::numeric / nullif(m.dogs_alive, 0)), 4) AS deworming_coverage,
-    round((m.faecal_positive::numeric / nullif(m.faecal_tests, 0)), 4) AS faecal_positivity, ",
+            rates!(),
             "m.dogs_alive, m.dogs_dewormed, m.faecal_tests, m.faecal_positive, m.synthetic
              FROM (SELECT t.code::text AS id, t.geom, t.code::text AS code, t.name, t.synthetic,
                       (SELECT sum(p.population) FROM villages y CROSS JOIN LATERAL (SELECT d.population FROM village_denominators d
