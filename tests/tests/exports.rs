@@ -162,7 +162,18 @@ async fn every_export_is_rfc7946_and_gdal_reads_it_with_the_right_counts() -> Re
         header.contains("名称") && header.contains("经度") && header.contains("纬度"),
         "{header}"
     );
+    // Yes/no reads 是/否 in the Chinese sheet, true/false in the English one.
+    let first_row = csv.lines().nth(1).unwrap_or_default();
+    assert!(
+        first_row.contains(",是,") || first_row.contains(",否,"),
+        "{first_row}"
+    );
     let (_, csv_en) = export(&epi, "/api/export/villages.csv?period=2025&lang=en").await?;
+    let first_en = csv_en.lines().nth(1).unwrap_or_default();
+    assert!(
+        first_en.contains(",true,") || first_en.contains(",false,"),
+        "{first_en}"
+    );
     assert!(
         csv_en
             .lines()

@@ -20,7 +20,7 @@ use super::extract::{ApiPath, ApiQuery};
 use crate::audit::{self, Actor, Entry};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
-use crate::exports::{self, Col, Layer};
+use crate::exports::{self, Layer};
 
 /// Personal counts up to this are withheld from roles without unsuppressed access.
 pub const SMALL_COUNT_MAX: i64 = 4;
@@ -146,10 +146,12 @@ pub fn feature(
     json!({"type": "Feature", "id": id, "geometry": geometry, "properties": props})
 }
 
-fn csv_cell(v: Option<&Value>) -> String {
+/// One CSV cell; yes/no as 是/否 in a Chinese sheet.
+fn csv_cell(v: Option<&Value>, english: bool) -> String {
     let s = match v {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
+        Some(Value::Bool(b)) if !english => (if *b { "是" } else { "否" }).to_owned(),
         Some(other) => other.to_string(),
     };
     if s.contains([',', '"', '\n', '\r']) {
@@ -327,20 +329,11 @@ pub async fn export(
                     .layer
                     .columns
                     .iter()
-                    .map(|c| {
-                        let v = p.get(c.name);
-                        // Booleans read better as 是/否 in a Chinese sheet.
-                        match (c.kind, v) {
-                            (Col::Text, Some(Value::Bool(b))) => {
-                                (if *b { "true" } else { "false" }).to_owned()
-                            }
-                            _ => csv_cell(v),
-                        }
-                    })
+                    .map(|c| csv_cell(p.get(c.name), english))
                     .chain([
-                        csv_cell(lon.map(Value::from).as_ref()),
-                        csv_cell(lat.map(Value::from).as_ref()),
-                        csv_cell(p.get("suppressed")),
+                        csv_cell(lon.map(Value::from).as_ref(), english),
+                        csv_cell(lat.map(Value::from).as_ref(), english),
+                        csv_cell(p.get("suppressed"), english),
                     ])
                     .collect();
                 buf.push_str(&cells.join(","));
