@@ -1,7 +1,7 @@
 //! Global Moran's I with row-standardised weights (Moran 1950; Cliff & Ord 1981): the
 //! statistic, its expectation, variance and z under randomisation, and a permutation p-value.
 
-use rand::seq::SliceRandom;
+use rand::Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -25,14 +25,68 @@ pub struct GlobalMoran {
     pub p_sim: Option<f64>,
 }
 
-/// Σ_i z_i Σ_j w_ij z_j with w_ij = 1 / k_i (`inverse_k[i]`, 0 for an island).
-fn cross_product(z: &[f64], neighbours: &Neighbours, inverse_k: &[f64]) -> f64 {
-    (0..z.len())
-        .map(|i| {
-            let lag: f64 = neighbours.of(i).iter().map(|j| z[*j as usize]).sum();
-            z[i] * lag * inverse_k[i]
-        })
-        .sum()
+/// The row-standardised weights as undirected edges: a pair listed both ways is kept once, at
+/// a < b, with weight w_ab + w_ba; a pair listed one way keeps its weight w_ab = 1 / k_a. Then
+/// Σ_i z_i Σ_j w_ij z_j = Σ_edges w · z_a · z_b with half the terms for symmetric lists.
+struct Edges {
+    a: Vec<u32>,
+    b: Vec<u32>,
+    w: Vec<f64>,
+}
+
+impl Edges {
+    fn of(neighbours: &Neighbours) -> Self {
+        let mut edges = Edges {
+            a: Vec::new(),
+            b: Vec::new(),
+            w: Vec::new(),
+        };
+        for i in 0..neighbours.len() {
+            let nb = neighbours.of(i);
+            let wi = 1.0 / nb.len() as f64;
+            for &j in nb {
+                let back = neighbours.of(j as usize);
+                let w = if back.binary_search(&(i as u32)).is_ok() {
+                    if (j as usize) < i {
+                        continue;
+                    }
+                    wi + 1.0 / back.len() as f64
+                } else {
+                    wi
+                };
+                edges.a.push(i as u32);
+                edges.b.push(j);
+                edges.w.push(w);
+            }
+        }
+        edges
+    }
+
+    /// Σ_i z_i Σ_j w_ij z_j.
+    fn cross_product(&self, z: &[f64]) -> f64 {
+        self.a
+            .iter()
+            .zip(&self.b)
+            .zip(&self.w)
+            .map(|((a, b), w)| w * z[*a as usize] * z[*b as usize])
+            .sum()
+    }
+}
+
+/// A uniform Fisher–Yates shuffle; each index comes from 32 random bits by Lemire's
+/// multiply-and-reject method (no bias), which keeps the generator off the critical path.
+fn shuffle<R: Rng>(buf: &mut [f64], rng: &mut R) {
+    for i in (1..buf.len()).rev() {
+        let bound = (i + 1) as u32;
+        let mut m = u64::from(rng.next_u32()) * u64::from(bound);
+        if (m as u32) < bound {
+            let threshold = bound.wrapping_neg() % bound;
+            while (m as u32) < threshold {
+                m = u64::from(rng.next_u32()) * u64::from(bound);
+            }
+        }
+        buf.swap(i, (m >> 32) as usize);
+    }
 }
 
 /// The weight sums S0, S1, S2 of the row-standardised weights (for asymmetric lists too).
@@ -103,14 +157,9 @@ pub fn global_moran(
     }
     let z: Vec<f64> = x.iter().map(|v| v - mean).collect();
     let z2: f64 = z.iter().map(|v| v * v).sum();
-    let inverse_k: Vec<f64> = (0..n)
-        .map(|i| match neighbours.count(i) {
-            0 => 0.0,
-            k => 1.0 / k as f64,
-        })
-        .collect();
+    let edges = Edges::of(neighbours);
     let statistic = |cross: f64| nf / s0 * cross / z2;
-    let i = statistic(cross_product(&z, neighbours, &inverse_k));
+    let i = statistic(edges.cross_product(&z));
     result.i = Some(i);
     if n >= 4 {
         let z4: f64 = z.iter().map(|v| v.powi(4)).sum();
@@ -136,8 +185,8 @@ pub fn global_moran(
                     // Each permutation starts from the original order, whichever thread runs it.
                     buf.copy_from_slice(&z);
                     let mut rng = rng_stream(seed, GLOBAL_MORAN_STREAMS + r);
-                    buf.shuffle(&mut rng);
-                    u32::from(statistic(cross_product(buf, neighbours, &inverse_k)) >= i)
+                    shuffle(buf, &mut rng);
+                    u32::from(statistic(edges.cross_product(buf)) >= i)
                 },
             )
             .sum();

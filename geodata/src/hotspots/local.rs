@@ -3,8 +3,9 @@
 //!
 //! The permutation test draws, for each cell i and each of the R permutations, k_i distinct
 //! cells among the n − 1 others to fill i's neighbour slots; both statistics are judged on the
-//! same draw (each alone has the right null distribution). Cell i's draws come from its own
-//! ChaCha8 stream keyed by (seed, i), so the result does not depend on the number of threads.
+//! same draw (each alone has the right null distribution). Permutation r's draws come from its
+//! own ChaCha8 stream keyed by (seed, r) and are shared by all cells, as in PySAL esda (see
+//! [`conditional_randomisation`]), so the result does not depend on the number of threads.
 //! Both statistics are monotone in the sum of the drawn values (Gi* increasing; local Moran
 //! increasing when z_i > 0, decreasing when z_i < 0, constant when z_i = 0), so the test
 //! compares sums, computed exactly in integers on a common binary scale (see `fixed_point`):
@@ -145,44 +146,48 @@ fn fixed_point(x: &[f64], k_max: usize) -> Vec<i64> {
     x.iter().map(|v| (v * scale).round() as i64).collect()
 }
 
-/// Draws `k` distinct cells among the `n - 1` cells other than `i` and returns the sum of their
-/// values. Rejection against the small sample when k ≤ (n − 1)/2; otherwise a partial
-/// Fisher–Yates shuffle over `pool`, which must hold the other cells (in any order).
-fn draw_sum<R: RngExt>(
+/// The k_max distinct draws of one permutation, from 0..n1: rejection against the short list
+/// when k_max ≤ n1 / 2, else a partial Fisher–Yates shuffle of 0..n1 (`pool`).
+pub(crate) fn draw_row<R: RngExt>(
     rng: &mut R,
-    i: u32,
     n1: u32,
-    k: usize,
-    values: &[i64],
-    sample: &mut Vec<u32>,
-    pool: &mut [u32],
-) -> i64 {
-    let mut sum = 0i64;
-    if 2 * k as u32 <= n1 {
-        sample.clear();
-        while sample.len() < k {
+    k_max: usize,
+    row: &mut Vec<u32>,
+    pool: &mut Vec<u32>,
+) {
+    row.clear();
+    if 2 * k_max as u32 <= n1 {
+        while row.len() < k_max {
             let u = rng.random_range(0..n1);
-            let j = u + u32::from(u >= i);
-            if !sample.contains(&j) {
-                sample.push(j);
-                sum += values[j as usize];
+            if !row.contains(&u) {
+                row.push(u);
             }
         }
     } else {
-        for t in 0..k {
+        pool.clear();
+        pool.extend(0..n1);
+        for t in 0..k_max {
             let r = rng.random_range(t as u32..n1) as usize;
             pool.swap(t, r);
-            sum += values[pool[t] as usize];
+            row.push(pool[t]);
         }
     }
-    sum
 }
 
 /// Conditional-randomisation pseudo p-values of Gi* and local Moran for every cell: x_i stays,
 /// its k_i neighbour slots are filled R times with values drawn without replacement from the
 /// other n − 1 cells; L counts the simulated statistics ≥ the observed one;
 /// p = (min(L, R − L) + 1) / (R + 1). Islands, constant series and R = 0 give `None`; Gi* also
-/// where its z is undefined (W_i = n). Runs on the current rayon pool; the result does not depend on it.
+/// where its z is undefined (W_i = n).
+///
+/// The draws are shared between cells, as in PySAL esda: permutation r draws one row of k_max
+/// distinct positions u_0, u_1, … in 0..n − 1 from its own ChaCha8 stream (seed, r), and cell i
+/// takes the first k_i of them, position u standing for cell u when u < i and for cell u + 1
+/// otherwise (so i itself is never drawn). For each cell this is a uniform draw of k_i other
+/// cells without replacement. Because cell i's sum only changes where i passes some u_j, one
+/// sweep over the cells per permutation gives every cell's simulated sum: O(R · (n + k_max²))
+/// instead of O(R · Σ k_i) random draws. Permutations run in parallel on the current rayon
+/// pool; the counts are integers, so the result does not depend on the number of threads.
 pub fn conditional_randomisation(
     x: &[f64],
     neighbours: &Neighbours,
@@ -197,45 +202,103 @@ pub fn conditional_randomisation(
         return vec![NONE; n];
     }
     let n1 = (n - 1) as u32;
-    let k_max = (0..n).map(|i| neighbours.count(i)).max().unwrap_or(0);
+    let k: Vec<usize> = (0..n).map(|i| neighbours.count(i)).collect();
+    let k_max = k.iter().copied().max().unwrap_or(0);
+    if k_max == 0 {
+        return vec![NONE; n];
+    }
     let values = fixed_point(x, k_max);
-    (0..n)
+    let observed: Vec<i64> = (0..n)
+        .map(|i| neighbours.of(i).iter().map(|j| values[*j as usize]).sum())
+        .collect();
+    type Counts = (Vec<u32>, Vec<u32>);
+    let zero = || -> Counts { (vec![0u32; n], vec![0u32; n]) };
+    let (at_least, at_most) = (0..permutations)
         .into_par_iter()
-        .map_init(
-            || (Vec::new(), Vec::new()),
-            |(sample, pool): &mut (Vec<u32>, Vec<u32>), i| {
-                let nb = neighbours.of(i);
-                let k = nb.len();
-                if k == 0 {
-                    return NONE;
-                }
-                let observed: i64 = nb.iter().map(|j| values[*j as usize]).sum();
-                let zi = (x[i] - mean) / s;
-                if 2 * k as u32 > n1 {
-                    pool.clear();
-                    pool.extend((0..n as u32).filter(|j| *j as usize != i));
-                }
-                let mut rng = rng_stream(seed, i as u64);
-                let (mut at_least, mut at_most) = (0u32, 0u32);
-                for _ in 0..permutations {
-                    let sim = draw_sum(&mut rng, i as u32, n1, k, &values, sample, pool);
-                    at_least += u32::from(sim >= observed);
-                    at_most += u32::from(sim <= observed);
-                }
-                let gi_larger = at_least;
-                let lisa_larger = if zi > 0.0 {
-                    at_least
-                } else if zi < 0.0 {
-                    at_most
-                } else {
-                    permutations
-                };
-                let gi_defined = k + 1 < n;
-                PseudoP {
-                    gi_star: gi_defined.then(|| pseudo_p(gi_larger, permutations)),
-                    lisa: Some(pseudo_p(lisa_larger, permutations)),
-                }
+        .with_min_len(8)
+        .fold(
+            || (zero(), Vec::new(), Vec::new()),
+            |(mut counts, mut row, mut pool): (Counts, Vec<u32>, Vec<u32>), r| {
+                let mut rng = rng_stream(seed, u64::from(r));
+                draw_row(&mut rng, n1, k_max, &mut row, &mut pool);
+                sweep(&values, &k, &observed, &row, &mut counts.0, &mut counts.1);
+                (counts, row, pool)
             },
         )
+        .map(|(counts, _, _)| counts)
+        .reduce(zero, |(mut ge, mut le), (ge2, le2)| {
+            for (a, b) in ge.iter_mut().zip(ge2) {
+                *a += b;
+            }
+            for (a, b) in le.iter_mut().zip(le2) {
+                *a += b;
+            }
+            (ge, le)
+        });
+    (0..n)
+        .map(|i| {
+            if k[i] == 0 {
+                return NONE;
+            }
+            let zi = (x[i] - mean) / s;
+            let lisa_larger = if zi > 0.0 {
+                at_least[i]
+            } else if zi < 0.0 {
+                at_most[i]
+            } else {
+                permutations
+            };
+            let gi_defined = k[i] + 1 < n;
+            PseudoP {
+                gi_star: gi_defined.then(|| pseudo_p(at_least[i], permutations)),
+                lisa: Some(pseudo_p(lisa_larger, permutations)),
+            }
+        })
         .collect()
+}
+
+/// One permutation's simulated sums for every cell, counted against the observed sums.
+/// `sums[k]` is the sum of the first k draws for the current cell i: position u_j gives
+/// values[u_j + 1] while i ≤ u_j and values[u_j] from i = u_j + 1 on.
+pub(crate) fn sweep(
+    values: &[i64],
+    k: &[usize],
+    observed: &[i64],
+    row: &[u32],
+    at_least: &mut [u32],
+    at_most: &mut [u32],
+) {
+    let k_max = row.len();
+    let mut sums = vec![0i64; k_max + 1];
+    for (j, u) in row.iter().enumerate() {
+        sums[j + 1] = sums[j] + values[*u as usize + 1];
+    }
+    let mut events: Vec<(usize, usize)> = row
+        .iter()
+        .enumerate()
+        .map(|(j, u)| (*u as usize + 1, j))
+        .collect();
+    events.sort_unstable();
+    let mut count = |cells: std::ops::Range<usize>, sums: &[i64]| {
+        for ((ki, obs), (ge, le)) in k[cells.clone()]
+            .iter()
+            .zip(&observed[cells.clone()])
+            .zip(at_least[cells.clone()].iter_mut().zip(&mut at_most[cells]))
+        {
+            let s = sums[*ki];
+            *ge += u32::from(s >= *obs);
+            *le += u32::from(s <= *obs);
+        }
+    };
+    let mut start = 0;
+    for (pos, j) in events {
+        count(start..pos, &sums);
+        start = pos;
+        let u = row[j] as usize;
+        let delta = values[u] - values[u + 1];
+        for s in &mut sums[j + 1..] {
+            *s += delta;
+        }
+    }
+    count(start..values.len(), &sums);
 }

@@ -333,6 +333,40 @@ fn the_draws_without_replacement_follow_the_exact_conditional_distribution() {
     }
 }
 
+#[test]
+fn one_sweep_gives_every_cell_the_sum_of_its_own_draws() {
+    // The sweep against the definition: cell i takes the first k_i positions of the row, u
+    // standing for cell u when u < i and for cell u + 1 otherwise.
+    use rand::RngExt;
+    let mut rng = super::rng_stream(3, 0);
+    for n in [2usize, 3, 7, 50, 400] {
+        let values: Vec<i64> = (0..n).map(|_| rng.random_range(-50..50)).collect();
+        let k_max = (n - 1).min(6);
+        let k: Vec<usize> = (0..n).map(|_| rng.random_range(0..=k_max)).collect();
+        let observed: Vec<i64> = (0..n).map(|_| rng.random_range(-100..100)).collect();
+        let (mut row, mut pool) = (Vec::new(), Vec::new());
+        for _ in 0..20 {
+            local::draw_row(&mut rng, (n - 1) as u32, k_max, &mut row, &mut pool);
+            let mut distinct = row.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            assert_eq!(distinct.len(), k_max);
+            assert!(row.iter().all(|u| (*u as usize) < n - 1));
+            let (mut ge, mut le) = (vec![0u32; n], vec![0u32; n]);
+            local::sweep(&values, &k, &observed, &row, &mut ge, &mut le);
+            for i in 0..n {
+                let sum: i64 = row[..k[i]]
+                    .iter()
+                    .map(|u| *u as usize)
+                    .map(|u| if u < i { values[u] } else { values[u + 1] })
+                    .sum();
+                assert_eq!(ge[i], u32::from(sum >= observed[i]), "n {n} cell {i}");
+                assert_eq!(le[i], u32::from(sum <= observed[i]), "n {n} cell {i}");
+            }
+        }
+    }
+}
+
 /// Places on a deterministic pseudo-random scatter over the Qapqal area.
 fn scattered_places(n: usize) -> Vec<Place> {
     use rand::{RngExt, SeedableRng};
