@@ -106,6 +106,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
+        let (watch, listener) = crate::watch::Watch::spawn(self.db.pool.clone());
         let app = router(AppState {
             pool: self.db.pool.clone(),
             password_policy: self.password_policy,
@@ -113,6 +114,8 @@ impl Application {
             linker: crate::linking::LinkerCache::default(),
             imports: crate::http::imports::Jobs::default(),
             programme: self.programme,
+            watch,
+            callers: crate::auth::session::CallerCache::default(),
         });
         tokio::spawn(crate::auth::session::purge_expired_sessions(
             self.db.pool.clone(),
@@ -122,6 +125,9 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         tracing::info!("stopping");
+        // The listener holds a pooled connection: stop it before the pool closes.
+        listener.abort();
+        let _ = listener.await;
         let closed = self.db.close().await;
         served.map_err(|e| anyhow::anyhow!("server error: {e}"))?;
         closed

@@ -28,3 +28,4 @@ pub mod risk;
 pub mod settings;
 pub mod stage;
 pub mod telemetry;
+pub mod watch;

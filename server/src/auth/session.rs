@@ -44,7 +44,7 @@ pub enum Auth {
     Invalid(&'static str),
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 struct CallerRow {
     user_id: i64,
     username: String,
@@ -54,6 +54,92 @@ struct CallerRow {
     token_id: Option<i64>,
     /// `last_used_at`/`last_seen_at` is older than a minute: refresh it off the request path.
     stale: bool,
+    /// When the session ends (tokens: never).
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// How often `last_used_at`/`last_seen_at` is written for one credential.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+/// Credentials already resolved, by the digest of the secret, for the account generation they
+/// were read at ([`crate::watch::Watch::auth_generation`]): any change to users, sessions or
+/// tokens moves the generation and empties the cache in effect, so a revoked token or a
+/// disabled user is refused at once. Bounded: emptied when it reaches [`CallerCache::MAX`].
+#[derive(Debug, Clone, Default)]
+pub struct CallerCache {
+    inner: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<Vec<u8>, CachedCaller>>>,
+}
+
+#[derive(Debug, Clone)]
+struct CachedCaller {
+    row: CallerRow,
+    generation: u64,
+    /// When `last_used_at`/`last_seen_at` was last written (or found fresh).
+    touched: std::time::Instant,
+}
+
+impl CallerCache {
+    const MAX: usize = 10_000;
+
+    /// The cached row if it is of `generation` and not expired; `stale` is set when the
+    /// credential's last-use time is due for a write (and the due time moves on).
+    fn get(&self, digest: &[u8], generation: u64) -> Option<CallerRow> {
+        let mut map = self.inner.lock().ok()?;
+        let hit = map.get_mut(digest)?;
+        if hit.generation != generation || hit.row.expires_at.is_some_and(|e| e <= Utc::now()) {
+            map.remove(digest);
+            return None;
+        }
+        let mut row = hit.row.clone();
+        row.stale = hit.touched.elapsed() >= TOUCH_EVERY;
+        if row.stale {
+            hit.touched = std::time::Instant::now();
+        }
+        Some(row)
+    }
+
+    fn put(&self, digest: Vec<u8>, row: &CallerRow, generation: u64) {
+        if let Ok(mut map) = self.inner.lock() {
+            if map.len() >= Self::MAX {
+                map.clear();
+            }
+            map.insert(
+                digest,
+                CachedCaller {
+                    row: row.clone(),
+                    generation,
+                    touched: std::time::Instant::now(),
+                },
+            );
+        }
+    }
+}
+
+/// A credential's row: from the cache when the account generation allows, else from the
+/// database with `sql` (bound to the digest), then cached.
+async fn lookup(
+    state: &AppState,
+    sql: &'static str,
+    digest: &[u8],
+) -> AppResult<Option<CallerRow>> {
+    let generation = if state.watch.sync().await {
+        state.watch.auth_generation()
+    } else {
+        None
+    };
+    if let Some(g) = generation
+        && let Some(row) = state.callers.get(digest, g)
+    {
+        return Ok(Some(row));
+    }
+    let row: Option<CallerRow> = sqlx::query_as(sql)
+        .bind(digest)
+        .fetch_optional(&state.pool)
+        .await?;
+    if let (Some(g), Some(r)) = (generation, row.as_ref()) {
+        state.callers.put(digest.to_vec(), r, g);
+    }
+    Ok(row)
 }
 
 impl CallerRow {
@@ -91,16 +177,19 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> AppResult<Auth> {
                 "the Authorization header must be `Bearer <token>`",
             ));
         };
-        // A read per request (revocation takes effect at once); `last_used_at` is written at most
-        // once a minute, off the request path, so that a token does not cost a write per tile.
-        let row: Option<CallerRow> = sqlx::query_as(
+        // Revocation takes effect at once: the cache holds rows only for the current account
+        // generation. `last_used_at` is written at most once a minute, off the request path, so
+        // that a token does not cost a write per tile.
+        let digest = token::digest(secret.trim());
+        let row = lookup(
+            state,
             "SELECT u.id AS user_id, u.username, u.role, u.jurisdiction, NULL::text AS csrf_token, t.id AS token_id,
-                    (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale
+                    (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale,
+                    NULL::timestamptz AS expires_at
              FROM api_tokens t JOIN users u ON u.id = t.user_id
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT u.disabled",
+            &digest,
         )
-        .bind(token::digest(secret.trim()))
-        .fetch_optional(&state.pool)
         .await?;
         if let Some(id) = row.as_ref().filter(|r| r.stale).and_then(|r| r.token_id) {
             let pool = state.pool.clone();
@@ -119,14 +208,14 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> AppResult<Auth> {
     let jar = CookieJar::from_headers(headers);
     if let Some(cookie) = jar.get(SESSION_COOKIE) {
         let digest = token::digest(cookie.value());
-        let row: Option<CallerRow> = sqlx::query_as(
+        let row = lookup(
+            state,
             "SELECT u.id AS user_id, u.username, u.role, u.jurisdiction, s.csrf_token, NULL::bigint AS token_id,
-                    s.last_seen_at < now() - interval '1 minute' AS stale
+                    s.last_seen_at < now() - interval '1 minute' AS stale, s.expires_at
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = $1 AND s.expires_at > now() AND NOT u.disabled",
+            &digest,
         )
-        .bind(&digest)
-        .fetch_optional(&state.pool)
         .await?;
         if row.as_ref().is_some_and(|r| r.stale) {
             let pool = state.pool.clone();

@@ -48,6 +48,10 @@ pub struct AppState {
     pub linker: crate::linking::LinkerCache,
     pub imports: imports::Jobs,
     pub programme: std::sync::Arc<crate::programme::Programme>,
+    /// Data versions and account changes, kept in memory by LISTEN/NOTIFY.
+    pub watch: crate::watch::Watch,
+    /// Resolved sessions and tokens, valid for the current account generation.
+    pub callers: crate::auth::session::CallerCache,
 }
 
 /// One route: its method, path (axum syntax) and what it needs.

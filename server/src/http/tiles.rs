@@ -1,6 +1,7 @@
 //! Vector tiles: `GET /tiles` (catalogue), `GET /tiles/{layer}.json` (TileJSON 3.0) and
 //! `GET /tiles/{layer}/{z}/{x}/{y}.mvt`. The SQL of each layer lives in `echinomap_tiles::layers`;
-//! this module binds the caller's scope, looks up the data versions, and serves from the
+//! this module binds the caller's scope, takes the data versions (in memory, see `crate::watch`),
+//! and serves from the
 //! cache (compressed once, one ETag per encoding).
 
 use std::sync::Arc;
@@ -172,12 +173,8 @@ pub async fn tile(
             .and_then(|v| v.to_str().ok()),
     );
 
-    let versions: Vec<i64> = sqlx::query_scalar(
-        "SELECT version FROM data_versions WHERE table_name = ANY($1) ORDER BY table_name",
-    )
-    .bind(layer.tables)
-    .fetch_all(&state.pool)
-    .await?;
+    // From memory while the change listener is up; a write makes them move at once.
+    let versions = state.watch.versions(&state.pool, layer.tables).await?;
     let key = CacheKey {
         layer: layer.id,
         coord,

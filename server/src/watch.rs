@@ -1,0 +1,203 @@
+//! What changed in the database, known without asking it on every request.
+//!
+//! Two channels, announced by triggers (migration 0021) and delivered at commit:
+//! - `echinomap_data`: a statement changed a table, so its data version moved. Tile, hotspot and
+//!   export caches key their entries by data versions; [`Watch::versions`] answers them from
+//!   memory and reads the `data_versions` table again only after a notification.
+//! - `echinomap_auth`: a user, session or token was changed or removed. The caller cache of
+//!   `auth::session` keeps resolved logins only for the current [`Watch::auth_generation`].
+//!
+//! Freshness is exact, not eventual: a request with credentials first waits for a *fence*
+//! ([`Watch::sync`]): a `SELECT 1` on the listening connection itself, started after the request
+//! arrived. PostgreSQL signals listeners when a transaction commits, before the writer hears
+//! "committed", and a listening backend sends pending notifications before it reads the next
+//! query, so when the fence's answer arrives, every notification of every transaction
+//! committed before the request is in hand. Requests that arrive together share one fence, so
+//! under load the cost is one tiny round trip for many requests, not one query per request per
+//! cache. While the LISTEN connection is down, nothing is trusted: every call asks the
+//! database, as if there were no cache.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::{mpsc, oneshot};
+
+pub const DATA_CHANNEL: &str = "echinomap_data";
+pub const AUTH_CHANNEL: &str = "echinomap_auth";
+
+/// A snapshot of `data_versions` and the data generation it was read at.
+type Snapshot = (u64, Arc<HashMap<String, i64>>);
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// True while the LISTEN connection is up and subscribed.
+    listening: AtomicBool,
+    /// Moves on every data notification (and when the listener reconnects).
+    data_generation: AtomicU64,
+    /// Moves on every account notification (and when the listener reconnects).
+    auth_generation: AtomicU64,
+    versions: RwLock<Option<Snapshot>>,
+}
+
+/// A request waiting for the next fence: told whether it completed.
+type Waiter = oneshot::Sender<bool>;
+
+#[derive(Debug, Clone)]
+pub struct Watch {
+    inner: Arc<Inner>,
+    fences: mpsc::UnboundedSender<Waiter>,
+}
+
+impl Watch {
+    /// Starts listening on `pool`'s database; the task runs until aborted (before the pool
+    /// closes: it holds one of the pool's connections).
+    pub fn spawn(pool: PgPool) -> (Self, tokio::task::JoinHandle<()>) {
+        let (fences, waiting) = mpsc::unbounded_channel();
+        let watch = Self {
+            inner: Arc::default(),
+            fences,
+        };
+        let task = tokio::spawn(watch.clone().listen(pool, waiting));
+        (watch, task)
+    }
+
+    /// Waits for a fence started after this call; true when it completed, so that the
+    /// generations now reflect every transaction committed before the call.
+    pub async fn sync(&self) -> bool {
+        if !self.inner.listening.load(Ordering::SeqCst) {
+            return false;
+        }
+        let (tx, rx) = oneshot::channel();
+        if self.fences.send(tx).is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
+
+    /// Whatever was read before may be stale (the listener was down).
+    fn touch(&self) {
+        self.inner.data_generation.fetch_add(1, Ordering::SeqCst);
+        self.inner.auth_generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The current account generation, or `None` when nothing may be cached (not listening).
+    /// Meaningful after a successful [`Watch::sync`].
+    pub fn auth_generation(&self) -> Option<u64> {
+        self.inner
+            .listening
+            .load(Ordering::SeqCst)
+            .then(|| self.inner.auth_generation.load(Ordering::SeqCst))
+    }
+
+    /// The data versions of `tables`, in the given order (0 for a table without a row); exact
+    /// for requests that passed [`Watch::sync`] (every request with credentials does).
+    pub async fn versions(&self, pool: &PgPool, tables: &[&str]) -> Result<Vec<i64>, sqlx::Error> {
+        let generation = self.inner.data_generation.load(Ordering::SeqCst);
+        if self.inner.listening.load(Ordering::SeqCst)
+            && let Ok(guard) = self.inner.versions.read()
+            && let Some((g, map)) = guard.as_ref()
+            && *g == generation
+        {
+            return Ok(pick(map, tables));
+        }
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT table_name, version FROM data_versions")
+                .fetch_all(pool)
+                .await?;
+        let map: Arc<HashMap<String, i64>> = Arc::new(rows.into_iter().collect());
+        if let Ok(mut guard) = self.inner.versions.write()
+            && guard.as_ref().is_none_or(|(g, _)| *g <= generation)
+        {
+            // Tagged with the generation read *before* the query: a notification that arrives
+            // meanwhile moves the generation, and the next call reads again.
+            *guard = Some((generation, map.clone()));
+        }
+        Ok(pick(&map, tables))
+    }
+
+    async fn listen(self, pool: PgPool, mut waiting: mpsc::UnboundedReceiver<Waiter>) {
+        loop {
+            match self.subscribe(&pool).await {
+                Ok(mut listener) => {
+                    // Anything may have changed while nobody listened.
+                    self.touch();
+                    self.inner.listening.store(true, Ordering::SeqCst);
+                    self.serve_fences(&mut listener, &mut waiting).await;
+                    self.inner.listening.store(false, Ordering::SeqCst);
+                    self.touch();
+                    tracing::warn!(
+                        "the database change listener lost its connection; reconnecting"
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for database changes; retrying");
+                }
+            }
+            // Whoever waits now is told to ask the database.
+            while let Ok(w) = waiting.try_recv() {
+                let _ = w.send(false);
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Runs fences for the waiting requests (and one a second when idle, which takes in the
+    /// notifications of a quiet service) until the connection fails.
+    async fn serve_fences(
+        &self,
+        listener: &mut PgListener,
+        waiting: &mut mpsc::UnboundedReceiver<Waiter>,
+    ) {
+        loop {
+            let mut batch = Vec::new();
+            match tokio::time::timeout(Duration::from_secs(1), waiting.recv()).await {
+                Ok(Some(w)) => batch.push(w),
+                Ok(None) => return,
+                Err(_) => {}
+            }
+            // Everyone who arrived before this fence starts shares it.
+            while let Ok(w) = waiting.try_recv() {
+                batch.push(w);
+            }
+            let done = sqlx::raw_sql("SELECT 1")
+                .execute(&mut *listener)
+                .await
+                .is_ok();
+            while let Some(n) = listener.next_buffered() {
+                let counter = match n.channel() {
+                    DATA_CHANNEL => &self.inner.data_generation,
+                    AUTH_CHANNEL => &self.inner.auth_generation,
+                    _ => continue,
+                };
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+            if !done {
+                self.inner.listening.store(false, Ordering::SeqCst);
+                for w in batch {
+                    let _ = w.send(false);
+                }
+                return;
+            }
+            for w in batch {
+                let _ = w.send(true);
+            }
+        }
+    }
+
+    async fn subscribe(&self, pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+        let mut listener = PgListener::connect_with(pool).await?;
+        listener.listen_all([DATA_CHANNEL, AUTH_CHANNEL]).await?;
+        Ok(listener)
+    }
+}
+
+fn pick(map: &HashMap<String, i64>, tables: &[&str]) -> Vec<i64> {
+    tables
+        .iter()
+        .map(|t| map.get(*t).copied().unwrap_or(0))
+        .collect()
+}
