@@ -116,6 +116,7 @@ impl Application {
             programme: self.programme,
             watch,
             callers: crate::auth::session::CallerCache::default(),
+            tile_risk: crate::http::tiles::TileRisk::default(),
         });
         tokio::spawn(crate::auth::session::purge_expired_sessions(
             self.db.pool.clone(),

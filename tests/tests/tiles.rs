@@ -284,6 +284,94 @@ async fn case_tiles_hold_only_the_callers_jurisdiction_and_hide_small_counts_fro
     Ok(())
 }
 
+#[tokio::test]
+async fn village_tiles_carry_the_risk_of_the_api_and_the_period_counts_of_the_case_layer()
+-> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let epi = app.epi().await?;
+    let planner = app.user(Role::Planner, "654022").await?;
+    // The risk of every village of the county, as the API computes it.
+    let mut risk: HashMap<String, (String, f64)> = HashMap::new();
+    let townships: Vec<String> =
+        sqlx::query_scalar("SELECT code::text FROM townships WHERE code LIKE '654022%'")
+            .fetch_all(&app.db.pool)
+            .await?;
+    for t in townships {
+        let list = epi
+            .get_json(&format!("/api/risk?township={t}"), 200)
+            .await?;
+        for v in list["items"].as_array().into_iter().flatten() {
+            risk.insert(
+                v["code"].as_str().unwrap_or_default().to_owned(),
+                (
+                    v["tier"].as_str().unwrap_or_default().to_owned(),
+                    v["score"].as_f64().unwrap_or(f64::NAN),
+                ),
+            );
+        }
+    }
+    let period = "?period=2024";
+    let (mut checked, mut withheld) = (0, 0);
+    for t in data_tiles(&app, 9).await? {
+        let Some(villages) = tile(&epi, "villages", t, period).await? else {
+            continue;
+        };
+        let cases: HashMap<String, f64> = tile(&epi, "case_density", t, period)
+            .await?
+            .map(|d| d.features)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|f| Some((text(f, "code")?, number(f, "cases")?)))
+            .collect();
+        for f in &villages.features {
+            let code = text(f, "code").unwrap_or_default();
+            let (tier, score) = risk.get(&code).expect("every village has a risk");
+            assert_eq!(
+                text(f, "risk_tier").as_deref(),
+                Some(tier.as_str()),
+                "{code}"
+            );
+            assert!(
+                (number(f, "risk_score").unwrap_or(-1.0) - score).abs() < 1e-9,
+                "{code}"
+            );
+            assert_eq!(number(f, "cases"), cases.get(&code).copied(), "{code}");
+            let dogs = number(f, "dogs").unwrap_or(-1.0);
+            let dosed = number(f, "dosed").unwrap_or(-1.0);
+            assert!(dogs >= 0.0 && (0.0..=dogs.max(0.0) + 1e9).contains(&dosed));
+            if dogs > 0.0 {
+                let coverage = number(f, "deworming_coverage").unwrap_or(-1.0);
+                assert!((coverage - (dosed / dogs * 1e4).round() / 1e4).abs() < 1e-9);
+            }
+            checked += 1;
+        }
+        // Planners get the same villages with the small case counts withheld.
+        let p = tile(&planner, "villages", t, period)
+            .await?
+            .expect("same tile");
+        assert_eq!(p.features.len(), villages.features.len());
+        for f in &p.features {
+            let truth = cases.get(&text(f, "code").unwrap_or_default()).copied();
+            if truth.is_some_and(|c| (1.0..=4.0).contains(&c)) {
+                withheld += 1;
+                assert_eq!(number(f, "cases"), None);
+                assert!(matches!(
+                    f.properties.as_ref().and_then(|p| p.get("suppressed")),
+                    Some(MvtValue::Bool(true))
+                ));
+            } else {
+                assert_eq!(number(f, "cases"), truth);
+            }
+        }
+    }
+    assert!(checked > 10, "only {checked} villages checked");
+    assert!(
+        withheld > 0,
+        "the demo should have villages with 1–4 cases in 2024"
+    );
+    Ok(())
+}
+
 fn gunzip(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(bytes)

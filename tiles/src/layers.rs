@@ -1,12 +1,14 @@
 //! The layer catalogue: what each vector-tile layer holds, at which zooms, which tables it reads
 //! (their data versions are part of the cache key), and its SQL.
 //!
-//! Every layer's SQL takes the same eleven bound parameters, declared with their types in the
+//! Every layer's SQL takes the same fifteen bound parameters, declared with their types in the
 //! `p` CTE so that a layer that ignores some of them still plans:
 //! `$1` z, `$2` x, `$3` y, `$4` the caller's jurisdiction code (a prefix of village codes),
 //! `$5` suppress small counts, `$6`/`$7` the period's first and last day, `$8`/`$9` the month
 //! whose deworming coverage is shown, `$10` the hotspot source layer, `$11` its H3 resolution,
-//! `$12` whether a period was asked for (hotspots: match it, else the latest result).
+//! `$12` whether a period was asked for (hotspots: match it, else the latest result),
+//! `$13`/`$14`/`$15` the village codes, risk tiers and risk scores of the caller's scope (computed
+//! by the service's risk model; empty arrays for layers without [`LayerDef::uses_risk`]).
 //!
 //! PostGIS choices, once for all layers:
 //! - The filter transforms the *tile envelope* to EPSG:4326 (never the geometry column), so the
@@ -48,6 +50,9 @@ pub struct LayerDef {
     pub suppressible: bool,
     /// The layer reads `period=`.
     pub uses_period: bool,
+    /// The layer shows the risk tier and score of each village (bound as `$13`–`$15`); its
+    /// tiles depend on the day as well as on the data.
+    pub uses_risk: bool,
     /// The layer reads `source=` and `resolution=` (hotspot results).
     pub uses_source: bool,
     /// Layer SQL at zoom ≥ `detail_zoom` (per village / per feature).
@@ -80,7 +85,8 @@ macro_rules! prelude {
         "WITH p AS (
             SELECT $1::int AS z, $2::int AS x, $3::int AS y, $4::text AS scope, $5::bool AS suppress,
                    $6::date AS d_from, $7::date AS d_to, $8::date AS m_from, $9::date AS m_to,
-                   $10::text AS source, $11::int AS resolution, $12::bool AS has_period),
+                   $10::text AS source, $11::int AS resolution, $12::bool AS has_period,
+                   $13::text[] AS risk_codes, $14::text[] AS risk_tiers, $15::float8[] AS risk_scores),
         env AS (
             SELECT ST_TileEnvelope(z, x, y) AS e3857,
                    ST_Transform(ST_TileEnvelope(z, x, y, margin => 64.0 / 4096), 4326) AS e4326,
@@ -128,10 +134,18 @@ const RIVERS: &str = concat!(
 
 const VILLAGES: &str = concat!(
     prelude!(),
-    "
+    ",
+    risk AS (
+        SELECT r.code, r.tier, r.score
+        FROM p, unnest(p.risk_codes, p.risk_tiers, p.risk_scores) AS r(code, tier, score))
     SELECT ST_AsMVT(t, 'villages', 4096, 'geom', 'id') FROM (
         SELECT f.id, f.code::text AS code, f.name, f.township_code::text AS township_code, f.kind::text AS kind,
-               d.population, d.households, f.synthetic, f.remote, ",
+               d.population, d.households, f.synthetic, f.remote,
+               r.tier AS risk_tier, r.score AS risk_score,
+               CASE WHEN p.suppress AND k.cases BETWEEN 1 AND 4 THEN NULL ELSE k.cases END AS cases,
+               (p.suppress AND k.cases BETWEEN 1 AND 4) AS suppressed,
+               g.dogs, w.dosed,
+               round(w.dosed::numeric / nullif(g.dogs, 0), 4)::float8 AS deworming_coverage, ",
     mvt_geom!(),
     " AS geom
         FROM villages f
@@ -139,6 +153,20 @@ const VILLAGES: &str = concat!(
         LEFT JOIN LATERAL (
             SELECT population, households FROM village_denominators
             WHERE village_id = f.id ORDER BY year DESC LIMIT 1) d ON true
+        LEFT JOIN risk r ON r.code = f.code::text
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS cases FROM cases c
+            WHERE c.village_id = f.id AND c.deleted_at IS NULL
+              AND c.reported_on BETWEEN p.d_from AND p.d_to) k
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS dogs FROM dogs g
+            WHERE g.village_id = f.id AND g.deleted_at IS NULL AND g.kind <> 'stray'
+              AND g.registered_on <= p.m_to
+              AND (g.status = 'alive' OR g.status_on > p.m_from)) g
+        CROSS JOIN LATERAL (
+            SELECT count(DISTINCT x.dog_id) AS dosed FROM dewormings x
+            WHERE x.village_id = f.id AND x.deleted_at IS NULL
+              AND x.dosed_on BETWEEN p.m_from AND p.m_to) w
         WHERE f.geom && env.e4326 AND f.code LIKE p.scope || '%') t"
 );
 
@@ -331,6 +359,7 @@ pub const LAYERS: &[LayerDef] = &[
         tables: &["counties", "townships", "neighbour_counties"],
         scoped: false,
         suppressible: false,
+        uses_risk: false,
         uses_period: false,
         uses_source: false,
         sql: BOUNDARIES,
@@ -349,6 +378,7 @@ pub const LAYERS: &[LayerDef] = &[
         tables: &["rivers"],
         scoped: false,
         suppressible: false,
+        uses_risk: false,
         uses_period: false,
         uses_source: false,
         sql: RIVERS,
@@ -377,11 +407,53 @@ pub const LAYERS: &[LayerDef] = &[
                 "the position is a demo placement, not surveyed",
             ),
             field("remote", "Boolean", "remote village (6-monthly follow-up)"),
+            field(
+                "risk_tier",
+                "String",
+                "risk tier today: high, medium or low (docs/RISK.md)",
+            ),
+            field(
+                "risk_score",
+                "Number",
+                "risk score today, 0–100 (docs/RISK.md)",
+            ),
+            field(
+                "cases",
+                "Number",
+                "cases reported in the period (null when 1–4 are withheld)",
+            ),
+            field("suppressed", "Boolean", "the case count is withheld"),
+            field(
+                "dogs",
+                "Number",
+                "registered owned dogs alive in the coverage month",
+            ),
+            field("dosed", "Number", "dogs dewormed in the coverage month"),
+            field(
+                "deworming_coverage",
+                "Number",
+                "dosed / dogs in the coverage month (the period's last month)",
+            ),
         ],
-        tables: &["villages", "village_denominators"],
+        tables: &[
+            "villages",
+            "village_denominators",
+            "cases",
+            "dogs",
+            "dewormings",
+            // What the risk score reads (server::risk).
+            "people",
+            "screening_campaigns",
+            "faecal_tests",
+            "stray_dog_events",
+            "slaughter_points",
+            "slaughter_inspections",
+            "hotspot_results",
+        ],
         scoped: true,
-        suppressible: false,
-        uses_period: false,
+        suppressible: true,
+        uses_risk: true,
+        uses_period: true,
         uses_source: false,
         sql: VILLAGES,
         sql_low: None,
@@ -410,6 +482,7 @@ pub const LAYERS: &[LayerDef] = &[
         tables: &["slaughter_points", "slaughter_inspections", "villages"],
         scoped: true,
         suppressible: false,
+        uses_risk: false,
         uses_period: true,
         uses_source: false,
         sql: SLAUGHTER_POINTS,
@@ -441,6 +514,7 @@ pub const LAYERS: &[LayerDef] = &[
         tables: &["cases", "villages", "village_denominators"],
         scoped: true,
         suppressible: true,
+        uses_risk: false,
         uses_period: true,
         uses_source: false,
         sql: CASE_DENSITY,
@@ -463,6 +537,7 @@ pub const LAYERS: &[LayerDef] = &[
         tables: &["dogs", "dewormings", "villages"],
         scoped: true,
         suppressible: false,
+        uses_risk: false,
         uses_period: true,
         uses_source: false,
         sql: DOG_DENSITY,
@@ -493,6 +568,7 @@ pub const LAYERS: &[LayerDef] = &[
         tables: &["hotspot_results"],
         scoped: true,
         suppressible: true,
+        uses_risk: false,
         uses_period: true,
         uses_source: true,
         sql: HOTSPOTS,

@@ -21,7 +21,7 @@ mod reports;
 mod risk;
 mod stage;
 mod summary;
-mod tiles;
+pub mod tiles;
 mod users;
 mod villages;
 mod web;
@@ -52,6 +52,8 @@ pub struct AppState {
     pub watch: crate::watch::Watch,
     /// Resolved sessions and tokens, valid for the current account generation.
     pub callers: crate::auth::session::CallerCache,
+    /// The risk arrays of the villages tile layer.
+    pub tile_risk: tiles::TileRisk,
 }
 
 /// One route: its method, path (axum syntax) and what it needs.

@@ -175,10 +175,18 @@ pub async fn tile(
 
     // From memory while the change listener is up; a write makes them move at once.
     let versions = state.watch.versions(&state.pool, layer.tables).await?;
+    // Risk depends on the day too (its windows end today).
+    let today_key;
+    let key_filters = if layer.uses_risk {
+        today_key = format!("{filters}|asof={today}");
+        &today_key
+    } else {
+        &filters
+    };
     let key = CacheKey {
         layer: layer.id,
         coord,
-        filters: &filters,
+        filters: key_filters,
         scope,
         suppressed: suppress,
         versions: &versions,
@@ -188,6 +196,14 @@ pub async fn tile(
         Some(t) => t,
         None => {
             let started = std::time::Instant::now();
+            let risk = if layer.uses_risk {
+                state
+                    .tile_risk
+                    .get(&state, scope, suppress, today, &versions)
+                    .await?
+            } else {
+                Arc::default()
+            };
             let raw: Option<Vec<u8>> = sqlx::query_scalar(layer.sql(coord.z()))
                 .bind(i32::from(coord.z()))
                 .bind(coord.x() as i32)
@@ -201,6 +217,9 @@ pub async fn tile(
                 .bind(source)
                 .bind(i32::from(resolution))
                 .bind(asked_period.is_some())
+                .bind(&risk.codes)
+                .bind(&risk.tiers)
+                .bind(&risk.scores)
                 .fetch_one(&state.pool)
                 .await?;
             let raw = raw.unwrap_or_default();
@@ -258,4 +277,62 @@ pub async fn tile(
     builder
         .body(Body::from(cached.body(enc)))
         .map_err(|e| AppError::Internal(e.into()))
+}
+
+/// The risk tier and score of every village of a scope, as the three arrays the villages layer
+/// binds.
+#[derive(Debug, Default)]
+pub struct RiskArrays {
+    codes: Vec<String>,
+    tiers: Vec<String>,
+    scores: Vec<f64>,
+}
+
+/// Risk arrays by scope, day, suppression and the data versions of the villages layer: the
+/// risk model (`crate::risk`) runs once per change of data or day, not once per tile.
+#[derive(Debug, Clone, Default)]
+pub struct TileRisk {
+    inner: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<RiskArrays>>>>,
+}
+
+impl TileRisk {
+    /// Scopes × days × data versions kept at most; emptied beyond.
+    const MAX: usize = 64;
+
+    async fn get(
+        &self,
+        state: &AppState,
+        scope: &str,
+        suppress: bool,
+        as_of: chrono::NaiveDate,
+        versions: &[i64],
+    ) -> AppResult<Arc<RiskArrays>> {
+        let key = format!("{scope}|{suppress}|{as_of}|{versions:?}");
+        if let Some(hit) = self.inner.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(hit);
+        }
+        let mut opts = state.programme.options();
+        opts.as_of = as_of.min(opts.as_of);
+        let rows =
+            crate::risk::villages(&state.pool, &state.programme.risk, scope, &opts, suppress)
+                .await?;
+        let mut arrays = RiskArrays::default();
+        for r in rows {
+            if let (Some(code), Some(tier), Some(score)) =
+                (r["code"].as_str(), r["tier"].as_str(), r["score"].as_f64())
+            {
+                arrays.codes.push(code.to_owned());
+                arrays.tiers.push(tier.to_owned());
+                arrays.scores.push(score);
+            }
+        }
+        let arrays = Arc::new(arrays);
+        if let Ok(mut m) = self.inner.lock() {
+            if m.len() >= Self::MAX {
+                m.clear();
+            }
+            m.insert(key, arrays.clone());
+        }
+        Ok(arrays)
+    }
 }
