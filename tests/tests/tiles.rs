@@ -285,8 +285,7 @@ async fn case_tiles_hold_only_the_callers_jurisdiction_and_hide_small_counts_fro
 }
 
 #[tokio::test]
-async fn village_tiles_carry_the_risk_of_the_api_and_the_period_counts_of_the_case_layer()
--> Result<()> {
+async fn village_tiles_carry_the_risk_and_the_indicators_of_the_api() -> Result<()> {
     let app = TestApp::with_demo().await?;
     let epi = app.epi().await?;
     let planner = app.user(Role::Planner, "654022").await?;
@@ -310,19 +309,37 @@ async fn village_tiles_carry_the_risk_of_the_api_and_the_period_counts_of_the_ca
             );
         }
     }
+    // The period's cases and the coverage month's dogs, as the indicator API counts them.
+    let by_village = |m: Value| -> HashMap<String, (f64, f64)> {
+        m["units"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|u| {
+                (
+                    u["code"].as_str().unwrap_or_default().to_owned(),
+                    (
+                        u["numerators"][0].as_f64().unwrap_or(0.0),
+                        u["denominators"][0].as_f64().unwrap_or(0.0),
+                    ),
+                )
+            })
+            .collect()
+    };
+    let cases = by_village(
+        epi.get_json("/api/indicators/matrix?indicator=new_cases&units=village&unit=654022&from=2024&to=2024&step=year", 200)
+            .await?,
+    );
+    let coverage = by_village(
+        epi.get_json("/api/indicators/matrix?indicator=deworming_coverage&units=village&unit=654022&from=2024-12&to=2024-12&step=month", 200)
+            .await?,
+    );
     let period = "?period=2024";
     let (mut checked, mut withheld) = (0, 0);
     for t in data_tiles(&app, 9).await? {
         let Some(villages) = tile(&epi, "villages", t, period).await? else {
             continue;
         };
-        let cases: HashMap<String, f64> = tile(&epi, "case_density", t, period)
-            .await?
-            .map(|d| d.features)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|f| Some((text(f, "code")?, number(f, "cases")?)))
-            .collect();
         for f in &villages.features {
             let code = text(f, "code").unwrap_or_default();
             let (tier, score) = risk.get(&code).expect("every village has a risk");
@@ -335,13 +352,16 @@ async fn village_tiles_carry_the_risk_of_the_api_and_the_period_counts_of_the_ca
                 (number(f, "risk_score").unwrap_or(-1.0) - score).abs() < 1e-9,
                 "{code}"
             );
-            assert_eq!(number(f, "cases"), cases.get(&code).copied(), "{code}");
-            let dogs = number(f, "dogs").unwrap_or(-1.0);
-            let dosed = number(f, "dosed").unwrap_or(-1.0);
-            assert!(dogs >= 0.0 && (0.0..=dogs.max(0.0) + 1e9).contains(&dosed));
-            if dogs > 0.0 {
-                let coverage = number(f, "deworming_coverage").unwrap_or(-1.0);
-                assert!((coverage - (dosed / dogs * 1e4).round() / 1e4).abs() < 1e-9);
+            assert_eq!(number(f, "cases"), Some(cases[&code].0), "{code}");
+            let (dosed, due) = coverage[&code];
+            assert_eq!(number(f, "dogs_dosed"), Some(dosed), "{code}");
+            assert_eq!(number(f, "dogs_due"), Some(due), "{code}");
+            if due > 0.0 {
+                let value = number(f, "deworming_coverage").unwrap_or(-1.0);
+                assert!(
+                    (value - (dosed / due * 1e4).round() / 1e4).abs() < 1e-9,
+                    "{code}"
+                );
             }
             checked += 1;
         }
@@ -351,7 +371,7 @@ async fn village_tiles_carry_the_risk_of_the_api_and_the_period_counts_of_the_ca
             .expect("same tile");
         assert_eq!(p.features.len(), villages.features.len());
         for f in &p.features {
-            let truth = cases.get(&text(f, "code").unwrap_or_default()).copied();
+            let truth = cases.get(&text(f, "code").unwrap_or_default()).map(|c| c.0);
             if truth.is_some_and(|c| (1.0..=4.0).contains(&c)) {
                 withheld += 1;
                 assert_eq!(number(f, "cases"), None);

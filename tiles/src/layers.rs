@@ -1,14 +1,16 @@
 //! The layer catalogue: what each vector-tile layer holds, at which zooms, which tables it reads
 //! (their data versions are part of the cache key), and its SQL.
 //!
-//! Every layer's SQL takes the same fifteen bound parameters, declared with their types in the
+//! Every layer's SQL takes the same eighteen bound parameters, declared with their types in the
 //! `p` CTE so that a layer that ignores some of them still plans:
 //! `$1` z, `$2` x, `$3` y, `$4` the caller's jurisdiction code (a prefix of village codes),
 //! `$5` suppress small counts, `$6`/`$7` the period's first and last day, `$8`/`$9` the month
 //! whose deworming coverage is shown, `$10` the hotspot source layer, `$11` its H3 resolution,
 //! `$12` whether a period was asked for (hotspots: match it, else the latest result),
-//! `$13`/`$14`/`$15` the village codes, risk tiers and risk scores of the caller's scope (computed
-//! by the service's risk model; empty arrays for layers without [`LayerDef::uses_risk`]).
+//! `$13`–`$18` per village of the caller's scope: code, risk tier, risk score, cases in the
+//! period, dogs due and dogs dosed in the coverage month — computed by the service's risk model
+//! and indicator engine, so that the map and the API agree (empty arrays for layers without
+//! [`LayerDef::uses_risk`]).
 //!
 //! PostGIS choices, once for all layers:
 //! - The filter transforms the *tile envelope* to EPSG:4326 (never the geometry column), so the
@@ -86,7 +88,8 @@ macro_rules! prelude {
             SELECT $1::int AS z, $2::int AS x, $3::int AS y, $4::text AS scope, $5::bool AS suppress,
                    $6::date AS d_from, $7::date AS d_to, $8::date AS m_from, $9::date AS m_to,
                    $10::text AS source, $11::int AS resolution, $12::bool AS has_period,
-                   $13::text[] AS risk_codes, $14::text[] AS risk_tiers, $15::float8[] AS risk_scores),
+                   $13::text[] AS v_codes, $14::text[] AS v_tiers, $15::float8[] AS v_scores,
+                   $16::int8[] AS v_cases, $17::int8[] AS v_due, $18::int8[] AS v_dosed),
         env AS (
             SELECT ST_TileEnvelope(z, x, y) AS e3857,
                    ST_Transform(ST_TileEnvelope(z, x, y, margin => 64.0 / 4096), 4326) AS e4326,
@@ -135,17 +138,18 @@ const RIVERS: &str = concat!(
 const VILLAGES: &str = concat!(
     prelude!(),
     ",
-    risk AS (
-        SELECT r.code, r.tier, r.score
-        FROM p, unnest(p.risk_codes, p.risk_tiers, p.risk_scores) AS r(code, tier, score))
+    v AS (
+        SELECT a.*
+        FROM p, unnest(p.v_codes, p.v_tiers, p.v_scores, p.v_cases, p.v_due, p.v_dosed)
+             AS a(code, tier, score, cases, due, dosed))
     SELECT ST_AsMVT(t, 'villages', 4096, 'geom', 'id') FROM (
         SELECT f.id, f.code::text AS code, f.name, f.township_code::text AS township_code, f.kind::text AS kind,
                d.population, d.households, f.synthetic, f.remote,
-               r.tier AS risk_tier, r.score AS risk_score,
-               CASE WHEN p.suppress AND k.cases BETWEEN 1 AND 4 THEN NULL ELSE k.cases END AS cases,
-               (p.suppress AND k.cases BETWEEN 1 AND 4) AS suppressed,
-               g.dogs, w.dosed,
-               round(w.dosed::numeric / nullif(g.dogs, 0), 4)::float8 AS deworming_coverage, ",
+               v.tier AS risk_tier, v.score AS risk_score,
+               CASE WHEN p.suppress AND v.cases BETWEEN 1 AND 4 THEN NULL ELSE v.cases END AS cases,
+               coalesce(p.suppress AND v.cases BETWEEN 1 AND 4, false) AS suppressed,
+               v.due AS dogs_due, v.dosed AS dogs_dosed,
+               round(v.dosed::numeric / nullif(v.due, 0), 4)::float8 AS deworming_coverage, ",
     mvt_geom!(),
     " AS geom
         FROM villages f
@@ -153,20 +157,7 @@ const VILLAGES: &str = concat!(
         LEFT JOIN LATERAL (
             SELECT population, households FROM village_denominators
             WHERE village_id = f.id ORDER BY year DESC LIMIT 1) d ON true
-        LEFT JOIN risk r ON r.code = f.code::text
-        CROSS JOIN LATERAL (
-            SELECT count(*) AS cases FROM cases c
-            WHERE c.village_id = f.id AND c.deleted_at IS NULL
-              AND c.reported_on BETWEEN p.d_from AND p.d_to) k
-        CROSS JOIN LATERAL (
-            SELECT count(*) AS dogs FROM dogs g
-            WHERE g.village_id = f.id AND g.deleted_at IS NULL AND g.kind <> 'stray'
-              AND g.registered_on <= p.m_to
-              AND (g.status = 'alive' OR g.status_on > p.m_from)) g
-        CROSS JOIN LATERAL (
-            SELECT count(DISTINCT x.dog_id) AS dosed FROM dewormings x
-            WHERE x.village_id = f.id AND x.deleted_at IS NULL
-              AND x.dosed_on BETWEEN p.m_from AND p.m_to) w
+        LEFT JOIN v ON v.code = f.code::text
         WHERE f.geom && env.e4326 AND f.code LIKE p.scope || '%') t"
 );
 
@@ -424,15 +415,19 @@ pub const LAYERS: &[LayerDef] = &[
             ),
             field("suppressed", "Boolean", "the case count is withheld"),
             field(
-                "dogs",
+                "dogs_due",
                 "Number",
-                "registered owned dogs alive in the coverage month",
+                "dogs due for deworming in the coverage month (indicator deworming_coverage)",
             ),
-            field("dosed", "Number", "dogs dewormed in the coverage month"),
+            field(
+                "dogs_dosed",
+                "Number",
+                "dogs dewormed in the coverage month",
+            ),
             field(
                 "deworming_coverage",
                 "Number",
-                "dosed / dogs in the coverage month (the period's last month)",
+                "dogs_dosed / dogs_due, the coverage month being the period's last month so far",
             ),
         ],
         tables: &[

@@ -196,10 +196,10 @@ pub async fn tile(
         Some(t) => t,
         None => {
             let started = std::time::Instant::now();
-            let risk = if layer.uses_risk {
+            let village = if layer.uses_risk {
                 state
                     .tile_risk
-                    .get(&state, scope, suppress, today, &versions)
+                    .get(&state, scope, suppress, &period.label(), m_from, &versions)
                     .await?
             } else {
                 Arc::default()
@@ -217,9 +217,12 @@ pub async fn tile(
                 .bind(source)
                 .bind(i32::from(resolution))
                 .bind(asked_period.is_some())
-                .bind(&risk.codes)
-                .bind(&risk.tiers)
-                .bind(&risk.scores)
+                .bind(&village.codes)
+                .bind(&village.tiers)
+                .bind(&village.scores)
+                .bind(&village.cases)
+                .bind(&village.dogs_due)
+                .bind(&village.dogs_dosed)
                 .fetch_one(&state.pool)
                 .await?;
             let raw = raw.unwrap_or_default();
@@ -279,24 +282,30 @@ pub async fn tile(
         .map_err(|e| AppError::Internal(e.into()))
 }
 
-/// The risk tier and score of every village of a scope, as the three arrays the villages layer
-/// binds.
+/// What the villages layer shows of each village of a scope, from the same engines as the API
+/// (risk model, indicator definitions), as the arrays the layer binds (`$13`–`$19`).
 #[derive(Debug, Default)]
-pub struct RiskArrays {
+pub struct VillageArrays {
     codes: Vec<String>,
     tiers: Vec<String>,
     scores: Vec<f64>,
+    /// `new_cases` in the tile's period.
+    cases: Vec<i64>,
+    /// `deworming_coverage` of the coverage month: dogs due and dogs dosed.
+    dogs_due: Vec<i64>,
+    dogs_dosed: Vec<i64>,
 }
 
-/// Risk arrays by scope, day, suppression and the data versions of the villages layer: the
-/// risk model (`crate::risk`) runs once per change of data or day, not once per tile.
+/// Village arrays by scope, day, period, suppression and the data versions of the villages
+/// layer: the engines run once per change of data, day or period, not once per tile (also
+/// when the tile cache is off: this is a computation, not a tile).
 #[derive(Debug, Clone, Default)]
 pub struct TileRisk {
-    inner: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<RiskArrays>>>>,
+    inner: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<VillageArrays>>>>,
 }
 
 impl TileRisk {
-    /// Scopes × days × data versions kept at most; emptied beyond.
+    /// Entries kept at most; emptied beyond.
     const MAX: usize = 64;
 
     async fn get(
@@ -304,26 +313,57 @@ impl TileRisk {
         state: &AppState,
         scope: &str,
         suppress: bool,
-        as_of: chrono::NaiveDate,
+        period: &str,
+        coverage_month: chrono::NaiveDate,
         versions: &[i64],
-    ) -> AppResult<Arc<RiskArrays>> {
-        let key = format!("{scope}|{suppress}|{as_of}|{versions:?}");
+    ) -> AppResult<Arc<VillageArrays>> {
+        use crate::indicators::{self, Grouping, Period as IndicatorPeriod};
+        let mut opts = state.programme.options();
+        let today = opts.as_of;
+        let key = format!("{scope}|{suppress}|{today}|{period}|{coverage_month}|{versions:?}");
         if let Some(hit) = self.inner.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return Ok(hit);
         }
-        let mut opts = state.programme.options();
-        opts.as_of = as_of.min(opts.as_of);
-        let rows =
+        opts.as_of = today;
+        let risk =
             crate::risk::villages(&state.pool, &state.programme.risk, scope, &opts, suppress)
                 .await?;
-        let mut arrays = RiskArrays::default();
-        for r in rows {
+        let run = |key: &'static str, p: IndicatorPeriod| {
+            let opts = opts.clone();
+            async move {
+                let def = indicators::defs::find(key).ok_or_else(|| {
+                    sqlx::Error::Protocol(format!("indicator {key} is not defined"))
+                })?;
+                indicators::compute(&state.pool, def, scope, &[p], &Grouping::Level(12), &opts)
+                    .await
+            }
+        };
+        let span = IndicatorPeriod::parse(period)
+            .map_err(|e| AppError::invalid_param("period", e.to_string()))?;
+        let cases = run("new_cases", span).await?;
+        let coverage = run(
+            "deworming_coverage",
+            IndicatorPeriod::month_of(coverage_month),
+        )
+        .await?;
+        let first = |cells: &indicators::Cells, code: &str| {
+            cells
+                .get(code)
+                .and_then(|c| c.first())
+                .map_or((0, 0), |c| (c.num.round() as i64, c.den.round() as i64))
+        };
+        let mut arrays = VillageArrays::default();
+        for r in risk {
             if let (Some(code), Some(tier), Some(score)) =
                 (r["code"].as_str(), r["tier"].as_str(), r["score"].as_f64())
             {
+                let (dosed, due) = first(&coverage, code);
                 arrays.codes.push(code.to_owned());
                 arrays.tiers.push(tier.to_owned());
                 arrays.scores.push(score);
+                arrays.cases.push(first(&cases, code).0);
+                arrays.dogs_due.push(due);
+                arrays.dogs_dosed.push(dosed);
             }
         }
         let arrays = Arc::new(arrays);
