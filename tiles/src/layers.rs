@@ -1,16 +1,17 @@
 //! The layer catalogue: what each vector-tile layer holds, at which zooms, which tables it reads
 //! (their data versions are part of the cache key), and its SQL.
 //!
-//! Every layer's SQL takes the same eighteen bound parameters, declared with their types in the
+//! Every layer's SQL takes the same seventeen bound parameters, declared with their types in the
 //! `p` CTE so that a layer that ignores some of them still plans:
 //! `$1` z, `$2` x, `$3` y, `$4` the caller's jurisdiction code (a prefix of village codes),
 //! `$5` suppress small counts, `$6`/`$7` the period's first and last day, `$8`/`$9` the month
 //! whose deworming coverage is shown, `$10` the hotspot source layer, `$11` its H3 resolution,
 //! `$12` whether a period was asked for (hotspots: match it, else the latest result),
-//! `$13`–`$18` per village of the caller's scope: code, risk tier, risk score, cases in the
-//! period, dogs due and dogs dosed in the coverage month — computed by the service's risk model
-//! and indicator engine, so that the map and the API agree (empty arrays for layers without
-//! [`LayerDef::uses_risk`]).
+//! `$13`–`$17` per village of the caller's scope, indexed by `villages.id`: risk tier (1 low,
+//! 2 medium, 3 high, 0 none), risk score, cases in the period, dogs due and dogs dosed in the
+//! coverage month — computed by the service's risk model and indicator engine, so that the map
+//! and the API agree (empty arrays for layers without [`LayerDef::uses_risk`]). Fixed-width
+//! arrays without NULLs (−1 stands for none), so that `a[f.id]` is a constant-time lookup.
 //!
 //! PostGIS choices, once for all layers:
 //! - The filter transforms the *tile envelope* to EPSG:4326 (never the geometry column), so the
@@ -88,13 +89,21 @@ macro_rules! prelude {
             SELECT $1::int AS z, $2::int AS x, $3::int AS y, $4::text AS scope, $5::bool AS suppress,
                    $6::date AS d_from, $7::date AS d_to, $8::date AS m_from, $9::date AS m_to,
                    $10::text AS source, $11::int AS resolution, $12::bool AS has_period,
-                   $13::text[] AS v_codes, $14::text[] AS v_tiers, $15::float8[] AS v_scores,
-                   $16::int8[] AS v_cases, $17::int8[] AS v_due, $18::int8[] AS v_dosed),
+                   $13::int2[] AS v_tier, $14::float8[] AS v_score,
+                   $15::int8[] AS v_cases, $16::int8[] AS v_due, $17::int8[] AS v_dosed),
         env AS (
             SELECT ST_TileEnvelope(z, x, y) AS e3857,
                    ST_Transform(ST_TileEnvelope(z, x, y, margin => 64.0 / 4096), 4326) AS e4326,
                    40075016.68557849 / (4096 * 2 ^ z) AS px
             FROM p)"
+    };
+}
+
+/// `ST_AsMVTGeom` of a point `f.geom` (4326): a point inside the buffered envelope is never
+/// dropped, and there is nothing to simplify.
+macro_rules! mvt_point {
+    () => {
+        "ST_AsMVTGeom(ST_Transform(f.geom, 3857), env.e3857, 4096, 64, true)"
     };
 }
 
@@ -137,27 +146,24 @@ const RIVERS: &str = concat!(
 
 const VILLAGES: &str = concat!(
     prelude!(),
-    ",
-    v AS (
-        SELECT a.*
-        FROM p, unnest(p.v_codes, p.v_tiers, p.v_scores, p.v_cases, p.v_due, p.v_dosed)
-             AS a(code, tier, score, cases, due, dosed))
+    "
     SELECT ST_AsMVT(t, 'villages', 4096, 'geom', 'id') FROM (
         SELECT f.id, f.code::text AS code, f.name, f.township_code::text AS township_code, f.kind::text AS kind,
                d.population, d.households, f.synthetic, f.remote,
-               v.tier AS risk_tier, v.score AS risk_score,
-               CASE WHEN p.suppress AND v.cases BETWEEN 1 AND 4 THEN NULL ELSE v.cases END AS cases,
-               coalesce(p.suppress AND v.cases BETWEEN 1 AND 4, false) AS suppressed,
-               v.due AS dogs_due, v.dosed AS dogs_dosed,
-               round(v.dosed::numeric / nullif(v.due, 0), 4)::float8 AS deworming_coverage, ",
-    mvt_geom!(),
+               (ARRAY['low', 'medium', 'high'])[p.v_tier[f.id]] AS risk_tier,
+               CASE WHEN p.v_tier[f.id] > 0 THEN p.v_score[f.id] END AS risk_score,
+               CASE WHEN p.v_cases[f.id] < 0 OR (p.suppress AND p.v_cases[f.id] BETWEEN 1 AND 4) THEN NULL
+                    ELSE p.v_cases[f.id] END AS cases,
+               coalesce(p.suppress AND p.v_cases[f.id] BETWEEN 1 AND 4, false) AS suppressed,
+               nullif(p.v_due[f.id], -1) AS dogs_due, nullif(p.v_dosed[f.id], -1) AS dogs_dosed,
+               round(p.v_dosed[f.id]::numeric / nullif(greatest(p.v_due[f.id], 0), 0), 4)::float8 AS deworming_coverage, ",
+    mvt_point!(),
     " AS geom
         FROM villages f
         CROSS JOIN env CROSS JOIN p
         LEFT JOIN LATERAL (
             SELECT population, households FROM village_denominators
             WHERE village_id = f.id ORDER BY year DESC LIMIT 1) d ON true
-        LEFT JOIN v ON v.code = f.code::text
         WHERE f.geom && env.e4326 AND f.code LIKE p.scope || '%') t"
 );
 
@@ -170,7 +176,7 @@ const SLAUGHTER_POINTS: &str = concat!(
                coalesce(i.slaughtered, 0) AS inspected, coalesce(i.infected, 0) AS infected,
                round(i.infected::numeric / nullif(i.slaughtered, 0), 4)::float8 AS infection_rate,
                coalesce(i.not_disposed, 0) AS not_disposed, ",
-    mvt_geom!(),
+    mvt_point!(),
     " AS geom
         FROM slaughter_points f
         JOIN villages v ON v.id = f.village_id
@@ -212,7 +218,7 @@ const CASE_DENSITY: &str = concat!(
                n.population,
                CASE WHEN p.suppress AND k.cases BETWEEN 1 AND 4 THEN NULL
                     ELSE round(k.cases * 100000.0 / nullif(n.population, 0), 1)::float8 END AS rate_per_100k, ",
-    mvt_geom!(),
+    mvt_point!(),
     " AS geom
         FROM villages f
         JOIN counts k ON k.village_id = f.id
@@ -275,7 +281,7 @@ const DOG_DENSITY: &str = concat!(
     SELECT ST_AsMVT(t, 'dog_density', 4096, 'geom', 'id') FROM (
         SELECT f.id, f.code::text AS code, f.name, k.dogs, k.dosed,
                round(k.dosed::numeric / nullif(k.dogs, 0), 4)::float8 AS coverage, ",
-    mvt_geom!(),
+    mvt_point!(),
     " AS geom
         FROM villages f
         JOIN counts k ON k.village_id = f.id

@@ -217,9 +217,8 @@ pub async fn tile(
                 .bind(source)
                 .bind(i32::from(resolution))
                 .bind(asked_period.is_some())
-                .bind(&village.codes)
-                .bind(&village.tiers)
-                .bind(&village.scores)
+                .bind(&village.tier)
+                .bind(&village.score)
                 .bind(&village.cases)
                 .bind(&village.dogs_due)
                 .bind(&village.dogs_dosed)
@@ -283,12 +282,13 @@ pub async fn tile(
 }
 
 /// What the villages layer shows of each village of a scope, from the same engines as the API
-/// (risk model, indicator definitions), as the arrays the layer binds (`$13`–`$19`).
+/// (risk model, indicator definitions), as the arrays the layer binds (`$13`–`$17`), indexed by
+/// `villages.id` (position id − 1), −1 (tier: 0) where a village has no value.
 #[derive(Debug, Default)]
 pub struct VillageArrays {
-    codes: Vec<String>,
-    tiers: Vec<String>,
-    scores: Vec<f64>,
+    /// 1 low, 2 medium, 3 high.
+    tier: Vec<i16>,
+    score: Vec<f64>,
     /// `new_cases` in the tile's period.
     cases: Vec<i64>,
     /// `deworming_coverage` of the coverage month: dogs due and dogs dosed.
@@ -352,19 +352,41 @@ impl TileRisk {
                 .and_then(|c| c.first())
                 .map_or((0, 0), |c| (c.num.round() as i64, c.den.round() as i64))
         };
-        let mut arrays = VillageArrays::default();
+        let ids: Vec<(i32, String)> =
+            sqlx::query_as("SELECT id, code::text FROM villages WHERE code LIKE $1 || '%'")
+                .bind(scope)
+                .fetch_all(&state.pool)
+                .await?;
+        let ids: std::collections::HashMap<String, usize> = ids
+            .into_iter()
+            .filter_map(|(id, code)| Some((code, usize::try_from(id).ok()?)))
+            .collect();
+        let len = ids.values().copied().max().unwrap_or(0);
+        let mut arrays = VillageArrays {
+            tier: vec![0; len],
+            score: vec![-1.0; len],
+            cases: vec![-1; len],
+            dogs_due: vec![-1; len],
+            dogs_dosed: vec![-1; len],
+        };
         for r in risk {
-            if let (Some(code), Some(tier), Some(score)) =
-                (r["code"].as_str(), r["tier"].as_str(), r["score"].as_f64())
-            {
-                let (dosed, due) = first(&coverage, code);
-                arrays.codes.push(code.to_owned());
-                arrays.tiers.push(tier.to_owned());
-                arrays.scores.push(score);
-                arrays.cases.push(first(&cases, code).0);
-                arrays.dogs_due.push(due);
-                arrays.dogs_dosed.push(dosed);
-            }
+            let Some(code) = r["code"].as_str() else {
+                continue;
+            };
+            let Some(i) = ids.get(code).and_then(|id| id.checked_sub(1)) else {
+                continue;
+            };
+            arrays.tier[i] = match r["tier"].as_str() {
+                Some("low") => 1,
+                Some("medium") => 2,
+                Some("high") => 3,
+                _ => 0,
+            };
+            arrays.score[i] = r["score"].as_f64().unwrap_or(-1.0);
+            let (dosed, due) = first(&coverage, code);
+            arrays.cases[i] = first(&cases, code).0;
+            arrays.dogs_due[i] = due;
+            arrays.dogs_dosed[i] = dosed;
         }
         let arrays = Arc::new(arrays);
         if let Ok(mut m) = self.inner.lock() {
