@@ -107,8 +107,10 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
         let (watch, listener) = crate::watch::Watch::spawn(self.db.pool.clone());
+        let tile_pool = self.db.tile_pool();
         let app = router(AppState {
             pool: self.db.pool.clone(),
+            tile_pool: tile_pool.clone(),
             password_policy: self.password_policy,
             tile_cache: echinomap_tiles::cache::TileCache::new(self.tile_cache_mb * 1024 * 1024),
             linker: crate::linking::LinkerCache::default(),
@@ -129,6 +131,7 @@ impl Application {
         // The listener holds a pooled connection: stop it before the pool closes.
         listener.abort();
         let _ = listener.await;
+        tile_pool.close().await;
         let closed = self.db.close().await;
         served.map_err(|e| anyhow::anyhow!("server error: {e}"))?;
         closed

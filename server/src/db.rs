@@ -64,6 +64,19 @@ impl Database {
             .map_err(|e| anyhow::anyhow!("applying migrations to {}: {e}", self.description))
     }
 
+    /// A second, small pool for tile queries, with generic plans: the shape of a tile query does
+    /// not depend on its parameters (the envelope is computed inside the statement), and
+    /// planning each execution again cost as much as running it (0.3 ms of a 0.45 ms z12 tile).
+    pub fn tile_pool(&self) -> PgPool {
+        let options = (*self.pool.connect_options())
+            .clone()
+            .options([("plan_cache_mode", "force_generic_plan")]);
+        PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_lazy_with(options)
+    }
+
     /// Closes the pool, then stops the embedded cluster if we run one.
     pub async fn close(self) -> anyhow::Result<()> {
         self.pool.close().await;

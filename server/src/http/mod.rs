@@ -43,6 +43,8 @@ use crate::error::AppError;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub pool: PgPool,
+    /// Tile queries only: generic plans (`Database::tile_pool`).
+    pub tile_pool: PgPool,
     pub password_policy: PasswordPolicy,
     pub tile_cache: echinomap_tiles::cache::TileCache,
     pub linker: crate::linking::LinkerCache,

@@ -222,21 +222,29 @@ pub async fn tile(
                 .bind(&village.cases)
                 .bind(&village.dogs_due)
                 .bind(&village.dogs_dosed)
-                .fetch_one(&state.pool)
+                .fetch_one(&state.tile_pool)
                 .await?;
             let raw = raw.unwrap_or_default();
+            let raw_len_small = raw.len() <= 4 * 1024;
             // Compress into every encoding only when the tile is kept; otherwise only the
             // encoding this client asked for.
             let keep = state.tile_cache.is_enabled();
-            let tile = tokio::task::spawn_blocking(move || {
+            let compress = move || {
                 if keep {
                     CachedTile::new(raw)
                 } else {
                     CachedTile::for_one(raw, enc)
                 }
-            })
-            .await
-            .map_err(anyhow::Error::from)?
+            };
+            // Small tiles (most of them) compress in tens of microseconds: a hand-off to the
+            // blocking pool would cost more than the work.
+            let tile = if raw_len_small {
+                compress()
+            } else {
+                tokio::task::spawn_blocking(compress)
+                    .await
+                    .map_err(anyhow::Error::from)?
+            }
             .map_err(anyhow::Error::from)?;
             tracing::debug!(
                 tile.layer = layer.id,
