@@ -210,6 +210,8 @@ const ALL_TABLES: &[&str] = &[
     "rivers",
     "hotspot_results",
     "hotspot_cells",
+    "scan_results",
+    "scan_clusters",
     "h3_cells",
 ];
 

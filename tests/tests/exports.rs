@@ -252,9 +252,14 @@ async fn qgis_reads_the_ogc_api_and_bad_requests_get_ogc_exceptions() -> Result<
         "case_counts",
         "dog_counts",
         "hotspots",
+        "scan_clusters",
     ] {
         assert!(listing.contains(&format!(": {layer} ")), "{listing}");
     }
+    assert!(
+        !listing.contains(": dogs "),
+        "planners do not read the dog register: {listing}"
+    );
     let villages: i64 = sqlx::query_scalar("SELECT count(*) FROM villages")
         .fetch_one(&app.db.pool)
         .await?;
@@ -347,5 +352,231 @@ async fn qgis_reads_the_ogc_api_and_bad_requests_get_ogc_exceptions() -> Result<
         let body: Value = r.json().await?;
         assert!(body["error"]["message"].is_string(), "{path}: {body}");
     }
+    Ok(())
+}
+
+/// The features of a GeoJSON export, after GDAL has read the same text with the same count.
+async fn gdal_checked_features(c: &ApiClient, path: &str) -> Result<Vec<Value>> {
+    let (status, text) = export(c, path).await?;
+    anyhow::ensure!(status == 200, "{path}: {status} {text}");
+    let doc: Value = serde_json::from_str(&text)?;
+    anyhow::ensure!(doc.get("crs").is_none(), "RFC 7946 has no crs member");
+    let features = doc["features"].as_array().cloned().unwrap_or_default();
+    let dir = echinomap_tests::shared_tempdir();
+    let file = dir.path().join("export.geojson");
+    std::fs::write(&file, &text)?;
+    let info = Command::new("ogrinfo")
+        .args(["-ro", "-so", "-al"])
+        .arg(&file)
+        .output()?;
+    let info = String::from_utf8_lossy(&info.stdout).into_owned();
+    anyhow::ensure!(
+        feature_count(&info) == Some(features.len() as u64),
+        "{path}: GDAL counts differently: {info}"
+    );
+    Ok(features)
+}
+
+#[tokio::test]
+async fn a_scan_is_kept_and_exported_as_circles_with_observed_cases_suppressed_for_planners()
+-> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let epi = app.user(Role::Epidemiologist, COUNTY).await?;
+    let planner = app.user(Role::Planner, COUNTY).await?;
+    // Before any scan the layer is empty, not an error.
+    let none = gdal_checked_features(&epi, "/api/export/scan_clusters.geojson").await?;
+    assert!(none.is_empty());
+    // Three months of human cases: small counts, so that suppression has something to do.
+    let scan = epi
+        .get_json(
+            "/api/scan?layer=human_cases&from=2025-03-01&to=2025-05-31",
+            200,
+        )
+        .await?;
+    let clusters = scan["features"].as_array().expect("clusters").len();
+    assert!(clusters > 0, "{scan}");
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM scan_clusters c JOIN scan_results r ON r.id = c.result_id
+         WHERE r.scope = $1 AND r.layer = 'human_cases' AND r.period_from = '2025-03-01'",
+    )
+    .bind(COUNTY)
+    .fetch_one(&app.db.pool)
+    .await?;
+    assert_eq!(stored, clusters as i64);
+    let full = gdal_checked_features(&epi, "/api/export/scan_clusters.geojson").await?;
+    let shared = gdal_checked_features(&planner, "/api/export/scan_clusters.geojson").await?;
+    let external =
+        gdal_checked_features(&epi, "/api/export/scan_clusters.geojson?audience=external").await?;
+    assert_eq!(full.len(), clusters);
+    assert_eq!(shared.len(), clusters);
+    let mut small = 0;
+    for ((f, s), e) in full.iter().zip(&shared).zip(&external) {
+        let p = &f["properties"];
+        assert_eq!(p["layer"], "human_cases");
+        assert_eq!(p["period_from"], "2025-03-01");
+        let members = p["member_codes"].as_array().expect("member codes");
+        assert_eq!(p["n_villages"].as_u64(), Some(members.len() as u64));
+        assert!(
+            members
+                .iter()
+                .all(|m| m.as_str().is_some_and(|m| m.starts_with(COUNTY)))
+        );
+        for key in [
+            "radius_m",
+            "expected",
+            "llr",
+            "p_value",
+            "centre_lon",
+            "centre_lat",
+        ] {
+            assert!(p[key].is_number(), "{key}: {p}");
+        }
+        // The circle: one exterior ring, counter-clockwise, around the centre.
+        let r = rings(&f["geometry"]);
+        assert_eq!(r.len(), 1, "{f}");
+        assert!(
+            signed_area(&r[0]) > 0.0,
+            "exterior rings are counter-clockwise"
+        );
+        let n = p["observed"]
+            .as_f64()
+            .expect("epidemiologists see every count");
+        if (1.0..=4.0).contains(&n) {
+            small += 1;
+            assert_eq!(s["properties"]["observed"], Value::Null, "{s}");
+            assert_eq!(s["properties"]["relative_risk"], Value::Null, "{s}");
+            assert_eq!(s["properties"]["suppressed"], true);
+        } else {
+            assert_eq!(s["properties"]["observed"].as_f64(), Some(n));
+            assert_eq!(s["properties"]["suppressed"], false);
+        }
+        if (1.0..=9.0).contains(&n) {
+            assert_eq!(e["properties"]["observed"], Value::Null);
+        }
+    }
+    assert!(small > 0, "a three-month scan has clusters of 1–4 cases");
+    // A later scan of dog tests replaces it; animal counts are not suppressed.
+    epi.get_json(
+        "/api/scan?layer=dog_positivity&from=2025-03-01&to=2025-05-31",
+        200,
+    )
+    .await?;
+    let dogs = gdal_checked_features(&planner, "/api/export/scan_clusters.geojson").await?;
+    for f in &dogs {
+        assert_eq!(f["properties"]["layer"], "dog_positivity");
+        assert_eq!(f["properties"]["suppressed"], false, "{f}");
+        assert!(f["properties"]["observed"].is_number());
+    }
+    // CSV and the OGC collection carry the same clusters.
+    let (_, csv) = export(&planner, "/api/export/scan_clusters.csv?lang=en").await?;
+    assert_eq!(csv.lines().count(), dogs.len() + 1, "{csv}");
+    let info = ogrinfo(
+        &[
+            "-ro",
+            "-al",
+            "-so",
+            &format!("OAPIF:{}", app.url("/ogc")),
+            "scan_clusters",
+        ],
+        &planner.token,
+    )
+    .await?;
+    assert_eq!(feature_count(&info), Some(dogs.len() as u64), "{info}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn registered_dogs_are_exported_one_by_one_to_the_dog_register_s_readers_only() -> Result<()>
+{
+    let app = TestApp::with_demo().await?;
+    let epi = app.user(Role::Epidemiologist, COUNTY).await?;
+    let township = "654022100";
+    let staff = app.user(Role::TownshipStaff, township).await?;
+    let planner = app.user(Role::Planner, COUNTY).await?;
+    let viewer = app.user(Role::Viewer, COUNTY).await?;
+    let count = |prefix: &'static str| {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM dogs d JOIN villages v ON v.id = d.village_id
+             WHERE d.deleted_at IS NULL AND v.code LIKE $1 || '%'",
+        )
+        .bind(prefix)
+        .fetch_one(&app.db.pool)
+    };
+    let all = gdal_checked_features(&epi, "/api/export/dogs.geojson").await?;
+    assert_eq!(all.len() as i64, count(COUNTY).await?);
+    let declared: std::collections::BTreeSet<&str> = echinomap_server::exports::layer("dogs")
+        .expect("dogs layer")
+        .columns
+        .iter()
+        .map(|c| c.name)
+        .chain(["suppressed"])
+        .collect();
+    let dewormed_on: Option<chrono::NaiveDate> = sqlx::query_scalar(
+        "SELECT max(dosed_on) FROM dewormings w JOIN dogs d ON d.id = w.dog_id WHERE d.tag = $1 AND w.deleted_at IS NULL",
+    )
+    .bind(all[0]["properties"]["tag"].as_str().unwrap_or_default())
+    .fetch_one(&app.db.pool)
+    .await?;
+    assert_eq!(
+        all[0]["properties"]["last_dewormed_on"]
+            .as_str()
+            .map(str::to_owned),
+        dewormed_on.map(|d| d.to_string())
+    );
+    for f in &all {
+        assert_eq!(f["geometry"]["type"], "Point", "{f}");
+        let keys: std::collections::BTreeSet<&str> = f["properties"]
+            .as_object()
+            .expect("properties")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        // No owner names, ID numbers or phones: exactly the declared columns.
+        assert_eq!(keys, declared);
+    }
+    // Within the jurisdiction only.
+    let own = gdal_checked_features(&staff, "/api/export/dogs.geojson").await?;
+    assert_eq!(own.len() as i64, count(township).await?);
+    assert!(own.iter().all(|f| {
+        f["properties"]["village_code"]
+            .as_str()
+            .is_some_and(|c| c.starts_with(township))
+    }));
+    assert!(own.len() < all.len());
+    // CSV: one line per dog.
+    let (status, csv) = export(&staff, "/api/export/dogs.csv").await?;
+    assert_eq!(status, 200);
+    assert_eq!(csv.lines().count(), own.len() + 1);
+    // Refused, with the one JSON error shape, to roles without the register and to any
+    // external audience.
+    for (c, path) in [
+        (&planner, "/api/export/dogs.geojson"),
+        (&viewer, "/api/export/dogs.csv"),
+        (&epi, "/api/export/dogs.geojson?audience=external"),
+    ] {
+        let r = c.get(path).await?;
+        assert_eq!(r.status().as_u16(), 403, "{path}");
+        let body: Value = r.json().await?;
+        assert_eq!(body["error"]["code"], "forbidden", "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("dogs")),
+            "{body}"
+        );
+    }
+    // The OGC API: a collection for the register's readers, an OGC exception for the others.
+    let page = epi
+        .get_json("/ogc/collections/dogs/items?limit=10", 200)
+        .await?;
+    assert_eq!(page["numberMatched"].as_i64(), Some(all.len() as i64));
+    assert_eq!(page["features"].as_array().map(Vec::len), Some(10));
+    let r = planner.get("/ogc/collections/dogs/items").await?;
+    assert_eq!(r.status().as_u16(), 403);
+    let body: Value = r.json().await?;
+    assert!(
+        body["code"].is_string() && body["description"].is_string(),
+        "{body}"
+    );
     Ok(())
 }

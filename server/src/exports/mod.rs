@@ -3,19 +3,31 @@
 //! value), one SQL query per layer, and the suppression every shared number passes. The exports
 //! (`/api/export/{layer}.geojson|csv`) and the OGC API – Features (`/ogc`) both read them.
 //!
-//! Each layer's SQL selects `id text, geom geometry, <columns>` with `$1` the caller's
-//! jurisdiction prefix, `$2`/`$3` the period's first and last day and `$4` a township code or
-//! NULL; [`page_sql`] wraps it with the bbox, the order and the paging.
+//! Each layer's SQL selects `id, geom geometry, <columns>` (the id text or a number; rows are
+//! ordered by it) with `$1` the caller's jurisdiction prefix, `$2`/`$3` the period's first and
+//! last day and `$4` a township code or NULL; [`page_sql`] wraps it with the bbox, the order and
+//! the paging, and has PostgreSQL write each row as finished bytes: a GeoJSON feature or a CSV
+//! line, with the small-count suppression applied in the same expression. The server only
+//! forwards them, so an export of a million rows costs the server no per-row work beyond a copy.
 
 use serde_json::{Map, Value};
+
+use crate::auth::Perm;
 
 /// What a column holds, for suppression and CSV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Col {
     Text,
     Number,
+    /// Yes or no (是/否 in a Chinese CSV).
+    Flag,
+    /// A list of codes (a JSON array; space-separated in CSV).
+    List,
     /// A count of people (cases): 1–4 (1–9 for external audiences) become null.
     PersonalCount,
+    /// A count that is of people only in rows where the SQL condition (over the row `l`) holds,
+    /// e.g. the observed count of a scan over human cases but not over dog tests.
+    PersonalCountWhen(&'static str),
     /// A count of animals or events: shared as is.
     Count,
     /// A rate computed from the named personal count: withheld when that count is suppressed.
@@ -35,10 +47,21 @@ const fn c(name: &'static str, zh: &'static str, kind: Col) -> Column {
     Column { name, zh, kind }
 }
 
+/// Who may take a layer away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    /// Aggregates (or animal counts) that passed suppression: every role that sees aggregates.
+    Aggregate,
+    /// Rows of a register (one per dog…): only roles with the register's permission, and never
+    /// for an external audience.
+    Register(Perm),
+}
+
 /// One exportable layer.
 #[derive(Debug)]
 pub struct Layer {
     pub name: &'static str,
+    pub rows: Rows,
     pub title_zh: &'static str,
     pub title_en: &'static str,
     pub description: &'static str,
@@ -97,6 +120,7 @@ const HAS_ANY_RECORD: &str = "SELECT 1 WHERE EXISTS (SELECT 1 FROM cases c JOIN 
 
 pub const LAYERS: &[Layer] = &[
     Layer {
+        rows: Rows::Aggregate,
         name: "villages",
         title_zh: "村",
         title_en: "Villages",
@@ -106,7 +130,7 @@ pub const LAYERS: &[Layer] = &[
             PLACE_COLS[0], PLACE_COLS[1], PLACE_COLS[2], PLACE_COLS[3],
             MEASURE_COLS[0], MEASURE_COLS[1], MEASURE_COLS[2], MEASURE_COLS[3], MEASURE_COLS[4],
             MEASURE_COLS[5], MEASURE_COLS[6], MEASURE_COLS[7], MEASURE_COLS[8],
-            c("synthetic", "位置为示意", Col::Text),
+            c("synthetic", "位置为示意", Col::Flag),
             c("risk_score", "风险评分", Col::Risk),
             c("risk_tier", "风险等级", Col::Risk),
             c("deworming_regime", "建议驱虫方案", Col::Risk),
@@ -126,6 +150,7 @@ pub const LAYERS: &[Layer] = &[
         has_data_sql: Some(HAS_ANY_RECORD),
     },
     Layer {
+        rows: Rows::Aggregate,
         name: "townships",
         title_zh: "乡镇",
         title_en: "Townships",
@@ -135,7 +160,7 @@ pub const LAYERS: &[Layer] = &[
             PLACE_COLS[0], PLACE_COLS[1],
             MEASURE_COLS[0], MEASURE_COLS[1], MEASURE_COLS[2], MEASURE_COLS[3], MEASURE_COLS[4],
             MEASURE_COLS[5], MEASURE_COLS[6], MEASURE_COLS[7], MEASURE_COLS[8],
-            c("synthetic", "边界为示意", Col::Text),
+            c("synthetic", "边界为示意", Col::Flag),
         ],
         sql: concat!(
             "SELECT m.id, m.geom, m.code, m.name, m.population, m.cases, ",
@@ -152,6 +177,7 @@ pub const LAYERS: &[Layer] = &[
         has_data_sql: Some(HAS_ANY_RECORD),
     },
     Layer {
+        rows: Rows::Aggregate,
         name: "slaughter_points",
         title_zh: "屠宰点",
         title_en: "Slaughter points",
@@ -177,6 +203,7 @@ pub const LAYERS: &[Layer] = &[
         has_data_sql: None,
     },
     Layer {
+        rows: Rows::Aggregate,
         name: "case_counts",
         title_zh: "病例数(村×月)",
         title_en: "Case counts by village and month",
@@ -202,6 +229,7 @@ pub const LAYERS: &[Layer] = &[
         has_data_sql: Some("SELECT 1 FROM cases c JOIN villages x ON x.id = c.village_id WHERE x.code LIKE $1 || '%' AND c.deleted_at IS NULL AND c.reported_on BETWEEN $2 AND $3 AND ($4::text IS NULL OR x.township_code = $4) LIMIT 1"),
     },
     Layer {
+        rows: Rows::Aggregate,
         name: "dog_counts",
         title_zh: "犬只数(村)",
         title_en: "Dogs by village",
@@ -230,6 +258,7 @@ pub const LAYERS: &[Layer] = &[
         has_data_sql: None,
     },
     Layer {
+        rows: Rows::Aggregate,
         name: "hotspots",
         title_zh: "热点(H3)",
         title_en: "Hotspot cells (H3)",
@@ -254,10 +283,91 @@ pub const LAYERS: &[Layer] = &[
                             ORDER BY (r2.layer = 'human_cases') DESC, r2.computed_at DESC LIMIT 1)",
         has_data_sql: None,
     },
+    Layer {
+        rows: Rows::Aggregate,
+        name: "scan_clusters",
+        title_zh: "扫描聚集区",
+        title_en: "Scan clusters (Kulldorff)",
+        description: "The clusters of the latest Kulldorff scan of the caller's jurisdiction (or of the township asked for), as circles (run one with /api/scan).",
+        periodic: false,
+        columns: &[
+            c("rank", "排序", Col::Number),
+            c("layer", "图层", Col::Text),
+            c("model", "模型", Col::Text),
+            c("period_from", "起始日期", Col::Text),
+            c("period_to", "截止日期", Col::Text),
+            c("scope", "范围", Col::Text),
+            c("computed_at", "计算时间", Col::Text),
+            c("centre_code", "中心村代码", Col::Text),
+            c("centre_lon", "中心经度", Col::Number),
+            c("centre_lat", "中心纬度", Col::Number),
+            c("radius_m", "半径(米)", Col::Number),
+            c("n_villages", "村数", Col::Number),
+            c("member_codes", "成员村代码", Col::List),
+            c("population", "人口/分母", Col::Number),
+            c("observed", "观察数", Col::PersonalCountWhen("l.layer = 'human_cases'")),
+            c("expected", "期望数", Col::Number),
+            c("relative_risk", "相对危险度", Col::RateOf("observed")),
+            c("llr", "对数似然比", Col::Number),
+            c("p_value", "P 值", Col::Number),
+        ],
+        // The circle of the cluster on the ellipsoid; a cluster of one village (radius 0) is
+        // drawn 200 m wide, as /api/scan draws it.
+        sql: "SELECT c.rank AS id, ST_Buffer(c.centre::geography, greatest(c.radius_m, 200.0))::geometry AS geom,
+                c.rank, r.layer, r.model, r.period_from, r.period_to, r.scope, r.computed_at, c.centre_code,
+                round(ST_X(c.centre)::numeric, 6) AS centre_lon, round(ST_Y(c.centre)::numeric, 6) AS centre_lat,
+                round(c.radius_m::numeric, 1) AS radius_m, cardinality(c.member_codes) AS n_villages, c.member_codes,
+                c.population, c.observed, round(c.expected::numeric, 4) AS expected,
+                round(c.relative_risk::numeric, 4) AS relative_risk, round(c.llr::numeric, 4) AS llr, c.p_value
+              FROM scan_clusters c JOIN scan_results r ON r.id = c.result_id
+              WHERE r.id = (SELECT r2.id FROM scan_results r2
+                            WHERE r2.scope = CASE WHEN $4::text LIKE $1 || '%' THEN $4 ELSE $1 END
+                              AND $2::date IS NOT NULL AND $3::date IS NOT NULL
+                            ORDER BY r2.computed_at DESC, r2.id DESC LIMIT 1)",
+        has_data_sql: None,
+    },
+    Layer {
+        rows: Rows::Register(Perm::AnimalRows),
+        name: "dogs",
+        title_zh: "犬只",
+        title_en: "Registered dogs",
+        description: "Every registered dog (one feature each) at its household, or at its village when the household has no point; no owner names or ID numbers. Only for roles that read the dog register.",
+        periodic: false,
+        columns: &[
+            c("tag", "犬牌号", Col::Text),
+            c("collar_id", "项圈编号", Col::Text),
+            c("village_code", "村代码", Col::Text),
+            c("village_name", "村", Col::Text),
+            c("township_code", "乡镇代码", Col::Text),
+            c("township_name", "乡镇", Col::Text),
+            c("kind", "类型", Col::Text),
+            c("sex", "性别", Col::Text),
+            c("birth_year", "出生年份", Col::Number),
+            c("status", "状态", Col::Text),
+            c("status_on", "状态日期", Col::Text),
+            c("registered_on", "登记日期", Col::Text),
+            c("last_dewormed_on", "最近驱虫日期", Col::Text),
+            c("located_at", "位置来源", Col::Text),
+        ],
+        // The latest dose through the (dog_id, dosed_on) index: one short backward scan per dog.
+        sql: "SELECT d.id, coalesce(h.geom, v.geom) AS geom, d.tag, d.collar_id, v.code::text AS village_code,
+                v.name AS village_name, v.township_code::text AS township_code, t.name AS township_name,
+                d.kind::text AS kind, d.sex::text AS sex, d.birth_year, d.status::text AS status, d.status_on,
+                d.registered_on,
+                (SELECT w.dosed_on FROM dewormings w WHERE w.dog_id = d.id AND w.deleted_at IS NULL
+                 ORDER BY w.dosed_on DESC LIMIT 1) AS last_dewormed_on,
+                CASE WHEN h.geom IS NULL THEN 'village' ELSE 'household' END AS located_at
+              FROM dogs d JOIN villages v ON v.id = d.village_id JOIN townships t ON t.code = v.township_code
+              LEFT JOIN households h ON h.id = d.household_id
+              WHERE d.deleted_at IS NULL AND v.code LIKE $1 || '%' AND ($4::text IS NULL OR v.township_code = $4)
+                AND $2::date IS NOT NULL AND $3::date IS NOT NULL",
+        has_data_sql: None,
+    },
 ];
 
 /// Risk columns of a layer's rows, by row id (the village code), as of `as_of`: score, tier
-/// and the recommended deworming regime. Empty for layers without risk columns.
+/// and the recommended deworming regime, as one JSON object bound to the layer's SQL (see
+/// [`page_sql`]). Null for layers without risk columns.
 pub async fn risk_columns(
     pool: &sqlx::PgPool,
     programme: &crate::programme::Programme,
@@ -265,14 +375,14 @@ pub async fn risk_columns(
     prefix: &str,
     as_of: chrono::NaiveDate,
     suppress: bool,
-) -> Result<std::collections::HashMap<String, Map<String, Value>>, sqlx::Error> {
-    let mut out = std::collections::HashMap::new();
-    if !layer.columns.iter().any(|c| c.kind == Col::Risk) {
-        return Ok(out);
+) -> Result<Value, sqlx::Error> {
+    if !layer.has_risk() {
+        return Ok(Value::Null);
     }
     let mut opts = programme.options();
     opts.as_of = as_of.min(opts.as_of);
     let rows = crate::risk::villages(pool, &programme.risk, prefix, &opts, suppress).await?;
+    let mut out = Map::new();
     for r in rows {
         let Some(code) = r["code"].as_str() else {
             continue;
@@ -285,39 +395,164 @@ pub async fn risk_columns(
             other => other.clone(),
         };
         m.insert("deworming_regime".into(), regime);
-        out.insert(code.to_owned(), m);
+        out.insert(code.to_owned(), Value::Object(m));
     }
-    Ok(out)
+    Ok(Value::Object(out))
 }
 
 pub fn layer(name: &str) -> Option<&'static Layer> {
     LAYERS.iter().find(|l| l.name == name)
 }
 
-/// One row by id (`$5`).
-pub fn item_sql(layer: &Layer) -> String {
+impl Layer {
+    /// The layer has columns computed outside its SQL (the risk), bound as one JSON parameter.
+    pub fn has_risk(&self) -> bool {
+        self.columns.iter().any(|c| c.kind == Col::Risk)
+    }
+
+    /// The layer is one row per register record (not an aggregate).
+    pub fn perm(&self) -> Option<Perm> {
+        match self.rows {
+            Rows::Aggregate => None,
+            Rows::Register(p) => Some(p),
+        }
+    }
+}
+
+/// What each row of [`page_sql`] becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A GeoJSON feature (RFC 7946: exterior rings counter-clockwise, 6 decimals).
+    GeoJson,
+    /// A CSV line without its line end: the columns, `lon`, `lat` (a polygon's point on
+    /// surface) and `suppressed`; yes/no as 是/否 unless `english`.
+    Csv { english: bool },
+}
+
+/// True (SQL) when the personal count `col` of the row `l` is withheld at `max`.
+fn hidden(col: &Column, max: i64) -> Option<String> {
+    let small = format!("coalesce(l.{} BETWEEN 1 AND {max}, false)", col.name);
+    match col.kind {
+        Col::PersonalCount => Some(small),
+        Col::PersonalCountWhen(cond) => Some(format!("(coalesce({cond}, true) AND {small})")),
+        _ => None,
+    }
+}
+
+/// The SQL value of one column as shared: suppressed, or looked up in the risk parameter.
+fn value_sql(layer: &Layer, col: &Column, suppress_max: Option<i64>, risk_param: usize) -> String {
+    let name = col.name;
+    let withheld = |cond: String| format!("CASE WHEN {cond} THEN NULL ELSE l.{name} END");
+    match (col.kind, suppress_max) {
+        (Col::Risk, _) => format!("(${risk_param}::jsonb -> (l.id::text) -> '{name}')"),
+        (Col::PersonalCount | Col::PersonalCountWhen(_), Some(max)) => {
+            hidden(col, max).map_or_else(|| format!("l.{name}"), withheld)
+        }
+        (Col::RateOf(of), Some(max)) => layer
+            .columns
+            .iter()
+            .find(|c| c.name == of)
+            .and_then(|c| hidden(c, max))
+            .map_or_else(|| format!("l.{name}"), withheld),
+        _ => format!("l.{name}"),
+    }
+}
+
+/// `suppressed`: any personal count of the row withheld.
+fn suppressed_sql(layer: &Layer, suppress_max: Option<i64>) -> String {
+    let any: Vec<String> = suppress_max
+        .map(|max| {
+            layer
+                .columns
+                .iter()
+                .filter_map(|c| hidden(c, max))
+                .collect()
+        })
+        .unwrap_or_default();
+    if any.is_empty() {
+        "false".into()
+    } else {
+        format!("({})", any.join(" OR "))
+    }
+}
+
+/// One CSV cell from a SQL value: quoted when it holds a comma, quote or line break.
+fn csv_cell_sql(text: &str) -> String {
     format!(
-        "SELECT l.id::text, ST_AsGeoJSON(ST_ForcePolygonCCW(l.geom), 6) AS geometry,
-                round(ST_X(ST_PointOnSurface(l.geom))::numeric, 6)::float8 AS lon,
-                round(ST_Y(ST_PointOnSurface(l.geom))::numeric, 6)::float8 AS lat,
-                to_jsonb(l) - 'id' - 'geom' AS properties
-         FROM ({sql}) l WHERE l.id::text = $5",
+        "CASE WHEN {text} ~ '[\",\\r\\n]' THEN '\"' || replace({text}, '\"', '\"\"') || '\"' ELSE {text} END"
+    )
+}
+
+/// The SQL expression (over the row `l`) that writes one row in `format`; `risk_param` is the
+/// number of the JSON parameter holding the risk columns (bound only when the layer has them).
+pub fn row_sql(
+    layer: &Layer,
+    format: Format,
+    suppress_max: Option<i64>,
+    risk_param: usize,
+) -> String {
+    let values = layer
+        .columns
+        .iter()
+        .map(|c| (c, value_sql(layer, c, suppress_max, risk_param)));
+    let suppressed = suppressed_sql(layer, suppress_max);
+    match format {
+        Format::GeoJson => {
+            let props: Vec<String> = values
+                .map(|(c, v)| format!("'{}', {v}", c.name))
+                .chain([format!("'suppressed', {suppressed}")])
+                .collect();
+            // Concatenated rather than built as one JSON value: the geometry is not parsed again.
+            format!(
+                "'{{\"type\":\"Feature\",\"id\":' || to_json(l.id)::text
+                 || ',\"geometry\":' || coalesce(ST_AsGeoJSON(ST_ForcePolygonCCW(l.geom), 6), 'null')
+                 || ',\"properties\":' || json_build_object({}) || '}}'",
+                props.join(", ")
+            )
+        }
+        Format::Csv { english } => {
+            let (yes, no) = if english {
+                ("true", "false")
+            } else {
+                ("是", "否")
+            };
+            let flag = |v: &str| format!("CASE WHEN {v} THEN '{yes}' WHEN NOT {v} THEN '{no}' END");
+            let cells: Vec<String> = values
+                .map(|(c, v)| match c.kind {
+                    Col::Flag => flag(&v),
+                    Col::List => csv_cell_sql(&format!("array_to_string({v}, ' ')")),
+                    Col::Risk => csv_cell_sql(&format!("({v} #>> '{{}}')")),
+                    _ => csv_cell_sql(&format!("({v})::text")),
+                })
+                .chain([
+                    "round(ST_X(ST_PointOnSurface(l.geom))::numeric, 6)::text".into(),
+                    "round(ST_Y(ST_PointOnSurface(l.geom))::numeric, 6)::text".into(),
+                    flag(&suppressed),
+                ])
+                .collect();
+            format!("array_to_string(ARRAY[{}], ',', '')", cells.join(", "))
+        }
+    }
+}
+
+/// One row by id (`$5`), as a GeoJSON feature; the risk columns in `$6`.
+pub fn item_sql(layer: &Layer, suppress_max: Option<i64>) -> String {
+    format!(
+        "SELECT {row} FROM ({sql}) l WHERE l.id::text = $5",
+        row = row_sql(layer, Format::GeoJson, suppress_max, 6),
         sql = layer.sql
     )
 }
 
-/// The layer's rows as JSON features, in id order, within `bbox` (`$5..$8`: west, south, east,
-/// north, all NULL for none), `$9` rows from `$10`.
-pub fn page_sql(layer: &Layer) -> String {
+/// The layer's rows written in `format`, in id order, within `bbox` (`$5..$8`: west, south,
+/// east, north, all NULL for none), `$9` rows (NULL: all) from `$10`; the risk columns in `$11`.
+pub fn page_sql(layer: &Layer, format: Format, suppress_max: Option<i64>) -> String {
     format!(
-        "SELECT l.id::text, ST_AsGeoJSON(ST_ForcePolygonCCW(l.geom), 6) AS geometry,
-                round(ST_X(ST_PointOnSurface(l.geom))::numeric, 6)::float8 AS lon,
-                round(ST_Y(ST_PointOnSurface(l.geom))::numeric, 6)::float8 AS lat,
-                to_jsonb(l) - 'id' - 'geom' AS properties
-         FROM ({sql}) l
+        "SELECT {row} FROM ({sql}) l
          WHERE ($5::float8 IS NULL OR l.geom && ST_MakeEnvelope($5, $6, $7, $8, 4326))
          ORDER BY l.id
          LIMIT $9 OFFSET $10",
+        row = row_sql(layer, format, suppress_max, 11),
         sql = layer.sql
     )
 }
@@ -332,59 +567,43 @@ pub fn extent_sql(layer: &Layer) -> String {
     )
 }
 
-/// Small-count suppression of one feature's properties: personal counts from 1 to `max`
-/// become null, the rates computed from them are withheld, and `suppressed` says so.
-pub fn suppress(layer: &Layer, props: &mut Map<String, Value>, max: i64) {
-    let mut hidden: Vec<&str> = Vec::new();
-    for col in layer.columns {
-        if col.kind == Col::PersonalCount
-            && let Some(v) = props.get(col.name).and_then(Value::as_f64)
-            && v >= 1.0
-            && v <= max as f64
-        {
-            props.insert(col.name.into(), Value::Null);
-            hidden.push(col.name);
-        }
-    }
-    for col in layer.columns {
-        if let Col::RateOf(of) = col.kind
-            && hidden.contains(&of)
-        {
-            props.insert(col.name.into(), Value::Null);
-        }
-    }
-    props.insert("suppressed".into(), Value::Bool(!hidden.is_empty()));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
-    fn counts_of_one_to_four_and_their_rates_are_withheld() {
+    fn suppression_withholds_personal_counts_and_the_rates_made_from_them_only() {
         let l = layer("villages").expect("villages");
-        let mut p = json!({"cases": 3, "cases_per_100k": 12.5, "dogs_alive": 2})
-            .as_object()
-            .cloned()
-            .expect("object");
-        suppress(l, &mut p, 4);
-        assert_eq!(p["cases"], Value::Null);
-        assert_eq!(p["cases_per_100k"], Value::Null);
-        assert_eq!(p["dogs_alive"], 2, "animal counts are not personal");
-        assert_eq!(p["suppressed"], true);
-        let mut p = json!({"cases": 0, "cases_per_100k": 0.0})
-            .as_object()
-            .cloned()
-            .expect("object");
-        suppress(l, &mut p, 4);
-        assert_eq!(
-            (p["cases"].as_i64(), p["suppressed"].as_bool()),
-            (Some(0), Some(false))
+        let sql = row_sql(l, Format::GeoJson, Some(4), 11);
+        assert!(
+            sql.contains(
+                "CASE WHEN coalesce(l.cases BETWEEN 1 AND 4, false) THEN NULL ELSE l.cases END"
+            ),
+            "{sql}"
         );
-        let mut p = json!({"cases": 7}).as_object().cloned().expect("object");
-        suppress(l, &mut p, 9);
-        assert_eq!(p["cases"], Value::Null, "external audiences: 1–9");
+        assert!(sql.contains("THEN NULL ELSE l.cases_per_100k END"), "{sql}");
+        assert!(
+            !sql.contains("ELSE l.dogs_alive END"),
+            "animal counts are not personal"
+        );
+        let open = row_sql(l, Format::GeoJson, None, 11);
+        assert!(!open.contains("BETWEEN"), "{open}");
+        assert!(open.contains("'suppressed', false"), "{open}");
+        let external = row_sql(l, Format::GeoJson, Some(9), 11);
+        assert!(
+            external.contains("BETWEEN 1 AND 9"),
+            "external audiences: 1–9"
+        );
+        let scan = row_sql(
+            layer("scan_clusters").expect("scan"),
+            Format::GeoJson,
+            Some(4),
+            11,
+        );
+        assert!(
+            scan.contains("l.layer = 'human_cases'"),
+            "dog tests are not people: {scan}"
+        );
     }
 
     #[test]
@@ -393,6 +612,13 @@ mod tests {
             for col in l.columns.iter().filter(|c| c.kind != Col::Risk) {
                 assert!(l.sql.contains(col.name), "{}: {}", l.name, col.name);
             }
+        }
+    }
+
+    #[test]
+    fn only_register_layers_need_a_register_permission() {
+        for l in LAYERS {
+            assert_eq!(l.perm().is_some(), l.name == "dogs", "{}", l.name);
         }
     }
 }

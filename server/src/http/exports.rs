@@ -12,7 +12,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::AppState;
@@ -26,6 +26,8 @@ use crate::exports::{self, Layer};
 pub const SMALL_COUNT_MAX: i64 = 4;
 /// ... and up to this for anything marked for an external audience.
 pub const EXTERNAL_COUNT_MAX: i64 = 9;
+/// Bytes gathered before a chunk goes to the client.
+const CHUNK: usize = 64 * 1024;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -109,8 +111,9 @@ pub async fn check_period(state: &AppState, caller: &Caller, sel: &Selection) ->
     Ok(())
 }
 
-/// Risk columns by village code for the layers that have them (as of the period's end).
-pub async fn risk_for(state: &AppState, caller: &Caller, sel: &Selection) -> AppResult<Risk> {
+/// Risk columns by village code for the layers that have them (as of the period's end), as the
+/// JSON parameter of [`exports::page_sql`]; null for the other layers.
+pub async fn risk_for(state: &AppState, caller: &Caller, sel: &Selection) -> AppResult<Value> {
     Ok(exports::risk_columns(
         &state.pool,
         &state.programme,
@@ -122,43 +125,26 @@ pub async fn risk_for(state: &AppState, caller: &Caller, sel: &Selection) -> App
     .await?)
 }
 
-/// Extra columns by row id.
-pub type Risk = std::collections::HashMap<String, Map<String, Value>>;
-
-/// One feature as the API shares it.
-pub fn feature(
-    sel: &Selection,
-    id: &str,
-    geometry: &str,
-    mut props: Map<String, Value>,
-    risk: &Risk,
-) -> Value {
-    if let Some(extra) = risk.get(id) {
-        props.extend(extra.clone());
-    }
-    match sel.suppress_max {
-        Some(max) => exports::suppress(sel.layer, &mut props, max),
-        None => {
-            props.insert("suppressed".into(), Value::Bool(false));
-        }
-    }
-    let geometry: Value = serde_json::from_str(geometry).unwrap_or(Value::Null);
-    json!({"type": "Feature", "id": id, "geometry": geometry, "properties": props})
-}
-
-/// One CSV cell; yes/no as 是/否 in a Chinese sheet.
-fn csv_cell(v: Option<&Value>, english: bool) -> String {
-    let s = match v {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Bool(b)) if !english => (if *b { "是" } else { "否" }).to_owned(),
-        Some(other) => other.to_string(),
+/// Refuses a register layer (one row per dog…) to a role without the register's permission, and
+/// to any external audience: register rows stay inside the programme.
+pub fn check_rows(caller: &Caller, layer: &Layer, external: bool) -> AppResult<()> {
+    let Some(perm) = layer.perm() else {
+        return Ok(());
     };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
+    if external {
+        return Err(AppError::forbidden(format!(
+            "{} has one row per register record; it is not exported for an external audience",
+            layer.name
+        )));
     }
+    if !caller.can(perm) {
+        return Err(AppError::forbidden(format!(
+            "{} has one row per register record; the role {} may not read that register",
+            layer.name,
+            caller.role.as_str()
+        )));
+    }
+    Ok(())
 }
 
 pub async fn export(
@@ -208,6 +194,7 @@ pub async fn export(
             ));
         }
     };
+    check_rows(&caller, layer, external)?;
     let sel = Selection {
         layer,
         from: period.from,
@@ -247,18 +234,13 @@ pub async fn export(
     drop(conn);
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
     let head = if format == "geojson" {
-        let bb = match bbox {
-            (_, Some(a), Some(b), Some(c), Some(d)) => {
-                json!([round6(a), round6(b), round6(c), round6(d)])
-            }
-            _ => Value::Null,
-        };
         let mut h = format!(
             "{{\"type\":\"FeatureCollection\",\"name\":{},\"period\":{},",
             json!(layer.name),
             json!(sel.period_label)
         );
-        if !bb.is_null() {
+        if let (_, Some(a), Some(b), Some(c), Some(d)) = bbox {
+            let bb = json!([round6(a), round6(b), round6(c), round6(d)]);
             h.push_str(&format!("\"bbox\":{bb},"));
         }
         h.push_str("\"features\":[");
@@ -279,15 +261,22 @@ pub async fn export(
         h.push_str("\r\n");
         h
     };
+    let geojson = format == "geojson";
+    let row_format = if geojson {
+        exports::Format::GeoJson
+    } else {
+        exports::Format::Csv { english }
+    };
     let pool = state.pool.clone();
     let scope = caller.scope.prefix().to_owned();
-    let geojson = format == "geojson";
     tokio::spawn(async move {
         if tx.send(Bytes::from(head)).await.is_err() {
             return;
         }
-        let sql = exports::page_sql(sel.layer);
-        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        // PostgreSQL writes every row (suppression included); here rows are only copied into
+        // 64 KiB chunks. The rows arrive as the socket is read: memory stays flat.
+        let sql = exports::page_sql(sel.layer, row_format, sel.suppress_max);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&scope)
             .bind(sel.from)
             .bind(sel.to)
@@ -297,10 +286,13 @@ pub async fn export(
             .bind(None::<f64>)
             .bind(None::<f64>)
             .bind(None::<i64>)
-            .bind(0i64)
-            .fetch(&pool);
+            .bind(0i64);
+        if sel.layer.has_risk() {
+            query = query.bind(risk);
+        }
+        let mut rows = query.fetch(&pool);
         let mut first = true;
-        let mut buf = String::with_capacity(64 * 1024);
+        let mut buf = bytes::BytesMut::with_capacity(CHUNK + 4096);
         loop {
             let row = match rows.try_next().await {
                 Ok(Some(r)) => r,
@@ -311,50 +303,26 @@ pub async fn export(
                     return;
                 }
             };
-            let id: String = row.get(0);
-            let geometry: String = row.get(1);
-            let lon: Option<f64> = row.get(2);
-            let lat: Option<f64> = row.get(3);
-            let props: Value = row.get(4);
-            let props = props.as_object().cloned().unwrap_or_default();
-            let f = feature(&sel, &id, &geometry, props, &risk);
-            if geojson {
-                if !first {
-                    buf.push(',');
-                }
-                buf.push_str(&f.to_string());
-            } else {
-                let p = &f["properties"];
-                let cells: Vec<String> = sel
-                    .layer
-                    .columns
-                    .iter()
-                    .map(|c| csv_cell(p.get(c.name), english))
-                    .chain([
-                        csv_cell(lon.map(Value::from).as_ref(), english),
-                        csv_cell(lat.map(Value::from).as_ref(), english),
-                        csv_cell(p.get("suppressed"), english),
-                    ])
-                    .collect();
-                buf.push_str(&cells.join(","));
-                buf.push_str("\r\n");
+            let Ok(text) = row.try_get::<&str, _>(0) else {
+                tracing::error!(layer = sel.layer.name, "export row is not text");
+                return;
+            };
+            if geojson && !first {
+                buf.extend_from_slice(b",");
+            }
+            buf.extend_from_slice(text.as_bytes());
+            if !geojson {
+                buf.extend_from_slice(b"\r\n");
             }
             first = false;
-            if buf.len() >= 60 * 1024 {
-                if tx
-                    .send(Bytes::from(std::mem::take(&mut buf)))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                buf.reserve(64 * 1024);
+            if buf.len() >= CHUNK && tx.send(buf.split().freeze()).await.is_err() {
+                return;
             }
         }
         if geojson {
-            buf.push_str("]}");
+            buf.extend_from_slice(b"]}");
         }
-        let _ = tx.send(Bytes::from(buf)).await;
+        let _ = tx.send(buf.freeze()).await;
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv()

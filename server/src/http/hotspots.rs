@@ -400,6 +400,71 @@ fn circle(lon: f64, lat: f64, radius_km: f64) -> Value {
     json!({ "type": "Polygon", "coordinates": [ring] })
 }
 
+/// Keeps the clusters of one scan run for the `scan_clusters` export (the latest per scope).
+async fn store_scan(
+    state: &AppState,
+    r: &Request,
+    opts: &ScanOptions,
+    locations: &[Location],
+    clusters: &[hotspots::scan::Cluster],
+) -> AppResult<()> {
+    let mut tx = state.pool.begin().await?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO scan_results (layer, period_from, period_to, scope, model, params)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(r.layer.as_str())
+    .bind(r.from)
+    .bind(r.to)
+    .bind(&r.scope)
+    .bind(opts.model.as_str())
+    .bind(json!({
+        "max_population_fraction": opts.max_population_fraction,
+        "replications": opts.replications,
+        "seed": opts.seed,
+        "max_clusters": opts.max_clusters,
+        "locations": locations.len(),
+    }))
+    .fetch_one(&mut *tx)
+    .await?;
+    let rows: Vec<Value> = clusters
+        .iter()
+        .map(|c| {
+            let centre = &locations[c.center];
+            json!({
+                "rank": c.rank,
+                "lon": centre.lon,
+                "lat": centre.lat,
+                "code": centre.id,
+                "radius_m": c.radius_km * 1000.0,
+                "population": c.population,
+                "observed": c.observed,
+                "expected": c.expected,
+                "relative_risk": c.relative_risk.is_finite().then_some(c.relative_risk),
+                "llr": c.llr,
+                "p_value": c.p_value,
+                "members": c.members.iter().map(|i| locations[*i].id.as_str()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO scan_clusters (result_id, rank, centre, centre_code, radius_m, population,
+                                    observed, expected, relative_risk, llr, p_value, member_codes)
+         SELECT $1, x.rank, ST_SetSRID(ST_MakePoint(x.lon, x.lat), 4326), x.code, x.radius_m,
+                x.population, x.observed, x.expected, x.relative_risk, x.llr, x.p_value, x.members
+         FROM jsonb_to_recordset($2) AS x(rank int, lon float8, lat float8, code text, radius_m float8,
+              population float8, observed float8, expected float8, relative_risk float8, llr float8,
+              p_value float8, members text[])",
+    )
+    .bind(id)
+    .bind(Value::Array(rows))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(scan.id = id, scan.layer = r.layer.as_str(), scan.scope = %r.scope, scan.clusters = clusters.len(), "scan stored");
+    Ok(())
+}
+
 pub async fn scan(
     State(state): State<AppState>,
     caller: Caller,
@@ -431,6 +496,7 @@ pub async fn scan(
         .await
         .map_err(anyhow::Error::from)?
         .map_err(stat_error)?;
+    store_scan(&state, &r, &opts, &locations, &clusters).await?;
     let suppress = r.layer.personal() && caller.suppress_small_counts();
     let features: Vec<Value> = clusters
         .iter()

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use super::AppState;
-use super::exports::{Selection, check_period, feature, risk_for, round6, suppression};
+use super::exports::{Selection, check_period, check_rows, risk_for, round6, suppression};
 use super::extract::ApiPath;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::Caller;
@@ -99,15 +99,15 @@ fn base(headers: &HeaderMap) -> String {
     format!("http://{host}/ogc")
 }
 
-fn geojson(v: Value) -> Response {
-    ([(header::CONTENT_TYPE, "application/geo+json")], Json(v)).into_response()
+fn geojson_text(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/geo+json")], body).into_response()
 }
 
 pub async fn landing(headers: HeaderMap) -> Json<Value> {
     let b = base(&headers);
     Json(json!({
         "title": "echinomap",
-        "description": "包虫病防治监测 echinococcosis surveillance layers of Qapqal county (察布查尔锡伯自治县): villages, townships, slaughter points, case and dog counts, hotspots. Small counts suppressed by role.",
+        "description": "包虫病防治监测 echinococcosis surveillance layers of Qapqal county (察布查尔锡伯自治县): villages, townships, slaughter points, case and dog counts, hotspots, scan clusters (and, for roles that read the dog register, the registered dogs). Small counts suppressed by role.",
         "links": [
             {"href": b, "rel": "self", "type": "application/json", "title": "this document"},
             {"href": format!("{b}/api"), "rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0", "title": "the API definition"},
@@ -185,14 +185,24 @@ fn collection(b: &str, l: &Layer, bbox: Option<[f64; 4]>) -> Value {
     c
 }
 
-fn find_layer(id: &str) -> OgcResult<&'static Layer> {
-    exports::layer(id).ok_or_else(|| {
-        let ids: Vec<&str> = LAYERS.iter().map(|l| l.name).collect();
+/// The collection `id`, if the caller may read it (a register layer needs its permission).
+fn find_layer(caller: &Caller, id: &str) -> OgcResult<&'static Layer> {
+    let l = exports::layer(id).ok_or_else(|| {
+        let ids: Vec<&str> = readable(caller).map(|l| l.name).collect();
         OgcError::not_found(format!(
             "no collection {id:?}; collections are {}",
             ids.join(", ")
         ))
-    })
+    })?;
+    check_rows(caller, l, false)?;
+    Ok(l)
+}
+
+/// The layers the caller may read.
+fn readable(caller: &Caller) -> impl Iterator<Item = &'static Layer> {
+    LAYERS
+        .iter()
+        .filter(|l| l.perm().is_none_or(|p| caller.can(p)))
 }
 
 /// The county's extent within the jurisdiction: every layer lies inside it.
@@ -218,7 +228,7 @@ pub async fn collections(
     let bbox = extent(&state, &caller).await?;
     Ok(Json(json!({
         "links": [{"href": format!("{b}/collections"), "rel": "self", "type": "application/json"}],
-        "collections": LAYERS.iter().map(|l| collection(&b, l, bbox)).collect::<Vec<_>>(),
+        "collections": readable(&caller).map(|l| collection(&b, l, bbox)).collect::<Vec<_>>(),
     })))
 }
 
@@ -228,7 +238,7 @@ pub async fn one_collection(
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
 ) -> OgcResult<Json<Value>> {
-    let l = find_layer(&id)?;
+    let l = find_layer(&caller, &id)?;
     let bbox = extent(&state, &caller).await?;
     Ok(Json(collection(&base(&headers), l, bbox)))
 }
@@ -354,7 +364,7 @@ pub async fn items(
         axum::extract::rejection::QueryRejection,
     >,
 ) -> OgcResult<Response> {
-    let l = find_layer(&id)?;
+    let l = find_layer(&caller, &id)?;
     // Other parameters (QGIS adds its own) are ignored, as Part 1 allows.
     let q = query
         .map_err(|e| OgcError::bad("InvalidParameterValue", e.body_text()))?
@@ -388,7 +398,8 @@ pub async fn items(
     .bind(w).bind(s).bind(e).bind(n)
     .fetch_one(&state.pool)
     .await?;
-    let rows = sqlx::query(sqlx::AssertSqlSafe(exports::page_sql(l)))
+    let sql = exports::page_sql(l, exports::Format::GeoJson, sel.suppress_max);
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(caller.scope.prefix())
         .bind(from)
         .bind(to)
@@ -398,27 +409,23 @@ pub async fn items(
         .bind(e)
         .bind(n)
         .bind(limit)
-        .bind(offset)
-        .fetch_all(&state.pool)
-        .await?;
-    let features: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            let props: Value = r.get(4);
-            feature(
-                &sel,
-                &r.get::<String, _>(0),
-                &r.get::<String, _>(1),
-                props.as_object().cloned().unwrap_or_default(),
-                &risk,
-            )
-        })
-        .collect();
+        .bind(offset);
+    if l.has_risk() {
+        query = query.bind(risk);
+    }
+    let rows = query.fetch_all(&state.pool).await?;
+    let mut features = String::with_capacity(rows.len() * 512);
+    for (i, r) in rows.iter().enumerate() {
+        if i > 0 {
+            features.push(',');
+        }
+        features.push_str(r.try_get::<&str, _>(0)?);
+    }
     let mut conn = state.pool.acquire().await?;
     audit::record(&mut conn, &Actor::user(caller.user_id, &caller.username), Entry {
         action: "export",
         table: Some(l.name),
-        detail: Some(json!({"via": "ogc", "datetime": sel.period_label, "offset": offset, "returned": features.len(), "suppressed": sel.suppress_max})),
+        detail: Some(json!({"via": "ogc", "datetime": sel.period_label, "offset": offset, "returned": rows.len(), "suppressed": sel.suppress_max})),
         ..Entry::default()
     }).await?;
     let b = base(&headers);
@@ -439,7 +446,7 @@ pub async fn items(
         json!({"href": page(offset), "rel": "self", "type": "application/geo+json"}),
         json!({"href": format!("{b}/collections/{}", l.name), "rel": "collection", "type": "application/json"}),
     ];
-    let returned = features.len() as i64;
+    let returned = rows.len() as i64;
     if offset + returned < matched {
         links.push(
             json!({"href": page(offset + limit), "rel": "next", "type": "application/geo+json"}),
@@ -448,14 +455,20 @@ pub async fn items(
     if offset > 0 {
         links.push(json!({"href": page((offset - limit).max(0)), "rel": "prev", "type": "application/geo+json"}));
     }
-    Ok(geojson(json!({
+    // The features are PostgreSQL's finished text; only the envelope is written here.
+    let mut body = json!({
         "type": "FeatureCollection",
         "timeStamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "numberMatched": matched,
         "numberReturned": returned,
         "links": links,
-        "features": features,
-    })))
+    })
+    .to_string();
+    body.pop();
+    body.push_str(",\"features\":[");
+    body.push_str(&features);
+    body.push_str("]}");
+    Ok(geojson_text(body))
 }
 
 pub async fn item(
@@ -463,7 +476,7 @@ pub async fn item(
     caller: Caller,
     ApiPath((id, fid)): ApiPath<(String, String)>,
 ) -> OgcResult<Response> {
-    let l = find_layer(&id)?;
+    let l = find_layer(&caller, &id)?;
     let (from, to, label) = datetime_range(None)?;
     let sel = Selection {
         layer: l,
@@ -473,22 +486,22 @@ pub async fn item(
         township: None,
         suppress_max: suppression(&caller, false),
     };
-    let row = sqlx::query(sqlx::AssertSqlSafe(exports::item_sql(l)))
-        .bind(caller.scope.prefix())
-        .bind(from)
-        .bind(to)
-        .bind(None::<String>)
-        .bind(&fid)
+    let risk = risk_for(&state, &caller, &sel).await?;
+    let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(exports::item_sql(
+        l,
+        sel.suppress_max,
+    )))
+    .bind(caller.scope.prefix())
+    .bind(from)
+    .bind(to)
+    .bind(None::<String>)
+    .bind(&fid);
+    if l.has_risk() {
+        query = query.bind(risk);
+    }
+    let feature = query
         .fetch_optional(&state.pool)
         .await?
         .ok_or_else(|| OgcError::not_found(format!("no feature {fid:?} in {}", l.name)))?;
-    let props: Value = row.get(4);
-    let risk = risk_for(&state, &caller, &sel).await?;
-    Ok(geojson(feature(
-        &sel,
-        &fid,
-        &row.get::<String, _>(1),
-        props.as_object().cloned().unwrap_or_default(),
-        &risk,
-    )))
+    Ok(geojson_text(feature))
 }
