@@ -189,16 +189,42 @@ const SLAUGHTER_POINTS: &str = concat!(
         WHERE f.deleted_at IS NULL AND f.geom && env.e4326 AND v.code LIKE p.scope || '%') t"
 );
 
-/// Cases reported in the period per village of the scope; counts of 1–4 withheld when asked.
+/// Cases reported in the period per village of `sel` (the villages of the scope the tile
+/// needs); counts of 1–4 withheld when asked.
+/// The villages of the scope inside the tile (village-level layers).
+macro_rules! sel_villages {
+    () => {
+        "
+    sel AS (
+        SELECT f.id FROM villages f, env, p
+        WHERE f.geom && env.e4326 AND f.code LIKE p.scope || '%'),"
+    };
+}
+
+/// The villages of the scope whose H3 cell (r6 below zoom 7, else r7) meets the tile: a cell
+/// that straddles the tile edge adds up all of its villages, inside the tile or not.
+macro_rules! sel_cells {
+    () => {
+        "
+    tile_cells AS (
+        SELECT f.cell FROM h3_cells f, env, p
+        WHERE f.resolution = CASE WHEN p.z < 7 THEN 6 ELSE 7 END
+          AND f.geom && env.e4326 AND ST_Intersects(f.geom, env.e4326)),
+    sel AS (
+        SELECT v.id FROM villages v CROSS JOIN p
+        JOIN tile_cells t ON t.cell = CASE WHEN p.z < 7 THEN v.h3_r6 ELSE v.h3_r7 END
+        WHERE v.code LIKE p.scope || '%'),"
+    };
+}
+
 macro_rules! case_counts {
     () => {
         "
     counts AS (
         SELECT v.id AS village_id, count(c.id) AS cases
-        FROM villages v CROSS JOIN p
+        FROM sel v CROSS JOIN p
         LEFT JOIN cases c ON c.village_id = v.id AND c.deleted_at IS NULL
                          AND c.reported_on BETWEEN p.d_from AND p.d_to
-        WHERE v.code LIKE p.scope || '%'
         GROUP BY v.id),
     population AS (
         SELECT DISTINCT ON (village_id) village_id, population
@@ -209,6 +235,7 @@ macro_rules! case_counts {
 const CASE_DENSITY: &str = concat!(
     prelude!(),
     ",",
+    sel_villages!(),
     case_counts!(),
     "
     SELECT ST_AsMVT(t, 'case_density', 4096, 'geom', 'id') FROM (
@@ -230,6 +257,7 @@ const CASE_DENSITY: &str = concat!(
 const CASE_DENSITY_CELLS: &str = concat!(
     prelude!(),
     ",",
+    sel_cells!(),
     case_counts!(),
     ",
     cells AS (
@@ -255,7 +283,7 @@ const CASE_DENSITY_CELLS: &str = concat!(
         WHERE f.geom && env.e4326 AND ST_Intersects(f.geom, env.e4326)) t"
 );
 
-/// Registered live dogs and the dogs dosed in the coverage month, per village of the scope.
+/// Registered live dogs and the dogs dosed in the coverage month, per village of `sel`.
 macro_rules! dog_counts {
     () => {
         "
@@ -268,14 +296,14 @@ macro_rules! dog_counts {
                (SELECT count(DISTINCT w.dog_id) FROM dewormings w
                  WHERE w.village_id = v.id AND w.deleted_at IS NULL
                    AND w.dosed_on BETWEEN p.m_from AND p.m_to) AS dosed
-        FROM villages v CROSS JOIN p
-        WHERE v.code LIKE p.scope || '%')"
+        FROM sel v CROSS JOIN p)"
     };
 }
 
 const DOG_DENSITY: &str = concat!(
     prelude!(),
     ",",
+    sel_villages!(),
     dog_counts!(),
     "
     SELECT ST_AsMVT(t, 'dog_density', 4096, 'geom', 'id') FROM (
@@ -292,6 +320,7 @@ const DOG_DENSITY: &str = concat!(
 const DOG_DENSITY_CELLS: &str = concat!(
     prelude!(),
     ",",
+    sel_cells!(),
     dog_counts!(),
     ",
     cells AS (
