@@ -7,6 +7,8 @@
 //
 //   node bench/dashboard.mjs [--scale N] [--runs 5]     (after `make web` and a cargo build)
 //   ECHINOMAP_BIN=target/release/echinomap node bench/dashboard.mjs --scale 10
+//   ECHINOMAP_BENCH_DATA_DIR=bench/var100 node bench/dashboard.mjs --scale 100   (a directory
+//     loaded beforehand with `echinomap demo-data --scale 100 --data-dir bench/var100`, kept)
 import os from 'node:os';
 import { launchChromium, startServer } from '../web/e2e/server.mjs';
 
@@ -17,7 +19,7 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(s.length * p))]; };
 
 const t0 = Date.now();
-const server = await startServer({ scale });
+const server = await startServer({ scale, dataDir: process.env.ECHINOMAP_BENCH_DATA_DIR });
 console.error(`server ready (scale ${scale}) in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 const browser = await launchChromium();
 

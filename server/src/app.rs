@@ -108,7 +108,7 @@ impl Application {
         let addr = self.local_addr()?;
         let (watch, listener) = crate::watch::Watch::spawn(self.db.pool.clone());
         let tile_pool = self.db.tile_pool();
-        let app = router(AppState {
+        let state = AppState {
             pool: self.db.pool.clone(),
             tile_pool: tile_pool.clone(),
             password_policy: self.password_policy,
@@ -119,7 +119,9 @@ impl Application {
             watch,
             callers: crate::auth::session::CallerCache::default(),
             tile_risk: crate::http::tiles::TileRisk::default(),
-        });
+        };
+        let warm = tokio::spawn(warm_up(state.clone()));
+        let app = router(state);
         tokio::spawn(crate::auth::session::purge_expired_sessions(
             self.db.pool.clone(),
         ));
@@ -131,10 +133,46 @@ impl Application {
         // The listener holds a pooled connection: stop it before the pool closes.
         listener.abort();
         let _ = listener.await;
+        warm.abort();
+        let _ = warm.await;
         tile_pool.close().await;
         let closed = self.db.close().await;
         served.map_err(|e| anyhow::anyhow!("server error: {e}"))?;
         closed
+    }
+}
+
+/// Work the first page view would otherwise wait for, done while nobody waits: the deworming
+/// rollup for the last 24 months (its first fill reads every dose: 40 s at demo scale 100) and
+/// the risk of every county's villages. A request that comes meanwhile waits only for what is
+/// left (the rollup refresh is serialised by a lock); a failure is logged and changes nothing.
+async fn warm_up(state: AppState) {
+    use crate::indicators::Period;
+    let started = std::time::Instant::now();
+    let opts = state.programme.options();
+    let mut months = vec![Period::month_of(opts.as_of)];
+    for _ in 1..24 {
+        let first = months[months.len() - 1].start();
+        months.push(Period::month_of(first.pred_opt().unwrap_or(first)));
+    }
+    let result = async {
+        crate::indicators::rollup::refresh(&state.pool, &months, &opts).await?;
+        let counties: Vec<String> = sqlx::query_scalar("SELECT code::text FROM counties")
+            .fetch_all(&state.pool)
+            .await?;
+        for county in counties {
+            crate::risk::villages(&state.pool, &state.programme.risk, &county, &opts, false)
+                .await?;
+        }
+        Ok::<_, sqlx::Error>(())
+    }
+    .await;
+    match result {
+        Ok(()) => tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            "warm-up done: deworming rollup and village risk"
+        ),
+        Err(e) => tracing::warn!(error = %e, "warm-up failed; pages compute on demand"),
     }
 }
 

@@ -26,14 +26,20 @@ function freePort() {
 /**
  * Starts `echinomap serve --demo` (after `demo-data --scale N` when scale > 1). Returns the base
  * URL, the port and `stop()` (SIGTERM: the server stops its cluster; then the directory goes).
+ * `dataDir` (benchmarks: ECHINOMAP_BENCH_DATA_DIR) serves an existing data directory as it is,
+ * loaded beforehand with `echinomap demo-data --scale N`, and keeps it.
  */
-export async function startServer({ scale = 1, bin = process.env.ECHINOMAP_BIN ?? 'target/debug/echinomap' } = {}) {
+export async function startServer({
+  scale = 1,
+  bin = process.env.ECHINOMAP_BIN ?? 'target/debug/echinomap',
+  dataDir: existing = undefined,
+} = {}) {
   const exe = path.resolve(root, bin);
   const port = await freePort();
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'echinomap-web-'));
+  const dataDir = existing ? path.resolve(root, existing) : mkdtempSync(path.join(os.tmpdir(), 'echinomap-web-'));
   // As root the embedded cluster runs as `postgres`, which must be able to enter the directory.
   chmodSync(dataDir, 0o755);
-  if (scale > 1) {
+  if (scale > 1 && !existing) {
     const r = spawnSync(exe, ['demo-data', '--scale', String(scale), '--data-dir', dataDir], { stdio: 'inherit' });
     if (r.status !== 0) throw new Error(`demo-data --scale ${scale} failed`);
   }
@@ -47,7 +53,7 @@ export async function startServer({ scale = 1, bin = process.env.ECHINOMAP_BIN ?
       server.kill('SIGTERM');
       await new Promise((r) => { server.once('exit', r); setTimeout(r, 20_000); });
     }
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!existing) rmSync(dataDir, { recursive: true, force: true });
   };
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 240; i++) {
