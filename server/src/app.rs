@@ -119,6 +119,7 @@ impl Application {
             watch,
             callers: crate::auth::session::CallerCache::default(),
             tile_risk: crate::http::tiles::TileRisk::default(),
+            risk: crate::risk::RiskCache::default(),
         };
         let warm = tokio::spawn(warm_up(state.clone()));
         let app = router(state);
@@ -161,7 +162,16 @@ async fn warm_up(state: AppState) {
             .fetch_all(&state.pool)
             .await?;
         for county in counties {
-            crate::risk::villages(&state.pool, &state.programme.risk, &county, &opts, false)
+            state
+                .risk
+                .villages(
+                    &state.pool,
+                    &state.watch,
+                    &state.programme.risk,
+                    &county,
+                    &opts,
+                    false,
+                )
                 .await?;
         }
         Ok::<_, sqlx::Error>(())

@@ -211,6 +211,70 @@ fn sum(cells: Option<&Vec<Cell>>) -> (f64, f64) {
     })
 }
 
+/// The tables [`villages`] reads (through the indicator engine and its own queries): their data
+/// versions key [`RiskCache`].
+pub const TABLES: &[&str] = &[
+    "villages",
+    "village_denominators",
+    "people",
+    "cases",
+    "screening_campaigns",
+    "faecal_tests",
+    "dogs",
+    "dewormings",
+    "stray_dog_events",
+    "slaughter_points",
+    "slaughter_inspections",
+    "hotspot_results",
+];
+
+/// The risk of every village of a county, kept per (county, day, suppression) for the data
+/// versions of [`TABLES`]: the API, the tiles, the exports and the start-up warm-up share it, so
+/// the model runs once per change of data or day. Bounded: emptied beyond [`RiskCache::MAX`].
+#[derive(Debug, Clone, Default)]
+pub struct RiskCache {
+    inner: std::sync::Arc<std::sync::Mutex<HashMap<String, std::sync::Arc<Vec<Value>>>>>,
+}
+
+impl RiskCache {
+    const MAX: usize = 32;
+
+    /// [`villages`] under `prefix`, from the county's cached list when its data has not changed.
+    pub async fn villages(
+        &self,
+        pool: &sqlx::PgPool,
+        watch: &crate::watch::Watch,
+        config: &RiskConfig,
+        prefix: &str,
+        opts: &Options,
+        suppress: bool,
+    ) -> Result<Vec<Value>, sqlx::Error> {
+        let county = prefix.get(..6).unwrap_or(prefix);
+        let versions = watch.versions(pool, TABLES).await?;
+        let key = format!("{county}|{}|{suppress}|{versions:?}", opts.as_of);
+        let cached = self.inner.lock().ok().and_then(|m| m.get(&key).cloned());
+        let all = match cached {
+            Some(all) => all,
+            None => {
+                let all =
+                    std::sync::Arc::new(villages(pool, config, county, opts, suppress).await?);
+                if let Ok(mut m) = self.inner.lock() {
+                    if m.len() >= Self::MAX {
+                        m.clear();
+                    }
+                    m.insert(key, all.clone());
+                }
+                all
+            }
+        };
+        Ok(all
+            .iter()
+            .filter(|v| v["code"].as_str().is_some_and(|c| c.starts_with(prefix)))
+            .cloned()
+            .collect())
+    }
+}
+
 /// The risk of every village under `prefix` (a county, township or village code). The
 /// empirical-Bayes priors are taken over the whole county of each village, so a village's score
 /// does not depend on who asks.

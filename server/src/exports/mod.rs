@@ -369,8 +369,7 @@ pub const LAYERS: &[Layer] = &[
 /// and the recommended deworming regime, as one JSON object bound to the layer's SQL (see
 /// [`page_sql`]). Null for layers without risk columns.
 pub async fn risk_columns(
-    pool: &sqlx::PgPool,
-    programme: &crate::programme::Programme,
+    state: &crate::http::AppState,
     layer: &Layer,
     prefix: &str,
     as_of: chrono::NaiveDate,
@@ -379,9 +378,19 @@ pub async fn risk_columns(
     if !layer.has_risk() {
         return Ok(Value::Null);
     }
-    let mut opts = programme.options();
+    let mut opts = state.programme.options();
     opts.as_of = as_of.min(opts.as_of);
-    let rows = crate::risk::villages(pool, &programme.risk, prefix, &opts, suppress).await?;
+    let rows = state
+        .risk
+        .villages(
+            &state.pool,
+            &state.watch,
+            &state.programme.risk,
+            prefix,
+            &opts,
+            suppress,
+        )
+        .await?;
     let mut out = Map::new();
     for r in rows {
         let Some(code) = r["code"].as_str() else {

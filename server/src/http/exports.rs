@@ -115,8 +115,7 @@ pub async fn check_period(state: &AppState, caller: &Caller, sel: &Selection) ->
 /// JSON parameter of [`exports::page_sql`]; null for the other layers.
 pub async fn risk_for(state: &AppState, caller: &Caller, sel: &Selection) -> AppResult<Value> {
     Ok(exports::risk_columns(
-        &state.pool,
-        &state.programme,
+        state,
         sel.layer,
         caller.scope.prefix(),
         sel.to,

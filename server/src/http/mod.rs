@@ -56,6 +56,8 @@ pub struct AppState {
     pub callers: crate::auth::session::CallerCache,
     /// The risk arrays of the villages tile layer.
     pub tile_risk: tiles::TileRisk,
+    /// Village risk per county, day and data versions.
+    pub risk: crate::risk::RiskCache,
 }
 
 /// One route: its method, path (axum syntax) and what it needs.

@@ -28,14 +28,17 @@ pub async fn village(
         ));
     }
     let opts = state.programme.options();
-    let mut rows = crate::risk::villages(
-        &state.pool,
-        &state.programme.risk,
-        code.as_str(),
-        &opts,
-        caller.suppress_small_counts(),
-    )
-    .await?;
+    let mut rows = state
+        .risk
+        .villages(
+            &state.pool,
+            &state.watch,
+            &state.programme.risk,
+            code.as_str(),
+            &opts,
+            caller.suppress_small_counts(),
+        )
+        .await?;
     match rows.pop() {
         Some(v) if v["code"] == code.as_str() => Ok(Json(v)),
         _ => Err(AppError::not_found(
@@ -95,14 +98,17 @@ pub async fn list(
         ));
     }
     let opts = state.programme.options();
-    let mut rows = crate::risk::villages(
-        &state.pool,
-        &state.programme.risk,
-        &unit.code,
-        &opts,
-        caller.suppress_small_counts(),
-    )
-    .await?;
+    let mut rows = state
+        .risk
+        .villages(
+            &state.pool,
+            &state.watch,
+            &state.programme.risk,
+            &unit.code,
+            &opts,
+            caller.suppress_small_counts(),
+        )
+        .await?;
     if let Some(t) = p.tier.as_deref() {
         rows.retain(|r| r["tier"] == t);
     }

@@ -333,9 +333,17 @@ impl TileRisk {
             return Ok(hit);
         }
         opts.as_of = today;
-        let risk =
-            crate::risk::villages(&state.pool, &state.programme.risk, scope, &opts, suppress)
-                .await?;
+        let risk = state
+            .risk
+            .villages(
+                &state.pool,
+                &state.watch,
+                &state.programme.risk,
+                scope,
+                &opts,
+                suppress,
+            )
+            .await?;
         let run = |key: &'static str, p: IndicatorPeriod| {
             let opts = opts.clone();
             async move {
