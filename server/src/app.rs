@@ -120,6 +120,7 @@ impl Application {
             callers: crate::auth::session::CallerCache::default(),
             tile_risk: crate::http::tiles::TileRisk::default(),
             risk: crate::risk::RiskCache::default(),
+            summaries: crate::watch::Memo::new(64),
         };
         let warm = tokio::spawn(warm_up(state.clone()));
         let app = router(state);
@@ -144,8 +145,9 @@ impl Application {
 }
 
 /// Work the first page view would otherwise wait for, done while nobody waits: the deworming
-/// rollup for the last 24 months (its first fill reads every dose: 40 s at demo scale 100) and
-/// the risk of every county's villages. A request that comes meanwhile waits only for what is
+/// rollup for the last 24 months (its first fill reads every dose: 40 s at demo scale 100), and
+/// for the jurisdictions of the enabled accounts the village risk of their counties and the
+/// register counts of `/api/summary` (seconds at scale 100). A request that comes meanwhile waits only for what is
 /// left (the rollup refresh is serialised by a lock); a failure is logged and changes nothing.
 async fn warm_up(state: AppState) {
     use crate::indicators::Period;
@@ -158,9 +160,15 @@ async fn warm_up(state: AppState) {
     }
     let result = async {
         crate::indicators::rollup::refresh(&state.pool, &months, &opts).await?;
-        let counties: Vec<String> = sqlx::query_scalar("SELECT code::text FROM counties")
-            .fetch_all(&state.pool)
-            .await?;
+        // The jurisdictions of the enabled accounts: their counties' risk and their summaries
+        // are what the first pages ask for.
+        let jurisdictions: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT jurisdiction FROM users WHERE NOT disabled ORDER BY 1",
+        )
+        .fetch_all(&state.pool)
+        .await?;
+        let mut counties: Vec<&str> = jurisdictions.iter().filter_map(|j| j.get(..6)).collect();
+        counties.dedup();
         for county in counties {
             state
                 .risk
@@ -168,13 +176,18 @@ async fn warm_up(state: AppState) {
                     &state.pool,
                     &state.watch,
                     &state.programme.risk,
-                    &county,
+                    county,
                     &opts,
                     false,
                 )
                 .await?;
         }
-        Ok::<_, sqlx::Error>(())
+        for j in &jurisdictions {
+            crate::http::summary::counts(&state, j)
+                .await
+                .map_err(anyhow_of)?;
+        }
+        Ok::<_, anyhow::Error>(())
     }
     .await;
     match result {

@@ -230,15 +230,21 @@ pub const TABLES: &[&str] = &[
 
 /// The risk of every village of a county, kept per (county, day, suppression) for the data
 /// versions of [`TABLES`]: the API, the tiles, the exports and the start-up warm-up share it, so
-/// the model runs once per change of data or day. Bounded: emptied beyond [`RiskCache::MAX`].
-#[derive(Debug, Clone, Default)]
+/// the model runs once per change of data or day.
+#[derive(Debug, Clone)]
 pub struct RiskCache {
-    inner: std::sync::Arc<std::sync::Mutex<HashMap<String, std::sync::Arc<Vec<Value>>>>>,
+    memo: crate::watch::Memo<Vec<Value>>,
+}
+
+impl Default for RiskCache {
+    fn default() -> Self {
+        Self {
+            memo: crate::watch::Memo::new(32),
+        }
+    }
 }
 
 impl RiskCache {
-    const MAX: usize = 32;
-
     /// [`villages`] under `prefix`, from the county's cached list when its data has not changed.
     pub async fn villages(
         &self,
@@ -252,19 +258,11 @@ impl RiskCache {
         let county = prefix.get(..6).unwrap_or(prefix);
         let versions = watch.versions(pool, TABLES).await?;
         let key = format!("{county}|{}|{suppress}|{versions:?}", opts.as_of);
-        let cached = self.inner.lock().ok().and_then(|m| m.get(&key).cloned());
-        let all = match cached {
+        let all = match self.memo.get(&key) {
             Some(all) => all,
             None => {
-                let all =
-                    std::sync::Arc::new(villages(pool, config, county, opts, suppress).await?);
-                if let Ok(mut m) = self.inner.lock() {
-                    if m.len() >= Self::MAX {
-                        m.clear();
-                    }
-                    m.insert(key, all.clone());
-                }
-                all
+                let all = villages(pool, config, county, opts, suppress).await?;
+                self.memo.put(key, all)
             }
         };
         Ok(all

@@ -201,3 +201,44 @@ fn pick(map: &HashMap<String, i64>, tables: &[&str]) -> Vec<i64> {
         .map(|t| map.get(*t).copied().unwrap_or(0))
         .collect()
 }
+
+/// Results computed from the database, kept by a key that holds the data versions they read
+/// (fresh by construction: a write changes the key). Bounded: emptied when `max` keys are held.
+#[derive(Debug)]
+pub struct Memo<T> {
+    inner: Arc<std::sync::Mutex<HashMap<String, Arc<T>>>>,
+    max: usize,
+}
+
+impl<T> Clone for Memo<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            max: self.max,
+        }
+    }
+}
+
+impl<T> Memo<T> {
+    pub fn new(max: usize) -> Self {
+        Self {
+            inner: Arc::default(),
+            max,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<Arc<T>> {
+        self.inner.lock().ok()?.get(key).cloned()
+    }
+
+    pub fn put(&self, key: String, value: T) -> Arc<T> {
+        let value = Arc::new(value);
+        if let Ok(mut map) = self.inner.lock() {
+            if map.len() >= self.max {
+                map.clear();
+            }
+            map.insert(key, value.clone());
+        }
+        value
+    }
+}

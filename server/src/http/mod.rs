@@ -20,7 +20,7 @@ mod records;
 mod reports;
 mod risk;
 mod stage;
-mod summary;
+pub mod summary;
 pub mod tiles;
 mod users;
 mod villages;
@@ -58,6 +58,8 @@ pub struct AppState {
     pub tile_risk: tiles::TileRisk,
     /// Village risk per county, day and data versions.
     pub risk: crate::risk::RiskCache,
+    /// `/api/summary` counts per jurisdiction and data versions.
+    pub summaries: crate::watch::Memo<summary::Counts>,
 }
 
 /// One route: its method, path (axum syntax) and what it needs.

@@ -307,15 +307,20 @@ pub struct VillageArrays {
 /// Village arrays by scope, day, period, suppression and the data versions of the villages
 /// layer: the engines run once per change of data, day or period, not once per tile (also
 /// when the tile cache is off: this is a computation, not a tile).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TileRisk {
-    inner: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<VillageArrays>>>>,
+    memo: crate::watch::Memo<VillageArrays>,
+}
+
+impl Default for TileRisk {
+    fn default() -> Self {
+        Self {
+            memo: crate::watch::Memo::new(64),
+        }
+    }
 }
 
 impl TileRisk {
-    /// Entries kept at most; emptied beyond.
-    const MAX: usize = 64;
-
     async fn get(
         &self,
         state: &AppState,
@@ -329,7 +334,7 @@ impl TileRisk {
         let mut opts = state.programme.options();
         let today = opts.as_of;
         let key = format!("{scope}|{suppress}|{today}|{period}|{coverage_month}|{versions:?}");
-        if let Some(hit) = self.inner.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        if let Some(hit) = self.memo.get(&key) {
             return Ok(hit);
         }
         opts.as_of = today;
@@ -404,13 +409,6 @@ impl TileRisk {
             arrays.dogs_due[i] = due;
             arrays.dogs_dosed[i] = dosed;
         }
-        let arrays = Arc::new(arrays);
-        if let Ok(mut m) = self.inner.lock() {
-            if m.len() >= Self::MAX {
-                m.clear();
-            }
-            m.insert(key, arrays.clone());
-        }
-        Ok(arrays)
+        Ok(self.memo.put(key, arrays))
     }
 }
