@@ -145,10 +145,11 @@ impl Application {
 }
 
 /// Work the first page view would otherwise wait for, done while nobody waits: the deworming
-/// rollup for the last 24 months (its first fill reads every dose: 40 s at demo scale 100), and
-/// for the jurisdictions of the enabled accounts the village risk of their counties and the
-/// register counts of `/api/summary` (seconds at scale 100). A request that comes meanwhile waits only for what is
-/// left (the rollup refresh is serialised by a lock); a failure is logged and changes nothing.
+/// rollup for the last 24 months (its first fill reads every dose: 40 s at demo scale 100), the
+/// village risk of the counties of the enabled accounts, and the register counts of
+/// `/api/summary` for the county-level accounts (seconds at scale 100). A request that comes
+/// meanwhile waits only for what is left (the rollup refresh is serialised by a lock); a failure
+/// is logged and changes nothing.
 async fn warm_up(state: AppState) {
     use crate::indicators::Period;
     let started = std::time::Instant::now();
@@ -160,8 +161,7 @@ async fn warm_up(state: AppState) {
     }
     let result = async {
         crate::indicators::rollup::refresh(&state.pool, &months, &opts).await?;
-        // The jurisdictions of the enabled accounts: their counties' risk and their summaries
-        // are what the first pages ask for.
+        // The jurisdictions of the enabled accounts: what the first pages ask for.
         let jurisdictions: Vec<String> = sqlx::query_scalar(
             "SELECT DISTINCT jurisdiction FROM users WHERE NOT disabled ORDER BY 1",
         )
@@ -170,19 +170,11 @@ async fn warm_up(state: AppState) {
         let mut counties: Vec<&str> = jurisdictions.iter().filter_map(|j| j.get(..6)).collect();
         counties.dedup();
         for county in counties {
-            state
-                .risk
-                .villages(
-                    &state.pool,
-                    &state.watch,
-                    &state.programme.risk,
-                    county,
-                    &opts,
-                    false,
-                )
-                .await?;
+            state.village_risk(county, None, false).await?;
         }
-        for j in &jurisdictions {
+        // Summaries for the county desks only: a count per village account at every start
+        // would cost more than it saves (each counts every register of its area).
+        for j in jurisdictions.iter().filter(|j| j.len() == 6) {
             crate::http::summary::counts(&state, j)
                 .await
                 .map_err(anyhow_of)?;

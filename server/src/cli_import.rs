@@ -104,7 +104,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
             tokio::task::spawn_blocking(move || import::read(&bytes, &req, &Limits::default()))
                 .await??;
         let table = Arc::new(table);
-        let linker = crate::linking::LinkerCache::default().get(&db.pool).await?;
+        let linker = Arc::new(crate::linking::build(&db.pool).await?);
         let who = Who {
             actor: Actor::cli(),
             scope: String::new(),

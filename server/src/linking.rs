@@ -1,6 +1,7 @@
 //! The village linker of the service: `echinomap_geodata::linker::Linker` built from the
 //! villages in the database (real positions and boundaries once imported, the demo's otherwise),
-//! kept in memory and rebuilt when the villages' or counties' data version changes.
+//! kept in memory and rebuilt when the data version of the villages, townships or counties
+//! changes.
 
 use std::sync::Arc;
 
@@ -15,15 +16,12 @@ pub const MAX_DISTANCE_M: f64 = 3000.0;
 /// The linker and the data versions it was built from.
 type Versioned = Option<(Vec<i64>, Arc<Linker>)>;
 
-/// How long the linker is used without asking the database whether the villages changed: a
-/// village edit by another process reaches the linker within this time; this process's own
-/// village imports refresh it at once ([`LinkerCache::invalidate`]).
-const FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+/// The tables the linker is built from.
+const TABLES: &[&str] = &["counties", "townships", "villages"];
 
 #[derive(Default, Clone)]
 pub struct LinkerCache {
     inner: Arc<RwLock<Versioned>>,
-    checked: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 /// One village as the linker needs it: code, township code and name, name, lon, lat, boundary.
@@ -36,36 +34,14 @@ impl std::fmt::Debug for LinkerCache {
 }
 
 impl LinkerCache {
-    /// The linker for the current villages; rebuilt after any change to them.
-    pub async fn get(&self, pool: &PgPool) -> anyhow::Result<Arc<Linker>> {
-        let recent = self
-            .checked
-            .lock()
-            .map(|c| c.is_some_and(|t| t.elapsed() < FRESH_FOR))
-            .unwrap_or(false);
-        if recent && let Some((_, linker)) = self.inner.read().await.as_ref() {
-            return Ok(linker.clone());
-        }
-        let linker = self.get_checked(pool).await?;
-        if let Ok(mut c) = self.checked.lock() {
-            *c = Some(std::time::Instant::now());
-        }
-        Ok(linker)
-    }
-
-    /// Forget the freshness check: the next [`LinkerCache::get`] asks the database.
-    pub fn invalidate(&self) {
-        if let Ok(mut c) = self.checked.lock() {
-            *c = None;
-        }
-    }
-
-    async fn get_checked(&self, pool: &PgPool) -> anyhow::Result<Arc<Linker>> {
-        let versions: Vec<i64> = sqlx::query_scalar(
-            "SELECT version FROM data_versions WHERE table_name IN ('villages', 'townships', 'counties') ORDER BY table_name",
-        )
-        .fetch_all(pool)
-        .await?;
+    /// The linker for the current villages; rebuilt after any change to them, by any process
+    /// (the data versions come from [`crate::watch::Watch`], exact after the request's fence).
+    pub async fn get(
+        &self,
+        pool: &PgPool,
+        watch: &crate::watch::Watch,
+    ) -> anyhow::Result<Arc<Linker>> {
+        let versions = watch.versions(pool, TABLES).await?;
         if let Some((v, linker)) = self.inner.read().await.as_ref()
             && *v == versions
         {
@@ -77,7 +53,8 @@ impl LinkerCache {
     }
 }
 
-async fn build(pool: &PgPool) -> anyhow::Result<Linker> {
+/// A linker from the villages in the database now.
+pub async fn build(pool: &PgPool) -> anyhow::Result<Linker> {
     let rows: Vec<VillageRow> = sqlx::query_as(
         "SELECT v.code::text, v.township_code::text, t.name, v.name, ST_X(v.geom), ST_Y(v.geom),
                 ST_AsGeoJSON(v.boundary)

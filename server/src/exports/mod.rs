@@ -378,19 +378,7 @@ pub async fn risk_columns(
     if !layer.has_risk() {
         return Ok(Value::Null);
     }
-    let mut opts = state.programme.options();
-    opts.as_of = as_of.min(opts.as_of);
-    let rows = state
-        .risk
-        .villages(
-            &state.pool,
-            &state.watch,
-            &state.programme.risk,
-            prefix,
-            &opts,
-            suppress,
-        )
-        .await?;
+    let rows = state.village_risk(prefix, Some(as_of), suppress).await?;
     let mut out = Map::new();
     for r in rows {
         let Some(code) = r["code"].as_str() else {

@@ -53,6 +53,7 @@ impl Layer {
         }
     }
 
+    /// The tables the layer reads, in name order (the order of the versions in stored keys).
     fn tables(self) -> &'static [&'static str] {
         match self {
             Self::HumanCases => &["cases", "village_denominators", "villages"],
@@ -230,12 +231,8 @@ pub async fn hotspots(
     if !(1..=3).contains(&ring) {
         return Err(AppError::invalid_param("ring", "ring must be 1–3"));
     }
-    let versions: Vec<i64> = sqlx::query_scalar(
-        "SELECT version FROM data_versions WHERE table_name = ANY($1) ORDER BY table_name",
-    )
-    .bind(r.layer.tables())
-    .fetch_all(&state.pool)
-    .await?;
+    // The tables are listed in name order, as the stored keys have them.
+    let versions = state.watch.versions(&state.pool, r.layer.tables()).await?;
     let key = format!(
         "{}|r{resolution}|{}..{}|{}|ring{ring}|{}|v{:?}",
         r.layer.as_str(),

@@ -359,7 +359,7 @@ async fn run_job(
             .map_err(|e| Failure::Database(sqlx::Error::Protocol(e.to_string())))??;
     let linker = state
         .linker
-        .get(&state.pool)
+        .get(&state.pool, &state.watch)
         .await
         .map_err(|e| Failure::Database(sqlx::Error::Protocol(e.to_string())))?;
     let table = Arc::new(table);
@@ -376,9 +376,6 @@ async fn run_job(
         progress,
     )
     .await?;
-    if request.kind == Kind::Villages {
-        state.linker.invalidate();
-    }
     let xlsx = if report.rejected > 0 {
         let (t, r) = (table.clone(), report.clone());
         tokio::task::spawn_blocking(move || import::error_workbook(&t, &r).ok())

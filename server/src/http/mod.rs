@@ -23,7 +23,7 @@ mod stage;
 pub mod summary;
 pub mod tiles;
 mod users;
-mod villages;
+pub mod villages;
 mod web;
 mod worklists;
 
@@ -60,6 +60,32 @@ pub struct AppState {
     pub risk: crate::risk::RiskCache,
     /// `/api/summary` counts per jurisdiction and data versions.
     pub summaries: crate::watch::Memo<summary::Counts>,
+}
+
+impl AppState {
+    /// The risk of every village under `prefix` as of `as_of` (today when `None`, never later),
+    /// from the risk cache ([`crate::risk::RiskCache`]).
+    pub async fn village_risk(
+        &self,
+        prefix: &str,
+        as_of: Option<chrono::NaiveDate>,
+        suppress: bool,
+    ) -> Result<Vec<serde_json::Value>, sqlx::Error> {
+        let mut opts = self.programme.options();
+        if let Some(d) = as_of {
+            opts.as_of = d.min(opts.as_of);
+        }
+        self.risk
+            .villages(
+                &self.pool,
+                &self.watch,
+                &self.programme.risk,
+                prefix,
+                &opts,
+                suppress,
+            )
+            .await
+    }
 }
 
 /// One route: its method, path (axum syntax) and what it needs.

@@ -345,7 +345,7 @@ async fn save(
         }
     }
     let layout = Layout::new(spec, headers, &fields);
-    let linker = state.linker.get(&state.pool).await?;
+    let linker = state.linker.get(&state.pool, &state.watch).await?;
     let opts = Options {
         crs,
         scope: caller.scope.prefix(),

@@ -3,7 +3,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use echinomap_domain::VillageCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -18,33 +17,13 @@ pub async fn village(
     caller: Caller,
     ApiPath(code): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
-    let code =
-        VillageCode::parse(&code).map_err(|e| AppError::invalid_param("code", e.to_string()))?;
-    // Outside the jurisdiction is answered like unknown, as for the village itself.
-    if !caller.scope.covers(code.as_str()) {
-        return Err(AppError::not_found(
-            "village_not_found",
-            format!("no village with code {code}"),
-        ));
-    }
-    let opts = state.programme.options();
+    let code = super::villages::code_in_scope(&caller, &code)?;
     let mut rows = state
-        .risk
-        .villages(
-            &state.pool,
-            &state.watch,
-            &state.programme.risk,
-            code.as_str(),
-            &opts,
-            caller.suppress_small_counts(),
-        )
+        .village_risk(code.as_str(), None, caller.suppress_small_counts())
         .await?;
     match rows.pop() {
         Some(v) if v["code"] == code.as_str() => Ok(Json(v)),
-        _ => Err(AppError::not_found(
-            "village_not_found",
-            format!("no village with code {code}"),
-        )),
+        _ => Err(super::villages::not_found(&code)),
     }
 }
 
@@ -99,15 +78,7 @@ pub async fn list(
     }
     let opts = state.programme.options();
     let mut rows = state
-        .risk
-        .villages(
-            &state.pool,
-            &state.watch,
-            &state.programme.risk,
-            &unit.code,
-            &opts,
-            caller.suppress_small_counts(),
-        )
+        .village_risk(&unit.code, None, caller.suppress_small_counts())
         .await?;
     if let Some(t) = p.tier.as_deref() {
         rows.retain(|r| r["tier"] == t);

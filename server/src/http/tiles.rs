@@ -331,24 +331,15 @@ impl TileRisk {
         versions: &[i64],
     ) -> AppResult<Arc<VillageArrays>> {
         use crate::indicators::{self, Grouping, Period as IndicatorPeriod};
-        let mut opts = state.programme.options();
-        let today = opts.as_of;
-        let key = format!("{scope}|{suppress}|{today}|{period}|{coverage_month}|{versions:?}");
+        let opts = state.programme.options();
+        let key = format!(
+            "{scope}|{suppress}|{}|{period}|{coverage_month}|{versions:?}",
+            opts.as_of
+        );
         if let Some(hit) = self.memo.get(&key) {
             return Ok(hit);
         }
-        opts.as_of = today;
-        let risk = state
-            .risk
-            .villages(
-                &state.pool,
-                &state.watch,
-                &state.programme.risk,
-                scope,
-                &opts,
-                suppress,
-            )
-            .await?;
+        let risk = state.village_risk(scope, None, suppress).await?;
         let run = |key: &'static str, p: IndicatorPeriod| {
             let opts = opts.clone();
             async move {

@@ -115,20 +115,28 @@ pub async fn list(
     Ok(Json(json!({ "total": items.len(), "items": items })))
 }
 
+/// 404 for a village code: unknown, or outside the caller's jurisdiction (answered alike, so
+/// that existence is not disclosed).
+pub fn not_found(code: &VillageCode) -> AppError {
+    AppError::not_found("village_not_found", format!("no village with code {code}"))
+}
+
+/// A village code from a path: 400 when malformed, [`not_found`] outside the jurisdiction.
+pub fn code_in_scope(caller: &Caller, raw: &str) -> AppResult<VillageCode> {
+    let code =
+        VillageCode::parse(raw).map_err(|e| AppError::invalid_param("code", e.to_string()))?;
+    if !caller.scope.covers(code.as_str()) {
+        return Err(not_found(&code));
+    }
+    Ok(code)
+}
+
 pub async fn detail(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(code): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
-    let code =
-        VillageCode::parse(&code).map_err(|e| AppError::invalid_param("code", e.to_string()))?;
-    // Outside the jurisdiction is answered like unknown: existence is not disclosed.
-    if !caller.scope.covers(code.as_str()) {
-        return Err(AppError::not_found(
-            "village_not_found",
-            format!("no village with code {code}"),
-        ));
-    }
+    let code = code_in_scope(&caller, &code)?;
     let mut village: VillageRow = sqlx::query_as(concat!(
         include_str!("villages_select.sql"),
         "WHERE v.code = $1"
@@ -136,9 +144,7 @@ pub async fn detail(
     .bind(code.as_str())
     .fetch_optional(&state.pool)
     .await?
-    .ok_or_else(|| {
-        AppError::not_found("village_not_found", format!("no village with code {code}"))
-    })?;
+    .ok_or_else(|| not_found(&code))?;
     let extra: (Value, Value, Option<Value>, i64, i64, i64) = sqlx::query_as(
         "SELECT
             coalesce((SELECT json_agg(json_build_object(
@@ -178,13 +184,8 @@ pub async fn contacts(
     caller: Caller,
     ApiPath(code): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
-    let code =
-        VillageCode::parse(&code).map_err(|e| AppError::invalid_param("code", e.to_string()))?;
-    let unknown =
-        || AppError::not_found("village_not_found", format!("no village with code {code}"));
-    if !caller.scope.covers(code.as_str()) {
-        return Err(unknown());
-    }
+    let code = code_in_scope(&caller, &code)?;
+    let unknown = || not_found(&code);
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM villages WHERE code = $1)")
         .bind(code.as_str())
         .fetch_one(&state.pool)
@@ -245,7 +246,7 @@ pub async fn locate(
     if !(1..=50).contains(&n) {
         return Err(AppError::invalid_param("n", "n must be 1–50"));
     }
-    let linker = state.linker.get(&state.pool).await?;
+    let linker = state.linker.get(&state.pool, &state.watch).await?;
     let located = linker
         .locate(wgs.lon(), wgs.lat(), n)
         .map_err(|e| AppError::invalid_param("lon", e.to_string()))?;
