@@ -145,7 +145,10 @@ pub const LAYERS: &[Layer] = &[
                          AND d.year <= extract(year FROM $3::date) ORDER BY d.year DESC LIMIT 1) AS population, ",
             measures!("x.id = v.id"),
             " FROM villages v JOIN townships t ON t.code = v.township_code
-               WHERE v.code LIKE $1 || '%' AND ($4::text IS NULL OR v.township_code = $4)) m"
+               WHERE v.code LIKE $1 || '%' AND ($4::text IS NULL OR v.township_code = $4)
+               -- OFFSET 0 keeps `m` a subquery of its own: the measures are evaluated once per
+               -- row, not again at every mention (rates, suppression, CSV quoting).
+               OFFSET 0) m"
         ),
         has_data_sql: Some(HAS_ANY_RECORD),
     },
@@ -172,7 +175,8 @@ pub const LAYERS: &[Layer] = &[
                        WHERE y.township_code = t.code) AS population, ",
             measures!("x.township_code = t.code"),
             " FROM townships t
-               WHERE (t.code LIKE $1 || '%' OR $1 LIKE t.code || '%') AND ($4::text IS NULL OR t.code = $4)) m"
+               WHERE (t.code LIKE $1 || '%' OR $1 LIKE t.code || '%') AND ($4::text IS NULL OR t.code = $4)
+               OFFSET 0) m"
         ),
         has_data_sql: Some(HAS_ANY_RECORD),
     },
@@ -519,7 +523,10 @@ pub fn row_sql(
                     Col::Flag => flag(&v),
                     Col::List => csv_cell_sql(&format!("array_to_string({v}, ' ')")),
                     Col::Risk => csv_cell_sql(&format!("({v} #>> '{{}}')")),
-                    _ => csv_cell_sql(&format!("({v})::text")),
+                    Col::Text => csv_cell_sql(&format!("({v})::text")),
+                    // A number never needs quoting; the value is named once, because a column of
+                    // the layer may be a subquery that each mention evaluates again.
+                    _ => format!("({v})::text"),
                 })
                 .chain([
                     "round(ST_X(ST_PointOnSurface(l.geom))::numeric, 6)::text".into(),
