@@ -9,6 +9,8 @@
 # Peers, installed outside the repository (never dependencies of the project, never in CI):
 #   cargo install martin@1.14.0 --locked --no-default-features --features postgres,fonts,sprites,styles --root /tmp/martin
 #   cargo install oha --locked --root /tmp/oha
+# The ceiling, optional: nginx serving the warm tiles' own gzip bytes as static files
+# (`apt-get install nginx-light`; skipped when absent), so that "close to static files" is measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MARTIN=${MARTIN:-/tmp/martin/bin/martin}
@@ -27,7 +29,8 @@ trap cleanup EXIT
 
 wait_http() { for _ in $(seq 1 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.5; done; echo "no answer from $1" >&2; exit 1; }
 
-P_WARM=18901; P_COLD=18902; P_MARTIN=18903; P_MARTIN_COLD=18904
+P_WARM=18901; P_COLD=18902; P_MARTIN=18903; P_MARTIN_COLD=18904; P_STATIC=18905
+NGINX=${NGINX:-$(command -v nginx || true)}
 "$bin" serve --demo --listen 127.0.0.1:$P_WARM --data-dir "$data" >"$work/warm.log" 2>&1 & pids+=($!)
 wait_http http://127.0.0.1:$P_WARM/healthz
 # The same cluster, tile cache off.
@@ -47,9 +50,9 @@ wait_http http://127.0.0.1:$P_MARTIN_COLD/catalog
 as_pg=(); [ "$(id -u)" -eq 0 ] && as_pg=(runuser -u postgres --)
 "${as_pg[@]}" psql -X -At -F, -h "$pgdata" -U postgres -d echinomap \
   -c "SELECT ST_X(geom), ST_Y(geom) FROM villages WHERE code LIKE '654022%' ORDER BY code" >"$work/points.csv"
-python3 - "$work" $P_WARM $P_COLD $P_MARTIN $P_MARTIN_COLD <<'PY'
+python3 - "$work" $P_WARM $P_COLD $P_MARTIN $P_MARTIN_COLD $P_STATIC <<'PY'
 import math, sys, random
-work, pw, pc, pm, pmc = sys.argv[1], *sys.argv[2:]
+work, pw, pc, pm, pmc, ps = sys.argv[1], *sys.argv[2:]
 pts = [tuple(map(float, l.split(','))) for l in open(f"{work}/points.csv") if l.strip()]
 tiles = []
 for z in range(6, 15):
@@ -64,7 +67,8 @@ random.Random(42).shuffle(tiles)
 tiles = tiles[:2000]
 for name, port, fmt in [("warm", pw, "/tiles/villages/{}/{}/{}.mvt"), ("cold", pc, "/tiles/villages/{}/{}/{}.mvt"),
                         # Martin auto-publishes villages.boundary as `villages` and villages.geom as `villages.1`.
-                        ("martin", pm, "/villages.1/{}/{}/{}"), ("martin-cold", pmc, "/villages.1/{}/{}/{}")]:
+                        ("martin", pm, "/villages.1/{}/{}/{}"), ("martin-cold", pmc, "/villages.1/{}/{}/{}"),
+                        ("static", ps, "/tiles/villages/{}/{}/{}.mvt")]:
     with open(f"{work}/{name}.urls", "w") as f:
         for z, x, y in tiles:
             f.write(f"http://127.0.0.1:{port}" + fmt.format(z, x, y) + "\n")
@@ -77,13 +81,45 @@ run() { # name concurrency -> json
 }
 # Warm the caches of the warm regime (one pass over the list).
 run warm 8; run martin 8
+# The same gzip bytes as static files behind nginx (sendfile, no auth, no freshness check).
+if [ -n "$NGINX" ]; then
+  mkdir -p "$work/static"
+  while read -r url; do
+    f="$work/static${url#http://127.0.0.1:$P_WARM}.gz"; mkdir -p "$(dirname "$f")"
+    code=$(curl -s -o "$f" -w '%{http_code}' -H "Accept-Encoding: gzip" -H "Authorization: Bearer $token" "$url")
+    [ "$code" = 200 ] || rm -f "$f"
+  done <"$work/warm.urls"
+  cat >"$work/nginx.conf" <<NGINX
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  open_file_cache max=10000;
+  types { application/vnd.mapbox-vector-tile mvt; }
+  server {
+    listen 127.0.0.1:$P_STATIC;
+    root $work/static;
+    gzip_static always;
+    add_header Vary Accept-Encoding;
+    add_header Cache-Control "private, no-cache";
+  }
+}
+NGINX
+  "$NGINX" -c "$work/nginx.conf" -g 'daemon off;' >/dev/null 2>&1 & pids+=($!)
+  wait_http "$(head -n 1 "$work/static.urls")"
+fi
 echo "| regime | server | concurrency | req/s | p50 ms | p99 ms | bytes/tile | ratio req/s vs Martin |"
 echo "|---|---|---|---|---|---|---|---|"
 for regime in cold warm; do
   for c in 1 8 32; do
     if [ $regime = cold ]; then ours=cold; theirs=martin-cold; else ours=warm; theirs=martin; fi
     run $ours $c; run $theirs $c
-    python3 - "$work/$ours-c$c.json" "$work/$theirs-c$c.json" $regime $c <<'PY'
+    static_json=""
+    if [ $regime = warm ] && [ -n "$NGINX" ]; then run static $c; static_json="$work/static-c$c.json"; fi
+    python3 - "$work/$ours-c$c.json" "$work/$theirs-c$c.json" $regime $c $static_json <<'PY'
 import json, sys
 def stats(p):
     d = json.load(open(p)); s = d["summary"]; lat = d.get("latencyPercentiles", {})
@@ -94,10 +130,12 @@ def stats(p):
     return s["requestsPerSec"], lat.get("p50", 0) * 1000, lat.get("p99", 0) * 1000, s.get("sizePerRequest") or 0
 ours, theirs = stats(sys.argv[1]), stats(sys.argv[2])
 regime, c = sys.argv[3], sys.argv[4]
-for name, s in [("echinomap", ours), ("Martin 1.14", theirs)]:
-    ratio = ours[0] / theirs[0] if theirs[0] else float("nan")
-    print(f"| {regime} | {name} | {c} | {s[0]:.0f} | {s[1]:.2f} | {s[2]:.2f} | {s[3]:.0f} | {ratio:.2f} |" if name == "echinomap"
-          else f"| {regime} | {name} | {c} | {s[0]:.0f} | {s[1]:.2f} | {s[2]:.2f} | {s[3]:.0f} | 1.00 |")
+rows = [("echinomap", ours), ("Martin 1.14", theirs)]
+if len(sys.argv) > 5:
+    rows.append(("static files (nginx)", stats(sys.argv[5])))
+for name, s in rows:
+    ratio = s[0] / theirs[0] if theirs[0] else float("nan")
+    print(f"| {regime} | {name} | {c} | {s[0]:.0f} | {s[1]:.2f} | {s[2]:.2f} | {s[3]:.0f} | {ratio:.2f} |")
 PY
   done
 done

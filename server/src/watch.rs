@@ -8,13 +8,15 @@
 //!   `auth::session` keeps resolved logins only for the current [`Watch::auth_generation`].
 //!
 //! Freshness is exact, not eventual: a request with credentials first waits for a *fence*
-//! ([`Watch::sync`]): a `SELECT 1` on the listening connection itself, started after the request
-//! arrived. PostgreSQL signals listeners when a transaction commits, before the writer hears
-//! "committed", and a listening backend sends pending notifications before it reads the next
-//! query, so when the fence's answer arrives, every notification of every transaction
-//! committed before the request is in hand. Requests that arrive together share one fence, so
-//! under load the cost is one tiny round trip for many requests, not one query per request per
-//! cache. While the LISTEN connection is down, nothing is trusted: every call asks the
+//! ([`Watch::sync`]): an empty query on the listening connection itself, sent after the
+//! request arrived. PostgreSQL signals listeners when a transaction commits, before the writer
+//! hears "committed", and a listening backend sends pending notifications before its next
+//! ReadyForQuery, so when the fence's answer arrives, every notification of every transaction
+//! committed before the request is in hand. Fences are numbered: a request waits for the first
+//! fence whose number was taken after it arrived, so every request that arrives while one fence
+//! is on the wire shares the next one. Under load the cost is one tiny round trip for many
+//! requests (and no message per request to the listener: a counter, a wake-up and a shared
+//! watch value). While the LISTEN connection is down, nothing is trusted: every call asks the
 //! database, as if there were no cache.
 
 use std::collections::HashMap;
@@ -24,7 +26,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, watch};
 
 pub const DATA_CHANNEL: &str = "echinomap_data";
 pub const AUTH_CHANNEL: &str = "echinomap_auth";
@@ -41,27 +43,32 @@ struct Inner {
     /// Moves on every account notification (and when the listener reconnects).
     auth_generation: AtomicU64,
     versions: RwLock<Option<Snapshot>>,
+    /// The number of the last fence sent (taken just before its query goes out).
+    fence_started: AtomicU64,
+    /// Wakes the listener: a request waits for a fence.
+    demand: Notify,
 }
 
-/// A request waiting for the next fence: told whether it completed.
-type Waiter = oneshot::Sender<bool>;
+/// The last fence that ended: its number, and whether it completed (false: the connection
+/// failed, and whoever waited for it must ask the database).
+type FenceDone = (u64, bool);
 
 #[derive(Debug, Clone)]
 pub struct Watch {
     inner: Arc<Inner>,
-    fences: mpsc::UnboundedSender<Waiter>,
+    fences: watch::Sender<FenceDone>,
 }
 
 impl Watch {
     /// Starts listening on `pool`'s database; the task runs until aborted (before the pool
     /// closes: it holds one of the pool's connections).
     pub fn spawn(pool: PgPool) -> (Self, tokio::task::JoinHandle<()>) {
-        let (fences, waiting) = mpsc::unbounded_channel();
+        let (fences, _) = watch::channel((0, false));
         let watch = Self {
             inner: Arc::default(),
             fences,
         };
-        let task = tokio::spawn(watch.clone().listen(pool, waiting));
+        let task = tokio::spawn(watch.clone().listen(pool));
         (watch, task)
     }
 
@@ -71,11 +78,14 @@ impl Watch {
         if !self.inner.listening.load(Ordering::SeqCst) {
             return false;
         }
-        let (tx, rx) = oneshot::channel();
-        if self.fences.send(tx).is_err() {
-            return false;
+        let mut done = self.fences.subscribe();
+        // Fence `need` takes its number after this load, so it is sent after this call began.
+        let need = self.inner.fence_started.load(Ordering::SeqCst) + 1;
+        self.inner.demand.notify_one();
+        match done.wait_for(|&(n, _)| n >= need).await {
+            Ok(d) => d.1,
+            Err(_) => false,
         }
-        rx.await.unwrap_or(false)
     }
 
     /// Whatever was read before may be stale (the listener was down).
@@ -119,14 +129,14 @@ impl Watch {
         Ok(pick(&map, tables))
     }
 
-    async fn listen(self, pool: PgPool, mut waiting: mpsc::UnboundedReceiver<Waiter>) {
+    async fn listen(self, pool: PgPool) {
         loop {
             match self.subscribe(&pool).await {
                 Ok(mut listener) => {
                     // Anything may have changed while nobody listened.
                     self.touch();
                     self.inner.listening.store(true, Ordering::SeqCst);
-                    self.serve_fences(&mut listener, &mut waiting).await;
+                    self.serve_fences(&mut listener).await;
                     self.inner.listening.store(false, Ordering::SeqCst);
                     self.touch();
                     tracing::warn!(
@@ -137,36 +147,26 @@ impl Watch {
                     tracing::warn!(error = %e, "cannot listen for database changes; retrying");
                 }
             }
-            // Whoever waits now is told to ask the database.
-            while let Ok(w) = waiting.try_recv() {
-                let _ = w.send(false);
-            }
+            // Whoever waits now is told to ask the database: a failed fence numbered past
+            // every request that may be waiting.
+            let n = self.inner.fence_started.fetch_add(1, Ordering::SeqCst) + 1;
+            self.fences.send_replace((n, false));
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 
-    /// Runs fences for the waiting requests (and one a second when idle, which takes in the
+    /// Runs fences while requests wait for one (and one a second when idle, which takes in the
     /// notifications of a quiet service) until the connection fails.
-    async fn serve_fences(
-        &self,
-        listener: &mut PgListener,
-        waiting: &mut mpsc::UnboundedReceiver<Waiter>,
-    ) {
+    async fn serve_fences(&self, listener: &mut PgListener) {
         loop {
-            let mut batch = Vec::new();
-            match tokio::time::timeout(Duration::from_secs(1), waiting.recv()).await {
-                Ok(Some(w)) => batch.push(w),
-                Ok(None) => return,
-                Err(_) => {}
-            }
-            // Everyone who arrived before this fence starts shares it.
-            while let Ok(w) = waiting.try_recv() {
-                batch.push(w);
-            }
-            let done = sqlx::raw_sql("SELECT 1")
-                .execute(&mut *listener)
-                .await
-                .is_ok();
+            // A request that arrived while the previous fence was out left a permit: the next
+            // fence goes out at once.
+            let _ =
+                tokio::time::timeout(Duration::from_secs(1), self.inner.demand.notified()).await;
+            let n = self.inner.fence_started.fetch_add(1, Ordering::SeqCst) + 1;
+            // The empty query: nothing to parse, plan or return but the pending notifications
+            // and ReadyForQuery.
+            let done = sqlx::raw_sql("").execute(&mut *listener).await.is_ok();
             while let Some(n) = listener.next_buffered() {
                 let counter = match n.channel() {
                     DATA_CHANNEL => &self.inner.data_generation,
@@ -177,14 +177,10 @@ impl Watch {
             }
             if !done {
                 self.inner.listening.store(false, Ordering::SeqCst);
-                for w in batch {
-                    let _ = w.send(false);
-                }
+                self.fences.send_replace((n, false));
                 return;
             }
-            for w in batch {
-                let _ = w.send(true);
-            }
+            self.fences.send_replace((n, true));
         }
     }
 

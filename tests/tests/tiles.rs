@@ -571,3 +571,110 @@ async fn tilejson_catalog_and_bad_tile_paths() -> Result<()> {
     );
     Ok(())
 }
+
+/// A cached tile is answered in front of the router (`tiles::fast_path`): the same credentials,
+/// permission and scope checks must hold there, and a revoked token must not reach a tile that
+/// is in the cache.
+#[tokio::test]
+async fn a_cached_tile_is_served_only_to_callers_who_may_see_it() -> Result<()> {
+    use echinomap_server::audit::Actor;
+    use echinomap_server::auth::store;
+    let app = TestApp::with_demo().await?;
+    let epi = app.epi().await?;
+    let ts = app.user(Role::TownshipStaff, "654022100").await?;
+    // A tile over the county seat's township and its neighbours.
+    let t = TileCoord::containing(81.1513, 43.8407, 9)?;
+    let path = format!("/tiles/villages/{}/{}/{}.mvt", t.z(), t.x(), t.y());
+    // The county's tile enters the cache first.
+    let county = tile(&epi, "villages", t, "")
+        .await?
+        .expect("county villages");
+    let again = epi.get(&path).await?;
+    assert_eq!(again.status().as_u16(), 200);
+    let etag = again
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let codes = |d: &Decoded| -> Vec<String> {
+        d.features.iter().filter_map(|f| text(f, "code")).collect()
+    };
+    assert!(
+        codes(&county).iter().any(|c| !c.starts_with("654022100")),
+        "the tile should hold villages of other townships for this test to mean anything"
+    );
+    // The township user gets the township's tile, not the county's one from the cache.
+    let own = tile(&ts, "villages", t, "")
+        .await?
+        .expect("township villages");
+    assert!(!codes(&own).is_empty());
+    assert!(codes(&own).iter().all(|c| c.starts_with("654022100")));
+    // Revalidation of a cached tile: 304 for the same caller.
+    let r = epi
+        .request(reqwest::Method::GET, &path)
+        .header("If-None-Match", &etag)
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 304);
+    // No credentials: the router's answer, not the cached tile.
+    let body = app.get_json(&path, 401).await?;
+    assert_eq!(body["error"]["code"], "login_required");
+    // A revoked token stops at once, cached tile or not.
+    store::revoke_token(&app.db.pool, ts.token_id, &Actor::cli())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let body = ts.get_json(&path, 401).await?;
+    assert_eq!(body["error"]["code"], "invalid_credentials");
+    // A malformed path still gets the router's JSON error.
+    let body = epi.get_json("/tiles/villages/9/x/1.mvt", 400).await?;
+    assert!(body["error"]["message"].as_str().is_some());
+    Ok(())
+}
+
+/// The tile pool runs generic plans. In a generic plan, `f.geom && env.e4326` (env a CTE of
+/// the bound z/x/y) became a join filter that transformed the envelope again for every row and
+/// could not use the spatial index; every layer now reads the envelope through an InitPlan.
+#[tokio::test]
+async fn generic_tile_plans_transform_the_envelope_once_not_per_row() -> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let mut conn = app.db.pool.acquire().await?;
+    sqlx::raw_sql("SET plan_cache_mode = force_generic_plan")
+        .execute(&mut *conn)
+        .await?;
+    let mut checked = 0;
+    for (i, layer) in LAYERS.iter().enumerate() {
+        for z in [layer.minzoom.max(6), 12] {
+            let name = format!("t{i}_{z}");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "PREPARE {name} AS {}",
+                layer.sql(z)
+            )))
+            .execute(&mut *conn)
+            .await?;
+            let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "EXPLAIN EXECUTE {name}({z}, 0, 0, '654022', false, '2024-01-01', '2024-12-31',
+                    '2024-12-01', '2024-12-31', 'human_cases', 7, false,
+                    '{{}}', '{{}}', '{{}}', '{{}}', '{{}}', '{{}}', '{{}}')"
+            )))
+            .fetch_all(&mut *conn)
+            .await?;
+            let text = plan.join("\n");
+            assert!(
+                text.contains("InitPlan"),
+                "{} z{z}: the envelope is not an InitPlan:\n{text}",
+                layer.id
+            );
+            for line in &plan {
+                assert!(
+                    !(line.contains("Filter") && line.contains("st_tileenvelope")),
+                    "{} z{z}: the envelope is computed per row:\n{text}",
+                    layer.id
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, LAYERS.len() * 2);
+    Ok(())
+}

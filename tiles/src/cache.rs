@@ -63,10 +63,33 @@ impl Encoding {
     }
 }
 
+thread_local! {
+    /// One gzip compressor per thread, reset between tiles: making a new one allocates and
+    /// zeroes a few hundred KiB, which cost as much as compressing a small tile.
+    static GZIP: std::cell::RefCell<Option<flate2::Compress>> = const { std::cell::RefCell::new(None) };
+}
+
 fn gzip(raw: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(raw)?;
-    enc.finish()
+    use flate2::{Compress, Compression, FlushCompress, Status};
+    GZIP.with_borrow_mut(|slot| {
+        let c = slot.get_or_insert_with(|| Compress::new_gzip(Compression::default(), 15));
+        c.reset();
+        let mut out = Vec::with_capacity(raw.len() / 2 + 64);
+        loop {
+            let consumed = usize::try_from(c.total_in()).unwrap_or(raw.len());
+            let status = c
+                .compress_vec(
+                    &raw[consumed.min(raw.len())..],
+                    &mut out,
+                    FlushCompress::Finish,
+                )
+                .map_err(std::io::Error::other)?;
+            match status {
+                Status::StreamEnd => return Ok(out),
+                Status::Ok | Status::BufError => out.reserve(out.capacity().max(256)),
+            }
+        }
+    })
 }
 
 fn brotli(raw: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -222,6 +245,23 @@ impl std::fmt::Display for CacheKey<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reused_gzip_compressor_makes_whole_independent_streams() {
+        use std::io::Read;
+        // Big (several output buffers), empty and small, one after the other on one thread.
+        let big: Vec<u8> = (0..300_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for raw in [big.clone(), Vec::new(), b"tile".to_vec(), big] {
+            let gz = gzip(&raw).unwrap();
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&gz[..])
+                .read_to_end(&mut out)
+                .unwrap();
+            assert_eq!(out, raw);
+        }
+    }
 
     #[test]
     fn encodings_are_negotiated_brotli_first_and_q0_excludes() {

@@ -1,7 +1,7 @@
 //! The layer catalogue: what each vector-tile layer holds, at which zooms, which tables it reads
 //! (their data versions are part of the cache key), and its SQL.
 //!
-//! Every layer's SQL takes the same seventeen bound parameters, declared with their types in the
+//! Every layer's SQL takes the same nineteen bound parameters, declared with their types in the
 //! `p` CTE so that a layer that ignores some of them still plans:
 //! `$1` z, `$2` x, `$3` y, `$4` the caller's jurisdiction code (a prefix of village codes),
 //! `$5` suppress small counts, `$6`/`$7` the period's first and last day, `$8`/`$9` the month
@@ -10,12 +10,17 @@
 //! `$13`–`$17` per village of the caller's scope, indexed by `villages.id`: risk tier (1 low,
 //! 2 medium, 3 high, 0 none), risk score, cases in the period, dogs due and dogs dosed in the
 //! coverage month — computed by the service's risk model and indicator engine, so that the map
-//! and the API agree (empty arrays for layers without [`LayerDef::uses_risk`]). Fixed-width
+//! and the API agree — and `$18`/`$19` the latest year's population and households (empty
+//! arrays for layers without [`LayerDef::uses_risk`]). Fixed-width
 //! arrays without NULLs (−1 stands for none), so that `a[f.id]` is a constant-time lookup.
 //!
 //! PostGIS choices, once for all layers:
 //! - The filter transforms the *tile envelope* to EPSG:4326 (never the geometry column), so the
-//!   GiST index on `geom` is used. The envelope carries the 64/4096 buffer of the tiles.
+//!   GiST index on `geom` is used. The envelope carries the 64/4096 buffer of the tiles. The
+//!   `env` CTE is materialized and the filter reads it through a scalar subquery
+//!   (`f.geom && (SELECT e4326 FROM env)`), which PostgreSQL runs once as an InitPlan: with the
+//!   generic plans of the tile pool, `f.geom && env.e4326` became a join filter that transformed
+//!   the envelope again for every row and never used the index.
 //! - Geometry is transformed to 3857 only for `ST_AsMVTGeom` (extent 4096, buffer 64, clipped),
 //!   after `ST_Simplify` with a one-pixel tolerance at the tile's zoom (`preserveCollapsed`).
 //! - A feature that intersects the envelope is never dropped: when `ST_AsMVTGeom` collapses it
@@ -53,7 +58,7 @@ pub struct LayerDef {
     pub suppressible: bool,
     /// The layer reads `period=`.
     pub uses_period: bool,
-    /// The layer shows the risk tier and score of each village (bound as `$13`–`$15`); its
+    /// The layer shows the risk tier and score of each village (bound as `$13`–`$19`); its
     /// tiles depend on the day as well as on the data.
     pub uses_risk: bool,
     /// The layer reads `source=` and `resolution=` (hotspot results).
@@ -90,8 +95,9 @@ macro_rules! prelude {
                    $6::date AS d_from, $7::date AS d_to, $8::date AS m_from, $9::date AS m_to,
                    $10::text AS source, $11::int AS resolution, $12::bool AS has_period,
                    $13::int2[] AS v_tier, $14::float8[] AS v_score,
-                   $15::int8[] AS v_cases, $16::int8[] AS v_due, $17::int8[] AS v_dosed),
-        env AS (
+                   $15::int8[] AS v_cases, $16::int8[] AS v_due, $17::int8[] AS v_dosed,
+                   $18::int8[] AS v_population, $19::int8[] AS v_households),
+        env AS MATERIALIZED (
             SELECT ST_TileEnvelope(z, x, y) AS e3857,
                    ST_Transform(ST_TileEnvelope(z, x, y, margin => 64.0 / 4096), 4326) AS e4326,
                    40075016.68557849 / (4096 * 2 ^ z) AS px
@@ -130,7 +136,7 @@ const BOUNDARIES: &str = concat!(
     mvt_geom!(),
     " AS geom
         FROM f, env
-        WHERE f.geom && env.e4326 AND ST_Intersects(f.geom, env.e4326)) t"
+        WHERE f.geom && (SELECT e4326 FROM env) AND ST_Intersects(f.geom, (SELECT e4326 FROM env))) t"
 );
 
 const RIVERS: &str = concat!(
@@ -141,7 +147,7 @@ const RIVERS: &str = concat!(
     mvt_geom!(),
     " AS geom
         FROM rivers f, env
-        WHERE f.geom && env.e4326 AND ST_Intersects(f.geom, env.e4326)) t"
+        WHERE f.geom && (SELECT e4326 FROM env) AND ST_Intersects(f.geom, (SELECT e4326 FROM env))) t"
 );
 
 const VILLAGES: &str = concat!(
@@ -149,7 +155,8 @@ const VILLAGES: &str = concat!(
     "
     SELECT ST_AsMVT(t, 'villages', 4096, 'geom', 'id') FROM (
         SELECT f.id, f.code::text AS code, f.name, f.township_code::text AS township_code, f.kind::text AS kind,
-               d.population, d.households, f.synthetic, f.remote,
+               nullif(p.v_population[f.id], -1) AS population,
+               nullif(p.v_households[f.id], -1) AS households, f.synthetic, f.remote,
                (ARRAY['low', 'medium', 'high'])[p.v_tier[f.id]] AS risk_tier,
                CASE WHEN p.v_tier[f.id] > 0 THEN p.v_score[f.id] END AS risk_score,
                CASE WHEN p.v_cases[f.id] < 0 OR (p.suppress AND p.v_cases[f.id] BETWEEN 1 AND 4) THEN NULL
@@ -161,10 +168,7 @@ const VILLAGES: &str = concat!(
     " AS geom
         FROM villages f
         CROSS JOIN env CROSS JOIN p
-        LEFT JOIN LATERAL (
-            SELECT population, households FROM village_denominators
-            WHERE village_id = f.id ORDER BY year DESC LIMIT 1) d ON true
-        WHERE f.geom && env.e4326 AND f.code LIKE p.scope || '%') t"
+        WHERE f.geom && (SELECT e4326 FROM env) AND f.code LIKE p.scope || '%') t"
 );
 
 const SLAUGHTER_POINTS: &str = concat!(
@@ -186,7 +190,7 @@ const SLAUGHTER_POINTS: &str = concat!(
                    sum(s.infected) FILTER (WHERE NOT s.disposal_done) AS not_disposed
             FROM slaughter_inspections s
             WHERE s.point_id = f.id AND s.deleted_at IS NULL AND s.inspected_on BETWEEN p.d_from AND p.d_to) i ON true
-        WHERE f.deleted_at IS NULL AND f.geom && env.e4326 AND v.code LIKE p.scope || '%') t"
+        WHERE f.deleted_at IS NULL AND f.geom && (SELECT e4326 FROM env) AND v.code LIKE p.scope || '%') t"
 );
 
 /// Cases reported in the period per village of `sel` (the villages of the scope the tile
@@ -197,7 +201,7 @@ macro_rules! sel_villages {
         "
     sel AS (
         SELECT f.id FROM villages f, env, p
-        WHERE f.geom && env.e4326 AND f.code LIKE p.scope || '%'),"
+        WHERE f.geom && (SELECT e4326 FROM env) AND f.code LIKE p.scope || '%'),"
     };
 }
 
@@ -209,7 +213,7 @@ macro_rules! sel_cells {
     tile_cells AS (
         SELECT f.cell FROM h3_cells f, env, p
         WHERE f.resolution = CASE WHEN p.z < 7 THEN 6 ELSE 7 END
-          AND f.geom && env.e4326 AND ST_Intersects(f.geom, env.e4326)),
+          AND f.geom && (SELECT e4326 FROM env) AND ST_Intersects(f.geom, (SELECT e4326 FROM env))),
     sel AS (
         SELECT v.id FROM villages v CROSS JOIN p
         JOIN tile_cells t ON t.cell = CASE WHEN p.z < 7 THEN v.h3_r6 ELSE v.h3_r7 END
@@ -251,7 +255,7 @@ const CASE_DENSITY: &str = concat!(
         JOIN counts k ON k.village_id = f.id
         LEFT JOIN population n ON n.village_id = f.id
         CROSS JOIN env CROSS JOIN p
-        WHERE f.geom && env.e4326) t"
+        WHERE f.geom && (SELECT e4326 FROM env)) t"
 );
 
 const CASE_DENSITY_CELLS: &str = concat!(
@@ -280,7 +284,7 @@ const CASE_DENSITY_CELLS: &str = concat!(
         FROM h3_cells f
         JOIN cells c ON c.cell = f.cell
         CROSS JOIN env CROSS JOIN p
-        WHERE f.geom && env.e4326 AND ST_Intersects(f.geom, env.e4326)) t"
+        WHERE f.geom && (SELECT e4326 FROM env) AND ST_Intersects(f.geom, (SELECT e4326 FROM env))) t"
 );
 
 /// Registered live dogs and the dogs dosed in the coverage month, per village of `sel`.
@@ -314,7 +318,7 @@ const DOG_DENSITY: &str = concat!(
         FROM villages f
         JOIN counts k ON k.village_id = f.id
         CROSS JOIN env
-        WHERE f.geom && env.e4326) t"
+        WHERE f.geom && (SELECT e4326 FROM env)) t"
 );
 
 const DOG_DENSITY_CELLS: &str = concat!(
@@ -336,7 +340,7 @@ const DOG_DENSITY_CELLS: &str = concat!(
         FROM h3_cells f
         JOIN cells c ON c.cell = f.cell
         CROSS JOIN env
-        WHERE f.geom && env.e4326 AND ST_Intersects(f.geom, env.e4326)) t"
+        WHERE f.geom && (SELECT e4326 FROM env) AND ST_Intersects(f.geom, (SELECT e4326 FROM env))) t"
 );
 
 /// The cells of the latest stored hotspot result for the source layer, resolution and scope
@@ -361,7 +365,7 @@ const HOTSPOTS: &str = concat!(
         FROM hotspot_cells f
         JOIN latest l ON l.id = f.result_id
         CROSS JOIN env CROSS JOIN p
-        WHERE f.geom && env.e4326 AND ST_Intersects(f.geom, env.e4326)) t"
+        WHERE f.geom && (SELECT e4326 FROM env) AND ST_Intersects(f.geom, (SELECT e4326 FROM env))) t"
 );
 
 const AREA_FIELDS: &[FieldDef] = &[

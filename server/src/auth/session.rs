@@ -162,6 +162,10 @@ impl CallerRow {
 /// Middleware: resolves the caller (if any) once per request and stores it for the guard and
 /// the handlers. Never rejects by itself; the guard decides.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    // Already resolved in front of the router (the tiles' fast path).
+    if req.extensions().get::<Auth>().is_some() {
+        return next.run(req).await;
+    }
     let auth = match resolve(&state, req.headers()).await {
         Ok(auth) => auth,
         Err(e) => return e.into_response(),
@@ -170,7 +174,9 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     next.run(req).await
 }
 
-async fn resolve(state: &AppState, headers: &HeaderMap) -> AppResult<Auth> {
+/// The caller of a request, from its token or session cookie (through the fence and the
+/// caller cache).
+pub async fn resolve(state: &AppState, headers: &HeaderMap) -> AppResult<Auth> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let Some(secret) = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) else {
             return Ok(Auth::Invalid(

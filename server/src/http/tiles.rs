@@ -131,14 +131,33 @@ pub async fn tilejson_handler(
     Ok(Json(tilejson(layer, &origin(&headers), &filters)))
 }
 
-pub async fn tile(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    ApiPath((layer_id, z, x, y_file)): ApiPath<(String, String, String, String)>,
-    ApiQuery(params): ApiQuery<TileParams>,
-) -> AppResult<Response> {
-    let layer = find_layer(&layer_id)?;
+/// One tile request, resolved: everything the cache key and the layer statement need.
+struct Prepared {
+    layer: &'static LayerDef,
+    coord: TileCoord,
+    period: Period,
+    asked_period: bool,
+    source: &'static str,
+    resolution: u8,
+    m_from: chrono::NaiveDate,
+    m_to: chrono::NaiveDate,
+    scope: String,
+    suppress: bool,
+    enc: Encoding,
+    versions: Vec<i64>,
+    key: String,
+}
+
+/// Parses a tile request and computes its cache key; `Ok(None)` for a zoom outside the layer's
+/// range (204). Shared by the handler and [`fast_path`], so both key a tile the same way.
+async fn prepare(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    (layer_id, z, x, y_file): (&str, &str, &str, &str),
+    params: &TileParams,
+) -> AppResult<Option<Prepared>> {
+    let layer = find_layer(layer_id)?;
     let y = y_file.strip_suffix(".mvt").ok_or_else(|| {
         AppError::invalid_param("y", format!("a tile path ends in .mvt, got {y_file:?}"))
     })?;
@@ -150,10 +169,10 @@ pub async fn tile(
             )
         })
     };
-    let coord = TileCoord::new(number("z", &z)?, number("x", &x)?, number("y", y)?)
+    let coord = TileCoord::new(number("z", z)?, number("x", x)?, number("y", y)?)
         .map_err(|e| AppError::invalid_param("z", e.to_string()))?;
     if coord.z() < layer.minzoom || coord.z() > layer.maxzoom {
-        return Ok(StatusCode::NO_CONTENT.into_response());
+        return Ok(None);
     }
     let today = chrono::Local::now().date_naive();
     let asked_period = params.period()?;
@@ -172,7 +191,6 @@ pub async fn tile(
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok()),
     );
-
     // From memory while the change listener is up; a write makes them move at once.
     let versions = state.watch.versions(&state.pool, layer.tables).await?;
     // Risk depends on the day too (its windows end today).
@@ -192,14 +210,133 @@ pub async fn tile(
         versions: &versions,
     }
     .to_string();
-    let cached = match state.tile_cache.get(&key) {
+    Ok(Some(Prepared {
+        layer,
+        coord,
+        period,
+        asked_period: asked_period.is_some(),
+        source,
+        resolution,
+        m_from,
+        m_to,
+        scope: scope.to_owned(),
+        suppress,
+        enc,
+        versions,
+        key,
+    }))
+}
+
+/// The answer for a tile in hand: 204 when empty, 304 when `If-None-Match` names its ETag,
+/// else the bytes of the negotiated encoding.
+fn respond(cached: &CachedTile, enc: Encoding, headers: &HeaderMap) -> AppResult<Response> {
+    if cached.is_empty() {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let etag = cached.etag(enc);
+    let mut builder = Response::builder()
+        .header(header::VARY, "Accept-Encoding")
+        .header(header::ETAG, &etag)
+        // A private dashboard: browsers keep the tile but ask again (a 304 when unchanged).
+        .header(header::CACHE_CONTROL, "private, no-cache");
+    let inm = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    if matches_if_none_match(inm, &etag) {
+        return builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .map_err(|e| AppError::Internal(e.into()));
+    }
+    builder = builder
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, MVT_CONTENT_TYPE);
+    if let Some(e) = enc.header() {
+        builder = builder.header(header::CONTENT_ENCODING, HeaderValue::from_static(e));
+    }
+    builder
+        .body(Body::from(cached.body(enc)))
+        .map_err(|e| AppError::Internal(e.into()))
+}
+
+/// Middleware in front of the router: a tile that is in the cache is answered here, without
+/// the router, the trace span, the compression layer or the route guard (the same checks are
+/// made: credentials through the fence, the `Aggregates` permission, the caller's scope in the
+/// key). Anything else (a miss, an error, a request without credentials) goes on to the router
+/// as before, with the credentials already resolved so that they are not resolved twice.
+pub async fn fast_path(
+    State(state): State<AppState>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(parts) = tile_path(req.method(), req.uri().path()) else {
+        return next.run(req).await;
+    };
+    let auth = match crate::auth::session::resolve(&state, req.headers()).await {
+        Ok(auth) => auth,
+        Err(e) => return e.into_response(),
+    };
+    if let crate::auth::session::Auth::Caller(caller) = &auth
+        && caller.can(crate::auth::Perm::Aggregates)
+        && let Ok(axum::extract::Query(params)) =
+            axum::extract::Query::<TileParams>::try_from_uri(req.uri())
+        && let Ok(Some(p)) = prepare(&state, caller, req.headers(), parts, &params).await
+        && let Some(cached) = state.tile_cache.get(&p.key)
+        && let Ok(response) = respond(&cached, p.enc, req.headers())
+    {
+        return response;
+    }
+    req.extensions_mut().insert(auth);
+    next.run(req).await
+}
+
+/// `GET /tiles/{layer}/{z}/{x}/{y}`: the four segments, else `None`.
+fn tile_path<'a>(
+    method: &axum::http::Method,
+    path: &'a str,
+) -> Option<(&'a str, &'a str, &'a str, &'a str)> {
+    if method != axum::http::Method::GET {
+        return None;
+    }
+    let mut it = path.strip_prefix("/tiles/")?.split('/');
+    let parts = (it.next()?, it.next()?, it.next()?, it.next()?);
+    it.next().is_none().then_some(parts)
+}
+
+pub async fn tile(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiPath((layer_id, z, x, y_file)): ApiPath<(String, String, String, String)>,
+    ApiQuery(params): ApiQuery<TileParams>,
+) -> AppResult<Response> {
+    let Some(p) = prepare(
+        &state,
+        &caller,
+        &headers,
+        (&layer_id, &z, &x, &y_file),
+        &params,
+    )
+    .await?
+    else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let (layer, coord, enc) = (p.layer, p.coord, p.enc);
+    let cached = match state.tile_cache.get(&p.key) {
         Some(t) => t,
         None => {
             let started = std::time::Instant::now();
             let village = if layer.uses_risk {
                 state
                     .tile_risk
-                    .get(&state, scope, suppress, &period.label(), m_from, &versions)
+                    .get(
+                        &state,
+                        &p.scope,
+                        p.suppress,
+                        &p.period.label(),
+                        p.m_from,
+                        &p.versions,
+                    )
                     .await?
             } else {
                 Arc::default()
@@ -208,20 +345,22 @@ pub async fn tile(
                 .bind(i32::from(coord.z()))
                 .bind(coord.x() as i32)
                 .bind(coord.y() as i32)
-                .bind(scope)
-                .bind(suppress)
-                .bind(period.from)
-                .bind(period.to)
-                .bind(m_from)
-                .bind(m_to)
-                .bind(source)
-                .bind(i32::from(resolution))
-                .bind(asked_period.is_some())
+                .bind(&p.scope)
+                .bind(p.suppress)
+                .bind(p.period.from)
+                .bind(p.period.to)
+                .bind(p.m_from)
+                .bind(p.m_to)
+                .bind(p.source)
+                .bind(i32::from(p.resolution))
+                .bind(p.asked_period)
                 .bind(&village.tier)
                 .bind(&village.score)
                 .bind(&village.cases)
                 .bind(&village.dogs_due)
                 .bind(&village.dogs_dosed)
+                .bind(&village.population)
+                .bind(&village.households)
                 .fetch_one(&state.tile_pool)
                 .await?;
             let raw = raw.unwrap_or_default();
@@ -256,42 +395,18 @@ pub async fn tile(
                 "tile rendered"
             );
             let tile = Arc::new(tile);
-            state.tile_cache.insert(key, tile.clone());
+            state.tile_cache.insert(p.key, tile.clone());
             tile
         }
     };
-    if cached.is_empty() {
-        return Ok(StatusCode::NO_CONTENT.into_response());
-    }
-    let etag = cached.etag(enc);
-    let mut builder = Response::builder()
-        .header(header::VARY, "Accept-Encoding")
-        .header(header::ETAG, &etag)
-        // A private dashboard: browsers keep the tile but ask again (a 304 when unchanged).
-        .header(header::CACHE_CONTROL, "private, no-cache");
-    let inm = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok());
-    if matches_if_none_match(inm, &etag) {
-        return builder
-            .status(StatusCode::NOT_MODIFIED)
-            .body(Body::empty())
-            .map_err(|e| AppError::Internal(e.into()));
-    }
-    builder = builder
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, MVT_CONTENT_TYPE);
-    if let Some(e) = enc.header() {
-        builder = builder.header(header::CONTENT_ENCODING, HeaderValue::from_static(e));
-    }
-    builder
-        .body(Body::from(cached.body(enc)))
-        .map_err(|e| AppError::Internal(e.into()))
+    respond(&cached, enc, &headers)
 }
 
 /// What the villages layer shows of each village of a scope, from the same engines as the API
-/// (risk model, indicator definitions), as the arrays the layer binds (`$13`–`$17`), indexed by
-/// `villages.id` (position id − 1), −1 (tier: 0) where a village has no value.
+/// (risk model, indicator definitions) and the latest denominators, as the arrays the layer
+/// binds (`$13`–`$19`), indexed by `villages.id` (position id − 1), −1 (tier: 0) where a village
+/// has no value. The denominators are here rather than joined in the tile statement: a lateral
+/// lookup per village cost a z6 tile a third of its time.
 #[derive(Debug, Default)]
 pub struct VillageArrays {
     /// 1 low, 2 medium, 3 high.
@@ -302,6 +417,9 @@ pub struct VillageArrays {
     /// `deworming_coverage` of the coverage month: dogs due and dogs dosed.
     dogs_due: Vec<i64>,
     dogs_dosed: Vec<i64>,
+    /// The latest year's `village_denominators`.
+    population: Vec<i64>,
+    households: Vec<i64>,
 }
 
 /// Village arrays by scope, day, period, suppression and the data versions of the villages
@@ -380,7 +498,26 @@ impl TileRisk {
             cases: vec![-1; len],
             dogs_due: vec![-1; len],
             dogs_dosed: vec![-1; len],
+            population: vec![-1; len],
+            households: vec![-1; len],
         };
+        let denominators: Vec<(i32, i64, i64)> = sqlx::query_as(
+            "SELECT DISTINCT ON (d.village_id) d.village_id, d.population::int8, d.households::int8
+             FROM village_denominators d JOIN villages v ON v.id = d.village_id
+             WHERE v.code LIKE $1 || '%'
+             ORDER BY d.village_id, d.year DESC",
+        )
+        .bind(scope)
+        .fetch_all(&state.pool)
+        .await?;
+        for (id, population, households) in denominators {
+            if let Some(i) = usize::try_from(id).ok().and_then(|id| id.checked_sub(1))
+                && i < len
+            {
+                arrays.population[i] = population;
+                arrays.households[i] = households;
+            }
+        }
         for r in risk {
             let Some(code) = r["code"].as_str() else {
                 continue;
