@@ -19,7 +19,8 @@ for tool in "$MARTIN" "$OHA"; do
   [ -x "$tool" ] || { echo "missing $tool: see the install lines at the top of $0" >&2; exit 1; }
 done
 data=${1:-bench/var-tiles}
-requests=${REQUESTS:-2000}
+requests=${REQUESTS:-4000}
+warm_requests=${WARM_REQUESTS:-30000}
 cargo build --release --locked -p echinomap-server >/dev/null 2>&1
 bin=target/release/echinomap
 work=$(mktemp -d /tmp/echinomap-tiles-XXXX)
@@ -75,8 +76,10 @@ for name, port, fmt in [("warm", pw, "/tiles/villages/{}/{}/{}.mvt"), ("cold", p
 print(f"{len(tiles)} distinct tiles, z6-z14", file=sys.stderr)
 PY
 
-run() { # name concurrency -> json
-  "$OHA" --no-tui --output-format json -n "$requests" -c "$2" --urls-from-file "$work/$1.urls" \
+run() { # name concurrency -> json (more requests for the warm servers: a cell lasts ~1 s)
+  local n=$requests
+  case $1 in warm | martin | static) n=$warm_requests ;; esac
+  "$OHA" --no-tui --output-format json -n "$n" -c "$2" --urls-from-file "$work/$1.urls" \
     -H "Accept-Encoding: gzip" -H "Authorization: Bearer $token" >"$work/$1-c$2.json"
 }
 # Warm the caches of the warm regime (one pass over the list).
@@ -89,6 +92,8 @@ if [ -n "$NGINX" ]; then
     code=$(curl -s -o "$f" -w '%{http_code}' -H "Accept-Encoding: gzip" -H "Authorization: Bearer $token" "$url")
     [ "$code" = 200 ] || rm -f "$f"
   done <"$work/warm.urls"
+  # nginx's workers drop root: they must be able to read the files.
+  chmod a+x "$work"; chmod -R a+rX "$work/static"
   cat >"$work/nginx.conf" <<NGINX
 worker_processes 2;
 pid $work/nginx.pid;
@@ -105,6 +110,9 @@ http {
     gzip_static always;
     add_header Vary Accept-Encoding;
     add_header Cache-Control "private, no-cache";
+    # An empty tile (no file) is a 204, as echinomap answers it.
+    location / { error_page 404 = @empty; }
+    location @empty { return 204; }
   }
 }
 NGINX

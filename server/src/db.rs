@@ -74,6 +74,10 @@ impl Database {
         PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
+            // No ping before each tile query: it was a second round trip (and a second wake-up
+            // of the backend) per tile. A connection broken meanwhile fails that one tile, and
+            // is replaced; the map asks again.
+            .test_before_acquire(false)
             .connect_lazy_with(options)
     }
 

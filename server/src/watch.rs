@@ -8,7 +8,7 @@
 //!   `auth::session` keeps resolved logins only for the current [`Watch::auth_generation`].
 //!
 //! Freshness is exact, not eventual: a request with credentials first waits for a *fence*
-//! ([`Watch::sync`]): an empty query on the listening connection itself, sent after the
+//! ([`Watch::sync`]): a bare Sync message on the listening connection itself, sent after the
 //! request arrived. PostgreSQL signals listeners when a transaction commits, before the writer
 //! hears "committed", and a listening backend sends pending notifications before its next
 //! ReadyForQuery, so when the fence's answer arrives, every notification of every transaction
@@ -164,9 +164,12 @@ impl Watch {
             let _ =
                 tokio::time::timeout(Duration::from_secs(1), self.inner.demand.notified()).await;
             let n = self.inner.fence_started.fetch_add(1, Ordering::SeqCst) + 1;
-            // The empty query: nothing to parse, plan or return but the pending notifications
-            // and ReadyForQuery.
-            let done = sqlx::raw_sql("").execute(&mut *listener).await.is_ok();
+            // A bare Sync message (sqlx's ping): no query, no transaction; the backend sends
+            // the pending notifications, then ReadyForQuery.
+            let done = match sqlx::Acquire::acquire(&mut *listener).await {
+                Ok(conn) => sqlx::Connection::ping(conn).await.is_ok(),
+                Err(_) => false,
+            };
             while let Some(n) = listener.next_buffered() {
                 let counter = match n.channel() {
                     DATA_CHANNEL => &self.inner.data_generation,

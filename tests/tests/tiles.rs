@@ -647,7 +647,8 @@ async fn generic_tile_plans_transform_the_envelope_once_not_per_row() -> Result<
         for z in [layer.minzoom.max(6), 12] {
             let name = format!("t{i}_{z}");
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                "PREPARE {name} AS {}",
+                "PREPARE {name}(int, int, int, text, bool, date, date, date, date, text, int, bool,
+                    int2[], float8[], int8[], int8[], int8[], int8[], int8[]) AS {}",
                 layer.sql(z)
             )))
             .execute(&mut *conn)

@@ -412,7 +412,10 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         // Outermost: a cached tile is answered before the router (tiles::fast_path).
-        .layer(middleware::from_fn_with_state(state.clone(), tiles::fast_path))
+        .layer(middleware::from_fn_with_state(
+            std::sync::Arc::new(state.clone()),
+            tiles::fast_path,
+        ))
         .with_state(state)
 }
 
