@@ -108,7 +108,7 @@ impl Application {
         let addr = self.local_addr()?;
         let (watch, listener) = crate::watch::Watch::spawn(self.db.pool.clone());
         let tile_pool = self.db.tile_pool();
-        let state = AppState {
+        let state = AppState::new(crate::http::Shared {
             pool: self.db.pool.clone(),
             tile_pool: tile_pool.clone(),
             password_policy: self.password_policy,
@@ -121,7 +121,7 @@ impl Application {
             tile_risk: crate::http::tiles::TileRisk::default(),
             risk: crate::risk::RiskCache::default(),
             summaries: crate::watch::Memo::new(64),
-        };
+        });
         let warm = tokio::spawn(warm_up(state.clone()));
         let app = router(state);
         tokio::spawn(crate::auth::session::purge_expired_sessions(

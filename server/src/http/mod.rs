@@ -39,9 +39,28 @@ use crate::auth::password::PasswordPolicy;
 use crate::auth::session::{self, Access};
 use crate::error::AppError;
 
-/// Shared by every handler.
+/// Shared by every handler. The router hands a clone to every request, so it is one reference
+/// count ([`Shared`] behind an `Arc`); fields read through `Deref` (`state.pool`).
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(std::sync::Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(std::sync::Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+#[derive(Debug)]
+pub struct Shared {
     pub pool: PgPool,
     /// Tile queries only: generic plans (`Database::tile_pool`).
     pub tile_pool: PgPool,
@@ -412,10 +431,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         // Outermost: a cached tile is answered before the router (tiles::fast_path).
-        .layer(middleware::from_fn_with_state(
-            std::sync::Arc::new(state.clone()),
-            tiles::fast_path,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), tiles::fast_path))
         .with_state(state)
 }
 

@@ -266,9 +266,7 @@ fn respond(cached: &CachedTile, enc: Encoding, headers: &HeaderMap) -> AppResult
 /// or bad credentials, a parameter the router must refuse) goes on to the router as before,
 /// with the credentials already resolved so that they are not resolved twice.
 pub async fn fast_path(
-    // Behind an Arc: the state is handed to every request, and cloning it whole (a dozen
-    // reference counts) showed in the profile of cached tiles.
-    State(state): State<Arc<AppState>>,
+    State(state): State<AppState>,
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
