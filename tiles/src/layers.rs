@@ -150,26 +150,26 @@ const RIVERS: &str = concat!(
         WHERE f.geom && (SELECT e4326 FROM env) AND ST_Intersects(f.geom, (SELECT e4326 FROM env))) t"
 );
 
-/// The busiest layer (every map view) is written without the `p`/`env` CTEs: the parameters
-/// are read where they are used and the envelopes are InitPlans, so that a tile with a few
-/// villages costs the executor three nodes instead of nine (starting the plan cost as much as
-/// running it). The other layers keep the shared prelude.
-const VILLAGES: &str = "
+const VILLAGES: &str = concat!(
+    prelude!(),
+    "
     SELECT ST_AsMVT(t, 'villages', 4096, 'geom', 'id') FROM (
         SELECT f.id, f.code::text AS code, f.name, f.township_code::text AS township_code, f.kind::text AS kind,
-               nullif(($18::int8[])[f.id], -1) AS population,
-               nullif(($19::int8[])[f.id], -1) AS households, f.synthetic, f.remote,
-               (ARRAY['low', 'medium', 'high'])[($13::int2[])[f.id]] AS risk_tier,
-               CASE WHEN ($13::int2[])[f.id] > 0 THEN ($14::float8[])[f.id] END AS risk_score,
-               CASE WHEN ($15::int8[])[f.id] < 0 OR ($5::bool AND ($15::int8[])[f.id] BETWEEN 1 AND 4) THEN NULL
-                    ELSE ($15::int8[])[f.id] END AS cases,
-               coalesce($5::bool AND ($15::int8[])[f.id] BETWEEN 1 AND 4, false) AS suppressed,
-               nullif(($16::int8[])[f.id], -1) AS dogs_due, nullif(($17::int8[])[f.id], -1) AS dogs_dosed,
-               round(($17::int8[])[f.id]::numeric / nullif(greatest(($16::int8[])[f.id], 0), 0), 4)::float8 AS deworming_coverage,
-               ST_AsMVTGeom(ST_Transform(f.geom, 3857), (SELECT ST_TileEnvelope($1::int, $2::int, $3::int)), 4096, 64, true) AS geom
+               nullif(p.v_population[f.id], -1) AS population,
+               nullif(p.v_households[f.id], -1) AS households, f.synthetic, f.remote,
+               (ARRAY['low', 'medium', 'high'])[p.v_tier[f.id]] AS risk_tier,
+               CASE WHEN p.v_tier[f.id] > 0 THEN p.v_score[f.id] END AS risk_score,
+               CASE WHEN p.v_cases[f.id] < 0 OR (p.suppress AND p.v_cases[f.id] BETWEEN 1 AND 4) THEN NULL
+                    ELSE p.v_cases[f.id] END AS cases,
+               coalesce(p.suppress AND p.v_cases[f.id] BETWEEN 1 AND 4, false) AS suppressed,
+               nullif(p.v_due[f.id], -1) AS dogs_due, nullif(p.v_dosed[f.id], -1) AS dogs_dosed,
+               round(p.v_dosed[f.id]::numeric / nullif(greatest(p.v_due[f.id], 0), 0), 4)::float8 AS deworming_coverage, ",
+    mvt_point!(),
+    " AS geom
         FROM villages f
-        WHERE f.geom && (SELECT ST_Transform(ST_TileEnvelope($1::int, $2::int, $3::int, margin => 64.0 / 4096), 4326))
-          AND f.code LIKE $4::text || '%') t";
+        CROSS JOIN env CROSS JOIN p
+        WHERE f.geom && (SELECT e4326 FROM env) AND f.code LIKE p.scope || '%') t"
+);
 
 const SLAUGHTER_POINTS: &str = concat!(
     prelude!(),

@@ -430,7 +430,7 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("http", http.method = %req.method(), http.path = %req.uri().path())
             }),
         )
-        // Outermost: a cached tile is answered before the router (tiles::fast_path).
+        // Outermost: tile requests are answered before the router (tiles::fast_path).
         .layer(middleware::from_fn_with_state(state.clone(), tiles::fast_path))
         .with_state(state)
 }

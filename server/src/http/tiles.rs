@@ -490,16 +490,23 @@ impl TileRisk {
                 .and_then(|c| c.first())
                 .map_or((0, 0), |c| (c.num.round() as i64, c.den.round() as i64))
         };
-        let ids: Vec<(i32, String)> =
-            sqlx::query_as("SELECT id, code::text FROM villages WHERE code LIKE $1 || '%'")
-                .bind(scope)
-                .fetch_all(&state.pool)
-                .await?;
-        let ids: std::collections::HashMap<String, usize> = ids
-            .into_iter()
-            .filter_map(|(id, code)| Some((code, usize::try_from(id).ok()?)))
-            .collect();
-        let len = ids.values().copied().max().unwrap_or(0);
+        // The villages of the scope with their latest denominators, in one read.
+        let villages: Vec<(i32, String, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT v.id, v.code::text, d.population::int8, d.households::int8
+             FROM villages v
+             LEFT JOIN LATERAL (
+                 SELECT population, households FROM village_denominators
+                 WHERE village_id = v.id ORDER BY year DESC LIMIT 1) d ON true
+             WHERE v.code LIKE $1 || '%'",
+        )
+        .bind(scope)
+        .fetch_all(&state.pool)
+        .await?;
+        let len = villages
+            .iter()
+            .filter_map(|v| usize::try_from(v.0).ok())
+            .max()
+            .unwrap_or(0);
         let mut arrays = VillageArrays {
             tier: vec![0; len],
             score: vec![-1.0; len],
@@ -509,28 +516,20 @@ impl TileRisk {
             population: vec![-1; len],
             households: vec![-1; len],
         };
-        let denominators: Vec<(i32, i64, i64)> = sqlx::query_as(
-            "SELECT DISTINCT ON (d.village_id) d.village_id, d.population::int8, d.households::int8
-             FROM village_denominators d JOIN villages v ON v.id = d.village_id
-             WHERE v.code LIKE $1 || '%'
-             ORDER BY d.village_id, d.year DESC",
-        )
-        .bind(scope)
-        .fetch_all(&state.pool)
-        .await?;
-        for (id, population, households) in denominators {
-            if let Some(i) = usize::try_from(id).ok().and_then(|id| id.checked_sub(1))
-                && i < len
-            {
-                arrays.population[i] = population;
-                arrays.households[i] = households;
-            }
+        let mut ids = std::collections::HashMap::with_capacity(villages.len());
+        for (id, code, population, households) in villages {
+            let Some(i) = usize::try_from(id).ok().and_then(|id| id.checked_sub(1)) else {
+                continue;
+            };
+            arrays.population[i] = population.unwrap_or(-1);
+            arrays.households[i] = households.unwrap_or(-1);
+            ids.insert(code, i);
         }
         for r in risk {
             let Some(code) = r["code"].as_str() else {
                 continue;
             };
-            let Some(i) = ids.get(code).and_then(|id| id.checked_sub(1)) else {
+            let Some(&i) = ids.get(code) else {
                 continue;
             };
             arrays.tier[i] = match r["tier"].as_str() {
