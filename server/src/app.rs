@@ -106,22 +106,13 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
-        let (watch, listener) = crate::watch::Watch::spawn(self.db.pool.clone());
-        let tile_pool = self.db.tile_pool();
-        let state = AppState::new(crate::http::Shared {
-            pool: self.db.pool.clone(),
-            tile_pool: tile_pool.clone(),
-            password_policy: self.password_policy,
-            tile_cache: echinomap_tiles::cache::TileCache::new(self.tile_cache_mb * 1024 * 1024),
-            linker: crate::linking::LinkerCache::default(),
-            imports: crate::http::imports::Jobs::default(),
-            programme: self.programme,
-            watch,
-            callers: crate::auth::session::CallerCache::default(),
-            tile_risk: crate::http::tiles::TileRisk::default(),
-            risk: crate::risk::RiskCache::default(),
-            summaries: crate::watch::Memo::new(64),
-        });
+        let (state, listener) = app_state(
+            &self.db,
+            self.password_policy,
+            self.tile_cache_mb,
+            self.programme,
+        );
+        let tile_pool = state.tile_pool.clone();
         let warm = tokio::spawn(warm_up(state.clone()));
         let app = router(state);
         tokio::spawn(crate::auth::session::purge_expired_sessions(
@@ -142,6 +133,33 @@ impl Application {
         served.map_err(|e| anyhow::anyhow!("server error: {e}"))?;
         closed
     }
+}
+
+/// The state every handler shares, over `db`, with its change listener running (the handle:
+/// abort it before the pool closes). Tests that mount their own routes in
+/// [`crate::http::with_layers`] build it too.
+pub fn app_state(
+    db: &Database,
+    password_policy: PasswordPolicy,
+    tile_cache_mb: u64,
+    programme: std::sync::Arc<crate::programme::Programme>,
+) -> (AppState, tokio::task::JoinHandle<()>) {
+    let (watch, listener) = crate::watch::Watch::spawn(db.pool.clone());
+    let state = AppState::new(crate::http::Shared {
+        pool: db.pool.clone(),
+        tile_pool: db.tile_pool(),
+        password_policy,
+        tile_cache: echinomap_tiles::cache::TileCache::new(tile_cache_mb * 1024 * 1024),
+        linker: crate::linking::LinkerCache::default(),
+        imports: crate::http::imports::Jobs::default(),
+        programme,
+        watch,
+        callers: crate::auth::session::CallerCache::default(),
+        tile_risk: crate::http::tiles::TileRisk::default(),
+        risk: crate::risk::RiskCache::default(),
+        summaries: crate::watch::Memo::new(64),
+    });
+    (state, listener)
 }
 
 /// Work the first page view would otherwise wait for, done while nobody waits: the deworming

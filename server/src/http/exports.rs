@@ -4,9 +4,7 @@
 //! decimals, a `bbox`, no `crs` member. CSV: UTF-8 with a BOM, `lon`/`lat` columns (a polygon's
 //! point on surface), Chinese (`lang=zh`, default) or English headers.
 
-use std::convert::Infallible;
-
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -15,8 +13,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use super::AppState;
 use super::extract::{ApiPath, ApiQuery};
+use super::{AppState, streaming};
 use crate::audit::{self, Actor, Entry};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
@@ -231,7 +229,7 @@ pub async fn export(
     )
     .await?;
     drop(conn);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let (tx, rx) = streaming::channel();
     let head = if format == "geojson" {
         let mut h = format!(
             "{{\"type\":\"FeatureCollection\",\"name\":{},\"period\":{},",
@@ -269,7 +267,7 @@ pub async fn export(
     let pool = state.pool.clone();
     let scope = caller.scope.prefix().to_owned();
     tokio::spawn(async move {
-        if tx.send(Bytes::from(head)).await.is_err() {
+        if tx.send(Ok(Bytes::from(head))).await.is_err() {
             return;
         }
         // PostgreSQL writes every row (suppression included); here rows are only copied into
@@ -297,13 +295,15 @@ pub async fn export(
                 Ok(Some(r)) => r,
                 Ok(None) => break,
                 Err(e) => {
-                    // The body is already streaming: end it malformed rather than pretend.
+                    // The body is already streaming: end it as failed rather than pretend.
                     tracing::error!(error = %e, layer = sel.layer.name, "export failed mid-stream");
+                    streaming::abort(&tx, "export").await;
                     return;
                 }
             };
             let Ok(text) = row.try_get::<&str, _>(0) else {
                 tracing::error!(layer = sel.layer.name, "export row is not text");
+                streaming::abort(&tx, "export").await;
                 return;
             };
             if geojson && !first {
@@ -314,19 +314,14 @@ pub async fn export(
                 buf.extend_from_slice(b"\r\n");
             }
             first = false;
-            if buf.len() >= CHUNK && tx.send(buf.split().freeze()).await.is_err() {
+            if buf.len() >= CHUNK && tx.send(Ok(buf.split().freeze())).await.is_err() {
                 return;
             }
         }
         if geojson {
             buf.extend_from_slice(b"]}");
         }
-        let _ = tx.send(buf.freeze()).await;
-    });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|chunk| (Ok::<_, Infallible>(chunk), rx))
+        let _ = tx.send(Ok(buf.freeze())).await;
     });
     let (content_type, ext) = if format == "geojson" {
         ("application/geo+json", "geojson")
@@ -345,7 +340,7 @@ pub async fn export(
                 ),
             ),
         ],
-        Body::from_stream(stream),
+        streaming::channel_body(rx),
     )
         .into_response())
 }

@@ -20,6 +20,7 @@ mod records;
 mod reports;
 mod risk;
 mod stage;
+pub mod streaming;
 pub mod summary;
 pub mod tiles;
 mod users;
@@ -416,7 +417,15 @@ pub fn router(state: AppState) -> Router {
         }));
         router = router.route(spec.path, guarded);
     }
-    router
+    with_layers(router, state)
+}
+
+/// The layers every answer passes through, around `routes`: authentication, compression, the
+/// trace span and the tiles' fast path, with the JSON 404 and 405. [`router`] puts the route
+/// table in it; the layer test of `tests/tests/encodings.rs` puts a streaming probe in it, so
+/// that what reaches a client is tested through exactly these layers.
+pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), session::authenticate))
