@@ -19,7 +19,7 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(s.length * p))]; };
 
 const t0 = Date.now();
-const server = await startServer({ scale, dataDir: process.env.ECHINOMAP_BENCH_DATA_DIR });
+const server = await startServer({ scale, dataDir: process.env.ECHINOMAP_BENCH_DATA_DIR, log: 'info' });
 console.error(`server ready (scale ${scale}) in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 const browser = await launchChromium();
 

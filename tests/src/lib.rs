@@ -75,9 +75,7 @@ pub fn init_logging() {
         let path = log_dir().join(format!("{exe}-{}.log", std::process::id()));
         if let Ok(file) = std::fs::File::create(path) {
             let _ = tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new(
-                    "debug,hyper=info,h2=info",
-                ))
+                .with_env_filter(tracing_subscriber::EnvFilter::new(TEST_LOG_FILTER))
                 .with_writer(std::sync::Mutex::new(file))
                 .with_ansi(false)
                 .try_init();
@@ -85,10 +83,23 @@ pub fn init_logging() {
     });
 }
 
+/// The log filter of every server and command a test starts (written to [`log_dir`]).
+pub const TEST_LOG_FILTER: &str = "debug,hyper=info,h2=info";
+
+/// Keeps what a command the test ran printed on stderr with the run's logs.
+pub fn keep_log(name: &str, stderr: &[u8]) {
+    let path = log_dir().join(format!(
+        "{name}-{}.log",
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::write(path, stderr);
+}
+
 /// A test binary's cluster lives until the process ends (a static is never dropped; the
 /// watchdog stops PostgreSQL then). Its directory is removed by the next test process: every
-/// `echinomap-cluster-PID-*` directory whose PID is gone.
-fn remove_clusters_of_ended_runs() {
+/// `echinomap-cluster-PID-*` directory whose PID is gone, after its PostgreSQL log is copied
+/// to [`log_dir`].
+pub fn remove_clusters_of_ended_runs() {
     let tmp = std::env::temp_dir();
     for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -102,6 +113,11 @@ fn remove_clusters_of_ended_runs() {
         let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
         let running = entry.path().join("pg").join("postmaster.pid").exists();
         if !alive && !running {
+            // PostgreSQL's own log joins the run's logs: the personal-data check reads it too.
+            let _ = std::fs::copy(
+                entry.path().join("pg").join("postgresql.log"),
+                log_dir().join(format!("postgresql-{name}.log")),
+            );
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

@@ -33,6 +33,7 @@ async fn start(db: &TestDb) -> Result<Server> {
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", db.url())
         .env("ECHINOMAP_ADMIN_PASSWORD", "Admin-Passw0rd!")
+        .env("ECHINOMAP_LOG", echinomap_tests::TEST_LOG_FILTER)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()?;
@@ -214,7 +215,9 @@ async fn the_command_line_imports_and_refuses_like_the_api() -> Result<()> {
         .args(["import", "--kind", "dogs"])
         .arg(&good)
         .env("DATABASE_URL", db.url())
+        .env("ECHINOMAP_LOG", echinomap_tests::TEST_LOG_FILTER)
         .output()?;
+    echinomap_tests::keep_log("cli-import", &out.stderr);
     assert!(
         out.status.success(),
         "{}",
@@ -233,7 +236,9 @@ async fn the_command_line_imports_and_refuses_like_the_api() -> Result<()> {
         .arg(&errors)
         .arg(&bad)
         .env("DATABASE_URL", db.url())
+        .env("ECHINOMAP_LOG", echinomap_tests::TEST_LOG_FILTER)
         .output()?;
+    echinomap_tests::keep_log("cli-import", &out.stderr);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("1 of 1 rows have errors"), "{stderr}");

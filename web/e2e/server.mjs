@@ -1,7 +1,7 @@
 // Shared by the e2e test and the dashboard benchmark: start the real server binary on a free
 // loopback port with a throwaway data directory, and launch Debian's Chromium.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,11 +28,15 @@ function freePort() {
  * URL, the port and `stop()` (SIGTERM: the server stops its cluster; then the directory goes).
  * `dataDir` (benchmarks: ECHINOMAP_BENCH_DATA_DIR) serves an existing data directory as it is,
  * loaded beforehand with `echinomap demo-data --scale N`, and keeps it.
+ * `log` (default: debug) is the server's ECHINOMAP_LOG; its whole output is written to
+ * target/test-logs/web-<port>.log, which the suite's last test searches for personal data.
+ * The benchmark passes `log: 'info'` so that logging does not weigh on what it measures.
  */
 export async function startServer({
   scale = 1,
   bin = process.env.ECHINOMAP_BIN ?? 'target/debug/echinomap',
   dataDir: existing = undefined,
+  log = 'debug,hyper=info,h2=info',
 } = {}) {
   const exe = path.resolve(root, bin);
   const port = await freePort();
@@ -43,16 +47,28 @@ export async function startServer({
     const r = spawnSync(exe, ['demo-data', '--scale', String(scale), '--data-dir', dataDir], { stdio: 'inherit' });
     if (r.status !== 0) throw new Error(`demo-data --scale ${scale} failed`);
   }
-  const server = spawn(exe, ['serve', '--demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(exe, ['serve', '--demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ECHINOMAP_LOG: log },
+  });
+  const logDir = path.join(root, 'target', 'test-logs');
+  mkdirSync(logDir, { recursive: true });
+  const logFile = createWriteStream(path.join(logDir, `web-${port}.log`));
+  // The last 64 KiB stay in memory too, for the message when the server dies.
   let out = '';
-  server.stdout.on('data', (d) => (out += d));
-  server.stderr.on('data', (d) => (out += d));
+  const keep = (d) => { logFile.write(d); out = (out + d).slice(-65536); };
+  server.stdout.on('data', keep);
+  server.stderr.on('data', keep);
+  server.on('close', () => logFile.end());
   server.on('exit', (code) => { if (code) console.error(out.slice(-4000)); });
   const stop = async () => {
     if (server.exitCode === null) {
       server.kill('SIGTERM');
       await new Promise((r) => { server.once('exit', r); setTimeout(r, 20_000); });
     }
+    // PostgreSQL's own log joins the run's logs before the directory goes.
+    const pgLog = path.join(dataDir, 'pg', 'postgresql.log');
+    if (existsSync(pgLog)) copyFileSync(pgLog, path.join(logDir, `web-${port}-postgresql.log`));
     if (!existing) rmSync(dataDir, { recursive: true, force: true });
   };
   const base = `http://127.0.0.1:${port}`;
