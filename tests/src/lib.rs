@@ -89,7 +89,8 @@ pub const TEST_LOG_FILTER: &str = "debug,hyper=info,h2=info";
 /// Keeps what a command the test ran printed on stderr with the run's logs.
 pub fn keep_log(name: &str, stderr: &[u8]) {
     let path = log_dir().join(format!(
-        "{name}-{}.log",
+        "{name}-{}-{}.log",
+        std::process::id(),
         COUNTER.fetch_add(1, Ordering::SeqCst)
     ));
     let _ = std::fs::write(path, stderr);
