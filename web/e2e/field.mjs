@@ -4,7 +4,9 @@
 // reloads and still sees the saved data with its age, queues a stray-dog sighting and a
 // deworming, comes back online and checks through the API that each exists exactly once, also
 // after the answer to the first send is lost and after an explicit resend of the same entry.
-// Fails on any request to a host other than the server's. Screenshots go to target/e2e/field-*.png.
+// What the page shows is compared with what the API answers. Fails on any request to a host
+// other than the server's, and on any failed request or error answer other than those a step
+// provokes (offline, and the lost answer). Screenshots go to target/e2e/field-*.png.
 //
 //   node web/e2e/field.mjs          (after `cargo build`)
 import { mkdirSync } from 'node:fs';
@@ -21,6 +23,17 @@ const deadline = setTimeout(() => fail('the field e2e run took longer than 3 min
 
 let server, browser;
 const problems = [];
+// Failures a step provokes on purpose, by path and status or network error, once each (as in
+// run.mjs); and, while the phone is offline (`offline`), requests that cannot leave it.
+const expected = [];
+const expectFailure = (pathname, what) => expected.push({ pathname, what });
+function isExpected(url, what) {
+  const i = expected.findIndex((e) => new URL(url).pathname === e.pathname && (what === undefined || (e.what === what && !e.seen)));
+  if (i < 0) return false;
+  if (what !== undefined) expected[i].seen = true;
+  return true;
+}
+let offline = false;
 const log = (...a) => console.log('field e2e:', ...a);
 function check(cond, msg) {
   if (!cond) throw new Error(msg);
@@ -51,13 +64,26 @@ async function apiClient(base) {
   };
 }
 
+// The page's words for the API's values, and its distances.
+const TIER = { high: '高风险', medium: '中风险', low: '低风险' };
+const REGIME = { monthly: '每月驱虫（犬犬投药、月月驱虫）', slaughter_season: '屠宰季节驱虫', targeted: '重点犬只驱虫' };
+const BASIS = { village_screening: '本村筛查', township_screening: '乡镇筛查', no_screening: '无筛查数据' };
+const ROLE = { village_doctor: '村医', township_staff: '乡镇防疫员' };
+const metres = (m) => (m >= 1000 ? `${(m / 1000).toFixed(1)} km` : `${Math.round(m)} m`);
+function distance(lon1, lat1, lon2, lat2) {
+  const rad = Math.PI / 180;
+  const a = Math.sin(((lat2 - lat1) * rad) / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(((lon2 - lon1) * rad) / 2) ** 2;
+  return 12742000 * Math.asin(Math.sqrt(a));
+}
+
 async function run() {
   server = await startServer();
   const { base, port } = server;
   log('server at', base);
   const get = await apiClient(base);
   const village = await get(`/api/villages/${VILLAGE}`);
-  check(village.name === VILLAGE_NAME, `the API knows ${VILLAGE_NAME} at ${village.lon}, ${village.lat}`);
+  check(village.name === VILLAGE_NAME && Number.isFinite(village.lon) && Number.isFinite(village.lat), `the API knows ${VILLAGE_NAME} at ${village.lon}, ${village.lat}`);
+  const fix = { lon: village.lon + 0.0004, lat: village.lat - 0.0003 };
   const day = new Date();
   const today = `${day.getFullYear()}-${String(day.getMonth() + 1).padStart(2, '0')}-${String(day.getDate()).padStart(2, '0')}`;
   const strays = async () => (await get(`/api/stray_dog_events?village=${VILLAGE}&from=${today}&to=${today}&limit=500`)).items;
@@ -66,7 +92,7 @@ async function run() {
   browser = await launchChromium();
   const context = await browser.newContext({
     viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN',
-    geolocation: { longitude: village.lon + 0.0004, latitude: village.lat - 0.0003, accuracy: 12 },
+    geolocation: { longitude: fix.lon, latitude: fix.lat, accuracy: 12 },
   });
   await context.grantPermissions(['geolocation'], { origin: base });
   // Every request, the page's and the service worker's, must go to this server.
@@ -76,7 +102,20 @@ async function run() {
   await context.route('**/*', (route) => (own(route.request().url()) ? route.continue() : (foreign.push(route.request().url()), route.abort())));
   const page = await context.newPage();
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource|ERR_INTERNET_DISCONNECTED/.test(m.text())) problems.push(`console error: ${m.text()}`); });
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const url = m.location()?.url;
+    if (url && /^Failed to load resource/.test(m.text()) && ((offline && /ERR_INTERNET_DISCONNECTED/.test(m.text())) || isExpected(url))) return;
+    problems.push(`console error: ${m.text()} ${url ?? ''}`);
+  });
+  // The page's requests and the service worker's: an error answer or a failure is a problem
+  // unless the step provoked it.
+  context.on('response', (r) => { if (r.status() >= 400 && !isExpected(r.url(), r.status())) problems.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
+  context.on('requestfailed', (r) => {
+    const err = r.failure()?.errorText ?? '';
+    if (!own(r.url()) || (offline && err === 'net::ERR_INTERNET_DISCONNECTED') || isExpected(r.url(), err)) return;
+    problems.push(`request failed: ${r.method()} ${r.url()} ${err}`);
+  });
   const posts = [];
   page.on('response', (r) => { if (r.request().method() === 'POST' && /\/api\/(stray_dog_events|dewormings)$/.test(r.url())) posts.push({ url: r.url(), status: r.status(), key: r.request().headers()['idempotency-key'] }); });
 
@@ -88,27 +127,37 @@ async function run() {
   await page.fill('#p', PASSWORD);
   await page.click('#login-form button[type=submit]');
   await page.waitForSelector('#app', { state: 'visible' });
-  const routes = await page.locator('meta[name="echinomap-routes"]').getAttribute('content');
-  const riskRoute = routes.split(',').includes('GET /api/villages/{code}/risk');
+  const routes = (await page.locator('meta[name="echinomap-routes"]').getAttribute('content')).split(',');
+  for (const r of ['GET /api/villages/{code}/risk', 'GET /api/villages/{code}/contacts', 'GET /api/worklists/{kind}']) check(routes.includes(r), `the server has ${r}`);
 
   // Where am I: the fixed position is inside the village.
   await page.evaluate(() => localStorage.removeItem('echinomap.field.village'));
   await page.locator('#village').evaluate((el) => { el.innerHTML = ''; });
   const located = page.waitForResponse((r) => r.url().includes('/api/villages/locate?'));
   await page.click('#locate');
-  check((await located).status() === 200, 'the page asks /api/villages/locate for the GPS position');
+  const locAnswer = await located;
+  const asked = new URL(locAnswer.url()).searchParams;
+  check(locAnswer.status() === 200 && Math.abs(asked.get('lon') - fix.lon) < 1e-6 && Math.abs(asked.get('lat') - fix.lat) < 1e-6,
+    `the page asks /api/villages/locate for the GPS position (${asked.get('lon')}, ${asked.get('lat')})`);
+  const loc = await locAnswer.json();
   await page.waitForFunction((n) => document.querySelector('#v-name')?.textContent === n, VILLAGE_NAME);
-  check(true, `the geolocation finds ${VILLAGE_NAME}`);
-  check(/范围内|距村中心/.test(await page.locator('#locate-msg').innerText()), `it says where: ${await page.locator('#locate-msg').innerText()}`);
-  if (riskRoute) {
-    await page.waitForSelector('#v-risk .tier');
-    check(true, `the risk tier shows: ${await page.locator('#v-risk .tier').innerText()}`);
-  } else {
-    check((await page.locator('#risk-na').innerText()).includes('风险评估尚未提供'), 'without the risk endpoint the page says risk is not available yet');
-  }
-  check((await page.locator('#regime-source').innerText()).startsWith('来源'), `the deworming regime names its source: ${await page.locator('#regime-source').innerText()}`);
-  check(/犬/.test(await page.locator('#v-due').innerText()), `what is due: ${(await page.locator('#v-due').innerText()).split('\n')[1]}`);
-  check((await page.locator('#v-contacts').innerText()).includes(USER), 'the village doctor is named');
+  check(loc.village?.code === VILLAGE, `the geolocation finds ${VILLAGE_NAME}, as the API located it`);
+  const where = loc.inside ? '您在该村范围内' : `距村中心约 ${metres(loc.distance_m || 0)}`;
+  check(await page.locator('#locate-msg').innerText() === where, `it says where, as the API answered: ${where}`);
+  const risk = await get(`/api/villages/${VILLAGE}/risk`);
+  await page.waitForSelector('#v-risk .tier');
+  check(await page.locator('#v-risk .tier').innerText() === TIER[risk.tier], `the risk tier shows the API's tier (${risk.tier}): ${TIER[risk.tier]}`);
+  const regimeSource = `来源：风险评估（${BASIS[risk.regime?.basis] ?? risk.regime?.basis}）${risk.regime?.regime ? '' : ' · 无筛查数据，按全国方案默认每月驱虫'}`;
+  check(await page.locator('#v-regime b').innerText() === REGIME[risk.regime?.regime ?? 'monthly'] && await page.locator('#regime-source').innerText() === regimeSource,
+    `the deworming regime (${risk.regime?.regime}) names its source: ${regimeSource}`);
+  const month = today.slice(0, 7);
+  const dueRow = (await get(`/api/worklists/deworming?unit=${VILLAGE}`)).villages.find((v) => v.code === VILLAGE);
+  const dueDogs = dueRow ? dueRow.count : 0;
+  const due = dueDogs === 0 ? `本月（${month}）登记犬均已驱虫` : `本月（${month}）未驱虫的犬：${dueDogs ?? '1–4'} 只`;
+  check(await page.locator('#v-due li').first().evaluate((li) => li.firstChild.textContent) === due, `what is due, from the deworming work list: ${due}`);
+  const contacts = (await get(`/api/villages/${VILLAGE}/contacts`)).items.map((p) => `${ROLE[p.role] ?? p.role}：${p.display_name || p.username}`);
+  const named = await page.locator('#v-contacts li').allInnerTexts();
+  check(named.join('; ') === contacts.join('; ') && contacts.some((c) => c.endsWith(USER)), `the village doctor is named, as the API lists the contacts: ${named.join('; ')}`);
 
   // The service worker takes over and keeps the answers.
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 20_000 });
@@ -123,21 +172,27 @@ async function run() {
   await page.click('#nav-search');
   await page.fill('#q', 'ngqnl');
   await page.waitForSelector('#results button[data-code]');
-  check((await page.locator('#results button[data-code]').first().getAttribute('data-code')) === VILLAGE, 'the pinyin initials ngqnl find the village');
+  const first = page.locator('#results button[data-code]').first();
+  check(await first.getAttribute('data-code') === VILLAGE && (await first.innerText()).startsWith(VILLAGE_NAME), 'the pinyin initials ngqnl find the village');
   await page.click('#nav-where');
 
   // Offline: the reload still shows the saved data and its age.
+  offline = true;
   await context.setOffline(true);
   await page.reload();
   await page.waitForFunction((n) => document.querySelector('#v-name')?.textContent === n, VILLAGE_NAME, { timeout: 20_000 });
   const age = await page.locator('#data-age').innerText();
-  check(/离线/.test(age) && /前|刚刚/.test(age), `offline, the reload shows the saved village and how old it is: ${age}`);
-  check((await page.locator('#net').innerText()).startsWith('离线'), 'the header says offline');
-  if (riskRoute) check(await page.locator('#v-risk .tier').count() === 1, 'the saved risk tier shows offline');
-  // Where am I offline: the nearest village of the saved list.
+  // Saved during this run: just now or a few minutes ago.
+  check(/^离线：显示本机保存的数据（数据保存于 \d{2}-\d{2} \d{2}:\d{2}，(刚刚|[1-3] 分钟前)）$/.test(age), `offline, the reload shows the saved village and how old it is: ${age}`);
+  check(await page.locator('#net').innerText() === '离线', 'the header says offline');
+  check(await page.locator('#v-risk .tier').innerText() === TIER[risk.tier], `the saved risk tier shows offline: ${TIER[risk.tier]}`);
+  // Where am I offline: the nearest village centre of the saved list.
+  const nearest = (await get('/api/villages')).items.map((v) => ({ v, d: distance(fix.lon, fix.lat, v.lon, v.lat) })).sort((a, b) => a.d - b.d)[0];
+  const estimate = `离线估算：离您最近的村（按村中心点，约 ${metres(nearest.d)}）`;
   await page.click('#locate');
   await page.waitForFunction(() => /离线估算/.test(document.querySelector('#locate-msg')?.textContent || ''));
-  check(true, 'offline, the GPS position finds the nearest saved village');
+  await page.waitForFunction((n) => document.querySelector('#v-name')?.textContent === n, VILLAGE_NAME);
+  check(nearest.v.code === VILLAGE && await page.locator('#locate-msg').innerText() === estimate, `offline, the GPS position finds the nearest saved village: ${estimate}`);
   await page.screenshot({ path: path.join(shots, 'field-2-offline.png'), fullPage: true });
 
   // Queue a stray-dog sighting and a deworming offline.
@@ -152,25 +207,32 @@ async function run() {
   await dogBox.check();
   await page.click('#form-dw button[type=submit]');
   let queue = await page.evaluate(() => window.__field.queue());
-  check(queue.length === 2 && queue.every((e) => e.state === 'pending' && e.id.length >= 8), `two entries wait on the phone with their ids (dog ${dogTag})`);
-  check((await page.locator('#net').innerText()).includes('待传 2'), 'the header counts them');
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+  check(queue.length === 2 && queue.every((e) => e.state === 'pending' && uuid.test(e.id) && e.user === USER) && queue[0].id !== queue[1].id
+    && queue.some((e) => e.register === 'stray_dog_events' && e.body.n_dogs === 2 && e.body.action === 'observed')
+    && queue.some((e) => e.register === 'dewormings' && e.body.dog_tag === dogTag && e.body.dosed_on === today),
+  `two entries wait on the phone with their ids (a sighting of 2 dogs; a deworming of dog ${dogTag})`);
+  check(await page.locator('#net').innerText() === '离线 · 待传 2', 'the header counts them');
   await page.locator('#queue').scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(shots, 'field-3-queued.png') });
-  check((await strays()).length === before, 'nothing reached the server while offline');
+  const dosesOf = async (tag) => (await get(`/api/dewormings?village=${VILLAGE}&from=${today}&to=${today}&limit=500`)).items.filter((d) => d.dog_tag === tag);
+  check((await strays()).length === before && (await dosesOf(dogTag)).length === 0, 'nothing reached the server while offline');
 
   // Back online; the answer to the first send of the sighting is lost on the way back.
-  let lost = 0;
+  let lost = 0, lostStatus = 0;
   await page.route('**/api/stray_dog_events', async (route) => {
     if (route.request().method() === 'POST' && lost === 0) {
       lost++;
-      await route.fetch(); // the server creates the record …
+      lostStatus = (await route.fetch()).status(); // the server creates the record …
       return route.abort('connectionreset'); // … and the phone never hears of it
     }
     return route.continue();
   });
+  expectFailure('/api/stray_dog_events', 'net::ERR_CONNECTION_RESET');
   await context.setOffline(false);
+  offline = false;
   await page.evaluate(() => window.__field.sync());
-  check(lost === 1, 'the first send reached the server and its answer was lost');
+  check(lost === 1 && lostStatus === 201, `the first send reached the server (${lostStatus}) and its answer was lost`);
   queue = await page.evaluate(() => window.__field.queue());
   const stray = queue.find((e) => e.register === 'stray_dog_events');
   const dose = queue.find((e) => e.register === 'dewormings');
@@ -182,15 +244,16 @@ async function run() {
   check(mine.length === 1 && (await strays()).length === before + 1, 'after the resend there is still exactly one sighting');
   queue = await page.evaluate(() => window.__field.queue());
   check(queue.find((e) => e.id === stray.id).record_id === mine[0].id, 'the resend answered the first record');
-  check(mine[0].village_code === VILLAGE, 'the sighting was placed in the village by its GPS point');
-  const doses = (await get(`/api/dewormings?village=${VILLAGE}&from=${today}&to=${today}&limit=500`)).items.filter((d) => d.dog_tag === dogTag);
-  check(doses.length === 1, `the deworming of ${dogTag} exists once`);
+  // The phone sent the GPS point (no village code): the server placed it.
+  check(stray.body.village_code === undefined && Math.abs(stray.body.lon - fix.lon) < 1e-6 && Math.abs(stray.body.lat - fix.lat) < 1e-6 && mine[0].village_code === VILLAGE,
+    'the sighting was placed in the village by its GPS point');
+  check((await dosesOf(dogTag)).length === 1, `the deworming of ${dogTag} exists once`);
 
   // An explicit resend of each entry: answered with the first record, nothing new.
   await page.evaluate((id) => window.__field.resend(id), stray.id);
   await page.evaluate((id) => window.__field.resend(id), dose.id);
   check((await strays()).length === before + 1, 'resending the sighting creates no duplicate');
-  check((await get(`/api/dewormings?village=${VILLAGE}&from=${today}&to=${today}&limit=500`)).items.filter((d) => d.dog_tag === dogTag).length === 1, 'resending the deworming creates no duplicate');
+  check((await dosesOf(dogTag)).length === 1, 'resending the deworming creates no duplicate');
   const resends = posts.filter((p) => p.key === stray.id);
   check(resends.length >= 2 && resends.every((p) => p.status === 200), `every resend of the same key answered 200 (${resends.map((p) => p.status).join(', ')})`);
   check(posts.some((p) => p.key === dose.id && p.status === 201), 'the first deworming send created it (201)');
@@ -202,11 +265,14 @@ async function run() {
   await page.click('#nav-where');
   await page.waitForFunction(() => document.querySelector('#nav-where').textContent.includes('Where'));
   await page.waitForFunction(() => /Data updated|Offline/.test(document.querySelector('#data-age')?.textContent || ''));
-  check(/Offline estimate|inside|About/.test(await page.locator('#locate-msg').innerText()), `the English switch translates the page: ${await page.locator('#locate-msg').innerText()}`);
+  const english = `Offline estimate: the nearest village (by its centre, about ${metres(nearest.d)})`;
+  check(await page.getAttribute('html', 'lang') === 'en' && await page.locator('#net').innerText() === 'online' && await page.locator('#locate-msg').innerText() === english,
+    `the English switch translates the page: ${english}`);
   await page.screenshot({ path: path.join(shots, 'field-5-english.png'), fullPage: true });
 
   check(foreign.length === 0, `no request left the server (${foreign.join(', ') || 'none'})`);
-  check(problems.length === 0, `no page errors (${problems.join('; ') || 'none'})`);
+  check(expected.every((e) => e.seen), 'the provoked failure (the lost answer) was seen');
+  check(problems.length === 0, `no page errors, console errors, failed requests or error answers (${problems.join('; ') || 'none'})`);
 }
 
 try {

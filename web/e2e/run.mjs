@@ -1,13 +1,14 @@
 // End-to-end test of the dashboard in real headless Chromium (Debian's /usr/bin/chromium, driven
 // by playwright-core): starts the real server binary with the demo data on a free loopback port
 // and a throwaway data directory, logs in, reads features from the map, toggles every layer,
-// changes the period, opens a village profile and checks its charts are drawn, submits a form
-// with an invalid value, switches language, and fails on any console error or on any request
-// to a host other than the server's own. Screenshots go to target/e2e/.
+// changes the period, opens a village profile and checks its charts are drawn, submits forms
+// with an invalid value, switches language, downloads the planner's exports (GeoJSON and CSV,
+// parsed and counted), and fails on any console error, failed request or request to a host
+// other than the server's own. Screenshots go to target/e2e/.
 //
 //   node web/e2e/run.mjs            (after `npm --prefix web run build` and `cargo build`)
 //   ECHINOMAP_BIN=target/release/echinomap node web/e2e/run.mjs
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { launchChromium, root, startServer } from './server.mjs';
 
@@ -49,6 +50,40 @@ async function idle(page) {
   await page.evaluate(() => new Promise((r) => { const m = window.__map; if (!m.isMoving() && m.loaded()) { m.once('idle', r); m.triggerRepaint(); setTimeout(r, 1500); } else m.once('idle', r); }));
 }
 const rendered = (page, layers) => page.evaluate((ls) => window.__map.queryRenderedFeatures({ layers: ls }).length, layers);
+// What the page's own session reads from the API.
+const apiGet = (page, p) => page.evaluate(async (u) => (await fetch(u, { headers: { Accept: 'application/json' } })).json(), p);
+// The next answer the page receives to METHOD pathname, and the `error` of a refused one.
+const answerTo = (page, method, pathname) => page.waitForResponse((r) => r.request().method() === method && new URL(r.url()).pathname === pathname);
+const errorOf = async (answer) => (await (await answer).json()).error;
+// A table cell as a number (null for '—'), and whether a column is in order (nulls last either
+// way, as the page sorts).
+const num = (s) => (s.trim() === '—' ? null : Number(s.replace(/[^\d.-]/g, '')));
+function inOrder(vals, dir) {
+  const known = vals.filter((v) => v !== null);
+  const want = [...known].sort((a, b) => (a - b) * dir).concat(vals.filter((v) => v === null));
+  return new Set(known).size > 1 && vals.every((v, i) => v === want[i]);
+}
+// The cells of one CSV line (RFC 4180 quoting).
+function csvCells(line) {
+  const cells = [''];
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quoted && ch === '"' && line[i + 1] === '"') { cells[cells.length - 1] += '"'; i++; }
+    else if (ch === '"') quoted = !quoted;
+    else if (ch === ',' && !quoted) cells.push('');
+    else cells[cells.length - 1] += ch;
+  }
+  return cells;
+}
+// Presses an export button and takes its download: it must complete (a body cut off on the way
+// cancels it in the browser), and its file is read whole.
+async function download(page, testid, what) {
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click(`[data-testid=${testid}]`)]);
+  const failure = await dl.failure();
+  check(failure === null, `the ${what} download ${dl.suggestedFilename()} completes${failure ? ` (failed: ${failure})` : ''}`);
+  return { name: dl.suggestedFilename(), text: readFileSync(await dl.path(), 'utf8') };
+}
 
 async function run() {
   server = await startServer();
@@ -83,15 +118,19 @@ async function run() {
   await page.fill('input[name=username]', 'epi');
   await page.fill('input[name=password]', 'wrong-password');
   expect4xx('/api/auth/login', 401);
+  const refusedLogin = answerTo(page, 'POST', '/api/auth/login');
   await page.click('[data-testid=login] button[type=submit]');
+  const loginErr = await errorOf(refusedLogin);
   await page.waitForSelector('[data-testid=login] .error');
-  check((await page.textContent('[data-testid=login] .error')).includes('用户名或密码错误'), 'a wrong password shows what to do');
+  const loginMsg = (await page.textContent('[data-testid=login] .error')).trim();
+  check(loginErr.code === 'invalid_login' && loginMsg === '用户名或密码错误，请检查后重试。', `a wrong password (${loginErr.code}) shows what to do: ${loginMsg}`);
   await page.screenshot({ path: path.join(shots, 'login.png') });
   await page.fill('input[name=password]', 'Qapqal-2024');
   await page.click('[data-testid=login] button[type=submit]');
   await page.waitForSelector('[data-testid=map] canvas');
   await page.waitForFunction(() => window.__echinomap?.ready, null, { timeout: 30_000 });
   await idle(page);
+  const routes = (await page.getAttribute('meta[name=echinomap-routes]', 'content')).split(',').map((r) => r.trim());
 
   // The map renders features from the server's tiles: basemap, labels, villages, case density.
   check(await rendered(page, ['county-line']) > 0, 'the county outline is drawn');
@@ -101,13 +140,24 @@ async function run() {
   const villages = await rendered(page, ['villages-circle']);
   check(villages > 50, `villages are drawn (${villages})`);
   check(await rendered(page, ['case-fill', 'case-circle']) > 0, 'case density is drawn');
-  check(await page.locator('[data-legend=villages] .legend-item').count() >= 3, 'the villages legend has its classes and a no-data class');
-  check((await page.locator('[data-testid=feature-table] tbody tr').count()) > 50, 'the table lists the villages in view');
-  await page.click('[data-testid=feature-table] th:nth-child(4)');
-  await page.click('[data-testid=feature-table] th:nth-child(4)');
-  const firstPop = await page.locator('[data-testid=feature-table] tbody tr:first-child td:nth-child(4)').textContent();
-  const secondPop = await page.locator('[data-testid=feature-table] tbody tr:nth-child(2) td:nth-child(4)').textContent();
-  check(Number(firstPop.replace(/\D/g, '')) >= Number(secondPop.replace(/\D/g, '')), 'the table sorts by population, descending on the second click');
+  const legend = (await page.locator('[data-legend=villages] .legend-item').allTextContents()).map((s) => s.trim());
+  check(legend.length >= 3 && legend.at(-1) === '无数据', `the villages legend has its classes and a no-data class (${legend.join(' | ')})`);
+  // The table: one row per village drawn (the first 300), its count in the heading.
+  const inView = await page.evaluate(() => new Set(window.__map.queryRenderedFeatures({ layers: ['villages-circle'] }).map((f) => f.properties.code)).size);
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=feature-table] tbody tr').length === Math.min(n, 300), inView, { timeout: 10_000 }).catch(() => {});
+  const tableHead = (await page.textContent('.table-card h2')).trim();
+  const tableRows = await page.locator('[data-testid=feature-table] tbody tr').count();
+  check(inView > 50 && tableHead.endsWith(`(${inView})`) && tableRows === Math.min(inView, 300), `the table lists the ${inView} villages in view (${tableHead}, ${tableRows} rows shown)`);
+  // Sorting by population orders the whole column: ascending on the first click, descending on the second.
+  const popHead = page.locator('[data-testid=feature-table] th:nth-child(4)');
+  const pops = async () => (await page.locator('[data-testid=feature-table] tbody td:nth-child(4)').allTextContents()).map(num);
+  check((await popHead.textContent()).trim() === '人口', 'the fourth column of the table is the population');
+  await popHead.click();
+  const up = await pops();
+  check(await popHead.getAttribute('aria-sort') === 'ascending' && up.length === tableRows && inOrder(up, 1), `the table sorts by population, ascending on the first click (${up.length} rows, ${up[0]} … ${up.at(-1)})`);
+  await popHead.click();
+  const down = await pops();
+  check(await popHead.getAttribute('aria-sort') === 'descending' && down.length === tableRows && inOrder(down, -1), `the table sorts by population, descending on the second click (${down[0]} … ${down.at(-1)})`);
   await page.screenshot({ path: path.join(shots, 'map.png') });
 
   // Every layer: on, drawn, legend shown; then off again.
@@ -182,76 +232,112 @@ async function run() {
   await page.waitForSelector('[data-testid=profile]');
   await page.waitForSelector('[data-chart=cases] canvas', { timeout: 20_000 });
   await page.waitForSelector('[data-chart=population] canvas');
-  const hasRegistersApi = await page.evaluate(() => document.querySelector('meta[name=echinomap-routes]')?.content.includes('GET /api/dewormings'));
-  if (hasRegistersApi) await page.waitForSelector('[data-chart=positivity] canvas', { timeout: 60_000 });
+  // The monthly trends come from the indicators matrix, or until it lands from the registers.
+  check(routes.includes('GET /api/indicators/matrix') || (routes.includes('GET /api/dewormings') && routes.includes('GET /api/faecal_tests')),
+    'the server has what the monthly trends are computed from');
+  await page.waitForSelector('[data-chart=coverage] canvas', { timeout: 60_000 });
+  await page.waitForSelector('[data-chart=positivity] canvas', { timeout: 60_000 });
   await page.waitForTimeout(800);
-  const drawn = await page.evaluate(() => [...document.querySelectorAll('[data-chart] canvas')].map((c) => {
-    const ctx = c.getContext('2d');
-    const d = ctx.getImageData(0, 0, c.width, c.height).data;
-    let ink = 0;
-    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) ink++;
-    return ink;
-  }));
-  check(drawn.length >= 2 && drawn.every((n) => n > 500), `the profile's charts are drawn (${drawn.join(', ')} inked pixels)`);
-  if (hasRegistersApi) check(await page.locator('[data-chart=coverage] canvas').count() === 1 && await page.locator('[data-chart=positivity] canvas').count() === 1, 'the monthly deworming coverage and faecal positivity trends are drawn');
-  check((await page.textContent('[data-testid=profile] h2')).length > 1, `the profile of ${pt.code} names the village`);
+  // Inked pixels of each chart's canvases, by chart.
+  const drawn = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll('[data-chart]')].map((el) => [el.dataset.chart,
+    [...el.querySelectorAll('canvas')].reduce((ink, c) => {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      for (let i = 3; i < d.length; i += 4) if (d[i] > 0) ink++;
+      return ink;
+    }, 0)])));
+  const charts = Object.entries(drawn).map(([k, n]) => `${k} ${n}`).join(', ');
+  check(['cases', 'population'].every((k) => drawn[k] > 500) && Object.values(drawn).every((n) => n > 500), `the profile's charts are drawn (${charts} inked pixels)`);
+  check(drawn.coverage > 500 && drawn.positivity > 500, 'the monthly deworming coverage and faecal positivity trends are drawn');
+  const villageName = (await apiGet(page, `/api/villages/${pt.code}`)).name;
+  check((await page.textContent('[data-testid=profile] h2')).trim() === villageName, `the profile of ${pt.code} names the village (${villageName})`);
   await page.screenshot({ path: path.join(shots, 'profile.png') });
   await page.click('[data-testid=profile] .close');
 
   // Case register.
   await page.click('[data-nav=cases]');
   await page.waitForSelector('[data-testid=cases-table] tbody tr');
+  const caseIds = async () => (await page.locator('[data-testid=cases-table] tbody td:first-child').allTextContents()).map((s) => s.trim()).join();
+  check(await page.locator('[data-testid=cases-table] tbody tr:not(.overdue)').count() > 0, 'the unfiltered case list has cases that are not overdue');
+  const overdueAnswer = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/cases' && new URL(r.url()).searchParams.get('overdue') === 'true');
   await page.check('[data-testid=overdue]');
-  await page.waitForTimeout(500);
-  check(await page.locator('[data-testid=cases-table] tbody tr').count() > 0, 'the case list filters to overdue follow-ups');
+  const overdueIds = (await (await overdueAnswer).json()).items.map((c) => String(c.id)).join();
+  await page.waitForFunction((want) => [...document.querySelectorAll('[data-testid=cases-table] tbody td:first-child')].map((td) => td.textContent.trim()).join() === want, overdueIds, { timeout: 10_000 }).catch(() => {});
+  check(overdueIds !== '' && (await caseIds()) === overdueIds, `the case list filters to the overdue follow-ups the API lists (${overdueIds.split(',').length})`);
   check(await page.locator('[data-testid=cases-table] tbody tr:not(.overdue)').count() === 0, 'every listed case is flagged overdue');
   await page.screenshot({ path: path.join(shots, 'cases.png') });
 
-  // Registers (when the registers API is on this server): the dog register's add form shows the
-  // API's message next to the field; a corrected form is saved. Slaughter inspections list.
-  const hasRegisters = await page.evaluate(() => document.querySelector('meta[name=echinomap-routes]')?.content.includes('POST /api/dogs'));
-  if (hasRegisters) {
-    await page.click('[data-nav=dogs]');
-    await page.waitForSelector('[data-testid=register-table] tbody tr');
-    await page.click('[data-testid=register-add]');
-    await page.fill('[data-testid=register-form] input[name=dog_tag]', 'E2E-DOG-1');
-    await page.selectOption('[data-testid=register-form] select[name=dog_kind]', 'herding');
-    await page.fill('[data-testid=register-form] input[name=registered_on]', '2025-03-01');
-    await page.fill('[data-testid=register-form] input[name=village_code]', '654022100200');
-    await page.fill('[data-testid=register-form] input[name=birth_year]', 'abc');
-    expect4xx('/api/dogs', 422);
-    await page.click('[data-testid=register-form] button[type=submit]');
-    await page.waitForSelector('[data-testid=register-form] [data-field=birth_year]');
-    const dogMsg = await page.textContent('[data-testid=register-form] [data-field=birth_year]');
-    check(dogMsg.includes('abc'), `an invalid birth year is refused next to the field: ${dogMsg}`);
-    await page.screenshot({ path: path.join(shots, 'register-form-error.png') });
-    await page.fill('[data-testid=register-form] input[name=birth_year]', '2021');
-    await page.click('[data-testid=register-form] button[type=submit]');
-    await page.waitForSelector('[data-testid=register-form]', { state: 'detached' });
-    await page.fill('[data-testid=register-search]', 'E2E-DOG-1');
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid=register-table] tbody tr').length === 1, null, { timeout: 10_000 });
-    check(true, 'the corrected dog is saved and found by search');
-    await page.click('[data-nav=slaughter]');
-    await page.waitForSelector('[data-register=slaughter_inspections] [data-testid=register-table] tbody tr');
-    check(true, 'slaughter inspections are listed');
-    await page.screenshot({ path: path.join(shots, 'slaughter.png') });
-  } else log('skip registers: the registers API is not on this server');
+  // Registers: the dog register's add form shows the API's message next to the field; a corrected
+  // form is saved. Slaughter inspections list.
+  check(routes.includes('POST /api/dogs') && await page.locator('[data-nav=dogs]').count() === 1 && await page.locator('[data-nav=slaughter]').count() === 1,
+    'the dog register and slaughter inspections are in the navigation');
+  await page.click('[data-nav=dogs]');
+  await page.waitForSelector('[data-testid=register-table] tbody tr');
+  await page.click('[data-testid=register-add]');
+  await page.fill('[data-testid=register-form] input[name=dog_tag]', 'E2E-DOG-1');
+  await page.selectOption('[data-testid=register-form] select[name=dog_kind]', 'herding');
+  await page.fill('[data-testid=register-form] input[name=registered_on]', '2025-03-01');
+  await page.fill('[data-testid=register-form] input[name=village_code]', '654022100200');
+  await page.fill('[data-testid=register-form] input[name=birth_year]', 'abc');
+  expect4xx('/api/dogs', 422);
+  const refusedDog = answerTo(page, 'POST', '/api/dogs');
+  await page.click('[data-testid=register-form] button[type=submit]');
+  const dogErr = await errorOf(refusedDog);
+  // The page shows the reason of the API's error for the field (or the message naming it).
+  const dogReason = dogErr.details?.errors?.find((x) => x.field === 'birth_year');
+  const dogWant = dogReason ? dogReason.reason ?? dogReason.message ?? dogErr.message : dogErr.details?.field === 'birth_year' ? dogErr.message : undefined;
+  await page.waitForSelector('[data-testid=register-form] [data-field=birth_year]');
+  const dogMsg = (await page.textContent('[data-testid=register-form] [data-field=birth_year]')).trim();
+  check(dogWant !== undefined && dogMsg === dogWant.trim() && dogMsg.includes('abc'), `an invalid birth year is refused next to the field with the API's message: ${dogMsg}`);
+  await page.screenshot({ path: path.join(shots, 'register-form-error.png') });
+  await page.fill('[data-testid=register-form] input[name=birth_year]', '2021');
+  const savedDog = answerTo(page, 'POST', '/api/dogs');
+  await page.click('[data-testid=register-form] button[type=submit]');
+  const savedStatus = (await savedDog).status();
+  await page.waitForSelector('[data-testid=register-form]', { state: 'detached' });
+  await page.fill('[data-testid=register-search]', 'E2E-DOG-1');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=register-table] tbody tr').length === 1, null, { timeout: 10_000 });
+  const found = await page.textContent('[data-testid=register-table] tbody tr');
+  const stored = (await apiGet(page, '/api/dogs?q=E2E-DOG-1')).items;
+  check(savedStatus === 201 && found.includes('E2E-DOG-1') && stored.length === 1 && stored[0].birth_year === 2021,
+    `the corrected dog is saved (${savedStatus}, birth year ${stored[0]?.birth_year}) and found by search`);
+  const inspections = page.waitForResponse((r) => r.request().method() === 'GET' && new URL(r.url()).pathname === '/api/slaughter_inspections');
+  await page.click('[data-nav=slaughter]');
+  const listed = (await (await inspections).json()).items.length;
+  const rowsSel = '[data-register=slaughter_inspections] [data-testid=register-table] tbody tr';
+  await page.waitForFunction(([sel, n]) => document.querySelectorAll(sel).length === n, [rowsSel, listed], { timeout: 10_000 }).catch(() => {});
+  const shown = await page.locator(rowsSel).count();
+  check(listed > 0 && shown === listed, `slaughter inspections are listed (${shown} rows, as many as the API answered)`);
+  await page.screenshot({ path: path.join(shots, 'slaughter.png') });
 
-  // Import (when the server has it): a file with a bad row is refused with a report of the row.
-  if (await page.locator('[data-nav=import]').count()) {
-    await page.click('[data-nav=import]');
-    await page.waitForSelector('[data-testid=import-form]');
-    await page.selectOption('[data-testid=import-form] select[name=kind]', 'dogs');
-    await page.setInputFiles('[data-testid=import-form] input[type=file]', {
-      name: 'dogs.csv', mimeType: 'text/csv',
-      buffer: Buffer.from('dog_tag,dog_kind,registered_on,village_code,birth_year\nE2E-IMP-1,herding,2025-01-01,654022100200,abc\n'),
-    });
-    expect4xx('/api/imports', 422);
-    await page.click('[data-testid=import-form] button[type=submit]');
-    await page.waitForSelector('[data-testid=import-report] [data-testid=error-sheet]');
-    check((await page.textContent('[data-testid=import-report]')).includes('abc'), 'the import report lists the refused row and offers the error sheet');
-    await page.screenshot({ path: path.join(shots, 'import.png') });
-  }
+  // Import: a file with a bad row is refused with a report of the row and the error sheet.
+  check(routes.includes('POST /api/imports') && await page.locator('[data-nav=import]').count() === 1, 'the import page is in the navigation');
+  await page.click('[data-nav=import]');
+  await page.waitForSelector('[data-testid=import-form]');
+  await page.selectOption('[data-testid=import-form] select[name=kind]', 'dogs');
+  await page.setInputFiles('[data-testid=import-form] input[type=file]', {
+    name: 'dogs.csv', mimeType: 'text/csv',
+    buffer: Buffer.from('dog_tag,dog_kind,registered_on,village_code,birth_year\nE2E-IMP-1,herding,2025-01-01,654022100200,abc\n'),
+  });
+  expect4xx('/api/imports', 422);
+  const refusedImport = answerTo(page, 'POST', '/api/imports');
+  await page.click('[data-testid=import-form] button[type=submit]');
+  const importErr = await errorOf(refusedImport);
+  const report = importErr.details;
+  await page.waitForSelector('[data-testid=import-report] [data-testid=error-sheet]');
+  // The refused rows as the API reported them: row, column, value, reason.
+  const rowsShown = await page.locator('[data-testid=import-report] .scroll tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((td) => td.textContent.trim())));
+  const rowsWant = (report?.errors ?? []).map((e) => [String(e.row), e.column ?? e.field ?? '', e.value ?? '', e.reason].map((x) => String(x).trim()));
+  check(importErr.code === 'import_refused' && rowsWant.some((r) => r[2] === 'abc') && JSON.stringify(rowsShown) === JSON.stringify(rowsWant)
+    && (await page.textContent('[data-testid=import-report] p.error')).trim() === importErr.message,
+  `the import report shows the API's message and the refused rows it reported: ${rowsShown.map((r) => r.join(' ')).join('; ')}`);
+  const sheet = await page.getAttribute('[data-testid=error-sheet]', 'href');
+  const xlsx = await page.evaluate(async (u) => {
+    const r = await fetch(u);
+    const b = new Uint8Array(await r.arrayBuffer());
+    return { status: r.status, zip: b[0] === 0x50 && b[1] === 0x4b, size: b.length };
+  }, sheet);
+  check(sheet === `/api/imports/${report.id}/errors.xlsx` && xlsx.status === 200 && xlsx.zip, `the error sheet of import ${report.id} is offered and downloads (${xlsx.size} bytes of XLSX)`);
+  await page.screenshot({ path: path.join(shots, 'import.png') });
   await page.click('[data-testid=logout]');
   await page.waitForSelector('[data-testid=login]');
 
@@ -266,15 +352,20 @@ async function run() {
   await page.fill('[data-testid=user-form] input[name=jurisdiction]', '99');
   await page.fill('[data-testid=user-form] input[name=password]', 'Long-enough-password-1');
   expect4xx('/api/users', 422);
+  const refusedUser = answerTo(page, 'POST', '/api/users');
   await page.click('[data-testid=user-form] button[type=submit]');
+  const userErr = await errorOf(refusedUser);
   await page.waitForSelector('[data-testid=user-form] .field-error');
-  const msg = await page.textContent('[data-testid=user-form] .field-error');
-  check(msg.length > 5, `an invalid jurisdiction is refused with the API's message: ${msg}`);
+  const fieldErrors = page.locator('[data-testid=user-form] .field-error');
+  const msg = (await fieldErrors.first().textContent()).trim();
+  check(userErr.details?.field === 'jurisdiction' && await fieldErrors.count() === 1 && await fieldErrors.getAttribute('data-field') === 'jurisdiction' && msg === userErr.message,
+    `an invalid jurisdiction is refused next to its field with the API's message: ${msg}`);
   await page.screenshot({ path: path.join(shots, 'form-error.png') });
 
   // English switch; phone width.
   await page.click('[data-testid=lang]');
-  check((await page.getAttribute('html', 'lang')) === 'en', 'the page switches to English');
+  check((await page.getAttribute('html', 'lang')) === 'en' && (await page.textContent('[data-nav=users]')).trim() === 'Users' && (await page.textContent('[data-testid=logout]')).trim() === 'Log out',
+    'the page switches to English');
   await page.click('[data-nav=map]');
   await page.waitForFunction(() => window.__echinomap?.ready);
   await idle(page);
@@ -290,11 +381,46 @@ async function run() {
   await idle(phone);
   check(await rendered(phone, ['villages-circle']) > 0, 'the map works at phone width');
   check(await phone.evaluate(() => document.documentElement.scrollWidth <= 390), 'nothing overflows the phone width');
+  const folded = async () => [await phone.getAttribute('.panel-toggle', 'aria-expanded'), await phone.isVisible('.panel-body'),
+    await phone.getAttribute('.legend-toggle', 'aria-expanded'), await phone.isVisible('.legend-block')].join();
+  check(await folded() === 'false,false,false,false', 'at phone width the layer panel and the legend start folded');
   await phone.screenshot({ path: path.join(shots, 'phone.png'), fullPage: true });
   await phone.click('.panel-toggle');
   await phone.click('.legend-toggle');
+  check(await folded() === 'true,true,true,true', 'a tap unfolds each of them');
   await phone.screenshot({ path: path.join(shots, 'phone-panel.png'), fullPage: true });
   await phone.close();
+
+  // Exports, as the planner: 导出 GeoJSON and 导出 CSV under the map download the layer behind the
+  // table (the villages) for the selected period. The browser asks for compressed answers: each
+  // download must complete and hold every village of the county, as /api/villages lists them.
+  await page.click('[data-testid=logout]');
+  await page.waitForSelector('[data-testid=login]');
+  await page.fill('input[name=username]', 'planner');
+  await page.fill('input[name=password]', 'Qapqal-2024');
+  const summary = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/summary');
+  await page.click('[data-testid=login] button[type=submit]');
+  await summary;
+  await page.waitForSelector('[data-testid=export-geojson]', { timeout: 30_000 });
+  await idle(page);
+  const period = (await page.textContent('[data-testid=period]')).trim();
+  check(await page.getAttribute('[data-testid=export-geojson]', 'href') === `/api/export/villages.geojson?period=${period}`
+    && await page.getAttribute('[data-testid=export-csv]', 'href') === `/api/export/villages.csv?period=${period}`, `both export buttons take the villages of ${period}`);
+  const county = (await apiGet(page, '/api/villages')).items.map((v) => v.code).sort().join();
+  const geojson = await download(page, 'export-geojson', 'GeoJSON');
+  let fc = null;
+  try { fc = JSON.parse(geojson.text); } catch { /* checked below */ }
+  check(fc?.type === 'FeatureCollection' && Array.isArray(fc.features), `the GeoJSON parses as a FeatureCollection (${geojson.text.length} characters)`);
+  const codes = fc.features.map((f) => f.properties?.code).sort().join();
+  check(geojson.name === `villages-${period}.geojson` && fc.name === 'villages' && fc.period === period && fc.features.length > 0 && codes === county,
+    `it has a feature for each of the ${county.split(',').length} villages /api/villages lists (${fc.features.length}), for ${fc.period}`);
+  check(fc.features.every((f) => f.geometry?.type === 'Point' && f.geometry.coordinates.every(Number.isFinite)), 'each feature has its point');
+  const csv = await download(page, 'export-csv', 'CSV');
+  check(csv.name === `villages-${period}.csv` && csv.text.startsWith('\uFEFF') && csv.text.endsWith('\r\n'), `the CSV starts with the UTF-8 BOM and ends with a whole line (${csv.text.length} characters)`);
+  const [header, ...lines] = csv.text.slice(1).split('\r\n').slice(0, -1).map(csvCells);
+  check(header[0] === '代码' && header[1] === '名称' && header.slice(-3).join() === '经度,纬度,已抑制', `the CSV has its header row (${header.length} columns: ${header.slice(0, 3).join(',')} … ${header.slice(-3).join(',')})`);
+  check(lines.length === fc.features.length && lines.every((l) => l.length === header.length) && lines.map((l) => l[0]).sort().join() === codes,
+    `the CSV has a row of ${header.length} cells for each feature of the GeoJSON (${lines.length})`);
 
   // Hygiene over the whole run.
   check(foreign.length === 0, `no request left the server${foreign.length ? `: ${foreign.join(', ')}` : ''}`);
