@@ -37,8 +37,8 @@ fn feature_count(ogr: &str) -> Option<u64> {
         .and_then(|n| n.trim().parse().ok())
 }
 
-/// Every coordinate of a geometry, with the depth of its ring nesting.
-fn rings(g: &Value) -> Vec<Vec<[f64; 2]>> {
+/// The rings of each polygon of a geometry (the exterior first, then its holes).
+fn polygons(g: &Value) -> Vec<Vec<Vec<[f64; 2]>>> {
     let ring = |r: &Value| -> Vec<[f64; 2]> {
         r.as_array()
             .map(|pts| {
@@ -48,22 +48,24 @@ fn rings(g: &Value) -> Vec<Vec<[f64; 2]>> {
             })
             .unwrap_or_default()
     };
-    match g["type"].as_str() {
-        Some("Polygon") => g["coordinates"]
-            .as_array()
+    let polygon = |p: &Value| -> Vec<Vec<[f64; 2]>> {
+        p.as_array()
             .map(|rs| rs.iter().map(ring).collect())
-            .unwrap_or_default(),
+            .unwrap_or_default()
+    };
+    match g["type"].as_str() {
+        Some("Polygon") => vec![polygon(&g["coordinates"])],
         Some("MultiPolygon") => g["coordinates"]
             .as_array()
-            .map(|ps| {
-                ps.iter()
-                    .flat_map(|p| p.as_array().cloned().unwrap_or_default())
-                    .map(|r| ring(&r))
-                    .collect()
-            })
+            .map(|ps| ps.iter().map(polygon).collect())
             .unwrap_or_default(),
         _ => Vec::new(),
     }
+}
+
+/// Every ring of a geometry, polygon after polygon.
+fn rings(g: &Value) -> Vec<Vec<[f64; 2]>> {
+    polygons(g).into_iter().flatten().collect()
 }
 
 fn signed_area(r: &[[f64; 2]]) -> f64 {
@@ -100,6 +102,7 @@ async fn every_export_is_rfc7946_and_gdal_reads_it_with_the_right_counts() -> Re
         assert_eq!(bbox.len(), 4);
         let features = doc["features"].as_array().expect("features");
         assert!(!features.is_empty(), "{layer}");
+        let (mut decimals, mut exteriors) = (0, 0);
         for f in features {
             // Six decimals at most.
             let g = f["geometry"].to_string();
@@ -111,19 +114,36 @@ async fn every_export_is_rfc7946_and_gdal_reads_it_with_the_right_counts() -> Re
                     num.split('.').nth(1).map_or(0, str::len) <= 6,
                     "{layer}: {num}"
                 );
+                decimals += 1;
             }
-            // Exterior rings counter-clockwise, holes clockwise (right-hand rule).
+            // Exterior rings counter-clockwise, holes clockwise (right-hand rule), in every
+            // polygon of every feature.
             if layer == "townships" {
-                for (i, r) in rings(&f["geometry"]).iter().enumerate() {
-                    let a = signed_area(r);
-                    if i == 0 {
-                        assert!(
-                            a > 0.0,
-                            "{layer}: the exterior ring must be counter-clockwise"
-                        );
+                let parts = polygons(&f["geometry"]);
+                assert!(!parts.is_empty(), "{layer}: not a polygon: {f}");
+                for p in parts {
+                    for (i, r) in p.iter().enumerate() {
+                        let a = signed_area(r);
+                        if i == 0 {
+                            exteriors += 1;
+                            assert!(
+                                a > 0.0,
+                                "{layer}: the exterior ring must be counter-clockwise"
+                            );
+                        } else {
+                            assert!(a < 0.0, "{layer}: a hole must be clockwise");
+                        }
                     }
                 }
             }
+        }
+        assert!(decimals > 0, "{layer}: no coordinate was checked");
+        if layer == "townships" {
+            assert!(
+                exteriors >= features.len(),
+                "{layer}: {exteriors} exterior rings for {} townships",
+                features.len()
+            );
         }
         if layer == "villages" {
             // The villages carry their risk (issue 6) as of the period's end.
@@ -162,18 +182,40 @@ async fn every_export_is_rfc7946_and_gdal_reads_it_with_the_right_counts() -> Re
         header.contains("名称") && header.contains("经度") && header.contains("纬度"),
         "{header}"
     );
-    // Yes/no reads 是/否 in the Chinese sheet, true/false in the English one.
-    let first_row = csv.lines().nth(1).unwrap_or_default();
-    assert!(
-        first_row.contains(",是,") || first_row.contains(",否,"),
-        "{first_row}"
-    );
+    // Yes/no reads 是/否 in the Chinese sheet, true/false in the English one, on every row.
+    let villages: i64 = sqlx::query_scalar("SELECT count(*) FROM villages")
+        .fetch_one(&app.db.pool)
+        .await?;
     let (_, csv_en) = export(&epi, "/api/export/villages.csv?period=2025&lang=en").await?;
-    let first_en = csv_en.lines().nth(1).unwrap_or_default();
-    assert!(
-        first_en.contains(",true,") || first_en.contains(",false,"),
-        "{first_en}"
-    );
+    for (sheet, flag, yes_no) in [
+        (&csv, "位置为示意", ["是", "否"]),
+        (&csv_en, "synthetic", ["true", "false"]),
+    ] {
+        let mut lines = sheet.lines();
+        let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+        let columns = [
+            header
+                .iter()
+                .position(|h| *h == flag)
+                .unwrap_or_else(|| panic!("no {flag} column: {header:?}")),
+            header.len() - 1,
+        ];
+        let mut rows = 0;
+        for line in lines {
+            let cells: Vec<&str> = line.split(',').collect();
+            assert_eq!(cells.len(), header.len(), "{line}");
+            for c in columns {
+                assert!(
+                    yes_no.contains(&cells[c]),
+                    "{} is {:?} in {line}",
+                    header[c],
+                    cells[c]
+                );
+            }
+            rows += 1;
+        }
+        assert_eq!(rows, villages, "one line per village");
+    }
     assert!(
         csv_en
             .lines()
@@ -209,33 +251,78 @@ async fn planners_get_small_counts_suppressed_and_external_audiences_more() -> R
     let full = get(epi.clone(), "").await?;
     let shared = get(planner.clone(), "").await?;
     let external = get(epi.clone(), "&audience=external").await?;
+    assert!(!full.is_empty(), "the demo has cases in 2025");
     assert_eq!(full.len(), shared.len());
-    let mut small = 0;
+    assert_eq!(full.len(), external.len());
+    let (mut small, mut checked) = (0, 0);
     for ((f, s), e) in full.iter().zip(&shared).zip(&external) {
-        let n = f["properties"]["cases"]
+        let id = &f["id"];
+        assert_eq!(&s["id"], id, "the planner's rows in the same order");
+        assert_eq!(&e["id"], id, "the external rows in the same order");
+        assert_eq!(f["properties"]["suppressed"], false);
+        let (mut any_small, mut any_external) = (false, false);
+        for key in ["cases", "ce", "ae"] {
+            let n = f["properties"][key]
+                .as_i64()
+                .unwrap_or_else(|| panic!("epidemiologists see every count: {key} of {id}"));
+            if (1..=4).contains(&n) {
+                any_small = true;
+                if key == "cases" {
+                    small += 1;
+                }
+                assert_eq!(s["properties"][key], Value::Null, "{key}: {s}");
+            } else {
+                assert_eq!(s["properties"][key].as_i64(), Some(n), "{key}: {s}");
+            }
+            if (1..=9).contains(&n) {
+                any_external = true;
+                assert_eq!(e["properties"][key], Value::Null, "{key}: {e}");
+            } else {
+                assert_eq!(e["properties"][key].as_i64(), Some(n), "{key}: {e}");
+            }
+        }
+        assert_eq!(s["properties"]["suppressed"], any_small, "{s}");
+        assert_eq!(e["properties"]["suppressed"], any_external, "{e}");
+        checked += 1;
+    }
+    assert_eq!(checked, full.len());
+    assert!(small > 0, "the demo has villages with 1–4 cases a month");
+    // Rates from a suppressed count are withheld too: every village against the
+    // epidemiologist's export.
+    let villages = |c: ApiClient| async move {
+        let (s, t) = export(&c, "/api/export/villages.geojson?period=2025").await?;
+        anyhow::ensure!(s == 200, "{t}");
+        let v: Value = serde_json::from_str(&t)?;
+        anyhow::Ok(v["features"].as_array().cloned().unwrap_or_default())
+    };
+    let truth = villages(epi.clone()).await?;
+    let planned = villages(planner.clone()).await?;
+    assert!(!truth.is_empty());
+    assert_eq!(truth.len(), planned.len());
+    let (mut withheld, mut shown) = (0, 0);
+    for (t, p) in truth.iter().zip(&planned) {
+        assert_eq!(t["id"], p["id"], "the same villages in the same order");
+        let (t, p) = (&t["properties"], &p["properties"]);
+        let n = t["cases"]
             .as_i64()
             .expect("epidemiologists see every count");
-        assert_eq!(f["properties"]["suppressed"], false);
         if (1..=4).contains(&n) {
-            small += 1;
-            assert_eq!(s["properties"]["cases"], Value::Null, "{s}");
-            assert_eq!(s["properties"]["suppressed"], true);
+            withheld += 1;
+            assert_eq!(p["suppressed"], true, "{p}");
+            assert_eq!(p["cases"], Value::Null, "{p}");
+            assert_eq!(p["cases_per_100k"], Value::Null, "{p}");
         } else {
-            assert_eq!(s["properties"]["cases"].as_i64(), Some(n));
-        }
-        if (1..=9).contains(&n) {
-            assert_eq!(e["properties"]["cases"], Value::Null);
-        }
-    }
-    assert!(small > 0, "the demo has villages with 1–4 cases a month");
-    // Rates from a suppressed count are withheld too.
-    let (_, villages) = export(&planner, "/api/export/villages.geojson?period=2025").await?;
-    let v: Value = serde_json::from_str(&villages)?;
-    for f in v["features"].as_array().expect("features") {
-        if f["properties"]["suppressed"] == true {
-            assert_eq!(f["properties"]["cases_per_100k"], Value::Null);
+            shown += 1;
+            assert_eq!(p["suppressed"], false, "{p}");
+            assert_eq!(p["cases"].as_i64(), Some(n), "{p}");
+            assert_eq!(p["cases_per_100k"], t["cases_per_100k"], "{p}");
         }
     }
+    assert!(withheld > 0, "the demo has villages with 1–4 cases in 2025");
+    assert!(
+        shown > 0,
+        "the demo has villages with 0 or more than 4 cases in 2025"
+    );
     Ok(())
 }
 
@@ -309,10 +396,22 @@ async fn qgis_reads_the_ogc_api_and_bad_requests_get_ogc_exceptions() -> Result<
             200,
         )
         .await?;
-    for f in boxed["features"].as_array().expect("features") {
+    let inside: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM villages WHERE geom && ST_MakeEnvelope(81.0, 43.7, 81.3, 43.9, 4326)",
+    )
+    .fetch_one(&app.db.pool)
+    .await?;
+    assert!(inside > 0, "the box holds the county seat's villages");
+    let in_box = boxed["features"].as_array().expect("features");
+    assert_eq!(
+        in_box.len() as i64,
+        inside,
+        "every village in the box, no other"
+    );
+    for f in in_box {
         let (x, y) = (
-            f["geometry"]["coordinates"][0].as_f64().unwrap_or(0.0),
-            f["geometry"]["coordinates"][1].as_f64().unwrap_or(0.0),
+            f["geometry"]["coordinates"][0].as_f64().expect("lon"),
+            f["geometry"]["coordinates"][1].as_f64().expect("lat"),
         );
         assert!((81.0..=81.3).contains(&x) && (43.7..=43.9).contains(&y));
     }
@@ -361,7 +460,10 @@ async fn gdal_checked_features(c: &ApiClient, path: &str) -> Result<Vec<Value>> 
     anyhow::ensure!(status == 200, "{path}: {status} {text}");
     let doc: Value = serde_json::from_str(&text)?;
     anyhow::ensure!(doc.get("crs").is_none(), "RFC 7946 has no crs member");
-    let features = doc["features"].as_array().cloned().unwrap_or_default();
+    let features = doc["features"]
+        .as_array()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("{path}: no features array: {text}"))?;
     let dir = echinomap_tests::shared_tempdir();
     let file = dir.path().join("export.geojson");
     std::fs::write(&file, &text)?;
@@ -409,8 +511,11 @@ async fn a_scan_is_kept_and_exported_as_circles_with_observed_cases_suppressed_f
         gdal_checked_features(&epi, "/api/export/scan_clusters.geojson?audience=external").await?;
     assert_eq!(full.len(), clusters);
     assert_eq!(shared.len(), clusters);
-    let mut small = 0;
+    assert_eq!(external.len(), clusters);
+    let (mut small, mut checked) = (0, 0);
     for ((f, s), e) in full.iter().zip(&shared).zip(&external) {
+        assert_eq!(s["id"], f["id"], "the planner's clusters in the same order");
+        assert_eq!(e["id"], f["id"], "the external clusters in the same order");
         let p = &f["properties"];
         assert_eq!(p["layer"], "human_cases");
         assert_eq!(p["period_from"], "2025-03-01");
@@ -451,9 +556,16 @@ async fn a_scan_is_kept_and_exported_as_circles_with_observed_cases_suppressed_f
             assert_eq!(s["properties"]["suppressed"], false);
         }
         if (1.0..=9.0).contains(&n) {
-            assert_eq!(e["properties"]["observed"], Value::Null);
+            assert_eq!(e["properties"]["observed"], Value::Null, "{e}");
+            assert_eq!(e["properties"]["relative_risk"], Value::Null, "{e}");
+            assert_eq!(e["properties"]["suppressed"], true, "{e}");
+        } else {
+            assert_eq!(e["properties"]["observed"].as_f64(), Some(n), "{e}");
+            assert_eq!(e["properties"]["suppressed"], false, "{e}");
         }
+        checked += 1;
     }
+    assert_eq!(checked, clusters);
     assert!(small > 0, "a three-month scan has clusters of 1–4 cases");
     // A later scan of dog tests replaces it; animal counts are not suppressed.
     epi.get_json(
@@ -462,6 +574,7 @@ async fn a_scan_is_kept_and_exported_as_circles_with_observed_cases_suppressed_f
     )
     .await?;
     let dogs = gdal_checked_features(&planner, "/api/export/scan_clusters.geojson").await?;
+    assert!(!dogs.is_empty(), "the dog scan found clusters");
     for f in &dogs {
         assert_eq!(f["properties"]["layer"], "dog_positivity");
         assert_eq!(f["properties"]["suppressed"], false, "{f}");
@@ -511,18 +624,41 @@ async fn registered_dogs_are_exported_one_by_one_to_the_dog_register_s_readers_o
         .map(|c| c.name)
         .chain(["suppressed"])
         .collect();
-    let dewormed_on: Option<chrono::NaiveDate> = sqlx::query_scalar(
-        "SELECT max(dosed_on) FROM dewormings w JOIN dogs d ON d.id = w.dog_id WHERE d.tag = $1 AND w.deleted_at IS NULL",
-    )
-    .bind(all[0]["properties"]["tag"].as_str().unwrap_or_default())
-    .fetch_one(&app.db.pool)
-    .await?;
-    assert_eq!(
-        all[0]["properties"]["last_dewormed_on"]
-            .as_str()
-            .map(str::to_owned),
-        dewormed_on.map(|d| d.to_string())
-    );
+    // Every dog's village and latest dose, as the registers have them.
+    let truth: std::collections::HashMap<i64, (String, Option<chrono::NaiveDate>)> =
+        sqlx::query_as::<_, (i64, String, Option<chrono::NaiveDate>)>(
+            "SELECT d.id, v.code::text,
+                    (SELECT max(w.dosed_on) FROM dewormings w WHERE w.dog_id = d.id AND w.deleted_at IS NULL)
+             FROM dogs d JOIN villages v ON v.id = d.village_id WHERE d.deleted_at IS NULL",
+        )
+        .fetch_all(&app.db.pool)
+        .await?
+        .into_iter()
+        .map(|(id, village, dosed)| (id, (village, dosed)))
+        .collect();
+    let mut dewormed = 0;
+    for f in &all {
+        let id = f["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("a dog without id: {f}"));
+        let (village, dosed) = truth
+            .get(&id)
+            .unwrap_or_else(|| panic!("dog {id} is not in the register"));
+        assert_eq!(
+            f["properties"]["village_code"].as_str(),
+            Some(village.as_str()),
+            "{f}"
+        );
+        assert_eq!(
+            f["properties"]["last_dewormed_on"]
+                .as_str()
+                .map(str::to_owned),
+            dosed.map(|d| d.to_string()),
+            "{f}"
+        );
+        dewormed += usize::from(dosed.is_some());
+    }
+    assert!(dewormed > 0, "the demo has dewormed dogs");
     for f in &all {
         assert_eq!(f["geometry"]["type"], "Point", "{f}");
         let keys: std::collections::BTreeSet<&str> = f["properties"]
@@ -536,6 +672,7 @@ async fn registered_dogs_are_exported_one_by_one_to_the_dog_register_s_readers_o
     }
     // Within the jurisdiction only.
     let own = gdal_checked_features(&staff, "/api/export/dogs.geojson").await?;
+    assert!(!own.is_empty(), "the township has dogs");
     assert_eq!(own.len() as i64, count(township).await?);
     assert!(own.iter().all(|f| {
         f["properties"]["village_code"]

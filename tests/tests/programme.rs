@@ -118,6 +118,12 @@ async fn a_dog_dosed_this_month_leaves_the_deworming_work_list() -> Result<()> {
     .bind(demo_today())
     .execute(&app.db.pool)
     .await?;
+    let before_ids: Vec<i64> = before["villages"][0]["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["dog_id"].as_i64())
+        .collect();
     let after = vd.get_json(path, 200).await?;
     assert_eq!(after["total"].as_i64(), Some(total - 1));
     let ids: Vec<i64> = after["villages"][0]["items"]
@@ -127,17 +133,58 @@ async fn a_dog_dosed_this_month_leaves_the_deworming_work_list() -> Result<()> {
         .filter_map(|i| i["dog_id"].as_i64())
         .collect();
     assert!(!ids.contains(&dog));
+    // Only that dog left: every other dog of the list is still on it.
+    let others: Vec<i64> = before_ids.into_iter().filter(|d| *d != dog).collect();
+    assert!(!others.is_empty(), "the list had more than one dog");
+    assert_eq!(ids, others);
     // Follow-ups: case rows for the village doctor, counts only (suppressed) for a planner.
     let f = vd.get_json("/api/worklists/followups", 200).await?;
     assert_eq!(f["rows_shown"], true);
     let planner = app.user(Role::Planner, COUNTY).await?;
     let pf = planner.get_json("/api/worklists/followups", 200).await?;
     assert_eq!(pf["rows_shown"], false);
-    for v in pf["villages"].as_array().expect("villages") {
-        assert!(v["items"].is_null());
-        assert!(v["count"].is_null() || v["count"].as_i64().is_some_and(|n| n > 4));
-    }
+    // Every village of the planner's list against the epidemiologist's counts.
     let epi = app.epi().await?;
+    let ef = epi.get_json("/api/worklists/followups", 200).await?;
+    assert_eq!(ef["rows_shown"], true);
+    let truth: std::collections::HashMap<String, i64> = ef["villages"]
+        .as_array()
+        .expect("villages")
+        .iter()
+        .map(|v| {
+            (
+                v["code"].as_str().unwrap_or_default().to_owned(),
+                v["count"]
+                    .as_i64()
+                    .expect("epidemiologists see every count"),
+            )
+        })
+        .collect();
+    let villages = pf["villages"].as_array().expect("villages");
+    assert!(!villages.is_empty(), "the demo has follow-ups due");
+    assert_eq!(
+        villages.len(),
+        truth.len(),
+        "the same villages for both roles"
+    );
+    let mut hidden = 0;
+    for v in villages {
+        let code = v["code"].as_str().unwrap_or_default();
+        let n = *truth
+            .get(code)
+            .unwrap_or_else(|| panic!("{code} is not on the epidemiologist's list"));
+        assert!(v["items"].is_null(), "{v}");
+        if (1..=4).contains(&n) {
+            hidden += 1;
+            assert!(
+                v["count"].is_null(),
+                "a count of {n} reached a planner: {v}"
+            );
+        } else {
+            assert_eq!(v["count"].as_i64(), Some(n), "{v}");
+        }
+    }
+    assert!(hidden > 0, "the demo has villages with 1–4 follow-ups due");
     for kind in ["followups", "faecal_sampling", "vaccination"] {
         let w = epi.get_json(&format!("/api/worklists/{kind}"), 200).await?;
         assert_eq!(w["kind"], kind);
@@ -387,6 +434,8 @@ async fn report_cells_equal_the_api_numbers() -> Result<()> {
             ],
         ),
     ];
+    let mut cases_form = Vec::new();
+    let mut compared = 0;
     for (form, period, cols) in checks {
         let rows = download(&epi, &format!("/api/reports/{form}.xlsx?period={period}")).await?;
         assert!(text(&rows[0][0]).contains("察布查尔"), "title");
@@ -419,26 +468,62 @@ async fn report_cells_equal_the_api_numbers() -> Result<()> {
             )
             .await?;
         for (col, key, what) in cols {
-            assert_eq!(
-                num(&township[col]),
-                api_cell(&t_api, key, what),
-                "{form} {key} {what} township"
-            );
-            assert_eq!(
-                num(&total[col]),
-                api_cell(&c_api, key, what),
-                "{form} {key} {what} total"
-            );
+            // Both sides must have the number: a cell missing from the form or the API fails.
+            for (side, row, api) in [("township", township, &t_api), ("total", total, &c_api)] {
+                let cell = num(&row[col]).unwrap_or_else(|| {
+                    panic!(
+                        "{form} {key} {what} {side}: no number in the form: {:?}",
+                        row[col]
+                    )
+                });
+                let expected = api_cell(api, key, what)
+                    .unwrap_or_else(|| panic!("{form} {key} {what} {side}: not in the API: {api}"));
+                assert_eq!(cell, expected, "{form} {key} {what} {side}");
+                compared += 1;
+            }
+        }
+        if form == "cases_annual" {
+            cases_form = rows;
         }
     }
+    assert_eq!(compared, 2 * (3 + 4 + 4), "every column on both rows");
     // Planners get the form with small counts of people hidden, and every download is audited.
     let planner = app.user(Role::Planner, COUNTY).await?;
     let rows = download(&planner, "/api/reports/cases_annual.xlsx?period=2025").await?;
-    for r in rows.iter().skip(4) {
-        if let Some(n) = num(&r[3]) {
-            assert!(n == 0.0 || n > 4.0, "{n}");
+    // Every township row and the totals, cell by cell against the epidemiologist's form: the
+    // counts of people (new cases, new child cases) of 1–4 read "*", every other the same.
+    let is_unit_row = |r: &&Vec<Data>| {
+        let code = text(&r[2]);
+        text(&r[0]) == "合计" || (code.len() == 9 && code.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let truth: Vec<&Vec<Data>> = cases_form.iter().filter(is_unit_row).collect();
+    let shared: Vec<&Vec<Data>> = rows.iter().filter(is_unit_row).collect();
+    assert!(
+        truth.len() > 10,
+        "the townships and the totals: {}",
+        truth.len()
+    );
+    assert_eq!(shared.len(), truth.len(), "the same rows for the planner");
+    let (mut starred, mut shown) = (0, 0);
+    for (t, p) in truth.iter().zip(&shared) {
+        assert_eq!(text(&t[2]), text(&p[2]), "the same units in the same order");
+        for col in [3, 6] {
+            let n = num(&t[col])
+                .unwrap_or_else(|| panic!("the epidemiologist's form has no number: {:?}", t[col]));
+            if (1.0..=4.0).contains(&n) {
+                starred += 1;
+                assert_eq!(text(&p[col]), "*", "{} column {col}: {n}", text(&p[2]));
+            } else {
+                shown += 1;
+                assert_eq!(num(&p[col]), Some(n), "{} column {col}", text(&p[2]));
+            }
         }
     }
+    assert!(
+        starred > 0,
+        "the demo has townships with 1–4 new cases in 2025"
+    );
+    assert!(shown > 0);
     let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'export'")
         .fetch_one(&app.db.pool)
         .await?;

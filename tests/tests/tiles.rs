@@ -229,54 +229,102 @@ async fn case_tiles_hold_only_the_callers_jurisdiction_and_hide_small_counts_fro
     let planner = app.user(Role::Planner, "654022").await?;
     let epi = app.epi().await?;
     let period = "?period=2024";
+    let mut own = 0;
     for z in [9u8, 11] {
         for t in data_tiles(&app, z).await? {
-            if let Some(d) = tile(&ts, "case_density", t, period).await? {
-                for f in &d.features {
-                    let code = text(f, "code").unwrap_or_default();
-                    assert!(code.starts_with("654022100"), "{code} outside the township");
-                }
+            let expected = expected_count(&app, "case_density", t, "654022100").await?;
+            let Some(d) = tile(&ts, "case_density", t, period).await? else {
+                assert_eq!(expected, 0, "{z}/{}/{}: 204 for the township", t.x(), t.y());
+                continue;
+            };
+            assert_eq!(
+                d.features.len() as i64,
+                expected,
+                "{z}/{}/{}: the township's villages",
+                t.x(),
+                t.y()
+            );
+            for f in &d.features {
+                let code = text(f, "code").unwrap_or_default();
+                assert!(code.starts_with("654022100"), "{code} outside the township");
+                own += 1;
             }
         }
     }
+    assert!(own > 0, "no tile held a village of the township");
     // Planners: no count from 1 to 4, and those features say suppressed; the epidemiologist
     // sees the same features with their counts.
-    let mut suppressed_seen = 0;
+    let (mut suppressed_seen, mut compared) = (0, 0);
     for z in [9u8, 10] {
         for t in data_tiles(&app, z).await? {
-            let (Some(p), Some(e)) = (
+            let at = format!("{z}/{}/{}", t.x(), t.y());
+            let (p, e) = match (
                 tile(&planner, "case_density", t, period).await?,
                 tile(&epi, "case_density", t, period).await?,
-            ) else {
-                continue;
+            ) {
+                (Some(p), Some(e)) => (p, e),
+                (None, None) => continue,
+                (p, e) => panic!(
+                    "{at}: the planner's tile {} but the epidemiologist's {}",
+                    if p.is_some() {
+                        "has features"
+                    } else {
+                        "is empty"
+                    },
+                    if e.is_some() {
+                        "has features"
+                    } else {
+                        "is empty"
+                    },
+                ),
             };
+            assert_eq!(
+                p.features.len(),
+                e.features.len(),
+                "{at}: the same features"
+            );
             let by_id: HashMap<u64, &mvt_reader::feature::Feature> = e
                 .features
                 .iter()
                 .filter_map(|f| f.id.map(|i| (i, f)))
                 .collect();
             for f in &p.features {
+                let id = f.id.unwrap_or_else(|| panic!("{at}: a feature without id"));
+                let g = by_id.get(&id).unwrap_or_else(|| {
+                    panic!("{at}: feature {id} is not in the epidemiologist's tile")
+                });
                 let cases = number(f, "cases");
                 assert!(
                     !cases.is_some_and(|c| (1.0..=4.0).contains(&c)),
                     "a count of 1–4 reached a planner"
                 );
-                let truth = by_id
-                    .get(&f.id.unwrap_or(0))
-                    .and_then(|g| number(g, "cases"))
-                    .unwrap_or(0.0);
-                if (1.0..=4.0).contains(&truth) {
+                let truth = number(g, "cases");
+                let suppressed = f.properties.as_ref().and_then(|p| p.get("suppressed"));
+                if truth.is_some_and(|c| (1.0..=4.0).contains(&c)) {
                     suppressed_seen += 1;
-                    assert!(cases.is_none());
-                    assert!(matches!(
-                        f.properties.as_ref().and_then(|p| p.get("suppressed")),
-                        Some(MvtValue::Bool(true))
-                    ));
-                    assert!(number(f, "rate_per_100k").is_none());
+                    assert!(cases.is_none(), "{at}: feature {id}");
+                    assert!(
+                        matches!(suppressed, Some(MvtValue::Bool(true))),
+                        "{at}: feature {id} is not marked suppressed"
+                    );
+                    assert!(number(f, "rate_per_100k").is_none(), "{at}: feature {id}");
+                } else {
+                    assert_eq!(cases, truth, "{at}: feature {id}");
+                    assert!(
+                        !matches!(suppressed, Some(MvtValue::Bool(true))),
+                        "{at}: feature {id} with {truth:?} cases is marked suppressed"
+                    );
+                    assert_eq!(
+                        number(f, "rate_per_100k"),
+                        number(g, "rate_per_100k"),
+                        "{at}: feature {id}"
+                    );
                 }
+                compared += 1;
             }
         }
     }
+    assert!(compared > 0, "no planner feature was compared");
     assert!(
         suppressed_seen > 0,
         "the demo should have villages with 1–4 cases in 2024"
@@ -299,7 +347,9 @@ async fn village_tiles_carry_the_risk_and_the_indicators_of_the_api() -> Result<
         let list = epi
             .get_json(&format!("/api/risk?township={t}"), 200)
             .await?;
-        for v in list["items"].as_array().into_iter().flatten() {
+        let items = list["items"].as_array().expect("risk items");
+        assert!(!items.is_empty(), "township {t} has no risk items");
+        for v in items {
             risk.insert(
                 v["code"].as_str().unwrap_or_default().to_owned(),
                 (
@@ -335,7 +385,12 @@ async fn village_tiles_carry_the_risk_and_the_indicators_of_the_api() -> Result<
             .await?,
     );
     let period = "?period=2024";
-    let (mut checked, mut withheld) = (0, 0);
+    assert!(!risk.is_empty(), "no village risk");
+    assert!(
+        !cases.is_empty() && !coverage.is_empty(),
+        "no indicator units"
+    );
+    let (mut checked, mut withheld, mut rates) = (0, 0, 0);
     for t in data_tiles(&app, 9).await? {
         let Some(villages) = tile(&epi, "villages", t, period).await? else {
             continue;
@@ -352,8 +407,14 @@ async fn village_tiles_carry_the_risk_and_the_indicators_of_the_api() -> Result<
                 (number(f, "risk_score").unwrap_or(-1.0) - score).abs() < 1e-9,
                 "{code}"
             );
-            assert_eq!(number(f, "cases"), Some(cases[&code].0), "{code}");
-            let (dosed, due) = coverage[&code];
+            let n = cases
+                .get(&code)
+                .unwrap_or_else(|| panic!("{code} is not in the new cases matrix"))
+                .0;
+            assert_eq!(number(f, "cases"), Some(n), "{code}");
+            let (dosed, due) = *coverage
+                .get(&code)
+                .unwrap_or_else(|| panic!("{code} is not in the coverage matrix"));
             assert_eq!(number(f, "dogs_dosed"), Some(dosed), "{code}");
             assert_eq!(number(f, "dogs_due"), Some(due), "{code}");
             if due > 0.0 {
@@ -362,6 +423,7 @@ async fn village_tiles_carry_the_risk_and_the_indicators_of_the_api() -> Result<
                     (value - (dosed / due * 1e4).round() / 1e4).abs() < 1e-9,
                     "{code}"
                 );
+                rates += 1;
             }
             checked += 1;
         }
@@ -371,20 +433,33 @@ async fn village_tiles_carry_the_risk_and_the_indicators_of_the_api() -> Result<
             .expect("same tile");
         assert_eq!(p.features.len(), villages.features.len());
         for f in &p.features {
-            let truth = cases.get(&text(f, "code").unwrap_or_default()).map(|c| c.0);
-            if truth.is_some_and(|c| (1.0..=4.0).contains(&c)) {
+            let code = text(f, "code").unwrap_or_default();
+            let truth = cases
+                .get(&code)
+                .unwrap_or_else(|| panic!("the planner's {code:?} is not in the new cases matrix"))
+                .0;
+            let suppressed = f.properties.as_ref().and_then(|p| p.get("suppressed"));
+            if (1.0..=4.0).contains(&truth) {
                 withheld += 1;
-                assert_eq!(number(f, "cases"), None);
-                assert!(matches!(
-                    f.properties.as_ref().and_then(|p| p.get("suppressed")),
-                    Some(MvtValue::Bool(true))
-                ));
+                assert_eq!(number(f, "cases"), None, "{code}");
+                assert!(
+                    matches!(suppressed, Some(MvtValue::Bool(true))),
+                    "{code} is not marked suppressed"
+                );
             } else {
-                assert_eq!(number(f, "cases"), truth);
+                assert_eq!(number(f, "cases"), Some(truth), "{code}");
+                assert!(
+                    !matches!(suppressed, Some(MvtValue::Bool(true))),
+                    "{code} with {truth} cases is marked suppressed"
+                );
             }
         }
     }
     assert!(checked > 10, "only {checked} villages checked");
+    assert!(
+        rates > 0,
+        "no village with dogs due had its coverage checked"
+    );
     assert!(
         withheld > 0,
         "the demo should have villages with 1–4 cases in 2024"
