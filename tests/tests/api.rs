@@ -138,12 +138,13 @@ async fn villages_list_with_their_township_position_and_population() -> Result<(
         .get_json("/api/villages?township=654022100", 200)
         .await?;
     assert_eq!(seat["total"], 10);
+    let seat_items = seat["items"].as_array().expect("items");
+    assert_eq!(seat_items.len(), 10, "{seat}");
     assert!(
-        seat["items"]
-            .as_array()
-            .expect("items")
+        seat_items
             .iter()
-            .all(|v| v["township_name"] == "察布查尔镇")
+            .all(|v| v["township_name"] == "察布查尔镇" && v["township_code"] == "654022100"),
+        "{seat}"
     );
     let by_name = app
         .get_json(
@@ -157,15 +158,24 @@ async fn villages_list_with_their_township_position_and_population() -> Result<(
         .await?; // 社区
     let n = q["total"].as_u64().expect("total");
     assert!((10..84).contains(&n), "{q}");
+    let q_items = q["items"].as_array().expect("items");
+    assert_eq!(q_items.len() as u64, n, "{q}");
     assert!(
-        q["items"]
-            .as_array()
-            .expect("items")
+        q_items
             .iter()
-            .all(|v| v["name"].as_str().is_some_and(|s| s.contains("社区")))
+            .all(|v| v["name"].as_str().is_some_and(|s| s.contains("社区"))),
+        "{q}"
     );
     let by_code = app.get_json("/api/villages?q=654022100", 200).await?;
     assert_eq!(by_code["total"], 10);
+    let code_items = by_code["items"].as_array().expect("items");
+    assert_eq!(code_items.len(), 10, "{by_code}");
+    assert!(
+        code_items.iter().all(|v| v["code"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("654022100"))),
+        "{by_code}"
+    );
     Ok(())
 }
 

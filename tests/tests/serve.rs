@@ -280,20 +280,29 @@ fn a_port_in_use_is_one_clear_line_and_a_failure() {
 fn an_unusable_database_url_is_one_clear_line_and_a_failure() {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
+    // The URL carries a password: the error line names the URL without it.
     let err = fails_with_one_line(
         &["serve", "--listen", &listen],
         &[(
             "DATABASE_URL",
-            "postgres://nobody@127.0.0.1:1/none?connect_timeout=2",
+            "postgres://nobody:S3cret-pw@127.0.0.1:1/none?connect_timeout=2",
         )],
     );
     assert!(err.contains("cannot connect to the database"), "{err}");
-    assert!(!err.contains("nobody:"), "{err}");
+    assert!(err.contains("nobody:***@127.0.0.1:1"), "{err}");
+    assert!(
+        !err.contains("S3cret-pw"),
+        "the password is in the error: {err}"
+    );
     let err = fails_with_one_line(
         &["serve", "--listen", &listen],
-        &[("DATABASE_URL", "mysql://what")],
+        &[("DATABASE_URL", "mysql://nobody:S3cret-pw@127.0.0.1:1/none")],
     );
     assert!(err.contains("DATABASE_URL"), "{err}");
+    assert!(
+        !err.contains("S3cret-pw"),
+        "the password is in the error: {err}"
+    );
 }
 
 #[test]
