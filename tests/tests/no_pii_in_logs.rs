@@ -59,6 +59,39 @@ fn the_detector_finds_ids_and_mobiles_and_nothing_else() {
     assert_eq!(findings(&not_personal), Vec::<String>::new());
 }
 
+#[tokio::test]
+async fn the_detector_finds_every_id_and_phone_number_of_the_demo() -> echinomap_tests::Result<()> {
+    let db = echinomap_tests::TestDb::demo().await?;
+    let people: Vec<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT id_number::text, phone FROM people")
+            .fetch_all(&db.pool)
+            .await?;
+    let (mut ids, mut phones) = (0, 0);
+    for (id, phone) in &people {
+        if let Some(id) = id {
+            assert_eq!(
+                findings(&format!("x={id};")).len(),
+                1,
+                "a demo ID number is missed"
+            );
+            ids += 1;
+        }
+        if let Some(phone) = phone {
+            assert_eq!(
+                findings(&format!("x={phone};")).len(),
+                1,
+                "a demo phone is missed"
+            );
+            phones += 1;
+        }
+    }
+    assert!(
+        ids > 100_000 && phones > 1_000,
+        "{ids} ID numbers, {phones} phones"
+    );
+    Ok(())
+}
+
 #[test]
 #[ignore = "run by `make test` after the whole suite, over its logs"]
 fn the_logs_of_a_full_test_run_hold_no_id_or_phone_number() -> echinomap_tests::Result<()> {
