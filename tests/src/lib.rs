@@ -315,40 +315,56 @@ impl TestApp {
     /// A new account with `role` over `jurisdiction`, and a client that calls as it (with an
     /// API token).
     pub async fn user(&self, role: Role, jurisdiction: &str) -> Result<ApiClient> {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let username = format!("{}_{n}", role.as_str().replace('_', ""));
-        store::create(
+        api_client(
             &self.db.pool,
-            store::NewUser {
-                username: username.clone(),
-                display_name: None,
-                role,
-                jurisdiction: jurisdiction.to_owned(),
-                password: TEST_USER_PASSWORD.to_owned(),
-                demo: false,
-            },
-            PasswordPolicy::Default,
-            &Actor::cli(),
+            &format!("http://{}", self.addr),
+            role,
+            jurisdiction,
         )
         .await
-        .map_err(|e| anyhow::anyhow!("creating {username}: {e}"))?;
-        let (token_id, token) =
-            store::create_token(&self.db.pool, &username, "test", &Actor::cli())
-                .await
-                .map_err(|e| anyhow::anyhow!("token for {username}: {e}"))?;
-        Ok(ApiClient {
-            base: format!("http://{}", self.addr),
-            username,
-            token,
-            token_id,
-            client: self.client.clone(),
-        })
     }
 
     /// The county epidemiologist: sees everything but admin pages.
     pub async fn epi(&self) -> Result<ApiClient> {
         self.user(Role::Epidemiologist, "654022").await
     }
+}
+
+/// A new account with `role` over `jurisdiction` in the database `pool`, and a client that
+/// calls the server at `base` as it (with an API token).
+pub async fn api_client(
+    pool: &PgPool,
+    base: &str,
+    role: Role,
+    jurisdiction: &str,
+) -> Result<ApiClient> {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let username = format!("{}_{n}", role.as_str().replace('_', ""));
+    store::create(
+        pool,
+        store::NewUser {
+            username: username.clone(),
+            display_name: None,
+            role,
+            jurisdiction: jurisdiction.to_owned(),
+            password: TEST_USER_PASSWORD.to_owned(),
+            demo: false,
+        },
+        PasswordPolicy::Default,
+        &Actor::cli(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("creating {username}: {e}"))?;
+    let (token_id, token) = store::create_token(pool, &username, "test", &Actor::cli())
+        .await
+        .map_err(|e| anyhow::anyhow!("token for {username}: {e}"))?;
+    Ok(ApiClient {
+        base: base.to_owned(),
+        username,
+        token,
+        token_id,
+        client: reqwest::Client::new(),
+    })
 }
 
 /// The password of accounts made by [`TestApp::user`].
@@ -419,6 +435,62 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+/// The real `echinomap` binary serving a test database on a free loopback port, its log (at
+/// [`TEST_LOG_FILTER`]) in [`log_dir`] as `NAME-PORT.log`. Killed when dropped.
+#[derive(Debug)]
+pub struct BinaryServer {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl BinaryServer {
+    pub async fn start(db: &TestDb, name: &str) -> Result<Self> {
+        let port = free_port();
+        let log = std::fs::File::create(log_dir().join(format!("{name}-{port}.log")))?;
+        let child = std::process::Command::new(binary())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("DATABASE_URL", db.url())
+            .env("ECHINOMAP_ADMIN_PASSWORD", TEST_ADMIN_PASSWORD)
+            .env("ECHINOMAP_LOG", TEST_LOG_FILTER)
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()?;
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while reqwest::get(format!("{}/healthz", server.base))
+            .await
+            .is_err()
+        {
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "the server did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        Ok(server)
+    }
+
+    /// The server process's resident-size high-water mark (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("no VmHWM in /proc/{}/status", self.child.id()))
+    }
+}
+
+impl Drop for BinaryServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

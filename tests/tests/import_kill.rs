@@ -2,55 +2,16 @@
 //! SIGKILL of the server in the middle of writing leaves the database as if the import had never
 //! started. Also `echinomap import` from the command line.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use echinomap_server::audit::Actor;
 use echinomap_server::auth::password::PasswordPolicy;
 use echinomap_server::auth::{Role, store};
-use echinomap_tests::{Result, TEST_USER_PASSWORD, TestDb, binary, free_port};
+use echinomap_tests::{BinaryServer, Result, TEST_USER_PASSWORD, TestDb, binary};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start(db: &TestDb) -> Result<Server> {
-    let port = free_port();
-    let log =
-        std::fs::File::create(echinomap_tests::log_dir().join(format!("import-kill-{port}.log")))?;
-    let child = Command::new(binary())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("DATABASE_URL", db.url())
-        .env("ECHINOMAP_ADMIN_PASSWORD", "Admin-Passw0rd!")
-        .env("ECHINOMAP_LOG", echinomap_tests::TEST_LOG_FILTER)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()?;
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while reqwest::get(format!("{}/healthz", server.base))
-        .await
-        .is_err()
-    {
-        anyhow::ensure!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    Ok(server)
-}
 
 async fn token(db: &TestDb) -> Result<String> {
     store::create(
@@ -104,7 +65,7 @@ async fn a_sigkill_during_a_large_import_leaves_the_database_as_before() -> Resu
     let token = token(&db).await?;
     let csv = big_csv(&db, 80).await?;
     let before = counts(&db).await?;
-    let server = start(&db).await?;
+    let server = BinaryServer::start(&db, "import-kill").await?;
     let client = reqwest::Client::new();
     let r = client
         .post(format!(
@@ -163,7 +124,7 @@ async fn a_sigkill_during_a_large_import_leaves_the_database_as_before() -> Resu
         "dewormings, import history and audit are unchanged"
     );
     // The same file imports whole after a restart, and reports progress as a job.
-    let server = start(&db).await?;
+    let server = BinaryServer::start(&db, "import-kill").await?;
     let csv = big_csv(&db, 80).await?;
     let rows = csv.lines().count() as u64 - 1;
     let r = client

@@ -12,6 +12,7 @@ use futures_util::TryStreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
+use tracing::Instrument;
 
 use super::extract::{ApiPath, ApiQuery};
 use super::{AppState, streaming};
@@ -229,7 +230,7 @@ pub async fn export(
     )
     .await?;
     drop(conn);
-    let (tx, rx) = streaming::channel();
+    let (writer, body) = streaming::body();
     let head = if format == "geojson" {
         let mut h = format!(
             "{{\"type\":\"FeatureCollection\",\"name\":{},\"period\":{},",
@@ -266,63 +267,70 @@ pub async fn export(
     };
     let pool = state.pool.clone();
     let scope = caller.scope.prefix().to_owned();
-    tokio::spawn(async move {
-        if tx.send(Ok(Bytes::from(head))).await.is_err() {
-            return;
-        }
-        // PostgreSQL writes every row (suppression included); here rows are only copied into
-        // 64 KiB chunks. The rows arrive as the socket is read: memory stays flat.
-        let sql = exports::page_sql(sel.layer, row_format, sel.suppress_max);
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&scope)
-            .bind(sel.from)
-            .bind(sel.to)
-            .bind(&sel.township)
-            .bind(None::<f64>)
-            .bind(None::<f64>)
-            .bind(None::<f64>)
-            .bind(None::<f64>)
-            .bind(None::<i64>)
-            .bind(0i64);
-        if sel.layer.has_risk() {
-            query = query.bind(risk);
-        }
-        let mut rows = query.fetch(&pool);
-        let mut first = true;
-        let mut buf = bytes::BytesMut::with_capacity(CHUNK + 4096);
-        loop {
-            let row = match rows.try_next().await {
-                Ok(Some(r)) => r,
-                Ok(None) => break,
-                Err(e) => {
-                    // The body is already streaming: end it as failed rather than pretend.
-                    tracing::error!(error = %e, layer = sel.layer.name, "export failed mid-stream");
-                    streaming::abort(&tx, "export").await;
+    // The producer logs in the request's span (its path), after the handler has returned.
+    let span = tracing::Span::current();
+    tokio::spawn(
+        async move {
+            if writer.send(Bytes::from(head)).await.is_err() {
+                return;
+            }
+            // PostgreSQL writes every row (suppression included); here rows are only copied into
+            // 64 KiB chunks. The rows arrive as the socket is read: memory stays flat.
+            let sql = exports::page_sql(sel.layer, row_format, sel.suppress_max);
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(&scope)
+                .bind(sel.from)
+                .bind(sel.to)
+                .bind(&sel.township)
+                .bind(None::<f64>)
+                .bind(None::<f64>)
+                .bind(None::<f64>)
+                .bind(None::<f64>)
+                .bind(None::<i64>)
+                .bind(0i64);
+            if sel.layer.has_risk() {
+                query = query.bind(risk);
+            }
+            let mut rows = query.fetch(&pool);
+            let mut first = true;
+            let mut buf = bytes::BytesMut::with_capacity(CHUNK + 4096);
+            loop {
+                let row = match rows.try_next().await {
+                    Ok(Some(r)) => r,
+                    Ok(None) => break,
+                    Err(e) => {
+                        // The body is already streaming: end it as failed rather than pretend.
+                        let reason = format!("export of {} failed mid-stream: {e}", sel.layer.name);
+                        writer.fail(reason).await;
+                        return;
+                    }
+                };
+                let Ok(text) = row.try_get::<&str, _>(0) else {
+                    let reason = format!("export of {}: a row is not text", sel.layer.name);
+                    writer.fail(reason).await;
+                    return;
+                };
+                if geojson && !first {
+                    buf.extend_from_slice(b",");
+                }
+                buf.extend_from_slice(text.as_bytes());
+                if !geojson {
+                    buf.extend_from_slice(b"\r\n");
+                }
+                first = false;
+                if buf.len() >= CHUNK && writer.send(buf.split().freeze()).await.is_err() {
                     return;
                 }
-            };
-            let Ok(text) = row.try_get::<&str, _>(0) else {
-                tracing::error!(layer = sel.layer.name, "export row is not text");
-                streaming::abort(&tx, "export").await;
-                return;
-            };
-            if geojson && !first {
-                buf.extend_from_slice(b",");
             }
-            buf.extend_from_slice(text.as_bytes());
-            if !geojson {
-                buf.extend_from_slice(b"\r\n");
+            if geojson {
+                buf.extend_from_slice(b"]}");
             }
-            first = false;
-            if buf.len() >= CHUNK && tx.send(Ok(buf.split().freeze())).await.is_err() {
-                return;
+            if writer.send(buf.freeze()).await.is_ok() {
+                writer.finish();
             }
         }
-        if geojson {
-            buf.extend_from_slice(b"]}");
-        }
-        let _ = tx.send(Ok(buf.freeze())).await;
-    });
+        .instrument(span),
+    );
     let (content_type, ext) = if format == "geojson" {
         ("application/geo+json", "geojson")
     } else {
@@ -340,7 +348,7 @@ pub async fn export(
                 ),
             ),
         ],
-        streaming::channel_body(rx),
+        body,
     )
         .into_response())
 }
