@@ -9,6 +9,8 @@
 #     dewormings), then the export is timed against `ogr2ogr -f GeoJSON` reading a view of the
 #     very same SQL (the layer's query in server/src/exports/mod.rs with the county, no township),
 #     and echinomap's peak RSS (VmHWM) is read after each size: flat when streaming.
+#   - The same exports as a browser downloads them (gzip, then brotli): seconds and MB on the
+#     wire, against the same ogr2ogr run (the gzip answer is checked against the identity one).
 #   - `/api/villages/locate` under oha at 1,000 req/s for 10 s from a URL file of literal
 #     127.0.0.1 URLs (no generated URLs, so no address other than loopback): p50/p99.
 #
@@ -69,6 +71,22 @@ compare() {
   obytes=$(stat -c %s "$work/$layer.ogr.geojson")
   on=$(grep -o '"type": *"Feature"' "$work/$layer.ogr.geojson" | wc -l)
   [ "$n" = "$on" ] || echo "warning: $layer: echinomap wrote $n features, ogr2ogr $on" >&2
+  # The same export as a browser downloads it (Accept-Encoding gzip, then br): seconds and the
+  # bytes on the wire; the gzip file must decode to the identity file.
+  local tg0 tg1 tb0 tb1 gbytes bbytes
+  tg0=$(date +%s.%N)
+  curl -sf -H "Authorization: Bearer $token" -H 'Accept-Encoding: gzip' "http://127.0.0.1:$port/api/export/$layer.geojson?$query" -o "$work/$layer.gz"
+  tg1=$(date +%s.%N)
+  tb0=$(date +%s.%N)
+  curl -sf -H "Authorization: Bearer $token" -H 'Accept-Encoding: br' "http://127.0.0.1:$port/api/export/$layer.geojson?$query" -o "$work/$layer.br"
+  tb1=$(date +%s.%N)
+  gzip -dc "$work/$layer.gz" | cmp -s - "$work/$layer.geojson" || echo "warning: $layer: the gzip answer does not decode to the identity answer" >&2
+  gbytes=$(stat -c %s "$work/$layer.gz")
+  bbytes=$(stat -c %s "$work/$layer.br")
+  awk -v l="$layer" -v n="$n" -v a="$t0" -v c="$t1" -v d="$t2" -v e="$t3" -v g0="$tg0" -v g1="$tg1" -v b0="$tb0" -v b1="$tb1" -v gb="$gbytes" -v bb="$bbytes" 'BEGIN {
+    s = c - a; o = e - d; g = g1 - g0; b = b1 - b0;
+    printf "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", l, n, s, g, gb / 1048576, b, bb / 1048576, o, o / g, o / b }' >>"$work/compressed.md"
+  rm -f "$work/$layer.gz" "$work/$layer.br"
   awk -v l="$layer" -v n="$n" -v b="$bytes" -v ob="$obytes" -v a="$t0" -v c="$t1" -v d="$t2" -v e="$t3" -v r0="$before" -v r1="$after" 'BEGIN {
     s = c - a; o = e - d; mb = b / 1048576; omb = ob / 1048576;
     printf "| %s | %d | %.2f | %.2f | %.1f | %.2f | %.2f | %.1f | %.2f | %.0f → %.0f |\n", l, n, mb, s, mb / s, omb, o, omb / o, o / s, r0 / 1024, r1 / 1024 }'
@@ -125,3 +143,7 @@ print("| endpoint | req/s | p50 (ms) | p99 (ms) | success |")
 print("|---|---|---|---|---|")
 print(f"| /api/villages/locate at 1,000 req/s | {s['requestsPerSec']:.0f} | {p['p50']*1000:.2f} | {p['p99']*1000:.2f} | {s['successRate']*100:.1f}% |")
 PY
+echo
+echo "| layer (as a browser downloads it) | features | identity (s) | gzip (s) | gzip MB | br (s) | br MB | ogr2ogr (s) | ogr2ogr s / gzip s | ogr2ogr s / br s |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+cat "$work/compressed.md"

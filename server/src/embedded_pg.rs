@@ -321,8 +321,11 @@ impl EmbeddedPg {
     }
 
     fn pg_ctl_start(&self) -> Result<(), EmbeddedPgError> {
+        // log_error_verbosity=terse: PostgreSQL's log gets no DETAIL, CONTEXT or HINT lines,
+        // which quote the values of a failing row ("Key (id_number)=(…) already exists",
+        // "Failing row contains (…)"): personal data must not reach any log.
         let options = format!(
-            "-c listen_addresses='' -k {} -p {SOCKET_PORT} -c fsync=on -c max_connections=100 -c shared_buffers=256MB",
+            "-c listen_addresses='' -k {} -p {SOCKET_PORT} -c fsync=on -c max_connections=100 -c shared_buffers=256MB -c log_error_verbosity=terse",
             self.pgdata.display()
         );
         let mut cmd = self.run_as.command(self.bins.bin("pg_ctl"));

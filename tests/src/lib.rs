@@ -139,6 +139,11 @@ fn options(database: &str) -> PgConnectOptions {
     cluster().pg.connect_options(database)
 }
 
+/// The test cluster's own log (PostgreSQL's `postgresql.log`).
+pub fn cluster_log() -> PathBuf {
+    cluster().pg.pgdata().join("postgresql.log")
+}
+
 /// A URL for `database` on the test cluster, through its socket directory.
 pub fn database_url(database: &str) -> String {
     format!(

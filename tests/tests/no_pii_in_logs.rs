@@ -8,10 +8,41 @@
 use echinomap_domain::IdNumber;
 use echinomap_tests::log_dir;
 
-/// Runs of ASCII digits (and a trailing X) of exactly `len` characters in `text`.
-fn runs(text: &str, len: usize) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !(c.is_ascii_digit() || c == 'X'))
-        .filter(move |t| t.len() == len)
+/// Runs of ASCII digits (with X or x, an ID number's check character) in `text`.
+fn runs(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !(c.is_ascii_digit() || c == 'X' || c == 'x'))
+        .filter(|t| !t.is_empty())
+        .map(str::to_ascii_uppercase)
+}
+
+/// Mobile numbers written in groups, `139-1234-5678` or `139 1234 5678`, as one run.
+fn grouped_mobiles(text: &str) -> Vec<String> {
+    let b = text.as_bytes();
+    let digits = |from: usize, n: usize| {
+        b.get(from..from + n)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    let sep = |at: usize| matches!(b.get(at), Some(b'-' | b' '));
+    let mut out = Vec::new();
+    for i in 0..b.len() {
+        let bounded = (i == 0 || !b[i - 1].is_ascii_digit())
+            && !b.get(i + 13).is_some_and(u8::is_ascii_digit);
+        if bounded
+            && digits(i, 3)
+            && sep(i + 3)
+            && digits(i + 4, 4)
+            && sep(i + 8)
+            && digits(i + 9, 4)
+        {
+            out.push(format!(
+                "{}{}{}",
+                &text[i..i + 3],
+                &text[i + 4..i + 8],
+                &text[i + 9..i + 13]
+            ));
+        }
+    }
+    out
 }
 
 /// An identity number (GB 11643: check character and a real birth date since 1900).
@@ -31,30 +62,54 @@ fn is_mobile_number(run: &str) -> bool {
         && (b'3'..=b'9').contains(&b[1])
 }
 
-/// The personal numbers found in `text`, masked for the failure message.
+/// The personal numbers found in `text`, masked for the failure message: an ID number anywhere
+/// in a run of digits (also after other digits, as in `%20` + ID), a mobile number as a run of
+/// its own, after the country code 86, or written in groups.
 fn findings(text: &str) -> Vec<String> {
-    let ids = runs(text, 18)
-        .filter(|r| is_id_number(r))
-        .map(|r| format!("ID {}", echinomap_domain::mask_middle(r, 6, 4)));
-    let phones = runs(text, 11)
-        .filter(|r| is_mobile_number(r))
-        .map(|r| format!("mobile {}", echinomap_domain::mask_middle(r, 3, 4)));
-    ids.chain(phones).collect()
+    let mut found = Vec::new();
+    for run in runs(text).chain(grouped_mobiles(text)) {
+        for start in 0..=run.len().saturating_sub(18) {
+            let window = run.get(start..start + 18).unwrap_or_default();
+            if is_id_number(window) {
+                found.push(format!(
+                    "ID {}",
+                    echinomap_domain::mask_middle(window, 6, 4)
+                ));
+            }
+        }
+        let mobile = run
+            .strip_prefix("86")
+            .filter(|r| r.len() == 11)
+            .unwrap_or(&run);
+        if is_mobile_number(mobile) {
+            found.push(format!(
+                "mobile {}",
+                echinomap_domain::mask_middle(mobile, 3, 4)
+            ));
+        }
+    }
+    found
 }
 
 #[test]
-fn the_detector_finds_ids_and_mobiles_and_nothing_else() {
-    let id = format!(
-        "65402219850312002{}",
-        IdNumber::check_character("65402219850312002")
-    );
-    let text = format!("path=/api/people id={id} phone=13912345678 x");
-    assert_eq!(findings(&text).len(), 2, "{:?}", findings(&text));
-    // A wrong check character, an impossible birth date, a landline, an H3 cell, a timestamp.
-    let wrong = if id.ends_with('1') { "2" } else { "1" };
-    let bad_check = format!("{}{wrong}", &id[..17]);
+fn the_detector_finds_ids_and_mobiles_in_their_usual_forms_and_nothing_else() {
+    let first17 = "65402219850312002";
+    let id = format!("{first17}{}", IdNumber::check_character(first17));
+    let lower = id.to_ascii_lowercase();
+    for (text, n) in [
+        (format!("path=/api/people id={id} phone=13912345678 x"), 2),
+        (format!("q=%20{id}&tel=+8613912345678"), 2),
+        (format!("id={lower}"), 1),
+        ("tel: 139-1234-5678 / 139 1234 5678".to_owned(), 2),
+    ] {
+        assert_eq!(findings(&text).len(), n, "{text}: {:?}", findings(&text));
+    }
+    // A wrong check character, an impossible birth date, a landline, an H3 cell, a millisecond
+    // timestamp, a 12-digit village code, a number not of a mobile range.
+    let wrong = if id.ends_with('1') { '2' } else { '1' };
     let not_personal = format!(
-        "{bad_check} 654022199913450012 09012345678 608533325578682367 1733520000000 12345678901"
+        "{first17}{wrong} 654022199913450012 09012345678 608533325578682367 1733520000000 \
+         654022100200 12345678901 2026-12-06 21:47:52"
     );
     assert_eq!(findings(&not_personal), Vec::<String>::new());
 }
@@ -88,6 +143,44 @@ async fn the_detector_finds_every_id_and_phone_number_of_the_demo() -> echinomap
     assert!(
         ids > 100_000 && phones > 1_000,
         "{ids} ID numbers, {phones} phones"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_write_refused_by_the_database_leaves_no_personal_data_in_its_log()
+-> echinomap_tests::Result<()> {
+    let db = echinomap_tests::TestDb::demo().await?;
+    let (first, second): (i64, String) = sqlx::query_as(
+        "SELECT a.id, b.id_number::text FROM people a, people b
+         WHERE a.id <> b.id AND a.id_number IS NOT NULL AND b.id_number IS NOT NULL LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    // A duplicate ID number and a row breaking a CHECK: PostgreSQL would quote both rows.
+    let duplicate = sqlx::query("UPDATE people SET id_number = $2 WHERE id = $1")
+        .bind(first)
+        .bind(&second)
+        .execute(&db.pool)
+        .await;
+    assert!(
+        duplicate.is_err(),
+        "the unique index refuses a second holder"
+    );
+    let broken = sqlx::query("UPDATE people SET birth_date = DATE '1800-01-01' WHERE id = $1")
+        .bind(first)
+        .execute(&db.pool)
+        .await;
+    assert!(broken.is_err(), "the CHECK on birth_date refuses 1800");
+    let log = std::fs::read_to_string(echinomap_tests::cluster_log())?;
+    assert!(
+        log.contains("people_id_number_key"),
+        "the refusal is logged (without its values)"
+    );
+    assert!(
+        findings(&log).is_empty() && !log.contains(&second),
+        "PostgreSQL's log holds personal data: {:?}",
+        findings(&log)
     );
     Ok(())
 }

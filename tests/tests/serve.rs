@@ -12,6 +12,7 @@ use nix::unistd::Pid;
 struct Served {
     child: Child,
     port: u16,
+    data_dir: std::path::PathBuf,
     stderr: std::sync::mpsc::Receiver<String>,
 }
 
@@ -20,6 +21,11 @@ impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Its cluster's own log joins the run's logs (the personal-data check reads them).
+        let _ = std::fs::copy(
+            self.data_dir.join("pg").join("postgresql.log"),
+            echinomap_tests::log_dir().join(format!("serve-binary-{}-postgresql.log", self.port)),
+        );
     }
 }
 
@@ -58,6 +64,7 @@ fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Served {
     let served = Served {
         child,
         port,
+        data_dir: data_dir.to_owned(),
         stderr: rx,
     };
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -299,6 +306,7 @@ fn an_unusable_database_url_is_one_clear_line_and_a_failure() {
         &[("DATABASE_URL", "mysql://nobody:S3cret-pw@127.0.0.1:1/none")],
     );
     assert!(err.contains("DATABASE_URL"), "{err}");
+    assert!(err.contains("mysql://nobody:***@127.0.0.1:1"), "{err}");
     assert!(
         !err.contains("S3cret-pw"),
         "the password is in the error: {err}"

@@ -56,16 +56,19 @@ export async function startServer({
   const logFile = createWriteStream(path.join(logDir, `web-${port}.log`));
   // The last 64 KiB stay in memory too, for the message when the server dies.
   let out = '';
-  const keep = (d) => { logFile.write(d); out = (out + d).slice(-65536); };
+  const keep = (d) => { if (!logFile.writableEnded) logFile.write(d); out = (out + d).slice(-65536); };
   server.stdout.on('data', keep);
   server.stderr.on('data', keep);
-  server.on('close', () => logFile.end());
+  const logWritten = new Promise((r) => logFile.on('finish', r));
+  // 'close' comes after the process's output has been read to its end.
+  const closed = new Promise((r) => server.on('close', () => { logFile.end(); r(); }));
   server.on('exit', (code) => { if (code) console.error(out.slice(-4000)); });
+  const within = (ms) => new Promise((r) => setTimeout(r, ms).unref());
   const stop = async () => {
-    if (server.exitCode === null) {
-      server.kill('SIGTERM');
-      await new Promise((r) => { server.once('exit', r); setTimeout(r, 20_000); });
-    }
+    if (server.exitCode === null) server.kill('SIGTERM');
+    // The whole log on disk before the caller exits.
+    await Promise.race([closed, within(20_000)]);
+    await Promise.race([logWritten, within(5_000)]);
     // PostgreSQL's own log joins the run's logs before the directory goes.
     const pgLog = path.join(dataDir, 'pg', 'postgresql.log');
     if (existsSync(pgLog)) copyFileSync(pgLog, path.join(logDir, `web-${port}-postgresql.log`));
