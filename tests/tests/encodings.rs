@@ -715,21 +715,36 @@ async fn an_export_whose_query_dies_midway_is_an_incomplete_download_not_a_short
             .send()
             .await?;
         assert_eq!(r.status().as_u16(), 200);
-        // The first bytes are here and the client reads no more: the export's statement is
-        // running, held by back-pressure. Kill the running statements (the export's among them),
-        // as a database restart or an administrator would.
-        assert!(r.chunk().await?.is_some());
-        let killed: Vec<bool> = sqlx::query_scalar(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE datname = current_database() AND pid <> pg_backend_pid()
-               AND backend_type = 'client backend' AND state = 'active'",
-        )
-        .fetch_all(&db.pool)
-        .await?;
-        assert!(
-            killed.iter().any(|k| *k),
-            "{accept}: no export statement to kill"
-        );
+        // Rows are arriving (more than the header) and the client then reads no more: the
+        // export's statement is running, held by back-pressure. Kill it, as a database restart
+        // or an administrator would.
+        let mut received = 0;
+        while received < 100_000 {
+            received += r
+                .chunk()
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("{accept}: the export ended early"))?
+                .len();
+        }
+        let mut killed = 0;
+        for _ in 0..50 {
+            killed = sqlx::query_scalar::<_, bool>(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()
+                   AND backend_type = 'client backend' AND state = 'active'
+                   AND query LIKE '%array_to_string%'",
+            )
+            .fetch_all(&db.pool)
+            .await?
+            .into_iter()
+            .filter(|k| *k)
+            .count();
+            if killed > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(killed > 0, "{accept}: no running export statement to kill");
         let mut outcome = Ok(());
         loop {
             match r.chunk().await {
