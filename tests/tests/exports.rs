@@ -187,19 +187,18 @@ async fn every_export_is_rfc7946_and_gdal_reads_it_with_the_right_counts() -> Re
         .fetch_one(&app.db.pool)
         .await?;
     let (_, csv_en) = export(&epi, "/api/export/villages.csv?period=2025&lang=en").await?;
-    for (sheet, flag, yes_no) in [
-        (&csv, "位置为示意", ["是", "否"]),
-        (&csv_en, "synthetic", ["true", "false"]),
+    for (sheet, flags, yes_no) in [
+        (&csv, ["位置为示意", "已抑制"], ["是", "否"]),
+        (&csv_en, ["synthetic", "suppressed"], ["true", "false"]),
     ] {
         let mut lines = sheet.lines();
         let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-        let columns = [
+        let columns = flags.map(|flag| {
             header
                 .iter()
                 .position(|h| *h == flag)
-                .unwrap_or_else(|| panic!("no {flag} column: {header:?}")),
-            header.len() - 1,
-        ];
+                .unwrap_or_else(|| panic!("no {flag} column: {header:?}"))
+        });
         let mut rows = 0;
         for line in lines {
             let cells: Vec<&str> = line.split(',').collect();
