@@ -5,35 +5,11 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use echinomap_server::audit::Actor;
-use echinomap_server::auth::password::PasswordPolicy;
-use echinomap_server::auth::{Role, store};
-use echinomap_tests::{BinaryServer, Result, TEST_USER_PASSWORD, TestDb, binary};
+use echinomap_server::auth::Role;
+use echinomap_tests::{BinaryServer, Result, TestDb, api_client, binary};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
-
-async fn token(db: &TestDb) -> Result<String> {
-    store::create(
-        &db.pool,
-        store::NewUser {
-            username: "importer".into(),
-            display_name: None,
-            role: Role::Epidemiologist,
-            jurisdiction: "654022".into(),
-            password: TEST_USER_PASSWORD.into(),
-            demo: false,
-        },
-        PasswordPolicy::Default,
-        &Actor::cli(),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (_, token) = store::create_token(&db.pool, "importer", "test", &Actor::cli())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(token)
-}
 
 /// Every live dog dosed on each of `days` days from 2019-01-01: about 9,300 rows a day.
 async fn big_csv(db: &TestDb, days: i64) -> Result<String> {
@@ -62,10 +38,12 @@ async fn counts(db: &TestDb) -> Result<(i64, i64, i64)> {
 #[tokio::test]
 async fn a_sigkill_during_a_large_import_leaves_the_database_as_before() -> Result<()> {
     let db = TestDb::demo().await?;
-    let token = token(&db).await?;
     let csv = big_csv(&db, 80).await?;
-    let before = counts(&db).await?;
     let server = BinaryServer::start(&db, "import-kill").await?;
+    let token = api_client(&db.pool, &server.base, Role::Epidemiologist, "654022")
+        .await?
+        .token;
+    let before = counts(&db).await?;
     let client = reqwest::Client::new();
     let r = client
         .post(format!(
