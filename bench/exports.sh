@@ -7,7 +7,7 @@
 #     1,000,000 dogs): the scale-1 demo dogs are copied inside this bench's own cluster until the
 #     register holds that many (copies get a tag suffix and `created_by = 'bench'`; they have no
 #     dewormings), then the export is timed against `ogr2ogr -f GeoJSON` reading a view of the
-#     very same SQL (the layer's query in server/src/exports/mod.rs with the county, no township),
+#     very same SQL (the layer's query in programme/src/exports/mod.rs with the county, no township),
 #     and echinomap's peak RSS (VmHWM) is read after each size: flat when streaming.
 #   - The same exports as a browser downloads them (gzip, then brotli): seconds and MB on the
 #     wire, against the same ogr2ogr run (the gzip answer is checked against the identity one).
@@ -49,7 +49,7 @@ psql_() { "${as_pg[@]}" psql -X -q -v ON_ERROR_STOP=1 -h "$pgdata" -p 5432 -U po
 rss() { awk '/VmRSS/ {print $2}' "/proc/$server/status"; }
 # The layer's SQL, as the server runs it, with the county for $1, 2025 for $2/$3, no township.
 layer_sql() {
-  cargo run --release --locked -q -p echinomap-server --example export_sql -- "$1" | python3 -c '
+  cargo run --release --locked -q -p echinomap-programme --example export_sql -- "$1" | python3 -c '
 import re, sys
 args = {"1": "'"'"'654022'"'"'", "2": "'"'"'2025-01-01'"'"'::date", "3": "'"'"'2025-12-31'"'"'::date", "4": "NULL"}
 print(re.sub(r"\$(\d)", lambda m: args[m.group(1)], sys.stdin.read()))'

@@ -31,8 +31,8 @@ echo "villages: $(psql_ -At -c 'SELECT count(*) FROM villages')," \
      "dogs: $(psql_ -At -c 'SELECT count(*) FROM dogs')," \
      "dewormings: $(psql_ -At -c 'SELECT count(*) FROM dewormings')"
 
-# The engine's statements: its header (server/src/indicators/mod.rs) + the indicator's SQL.
-header=$(sed -n '/^const HEADER: &str = "/,/^";$/p' server/src/indicators/mod.rs | sed '1s/^const HEADER: &str = "//; $d')
+# The engine's statements: its header (programme/src/indicators/mod.rs) + the indicator's SQL.
+header=$(sed -n '/^const HEADER: &str = "/,/^";$/p' programme/src/indicators/mod.rs | sed '1s/^const HEADER: &str = "//; $d')
 months=$(python3 -c "
 import datetime as d
 y, m = map(int, '$from'.split('-')); Y, M = map(int, '$to'.split('-'))
@@ -71,8 +71,8 @@ get "warm again"
 
 echo "== SQL, every village of the instance, $from..$to, read from the rollup"
 psql_ -c 'SELECT count(*) AS rollup_rows FROM deworming_rollup'
-plan server/src/indicators/sql/deworming_coverage.sql 3
+plan programme/src/indicators/sql/deworming_coverage.sql 3
 if [ "${RAW:-0}" = 1 ]; then
   echo "== SQL, every village, $from..$to, from the registers (what filling the rollup costs)"
-  plan server/src/indicators/sql/deworming_coverage_raw.sql 1
+  plan programme/src/indicators/sql/deworming_coverage_raw.sql 1
 fi

@@ -4,13 +4,19 @@
 //!
 //! Main types: [`CountyCode`], [`TownshipCode`], [`VillageCode`], [`PlaceCode`] (any of the three),
 //! and [`IdNumber`] (the 18-character Chinese national ID, checksum verified).
+//! [`privacy`] holds the rules of DOMAIN.md §7: who sees which counts ([`Audience`],
+//! [`Suppression`]) and how identifiers are masked in lists.
 //! Every type here can only be built through a checking constructor, so code that holds one
 //! never re-validates it.
+
+pub mod privacy;
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+pub use privacy::{Audience, Suppression};
 
 /// Why a value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +35,10 @@ pub enum DomainError {
     IdNumberChecksum { got: char, expected: char },
     #[error("national ID number holds birth date {0}, which is not a date")]
     IdNumberBirthDate(String),
+    #[error(
+        "small-count suppression needs 1 ≤ inside maximum ≤ outside maximum, got inside {inside_max} and outside {outside_max}"
+    )]
+    SuppressionRule { inside_max: i64, outside_max: i64 },
 }
 
 macro_rules! place_code {

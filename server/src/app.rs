@@ -5,11 +5,11 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
-use crate::auth::password::PasswordPolicy;
-use crate::auth::store;
-use crate::db::Database;
 use crate::http::{AppState, router};
 use crate::settings::{Secret, Settings};
+use echinomap_programme::auth::password::PasswordPolicy;
+use echinomap_programme::auth::store;
+use echinomap_programme::db::Database;
 
 #[derive(Debug)]
 pub struct Application {
@@ -17,7 +17,7 @@ pub struct Application {
     db: Database,
     password_policy: PasswordPolicy,
     tile_cache_mb: u64,
-    programme: std::sync::Arc<crate::programme::Programme>,
+    programme: std::sync::Arc<echinomap_programme::config::Programme>,
 }
 
 /// Demo accounts exist only while the service runs with `--demo`; a database without users
@@ -49,14 +49,14 @@ async fn prepare_accounts(pool: &sqlx::PgPool, settings: &Settings) -> anyhow::R
     Ok(())
 }
 
-fn anyhow_of(e: crate::error::AppError) -> anyhow::Error {
+fn anyhow_of(e: echinomap_programme::Error) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         // The rule set and risk weights first: a bad file stops the start before anything runs.
-        let programme = crate::programme::Programme::load(&settings.programme)?;
+        let programme = echinomap_programme::config::Programme::load(&settings.programme)?;
         // Bind first: a port in use is reported before a database is started for nothing.
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
@@ -70,7 +70,8 @@ impl Application {
         match &settings.demo {
             Some(demo) => {
                 if let Some(stats) =
-                    crate::demo::load_if_empty(&db.pool, demo, settings.include_xpcc).await?
+                    echinomap_programme::demo::load_if_empty(&db.pool, demo, settings.include_xpcc)
+                        .await?
                 {
                     tracing::info!(
                         rows = stats.total_rows(),
@@ -79,9 +80,12 @@ impl Application {
                     );
                 }
             }
-            None => crate::demo::load_gazetteer_if_empty(&db.pool, settings.include_xpcc).await?,
+            None => {
+                echinomap_programme::demo::load_gazetteer_if_empty(&db.pool, settings.include_xpcc)
+                    .await?
+            }
         }
-        crate::demo::refresh_h3_cells(&db.pool).await?;
+        echinomap_programme::demo::refresh_h3_cells(&db.pool).await?;
         prepare_accounts(&db.pool, &settings).await?;
         Ok(Self {
             listener,
@@ -115,7 +119,7 @@ impl Application {
         let tile_pool = state.tile_pool.clone();
         let warm = tokio::spawn(warm_up(state.clone()));
         let app = router(state);
-        tokio::spawn(crate::auth::session::purge_expired_sessions(
+        tokio::spawn(crate::http::session::purge_expired_sessions(
             self.db.pool.clone(),
         ));
         tracing::info!(listen = %addr, "echinomap is serving on http://{addr}/");
@@ -142,22 +146,22 @@ pub fn app_state(
     db: &Database,
     password_policy: PasswordPolicy,
     tile_cache_mb: u64,
-    programme: std::sync::Arc<crate::programme::Programme>,
+    programme: std::sync::Arc<echinomap_programme::config::Programme>,
 ) -> (AppState, tokio::task::JoinHandle<()>) {
-    let (watch, listener) = crate::watch::Watch::spawn(db.pool.clone());
+    let (watch, listener) = echinomap_programme::watch::Watch::spawn(db.pool.clone());
     let state = AppState::new(crate::http::Shared {
         pool: db.pool.clone(),
         tile_pool: db.tile_pool(),
         password_policy,
         tile_cache: echinomap_tiles::cache::TileCache::new(tile_cache_mb * 1024 * 1024),
-        linker: crate::linking::LinkerCache::default(),
+        linker: echinomap_programme::linking::LinkerCache::default(),
         imports: crate::http::imports::Jobs::default(),
         programme,
         watch,
-        callers: crate::auth::session::CallerCache::default(),
+        callers: crate::http::session::CallerCache::default(),
         tile_risk: crate::http::tiles::TileRisk::default(),
-        risk: crate::risk::RiskCache::default(),
-        summaries: crate::watch::Memo::new(64),
+        risk: echinomap_programme::risk::RiskCache::default(),
+        summaries: echinomap_programme::summary::SummaryCache::default(),
     });
     (state, listener)
 }
@@ -169,7 +173,7 @@ pub fn app_state(
 /// meanwhile waits only for what is left (the rollup refresh is serialised by a lock); a failure
 /// is logged and changes nothing.
 async fn warm_up(state: AppState) {
-    use crate::indicators::Period;
+    use echinomap_programme::indicators::Period;
     let started = std::time::Instant::now();
     let opts = state.programme.options();
     let mut months = vec![Period::month_of(opts.as_of)];
@@ -178,13 +182,9 @@ async fn warm_up(state: AppState) {
         months.push(Period::month_of(first.pred_opt().unwrap_or(first)));
     }
     let result = async {
-        crate::indicators::rollup::refresh(&state.pool, &months, &opts).await?;
+        echinomap_programme::indicators::rollup::refresh(&state.pool, &months, &opts).await?;
         // The jurisdictions of the enabled accounts: what the first pages ask for.
-        let jurisdictions: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT jurisdiction FROM users WHERE NOT disabled ORDER BY 1",
-        )
-        .fetch_all(&state.pool)
-        .await?;
+        let jurisdictions = store::enabled_jurisdictions(&state.pool).await?;
         let mut counties: Vec<&str> = jurisdictions.iter().filter_map(|j| j.get(..6)).collect();
         counties.dedup();
         for county in counties {
@@ -193,9 +193,7 @@ async fn warm_up(state: AppState) {
         // Summaries for the county desks only: a count per village account at every start
         // would cost more than it saves (each counts every register of its area).
         for j in jurisdictions.iter().filter(|j| j.len() == 6) {
-            crate::http::summary::counts(&state, j)
-                .await
-                .map_err(anyhow_of)?;
+            state.summaries.counts(&state.pool, &state.watch, j).await?;
         }
         Ok::<_, anyhow::Error>(())
     }

@@ -204,4 +204,19 @@ impl From<JsonRejection> for AppError {
     }
 }
 
+impl From<echinomap_programme::Error> for AppError {
+    fn from(e: echinomap_programme::Error) -> Self {
+        use echinomap_programme::Error as E;
+        match e {
+            E::InvalidParam { field, message } => Self::invalid_param(&field, message),
+            E::InvalidField { field, message } => Self::invalid_field(&field, message),
+            E::Forbidden { message } => Self::forbidden(message),
+            E::NotFound { code, message } => Self::NotFound { code, message },
+            E::Conflict { code, message } => Self::Conflict { code, message },
+            E::Database(e) => Self::Database(e),
+            E::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
 pub type AppResult<T> = Result<T, AppError>;

@@ -6,7 +6,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::auth::password::PasswordPolicy;
+use echinomap_programme::auth::password::PasswordPolicy;
+use echinomap_programme::demo::DemoSettings;
 
 /// A value that must not be printed: `Debug` shows `***`.
 #[derive(Clone)]
@@ -46,25 +47,7 @@ pub struct Settings {
     /// Memory for rendered tiles, in MiB (0 turns the tile cache off).
     pub tile_cache_mb: u64,
     /// Stage rules, risk weights, deworming day, work-list settings.
-    pub programme: crate::programme::ProgrammeSettings,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct DemoSettings {
-    pub seed: u64,
-    pub scale: u32,
-    /// The demo's "today": its 24 months of deworming end in this month.
-    pub today: chrono::NaiveDate,
-}
-
-impl Default for DemoSettings {
-    fn default() -> Self {
-        Self {
-            seed: 2024,
-            scale: 1,
-            today: chrono::Local::now().date_naive(),
-        }
-    }
+    pub programme: echinomap_programme::config::ProgrammeSettings,
 }
 
 impl Settings {
@@ -78,7 +61,7 @@ impl Settings {
             password_policy: PasswordPolicy::Default,
             admin_password: None,
             tile_cache_mb: 256,
-            programme: crate::programme::ProgrammeSettings::default(),
+            programme: echinomap_programme::config::ProgrammeSettings::default(),
         }
     }
 }

@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use echinomap_server::audit::Actor;
-use echinomap_server::auth::password::PasswordPolicy;
-use echinomap_server::auth::{Role, store};
-use echinomap_server::embedded_pg::EmbeddedPg;
-use echinomap_server::settings::{DemoSettings, Secret, Settings};
+use echinomap_programme::audit::Actor;
+use echinomap_programme::auth::password::PasswordPolicy;
+use echinomap_programme::auth::{Role, store};
+use echinomap_programme::demo::DemoSettings;
+use echinomap_programme::embedded_pg::EmbeddedPg;
+use echinomap_server::settings::{Secret, Settings};
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 
@@ -173,7 +174,7 @@ async fn ensure_template(demo: bool) -> Result<&'static str> {
             .max_connections(2)
             .connect_with(options(TEMPLATE_EMPTY))
             .await?;
-        echinomap_server::db::MIGRATOR.run(&pool).await?;
+        echinomap_programme::db::MIGRATOR.run(&pool).await?;
         pool.close().await;
         done.0 = true;
     }
@@ -186,7 +187,7 @@ async fn ensure_template(demo: bool) -> Result<&'static str> {
             .max_connections(2)
             .connect_with(options(TEMPLATE_DEMO))
             .await?;
-        echinomap_server::demo::load(&pool, &demo_settings(), false, false).await?;
+        echinomap_programme::demo::load(&pool, &demo_settings(), false, false).await?;
         pool.close().await;
         done.1 = true;
     }

@@ -297,7 +297,10 @@ async fn locate_finds_the_village_at_a_point_also_from_gcj02_coordinates() -> Re
     }
     // A village doctor sees only their own village in the answer.
     let vd = server
-        .user(echinomap_server::auth::Role::VillageDoctor, "654022100200")
+        .user(
+            echinomap_programme::auth::Role::VillageDoctor,
+            "654022100200",
+        )
         .await?;
     let other = vd
         .get_json(&format!("/api/villages/locate?lon={lon}&lat={lat}"), 200)

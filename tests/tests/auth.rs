@@ -8,11 +8,11 @@
 
 use std::collections::HashMap;
 
-use echinomap_server::audit::Actor;
-use echinomap_server::auth::session::Access;
-use echinomap_server::auth::{Perm, Role, store};
+use echinomap_programme::audit::Actor;
+use echinomap_programme::auth::{Perm, Role, store};
+use echinomap_programme::records::spec::SPECS;
 use echinomap_server::http::routes;
-use echinomap_server::records::spec::SPECS;
+use echinomap_server::http::session::Access;
 use echinomap_tests::{ApiClient, Result, TEST_USER_PASSWORD, TestApp, TestDb};
 use mvt_reader::Reader;
 use mvt_reader::feature::Value as MvtValue;
@@ -1216,7 +1216,7 @@ async fn admins_page_through_the_audit_log_with_filters() -> Result<()> {
 
 #[tokio::test]
 async fn the_mlps_policy_wants_strong_passwords_and_expires_them() -> Result<()> {
-    use echinomap_server::auth::password::PasswordPolicy;
+    use echinomap_programme::auth::password::PasswordPolicy;
     let db = TestDb::empty().await?;
     let app = TestApp::spawn_with(db, None, |s| s.password_policy = PasswordPolicy::Mlps).await?;
     let admin = app.user(Role::Admin, COUNTY).await?;

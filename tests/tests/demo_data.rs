@@ -27,10 +27,10 @@ async fn migrations_apply_to_an_empty_database_and_enable_postgis() -> Result<()
     .await?;
     assert_eq!(
         applied as usize,
-        echinomap_server::db::MIGRATOR.iter().count()
+        echinomap_programme::db::MIGRATOR.iter().count()
     );
     // Running them again is a no-op.
-    echinomap_server::db::MIGRATOR.run(&db.pool).await?;
+    echinomap_programme::db::MIGRATOR.run(&db.pool).await?;
     Ok(())
 }
 
@@ -293,7 +293,7 @@ async fn the_demo_numbers_are_plausible_for_the_county() -> Result<()> {
 async fn the_same_seed_loads_the_same_data() -> Result<()> {
     let template = TestDb::demo().await?;
     let again = TestDb::empty().await?;
-    echinomap_server::demo::load(&again.pool, &demo_settings(), false, false).await?;
+    echinomap_programme::demo::load(&again.pool, &demo_settings(), false, false).await?;
     for table in [
         "villages",
         "townships",

@@ -16,7 +16,7 @@ use std::time::Duration;
 use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use echinomap_server::auth::Role;
+use echinomap_programme::auth::Role;
 use echinomap_server::http::streaming;
 use echinomap_tests::{ApiClient, BinaryServer, Result, TestApp, TestDb, api_client};
 use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
@@ -263,16 +263,16 @@ async fn probe(Path((chunks, pause)): Path<(String, u64)>) -> Response {
 
 /// Serves the probe inside `echinomap_server::http::with_layers` on a free loopback port.
 async fn serve_probe(db: &TestDb) -> Result<std::net::SocketAddr> {
-    let database = echinomap_server::db::Database {
+    let database = echinomap_programme::db::Database {
         pool: db.pool.clone(),
         embedded: None,
         description: "test".into(),
     };
-    let programme = echinomap_server::programme::Programme::load(&Default::default())
+    let programme = echinomap_programme::config::Programme::load(&Default::default())
         .map_err(|e| anyhow::anyhow!("programme settings: {e}"))?;
     let (state, _listener) = echinomap_server::app::app_state(
         &database,
-        echinomap_server::auth::password::PasswordPolicy::Default,
+        echinomap_programme::auth::password::PasswordPolicy::Default,
         16,
         programme,
     );
@@ -378,7 +378,7 @@ async fn every_export_layer_and_format_arrives_whole_under_every_encoding() -> R
     let epi = app.epi().await?;
     let planner = app.user(Role::Planner, COUNTY).await?;
     compute_hotspots_and_a_scan(&epi).await?;
-    for layer in echinomap_server::exports::LAYERS {
+    for layer in echinomap_programme::exports::LAYERS {
         for format in ["geojson", "csv"] {
             let path = format!("/api/export/{}.{format}?period=2025", layer.name);
             let body = whole_under_every_encoding(As::User(&epi), &path, Same::Bytes, true).await?;

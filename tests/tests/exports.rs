@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use echinomap_server::auth::Role;
+use echinomap_programme::auth::Role;
 use echinomap_tests::{ApiClient, Result, TestApp};
 use serde_json::Value;
 
@@ -616,7 +616,7 @@ async fn registered_dogs_are_exported_one_by_one_to_the_dog_register_s_readers_o
     };
     let all = gdal_checked_features(&epi, "/api/export/dogs.geojson").await?;
     assert_eq!(all.len() as i64, count(COUNTY).await?);
-    let declared: std::collections::BTreeSet<&str> = echinomap_server::exports::layer("dogs")
+    let declared: std::collections::BTreeSet<&str> = echinomap_programme::exports::layer("dogs")
         .expect("dogs layer")
         .columns
         .iter()

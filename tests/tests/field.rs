@@ -1,7 +1,7 @@
 //! The server side of the field page (`/field`, docs/FIELD.md): its files, the contacts of a
 //! village, and the pinyin search. The page itself is tested in Chromium by `web/e2e/field.mjs`.
 
-use echinomap_server::auth::Role;
+use echinomap_programme::auth::Role;
 use echinomap_tests::{Result, TestApp};
 use serde_json::Value;
 

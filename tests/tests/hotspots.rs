@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use echinomap_geodata::hotspots::{self, Place};
-use echinomap_server::auth::Role;
+use echinomap_programme::auth::Role;
 use echinomap_tests::{Result, TestApp};
 use serde_json::Value;
 

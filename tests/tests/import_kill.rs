@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use echinomap_server::auth::Role;
+use echinomap_programme::auth::Role;
 use echinomap_tests::{BinaryServer, Result, TestDb, api_client, binary};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;

@@ -2,7 +2,7 @@
 //! independently of the engine's, for a village, a township and the county, for a month and a
 //! year; the matrix; bad input.
 
-use echinomap_server::auth::Role;
+use echinomap_programme::auth::Role;
 use echinomap_tests::{Result, TestApp, TestDb, demo_today};
 use serde_json::Value;
 
@@ -177,7 +177,7 @@ async fn every_indicator_recomputed_from_raw_rows_agrees_for_a_village_a_townshi
 -> Result<()> {
     let app = app().await?;
     let epi = app.epi().await?;
-    let keys: Vec<&str> = echinomap_server::indicators::INDICATORS
+    let keys: Vec<&str> = echinomap_programme::indicators::INDICATORS
         .iter()
         .map(|i| i.key)
         .collect();

@@ -1,7 +1,7 @@
 //! Village risk, work lists, the control stage and the report forms, against the real server.
 
 use calamine::{Data, Reader, Xlsx};
-use echinomap_server::auth::Role;
+use echinomap_programme::auth::Role;
 use echinomap_tests::{Result, TestApp, TestDb, demo_today};
 use serde_json::Value;
 
@@ -332,7 +332,8 @@ async fn a_bad_stage_rule_file_stops_the_start_naming_what_is_wrong() -> Result<
     let unknown = dir.path().join("unknown.json");
     std::fs::write(
         &unknown,
-        echinomap_server::stage::DEFAULT_RULES.replace("\"rodent_infection\"", "\"fox_density\""),
+        echinomap_programme::stage::DEFAULT_RULES
+            .replace("\"rodent_infection\"", "\"fox_density\""),
     )?;
     let broken = dir.path().join("broken.json");
     std::fs::write(&broken, "{ \"version\": \"x\", ")?;

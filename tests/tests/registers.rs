@@ -3,7 +3,7 @@
 //! workbook, every bad-input class, jurisdictions, GCJ-02, the CLI, and a SIGKILL mid-import.
 
 use echinomap_geodata::gcj02::{LonLat, wgs84_to_gcj02};
-use echinomap_server::auth::Role;
+use echinomap_programme::auth::Role;
 use echinomap_tests::{ApiClient, Result, TestApp};
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 
-use echinomap_server::auth::Role;
+use echinomap_programme::auth::Role;
 use echinomap_tests::{ApiClient, Result, TestApp};
 use mvt_reader::Reader;
 use mvt_reader::feature::Value as MvtValue;
@@ -641,8 +641,8 @@ async fn tilejson_catalog_and_bad_tile_paths() -> Result<()> {
 /// is in the cache.
 #[tokio::test]
 async fn a_cached_tile_is_served_only_to_callers_who_may_see_it() -> Result<()> {
-    use echinomap_server::audit::Actor;
-    use echinomap_server::auth::store;
+    use echinomap_programme::audit::Actor;
+    use echinomap_programme::auth::store;
     let app = TestApp::with_demo().await?;
     let epi = app.epi().await?;
     let ts = app.user(Role::TownshipStaff, "654022100").await?;

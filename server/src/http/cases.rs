@@ -4,15 +4,16 @@
 
 use axum::Json;
 use axum::extract::State;
-use echinomap_domain::{IdNumber, PlaceCode, mask_middle};
+use echinomap_domain::PlaceCode;
+use echinomap_domain::privacy::{mask_id_number, mask_phone};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::AppState;
 use super::extract::{ApiPath, ApiQuery};
-use crate::audit::{self, Actor, Entry};
-use crate::auth::Caller;
+use super::session::Caller;
 use crate::error::{AppError, AppResult};
+use echinomap_programme::audit::{self, Actor, Entry};
 
 const MAX_LIMIT: i64 = 500;
 
@@ -53,15 +54,6 @@ struct CaseRow {
     phone: Option<String>,
     latest_stage: Option<String>,
     next_followup_due: Option<chrono::NaiveDate>,
-}
-
-/// National ID: first 6 and last 4 visible. Phone: first 3 and last 4.
-pub fn mask_id_number(id: &str) -> String {
-    IdNumber::parse(id).map_or_else(|_| mask_middle(id, 6, 4), |n| n.masked())
-}
-
-pub fn mask_phone(phone: &str) -> String {
-    mask_middle(phone, 3, 4)
 }
 
 #[derive(Debug, Serialize)]
@@ -232,15 +224,4 @@ pub async fn detail(
     body["treatments"] = history.1;
     body["followups"] = history.2;
     Ok(Json(body))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn identifiers_are_masked_in_lists() {
-        assert_eq!(mask_id_number("11010519491231002X"), "110105********002X");
-        assert_eq!(mask_phone("13912345678"), "139****5678");
-    }
 }

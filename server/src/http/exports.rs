@@ -1,4 +1,4 @@
-//! `GET /api/export/{layer}.geojson` and `.csv`: a layer of [`crate::exports`] for a period,
+//! `GET /api/export/{layer}.geojson` and `.csv`: a layer of [`echinomap_programme::exports`] for a period,
 //! streamed row by row (constant memory whatever the size), suppressed for the caller, audited.
 //! GeoJSON per RFC 7946: WGS84 longitude/latitude, exterior rings counter-clockwise, 6
 //! decimals, a `bbox`, no `crs` member. CSV: UTF-8 with a BOM, `lon`/`lat` columns (a polygon's
@@ -15,11 +15,11 @@ use sqlx::Row;
 use tracing::Instrument;
 
 use super::extract::{ApiPath, ApiQuery};
+use super::session::Caller;
 use super::{AppState, streaming};
-use crate::audit::{self, Actor, Entry};
-use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
-use crate::exports::{self, Layer};
+use echinomap_programme::audit::{self, Actor, Entry};
+use echinomap_programme::exports::{self, Layer};
 
 /// Personal counts up to this are withheld from roles without unsuppressed access.
 pub const SMALL_COUNT_MAX: i64 = 4;
@@ -113,14 +113,17 @@ pub async fn check_period(state: &AppState, caller: &Caller, sel: &Selection) ->
 /// Risk columns by village code for the layers that have them (as of the period's end), as the
 /// JSON parameter of [`exports::page_sql`]; null for the other layers.
 pub async fn risk_for(state: &AppState, caller: &Caller, sel: &Selection) -> AppResult<Value> {
-    Ok(exports::risk_columns(
-        state,
-        sel.layer,
-        caller.scope.prefix(),
-        sel.to,
-        caller.suppress_small_counts(),
-    )
-    .await?)
+    if !sel.layer.has_risk() {
+        return Ok(Value::Null);
+    }
+    let rows = state
+        .village_risk(
+            caller.scope.prefix(),
+            Some(sel.to),
+            caller.suppress_small_counts(),
+        )
+        .await?;
+    Ok(exports::risk_columns(rows))
 }
 
 /// Refuses a register layer (one row per dog…) to a role without the register's permission, and

@@ -15,8 +15,9 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::extract::ApiQuery;
-use crate::auth::{Caller, SMALL_COUNT_MAX};
+use super::session::Caller;
 use crate::error::{AppError, AppResult};
+use echinomap_programme::auth::SMALL_COUNT_MAX;
 
 /// A hotspot layer: what is counted, over which denominator, from which tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,21 +14,20 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use echinomap_geodata::gcj02::Crs;
 use echinomap_geodata::import::headers::Kind;
 use echinomap_geodata::import::{Format, Limits};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
 use super::extract::{ApiPath, ApiQuery};
-use crate::audit::Actor;
-use crate::auth::{Caller, Perm};
+use super::session::Caller;
 use crate::error::{AppError, AppResult};
-use crate::records::import::{
-    self, Failure, Mode, Progress, Report, Request as ImportRequest, Who,
+use echinomap_programme::audit::Actor;
+use echinomap_programme::auth::Perm;
+use echinomap_programme::records::import::{
+    self, Failure, Progress, Report, Request as ImportRequest, Who,
 };
-use crate::records::spec;
+use echinomap_programme::records::spec;
 
 /// Files larger than this are imported in the background (202 and a job id).
 pub const BACKGROUND_BYTES: usize = 4 * 1024 * 1024;
@@ -102,93 +101,9 @@ impl Jobs {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImportParams {
-    kind: String,
-    format: Option<String>,
-    crs: Option<String>,
-    mode: Option<String>,
-    dry_run: Option<bool>,
-    sheet: Option<String>,
-    filename: Option<String>,
-}
-
-impl ImportParams {
-    /// The parameters of `echinomap import`.
-    pub fn new(
-        kind: String,
-        format: Option<String>,
-        crs: Option<String>,
-        mode: Option<String>,
-        dry_run: bool,
-        sheet: Option<String>,
-        filename: Option<String>,
-    ) -> Self {
-        Self {
-            kind,
-            format,
-            crs,
-            mode,
-            dry_run: Some(dry_run),
-            sheet,
-            filename,
-        }
-    }
-}
-
 /// The permission a kind needs: villages are the administrator's, the rest their register's.
 pub fn kind_perm(kind: Kind) -> Perm {
     spec::by_kind(kind).map_or(Perm::Admin, |s| s.perm)
-}
-
-pub fn parse_request(p: &ImportParams) -> AppResult<ImportRequest> {
-    let kind = Kind::parse(&p.kind).ok_or_else(|| {
-        let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-        AppError::invalid_param(
-            "kind",
-            format!("unknown kind {:?}; kinds are {}", p.kind, kinds.join(", ")),
-        )
-    })?;
-    let format = match p.format.as_deref() {
-        None => p
-            .filename
-            .as_deref()
-            .and_then(|f| f.rsplit_once('.'))
-            .and_then(|(_, ext)| Format::parse(ext))
-            .unwrap_or(Format::Csv),
-        Some(f) => Format::parse(f).ok_or_else(|| {
-            AppError::invalid_param(
-                "format",
-                format!("format is csv, xlsx or geojson, not {f:?}"),
-            )
-        })?,
-    };
-    let crs = match p.crs.as_deref() {
-        None | Some("wgs84") => Crs::Wgs84,
-        Some("gcj02") => Crs::Gcj02,
-        Some(c) => {
-            return Err(AppError::invalid_param(
-                "crs",
-                format!("crs is wgs84 or gcj02, not {c:?}"),
-            ));
-        }
-    };
-    let mode = match p.mode.as_deref() {
-        None => Mode::Atomic,
-        Some(m) => Mode::parse(m).ok_or_else(|| {
-            AppError::invalid_param("mode", format!("mode is atomic or valid_rows, not {m:?}"))
-        })?,
-    };
-    Ok(ImportRequest {
-        kind,
-        format,
-        crs,
-        mode,
-        dry_run: p.dry_run.unwrap_or(false),
-        sheet: p.sheet.clone(),
-        filename: p.filename.clone(),
-    })
 }
 
 fn failure_body(f: &Failure) -> (StatusCode, Value) {
@@ -269,10 +184,10 @@ async fn upload(req: Request) -> AppResult<(Bytes, Option<String>)> {
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(params): ApiQuery<ImportParams>,
+    ApiQuery(params): ApiQuery<import::Params>,
     req: Request,
 ) -> AppResult<Response> {
-    let mut request = parse_request(&params)?;
+    let mut request = params.parse()?;
     caller.require(kind_perm(request.kind))?;
     let (bytes, name) = upload(req).await?;
     if request.filename.is_none() {
@@ -363,7 +278,7 @@ async fn run_job(
         .await
         .map_err(|e| Failure::Database(sqlx::Error::Protocol(e.to_string())))?;
     let table = Arc::new(table);
-    let report = import::run(
+    let report = echinomap_programme::records::run_import(
         &state.pool,
         &linker,
         who,
@@ -500,7 +415,7 @@ pub async fn template(ApiPath(file): ApiPath<String>) -> AppResult<Response> {
     let kind = Kind::parse(name).ok_or_else(|| {
         AppError::not_found("template_not_found", format!("no import kind {name}"))
     })?;
-    let headers = crate::records::templates::headers(kind);
+    let headers = echinomap_programme::records::templates::headers(kind);
     match ext {
         "csv" => {
             let mut body = String::from("\u{feff}");
@@ -525,8 +440,8 @@ pub async fn template(ApiPath(file): ApiPath<String>) -> AppResult<Response> {
                 .into_response())
         }
         "xlsx" => {
-            let bytes =
-                crate::records::templates::workbook(kind).map_err(|e| anyhow::anyhow!(e))?;
+            let bytes = echinomap_programme::records::templates::workbook(kind)
+                .map_err(|e| anyhow::anyhow!(e))?;
             Ok((
                 [
                     (

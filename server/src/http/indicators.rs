@@ -1,6 +1,6 @@
 //! `GET /api/indicators` (every indicator of one unit and period) and
 //! `GET /api/indicators/matrix` (one indicator, units × periods, for charts and choropleths).
-//! Units and periods are checked here once; the numbers come from [`crate::indicators`].
+//! Units and periods are checked here once; the numbers come from [`echinomap_programme::indicators`].
 
 use axum::Json;
 use axum::extract::State;
@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::extract::ApiQuery;
-use crate::auth::Caller;
+use super::session::Caller;
 use crate::error::{AppError, AppResult};
-use crate::indicators::{self, Grouping, Indicator, Period, PeriodKind, defs};
+use echinomap_programme::indicators::{self, Grouping, Indicator, Period, PeriodKind, defs};
 
 /// A county, township or village that exists, inside the caller's jurisdiction.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@
 mod audit;
 pub mod cases;
 mod exports;
-mod extract;
+pub mod extract;
 mod field;
 mod health;
 mod hotspots;
@@ -19,6 +19,7 @@ mod quality;
 mod records;
 mod reports;
 mod risk;
+pub mod session;
 mod stage;
 pub mod streaming;
 pub mod summary;
@@ -35,10 +36,10 @@ use axum::routing::{MethodRouter, get, post};
 use sqlx::PgPool;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::Perm;
-use crate::auth::password::PasswordPolicy;
-use crate::auth::session::{self, Access};
+use self::session::Access;
 use crate::error::AppError;
+use echinomap_programme::auth::Perm;
+use echinomap_programme::auth::password::PasswordPolicy;
 
 /// Shared by every handler. The router hands a clone to every request, so it is one reference
 /// count ([`Shared`] behind an `Arc`); fields read through `Deref` (`state.pool`).
@@ -67,24 +68,24 @@ pub struct Shared {
     pub tile_pool: PgPool,
     pub password_policy: PasswordPolicy,
     pub tile_cache: echinomap_tiles::cache::TileCache,
-    pub linker: crate::linking::LinkerCache,
+    pub linker: echinomap_programme::linking::LinkerCache,
     pub imports: imports::Jobs,
-    pub programme: std::sync::Arc<crate::programme::Programme>,
+    pub programme: std::sync::Arc<echinomap_programme::config::Programme>,
     /// Data versions and account changes, kept in memory by LISTEN/NOTIFY.
-    pub watch: crate::watch::Watch,
+    pub watch: echinomap_programme::watch::Watch,
     /// Resolved sessions and tokens, valid for the current account generation.
-    pub callers: crate::auth::session::CallerCache,
+    pub callers: crate::http::session::CallerCache,
     /// The risk arrays of the villages tile layer.
     pub tile_risk: tiles::TileRisk,
     /// Village risk per county, day and data versions.
-    pub risk: crate::risk::RiskCache,
+    pub risk: echinomap_programme::risk::RiskCache,
     /// `/api/summary` counts per jurisdiction and data versions.
-    pub summaries: crate::watch::Memo<summary::Counts>,
+    pub summaries: echinomap_programme::summary::SummaryCache,
 }
 
 impl AppState {
     /// The risk of every village under `prefix` as of `as_of` (today when `None`, never later),
-    /// from the risk cache ([`crate::risk::RiskCache`]).
+    /// from the risk cache ([`echinomap_programme::risk::RiskCache`]).
     pub async fn village_risk(
         &self,
         prefix: &str,

@@ -1,5 +1,5 @@
 //! OGC API – Features, Part 1 Core with the GeoJSON encoding, over the export layers
-//! ([`crate::exports`]): the same rows, jurisdiction and suppression as `/api/export`. QGIS adds
+//! ([`echinomap_programme::exports`]): the same rows, jurisdiction and suppression as `/api/export`. QGIS adds
 //! it as an "OGC API – Features" connection to `http://HOST/ogc` with an API token sent as
 //! `Authorization: Bearer ...` (an "API header" authentication in QGIS). Errors are OGC
 //! exceptions in their JSON form: `{"code": ..., "description": ...}`.
@@ -14,10 +14,10 @@ use sqlx::Row;
 use super::AppState;
 use super::exports::{Selection, check_period, check_rows, risk_for, round6, suppression};
 use super::extract::ApiPath;
-use crate::audit::{self, Actor, Entry};
-use crate::auth::Caller;
+use super::session::Caller;
 use crate::error::AppError;
-use crate::exports::{self, LAYERS, Layer};
+use echinomap_programme::audit::{self, Actor, Entry};
+use echinomap_programme::exports::{self, LAYERS, Layer};
 
 /// The most features one page returns.
 pub const MAX_LIMIT: i64 = 10_000;

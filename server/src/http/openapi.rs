@@ -12,8 +12,8 @@ use axum::response::{Html, IntoResponse};
 use serde_json::{Map, Value, json};
 
 use super::RouteSpec;
-use crate::auth::session::Access;
-use crate::records::spec::{Point, RegisterSpec, SPECS, Ty, Village};
+use crate::http::session::Access;
+use echinomap_programme::records::spec::{Point, RegisterSpec, SPECS, Ty, Village};
 
 /// What a route does, for the routes that are not register routes.
 const SUMMARIES: &[(&str, &str)] = &[

@@ -21,9 +21,10 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::extract::ApiQuery;
-use crate::auth::{Caller, Perm};
+use super::session::Caller;
 use crate::error::{AppError, AppResult};
-use crate::records::spec::SPECS;
+use echinomap_programme::auth::Perm;
+use echinomap_programme::records::spec::SPECS;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -149,7 +150,9 @@ pub async fn quality(
     caller: Caller,
     ApiQuery(p): ApiQuery<QualityParams>,
 ) -> AppResult<Json<Value>> {
-    let max_distance = p.max_distance_m.unwrap_or(crate::linking::MAX_DISTANCE_M);
+    let max_distance = p
+        .max_distance_m
+        .unwrap_or(echinomap_programme::linking::MAX_DISTANCE_M);
     if !(max_distance > 0.0 && max_distance <= 100_000.0) {
         return Err(AppError::invalid_param(
             "max_distance_m",

@@ -1,4 +1,4 @@
-//! `/api/{register}` and `/api/{register}/{id}` for every register of [`crate::records::spec`]:
+//! `/api/{register}` and `/api/{register}/{id}` for every register of [`echinomap_programme::records::spec`]:
 //! list (filters, cursor paging, identifiers masked), create, read one (audited for personal
 //! data), update (only the fields given) and soft delete. Bodies use the field names of the
 //! import, values as a sheet would have them (`"阳性"` and `"positive"` both work), and go
@@ -17,16 +17,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::extract::{ApiPath, ApiQuery};
+use super::session::Caller;
 use super::{AppState, Handler, RouteSpec};
-use crate::audit::{self, Actor, Entry};
-use crate::auth::Caller;
-use crate::auth::session::Access;
 use crate::error::{AppError, AppResult};
-use crate::records::import::{Who, write_rows};
-use crate::records::parse::{self, Layout, Options, RowError};
-use crate::records::read::{self, Filters};
-use crate::records::spec::{RegisterSpec, SPECS, Village};
-use crate::records::write::{Batch, Present, Target};
+use crate::http::session::Access;
+use echinomap_programme::audit::{self, Actor, Entry};
+use echinomap_programme::records::import::{Who, write_rows};
+use echinomap_programme::records::parse::{self, Layout, Options, RowError};
+use echinomap_programme::records::read::{self, Filters};
+use echinomap_programme::records::spec::{RegisterSpec, SPECS, Village};
+use echinomap_programme::records::write::{Batch, Present, Target};
 
 const MAX_LIMIT: i64 = 500;
 const LINK_FIELDS: [&str; 5] = ["village_code", "village", "township", "lon", "lat"];

@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::extract::{ApiPath, ApiQuery};
 use super::indicators::{parse_period, resolve_unit};
-use crate::audit::{self, Actor, Entry};
-use crate::auth::Caller;
+use super::session::Caller;
 use crate::error::{AppError, AppResult};
-use crate::reports::{FORMS, find};
+use echinomap_programme::audit::{self, Actor, Entry};
+use echinomap_programme::reports::{FORMS, find};
 
 pub async fn list(State(_state): State<AppState>, _caller: Caller) -> Json<Value> {
     let forms: Vec<Value> = FORMS
@@ -85,7 +85,7 @@ pub async fn download(
     .await?;
     let opts = state.programme.options();
     let suppress = caller.suppress_small_counts();
-    let filled = crate::reports::fill(
+    let filled = echinomap_programme::reports::fill(
         &state.pool,
         form,
         (&unit.code, &unit.name),
@@ -96,7 +96,7 @@ pub async fn download(
         &caller.username,
     )
     .await?;
-    let bytes = crate::reports::to_xlsx(&filled).map_err(anyhow::Error::from)?;
+    let bytes = echinomap_programme::reports::to_xlsx(&filled).map_err(anyhow::Error::from)?;
     let mut conn = state.pool.acquire().await?;
     audit::record(
         &mut conn,

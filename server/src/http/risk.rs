@@ -1,5 +1,5 @@
 //! `GET /api/villages/{code}/risk` and `GET /api/risk?township=`: the composite village risk of
-//! [`crate::risk`], with every component's raw value, weight and contribution.
+//! [`echinomap_programme::risk`], with every component's raw value, weight and contribution.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::extract::{ApiPath, ApiQuery};
 use super::indicators::resolve_unit;
-use crate::auth::Caller;
+use super::session::Caller;
 use crate::error::{AppError, AppResult};
 
 pub async fn village(
@@ -47,13 +47,13 @@ pub async fn list(
 ) -> AppResult<Json<Value>> {
     let unit = resolve_unit(&state, &caller, "township", p.township.as_deref()).await?;
     let sort = p.sort.as_deref().unwrap_or("score");
-    let by_component = crate::risk::COMPONENTS.contains(&sort);
+    let by_component = echinomap_programme::risk::COMPONENTS.contains(&sort);
     if !by_component && !["score", "code", "name"].contains(&sort) {
         return Err(AppError::invalid_param(
             "sort",
             format!(
                 "sort by score, code, name or a component ({}), not {sort:?}",
-                crate::risk::COMPONENTS.join(", ")
+                echinomap_programme::risk::COMPONENTS.join(", ")
             ),
         ));
     }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::extract::ApiQuery;
 use super::indicators::resolve_unit;
-use crate::auth::Caller;
+use super::session::Caller;
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Deserialize)]
@@ -31,7 +31,7 @@ pub async fn stage(
         None => chrono::Datelike::year(&today) - 1,
         Some(y) => {
             let period = super::indicators::parse_period(&state, "year", y)?;
-            if period.kind() != crate::indicators::PeriodKind::Year {
+            if period.kind() != echinomap_programme::indicators::PeriodKind::Year {
                 return Err(AppError::invalid_param(
                     "year",
                     format!("year must be a year such as 2025, got {y:?}"),
@@ -74,7 +74,7 @@ pub async fn stage(
         units.extend(townships);
     }
     let opts = state.programme.options();
-    let evaluated = crate::stage::evaluate(
+    let evaluated = echinomap_programme::stage::evaluate(
         &state.pool,
         rules,
         &units,

@@ -1,6 +1,6 @@
 //! Vector tiles: `GET /tiles` (catalogue), `GET /tiles/{layer}.json` (TileJSON 3.0) and
 //! `GET /tiles/{layer}/{z}/{x}/{y}.mvt`. The SQL of each layer lives in `echinomap_tiles::layers`;
-//! this module binds the caller's scope, takes the data versions (in memory, see `crate::watch`),
+//! this module binds the caller's scope, takes the data versions (in memory, see `echinomap_programme::watch`),
 //! and serves from the
 //! cache (compressed once, one ETag per encoding).
 
@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::extract::{ApiPath, ApiQuery};
-use crate::auth::Caller;
+use super::session::Caller;
 use crate::error::{AppError, AppResult};
 
 pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
@@ -152,7 +152,7 @@ struct Prepared {
 /// range (204). Shared by the handler and [`fast_path`], so both key a tile the same way.
 async fn prepare(
     state: &AppState,
-    caller: &Caller,
+    caller: &echinomap_programme::auth::Caller,
     headers: &HeaderMap,
     (layer_id, z, x, y_file): (&str, &str, &str, &str),
     params: &TileParams,
@@ -273,12 +273,12 @@ pub async fn fast_path(
     let Some(parts) = tile_path(req.method(), req.uri().path()) else {
         return next.run(req).await;
     };
-    let auth = match crate::auth::session::resolve(&state, req.headers()).await {
+    let auth = match crate::http::session::resolve(&state, req.headers()).await {
         Ok(auth) => auth,
         Err(e) => return e.into_response(),
     };
-    if let crate::auth::session::Auth::Caller(caller) = &auth
-        && caller.can(crate::auth::Perm::Aggregates)
+    if let crate::http::session::Auth::Caller(caller) = &auth
+        && caller.can(echinomap_programme::auth::Perm::Aggregates)
         && let Ok(axum::extract::Query(params)) =
             axum::extract::Query::<TileParams>::try_from_uri(req.uri())
         && let Ok(prepared) = prepare(&state, caller, req.headers(), parts, &params).await
@@ -435,13 +435,13 @@ pub struct VillageArrays {
 /// when the tile cache is off: this is a computation, not a tile).
 #[derive(Debug, Clone)]
 pub struct TileRisk {
-    memo: crate::watch::Memo<VillageArrays>,
+    memo: echinomap_programme::watch::Memo<VillageArrays>,
 }
 
 impl Default for TileRisk {
     fn default() -> Self {
         Self {
-            memo: crate::watch::Memo::new(64),
+            memo: echinomap_programme::watch::Memo::new(64),
         }
     }
 }
@@ -456,7 +456,7 @@ impl TileRisk {
         coverage_month: chrono::NaiveDate,
         versions: &[i64],
     ) -> AppResult<Arc<VillageArrays>> {
-        use crate::indicators::{self, Grouping, Period as IndicatorPeriod};
+        use echinomap_programme::indicators::{self, Grouping, Period as IndicatorPeriod};
         let opts = state.programme.options();
         let key = format!(
             "{scope}|{suppress}|{}|{period}|{coverage_month}|{versions:?}",

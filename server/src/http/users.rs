@@ -8,10 +8,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use crate::audit::Actor;
-use crate::auth::store::{self, NewUser};
-use crate::auth::{Caller, Role};
+use super::session::Caller;
 use crate::error::{AppError, AppResult};
+use echinomap_programme::audit::Actor;
+use echinomap_programme::auth::Role;
+use echinomap_programme::auth::store::{self, NewUser};
 
 pub async fn list(State(state): State<AppState>) -> AppResult<Json<Value>> {
     let users = store::list(&state.pool).await?;

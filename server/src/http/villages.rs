@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::AppState;
-use crate::auth::Caller;
+use super::session::Caller;
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Deserialize)]

@@ -18,9 +18,10 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::extract::{ApiPath, ApiQuery};
 use super::indicators::resolve_unit;
-use crate::auth::{Caller, Perm, SMALL_COUNT_MAX};
+use super::session::Caller;
 use crate::error::{AppError, AppResult};
-use crate::indicators::Period;
+use echinomap_programme::auth::{Perm, SMALL_COUNT_MAX};
+use echinomap_programme::indicators::Period;
 
 pub const KINDS: [&str; 4] = ["deworming", "followups", "faecal_sampling", "vaccination"];
 

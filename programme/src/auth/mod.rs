@@ -2,18 +2,17 @@
 //!
 //! A user has one [`Role`] and one jurisdiction (the county, a township or a village). What a
 //! role may do is the table in [`Role::permissions`]; where it may do it is its [`Scope`]. Both
-//! are applied in one place: every route declares the [`Access`] it needs in the route table
-//! (`http::routes`), the guard there checks it, and handlers filter rows with [`Scope`].
+//! are applied in one place: every route declares the `Access` it needs in the route table
+//! (`server::http::route_table`), the guard there checks it, and handlers filter rows with [`Scope`].
 
 pub mod password;
-pub mod session;
 pub mod store;
 pub mod token;
 
 use echinomap_domain::PlaceCode;
 use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
+use crate::error::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
 #[sqlx(type_name = "user_role", rename_all = "snake_case")]
@@ -156,11 +155,11 @@ impl Caller {
         !self.can(Perm::Unsuppressed)
     }
 
-    pub fn require(&self, perm: Perm) -> Result<(), AppError> {
+    pub fn require(&self, perm: Perm) -> Result<(), Error> {
         if self.can(perm) {
             Ok(())
         } else {
-            Err(AppError::forbidden(format!(
+            Err(Error::forbidden(format!(
                 "the role {} may not do this",
                 self.role.as_str()
             )))

@@ -16,7 +16,25 @@ use echinomap_geodata::gazetteer::{Gazetteer, GazetteerOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::registers::REGISTERS;
-use crate::settings::DemoSettings;
+
+/// The demo data to load: its seed, scale and "today".
+#[derive(Debug, Clone, Copy)]
+pub struct DemoSettings {
+    pub seed: u64,
+    pub scale: u32,
+    /// The demo's "today": its 24 months of deworming end in this month.
+    pub today: chrono::NaiveDate,
+}
+
+impl Default for DemoSettings {
+    fn default() -> Self {
+        Self {
+            seed: 2024,
+            scale: 1,
+            today: chrono::Local::now().date_naive(),
+        }
+    }
+}
 
 /// Rows loaded per table, in load order, and the time it took.
 #[derive(Debug, Default)]

@@ -12,11 +12,10 @@ use anyhow::Context as _;
 use clap::Args;
 use echinomap_geodata::import::Limits;
 
-use crate::audit::Actor;
-use crate::cli::DatabaseArgs;
-use crate::http::imports::{ImportParams, parse_request};
-use crate::records::import::{self, Failure, Progress, Who};
+use super::DatabaseArgs;
 use crate::settings::Secret;
+use echinomap_programme::audit::Actor;
+use echinomap_programme::records::import::{self, Failure, Progress, Who};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -49,7 +48,7 @@ pub struct ImportArgs {
 }
 
 pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
-    let params = ImportParams::new(
+    let params = import::Params::new(
         args.kind.clone(),
         args.format.clone(),
         args.crs.clone(),
@@ -60,16 +59,16 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned()),
     );
-    let request = parse_request(&params).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let request = params.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
     let bytes =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let settings = args.db.settings();
-    let db = crate::db::Database::open(
+    let db = echinomap_programme::db::Database::open(
         settings.database_url.as_ref().map(Secret::expose),
         &settings.data_dir,
     )
     .await?;
-    crate::demo::load_gazetteer_if_empty(&db.pool, settings.include_xpcc).await?;
+    echinomap_programme::demo::load_gazetteer_if_empty(&db.pool, settings.include_xpcc).await?;
     let progress = Arc::new(Progress::default());
     let ticker = {
         let progress = progress.clone();
@@ -104,13 +103,13 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
             tokio::task::spawn_blocking(move || import::read(&bytes, &req, &Limits::default()))
                 .await??;
         let table = Arc::new(table);
-        let linker = Arc::new(crate::linking::build(&db.pool).await?);
+        let linker = Arc::new(echinomap_programme::linking::build(&db.pool).await?);
         let who = Who {
             actor: Actor::cli(),
             scope: String::new(),
         };
         let id = import::new_id();
-        let report = import::run(
+        let report = echinomap_programme::records::run_import(
             &db.pool,
             &linker,
             &who,

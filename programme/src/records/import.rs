@@ -11,7 +11,7 @@ use echinomap_geodata::gcj02::Crs;
 use echinomap_geodata::import::headers::{self, Kind};
 use echinomap_geodata::import::{self as files, Format, Limits, Table};
 use echinomap_geodata::linker::Linker;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -19,6 +19,7 @@ use super::parse::{self, Layout, Options, RowError, Staged};
 use super::spec::{self, RegisterSpec};
 use super::write::{self, Batch, Present, Target, Written};
 use crate::audit::{self, Actor, Entry};
+use crate::error::Error;
 
 /// The most row errors a report lists (the error workbook has them all).
 pub const MAX_REPORTED_ERRORS: usize = 10_000;
@@ -59,6 +60,96 @@ pub struct Request {
     pub dry_run: bool,
     pub sheet: Option<String>,
     pub filename: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+/// The import's parameters as the API's query string and `echinomap import` give them.
+pub struct Params {
+    pub kind: String,
+    pub format: Option<String>,
+    pub crs: Option<String>,
+    pub mode: Option<String>,
+    pub dry_run: Option<bool>,
+    pub sheet: Option<String>,
+    pub filename: Option<String>,
+}
+
+impl Params {
+    /// The parameters of `echinomap import`.
+    pub fn new(
+        kind: String,
+        format: Option<String>,
+        crs: Option<String>,
+        mode: Option<String>,
+        dry_run: bool,
+        sheet: Option<String>,
+        filename: Option<String>,
+    ) -> Self {
+        Self {
+            kind,
+            format,
+            crs,
+            mode,
+            dry_run: Some(dry_run),
+            sheet,
+            filename,
+        }
+    }
+}
+
+impl Params {
+    /// The import these parameters ask for; a parameter that is not acceptable is an
+    /// [`Error::InvalidParam`] naming it.
+    pub fn parse(&self) -> Result<Request, Error> {
+        let p = self;
+        let kind = Kind::parse(&p.kind).ok_or_else(|| {
+            let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+            Error::invalid_param(
+                "kind",
+                format!("unknown kind {:?}; kinds are {}", p.kind, kinds.join(", ")),
+            )
+        })?;
+        let format = match p.format.as_deref() {
+            None => p
+                .filename
+                .as_deref()
+                .and_then(|f| f.rsplit_once('.'))
+                .and_then(|(_, ext)| Format::parse(ext))
+                .unwrap_or(Format::Csv),
+            Some(f) => Format::parse(f).ok_or_else(|| {
+                Error::invalid_param(
+                    "format",
+                    format!("format is csv, xlsx or geojson, not {f:?}"),
+                )
+            })?,
+        };
+        let crs = match p.crs.as_deref() {
+            None | Some("wgs84") => Crs::Wgs84,
+            Some("gcj02") => Crs::Gcj02,
+            Some(c) => {
+                return Err(Error::invalid_param(
+                    "crs",
+                    format!("crs is wgs84 or gcj02, not {c:?}"),
+                ));
+            }
+        };
+        let mode = match p.mode.as_deref() {
+            None => Mode::Atomic,
+            Some(m) => Mode::parse(m).ok_or_else(|| {
+                Error::invalid_param("mode", format!("mode is atomic or valid_rows, not {m:?}"))
+            })?,
+        };
+        Ok(Request {
+            kind,
+            format,
+            crs,
+            mode,
+            dry_run: p.dry_run.unwrap_or(false),
+            sheet: p.sheet.clone(),
+            filename: p.filename.clone(),
+        })
+    }
 }
 
 /// Who imports: the audit actor and the jurisdiction rows must fall in.
@@ -361,8 +452,9 @@ pub struct Sheet<'a> {
     pub fields: &'a [Option<&'static str>],
 }
 
-/// Runs an import of an already-read table. Commits unless refused or a dry run.
-pub async fn run(
+/// Runs an import of an already-read table of one register (not villages: [`super::run_import`]
+/// chooses). Commits unless refused or a dry run.
+pub(super) async fn run_register(
     pool: &PgPool,
     linker: &Arc<Linker>,
     who: &Who,
@@ -373,17 +465,13 @@ pub async fn run(
 ) -> Result<Report, Failure> {
     let Sheet { table, fields } = sheet;
     let started = chrono::Utc::now();
-    let spec = if req.kind == Kind::Villages {
-        return super::villages::run(pool, who, req, id, sheet, progress).await;
-    } else {
-        spec::by_kind(req.kind).ok_or_else(|| {
-            file_error(
-                "unknown_kind",
-                format!("no register for kind {}", req.kind),
-                Value::Null,
-            )
-        })?
-    };
+    let spec = spec::by_kind(req.kind).ok_or_else(|| {
+        file_error(
+            "unknown_kind",
+            format!("no register for kind {}", req.kind),
+            Value::Null,
+        )
+    })?;
     progress.phase.store(1, Ordering::Relaxed);
     progress
         .rows_total

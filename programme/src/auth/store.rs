@@ -9,7 +9,7 @@ use super::Role;
 use super::password::{self, PasswordPolicy};
 use super::token;
 use crate::audit::{self, Actor, Entry};
-use crate::error::AppError;
+use crate::error::Error;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct User {
@@ -62,7 +62,7 @@ pub async fn list(pool: &PgPool) -> Result<Vec<User>, sqlx::Error> {
 
 /// Usernames: lower-case letters, digits, `_ . -`, 2–64 characters, starting with a letter or
 /// digit (the same rule as the CHECK in the schema).
-pub fn check_username(name: &str) -> Result<(), AppError> {
+pub fn check_username(name: &str) -> Result<(), Error> {
     let ok = (2..=64).contains(&name.len())
         && name
             .bytes()
@@ -74,7 +74,7 @@ pub fn check_username(name: &str) -> Result<(), AppError> {
     if ok {
         Ok(())
     } else {
-        Err(AppError::invalid_field(
+        Err(Error::invalid_field(
             "username",
             "a username has 2–64 characters: lower-case letters, digits, _ . - (starting with a letter or digit)",
         ))
@@ -82,9 +82,9 @@ pub fn check_username(name: &str) -> Result<(), AppError> {
 }
 
 /// The jurisdiction must be a county, township or village that exists.
-async fn check_jurisdiction(conn: &mut PgConnection, code: &str) -> Result<(), AppError> {
-    let code = PlaceCode::parse(code)
-        .map_err(|e| AppError::invalid_field("jurisdiction", e.to_string()))?;
+async fn check_jurisdiction(conn: &mut PgConnection, code: &str) -> Result<(), Error> {
+    let code =
+        PlaceCode::parse(code).map_err(|e| Error::invalid_field("jurisdiction", e.to_string()))?;
     let exists: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM counties WHERE code = $1)
              OR EXISTS (SELECT 1 FROM townships WHERE code = $1)
@@ -96,7 +96,7 @@ async fn check_jurisdiction(conn: &mut PgConnection, code: &str) -> Result<(), A
     if exists {
         Ok(())
     } else {
-        Err(AppError::invalid_field(
+        Err(Error::invalid_field(
             "jurisdiction",
             format!("no county, township or village has the code {code}"),
         ))
@@ -108,11 +108,11 @@ pub async fn create(
     new: NewUser,
     policy: PasswordPolicy,
     actor: &Actor,
-) -> Result<User, AppError> {
+) -> Result<User, Error> {
     check_username(&new.username)?;
     policy
         .check(&new.password)
-        .map_err(|m| AppError::invalid_field("password", m))?;
+        .map_err(|m| Error::invalid_field("password", m))?;
     let hash = password::hash(&new.password)?;
     let mut tx = pool.begin().await?;
     check_jurisdiction(&mut tx, &new.jurisdiction).await?;
@@ -130,7 +130,7 @@ pub async fn create(
     .bind(new.demo)
     .fetch_optional(&mut *tx)
     .await?;
-    let user = user.ok_or_else(|| AppError::Conflict {
+    let user = user.ok_or_else(|| Error::Conflict {
         code: "user_exists",
         message: format!("a user named {} exists already", new.username),
     })?;
@@ -150,10 +150,10 @@ pub async fn create(
     Ok(user)
 }
 
-async fn existing(conn: &mut PgConnection, username: &str) -> Result<User, AppError> {
+async fn existing(conn: &mut PgConnection, username: &str) -> Result<User, Error> {
     find(conn, username)
         .await?
-        .ok_or_else(|| AppError::not_found("user_not_found", format!("no user named {username}")))
+        .ok_or_else(|| Error::not_found("user_not_found", format!("no user named {username}")))
 }
 
 pub async fn set_password(
@@ -162,10 +162,10 @@ pub async fn set_password(
     new_password: &str,
     policy: PasswordPolicy,
     actor: &Actor,
-) -> Result<(), AppError> {
+) -> Result<(), Error> {
     policy
         .check(new_password)
-        .map_err(|m| AppError::invalid_field("password", m))?;
+        .map_err(|m| Error::invalid_field("password", m))?;
     let hash = password::hash(new_password)?;
     let mut tx = pool.begin().await?;
     let user = existing(&mut tx, username).await?;
@@ -201,7 +201,7 @@ pub async fn set_disabled(
     username: &str,
     disabled: bool,
     actor: &Actor,
-) -> Result<(), AppError> {
+) -> Result<(), Error> {
     let mut tx = pool.begin().await?;
     let before = existing(&mut tx, username).await?;
     sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1")
@@ -242,7 +242,7 @@ pub async fn create_token(
     username: &str,
     name: &str,
     actor: &Actor,
-) -> Result<(i64, String), AppError> {
+) -> Result<(i64, String), Error> {
     let secret = token::new_api_token();
     let mut tx = pool.begin().await?;
     let user = existing(&mut tx, username).await?;
@@ -271,7 +271,7 @@ pub async fn create_token(
     Ok((id, secret))
 }
 
-pub async fn revoke_token(pool: &PgPool, token_id: i64, actor: &Actor) -> Result<(), AppError> {
+pub async fn revoke_token(pool: &PgPool, token_id: i64, actor: &Actor) -> Result<(), Error> {
     let mut tx = pool.begin().await?;
     let revoked = sqlx::query(
         "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
@@ -281,7 +281,7 @@ pub async fn revoke_token(pool: &PgPool, token_id: i64, actor: &Actor) -> Result
     .await?
     .rows_affected();
     if revoked == 0 {
-        return Err(AppError::not_found(
+        return Err(Error::not_found(
             "token_not_found",
             format!("no active API token with id {token_id}"),
         ));
@@ -325,7 +325,7 @@ pub fn demo_accounts() -> Vec<(String, Role, &'static str)> {
 
 /// With `--demo`: creates the demo accounts that are missing and re-enables those a start
 /// without `--demo` disabled.
-pub async fn ensure_demo_accounts(pool: &PgPool) -> Result<(), AppError> {
+pub async fn ensure_demo_accounts(pool: &PgPool) -> Result<(), Error> {
     for (username, role, jurisdiction) in demo_accounts() {
         let mut conn = pool.acquire().await?;
         match find(&mut conn, &username).await? {
@@ -355,7 +355,7 @@ pub async fn ensure_demo_accounts(pool: &PgPool) -> Result<(), AppError> {
 }
 
 /// Without `--demo`: demo accounts (with their published password) must not work.
-pub async fn disable_demo_accounts(pool: &PgPool) -> Result<u64, AppError> {
+pub async fn disable_demo_accounts(pool: &PgPool) -> Result<u64, Error> {
     let names: Vec<String> =
         sqlx::query_scalar("SELECT username FROM users WHERE demo AND NOT disabled")
             .fetch_all(pool)
@@ -372,7 +372,7 @@ pub async fn ensure_first_admin(
     pool: &PgPool,
     password: Option<&str>,
     policy: PasswordPolicy,
-) -> Result<Option<String>, AppError> {
+) -> Result<Option<String>, Error> {
     let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
         .fetch_one(pool)
         .await?;
@@ -403,4 +403,11 @@ pub async fn ensure_first_admin(
     )
     .await?;
     Ok(generated.then_some(password))
+}
+
+/// The jurisdictions of the enabled accounts, sorted: what the first pages will ask for.
+pub async fn enabled_jurisdictions(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT DISTINCT jurisdiction FROM users WHERE NOT disabled ORDER BY 1")
+        .fetch_all(pool)
+        .await
 }

@@ -1,15 +1,19 @@
 //! The `echinomap` command line: `serve`, `demo-data`, `migrate`.
 
+pub mod import;
+pub mod stats;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::audit::Actor;
-use crate::auth::password::{self, PasswordPolicy};
-use crate::auth::{Role, store};
-use crate::settings::{DemoSettings, Secret, Settings};
+use crate::settings::{Secret, Settings};
+use echinomap_programme::audit::Actor;
+use echinomap_programme::auth::password::{self, PasswordPolicy};
+use echinomap_programme::auth::{Role, store};
+use echinomap_programme::demo::DemoSettings;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,11 +37,11 @@ pub enum Command {
     /// Manage accounts and API tokens.
     User(UserArgs),
     /// H3 hotspots of a CSV of places: EB rates, Gi*, local and global Moran, FDR.
-    Hotspots(crate::cli_stats::HotspotsArgs),
+    Hotspots(stats::HotspotsArgs),
     /// Kulldorff's spatial scan statistic on a CSV of locations.
-    Scan(crate::cli_stats::ScanArgs),
+    Scan(stats::ScanArgs),
     /// Import a register from CSV, XLSX or GeoJSON (as POST /api/imports).
-    Import(crate::cli_import::ImportArgs),
+    Import(import::ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -160,8 +164,8 @@ pub struct ProgrammeArgs {
 }
 
 impl ProgrammeArgs {
-    pub fn settings(&self) -> crate::programme::ProgrammeSettings {
-        crate::programme::ProgrammeSettings {
+    pub fn settings(&self) -> echinomap_programme::config::ProgrammeSettings {
+        echinomap_programme::config::ProgrammeSettings {
             stage_rules: self.stage_rules.clone(),
             risk_config: self.risk_config.clone(),
             deworming_day: self.deworming_day,
@@ -233,7 +237,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::DemoData(args) => {
             let settings = args.db.settings();
-            let db = crate::db::Database::open(
+            let db = echinomap_programme::db::Database::open(
                 settings.database_url.as_ref().map(Secret::expose),
                 &settings.data_dir,
             )
@@ -245,9 +249,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .today
                     .unwrap_or_else(|| chrono::Local::now().date_naive()),
             };
-            let result = crate::demo::load(&db.pool, &demo, settings.include_xpcc, args.replace)
-                .await
-                .context("loading the demo data");
+            let result = echinomap_programme::demo::load(
+                &db.pool,
+                &demo,
+                settings.include_xpcc,
+                args.replace,
+            )
+            .await
+            .context("loading the demo data");
             let closed = db.close().await;
             let stats = result?;
             closed?;
@@ -255,12 +264,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(args) => run_user(args).await,
-        Command::Hotspots(args) => crate::cli_stats::run_hotspots(args).await,
-        Command::Scan(args) => crate::cli_stats::run_scan(args).await,
-        Command::Import(args) => crate::cli_import::run(args).await,
+        Command::Hotspots(args) => stats::run_hotspots(args).await,
+        Command::Scan(args) => stats::run_scan(args).await,
+        Command::Import(args) => import::run(args).await,
         Command::Migrate(args) => {
             let settings = args.settings();
-            let db = crate::db::Database::open(
+            let db = echinomap_programme::db::Database::open(
                 settings.database_url.as_ref().map(Secret::expose),
                 &settings.data_dir,
             )
@@ -292,13 +301,13 @@ fn new_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
 
 async fn run_user(args: UserArgs) -> anyhow::Result<()> {
     let settings = args.db.settings();
-    let db = crate::db::Database::open(
+    let db = echinomap_programme::db::Database::open(
         settings.database_url.as_ref().map(Secret::expose),
         &settings.data_dir,
     )
     .await?;
     // Accounts need the gazetteer (jurisdictions are its codes).
-    crate::demo::load_gazetteer_if_empty(&db.pool, settings.include_xpcc).await?;
+    echinomap_programme::demo::load_gazetteer_if_empty(&db.pool, settings.include_xpcc).await?;
     let result = user_command(&db.pool, args.command, settings.password_policy).await;
     let closed = db.close().await;
     result?;
@@ -311,7 +320,7 @@ async fn user_command(
     policy: PasswordPolicy,
 ) -> anyhow::Result<()> {
     let actor = Actor::cli();
-    let app = |e: crate::error::AppError| anyhow::anyhow!("{e}");
+    let app = |e: echinomap_programme::Error| anyhow::anyhow!("{e}");
     match command {
         UserCommand::Add {
             username,

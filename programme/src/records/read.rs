@@ -6,8 +6,8 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use super::spec::{Mask, Point, RegisterSpec, Village};
-use crate::http::cases::{mask_id_number, mask_phone};
 use crate::registers::REGISTERS;
+use echinomap_domain::privacy::{mask_id_number, mask_phone};
 
 /// The filters of a list.
 #[derive(Debug, Default, Clone)]

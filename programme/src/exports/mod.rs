@@ -369,20 +369,10 @@ pub const LAYERS: &[Layer] = &[
     },
 ];
 
-/// Risk columns of a layer's rows, by row id (the village code), as of `as_of`: score, tier
-/// and the recommended deworming regime, as one JSON object bound to the layer's SQL (see
-/// [`page_sql`]). Null for layers without risk columns.
-pub async fn risk_columns(
-    state: &crate::http::AppState,
-    layer: &Layer,
-    prefix: &str,
-    as_of: chrono::NaiveDate,
-    suppress: bool,
-) -> Result<Value, sqlx::Error> {
-    if !layer.has_risk() {
-        return Ok(Value::Null);
-    }
-    let rows = state.village_risk(prefix, Some(as_of), suppress).await?;
+/// Risk columns of a layer's rows, by row id (the village code), from the villages' risk rows
+/// (`risk::RiskCache::villages`): score, tier and the recommended deworming regime, as one JSON
+/// object bound to the layer's SQL (see [`page_sql`]).
+pub fn risk_columns(rows: Vec<Value>) -> Value {
     let mut out = Map::new();
     for r in rows {
         let Some(code) = r["code"].as_str() else {
@@ -398,7 +388,7 @@ pub async fn risk_columns(
         m.insert("deworming_regime".into(), regime);
         out.insert(code.to_owned(), Value::Object(m));
     }
-    Ok(Value::Object(out))
+    Value::Object(out)
 }
 
 pub fn layer(name: &str) -> Option<&'static Layer> {

@@ -16,11 +16,11 @@ use echinomap_domain::PlaceCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::password;
-use super::{AuthVia, Caller, Perm, Role, Scope, store, token};
-use crate::audit::{self, Actor, Entry};
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
+use echinomap_programme::audit::{self, Actor, Entry};
+use echinomap_programme::auth::password;
+use echinomap_programme::auth::{AuthVia, Perm, Role, Scope, store, token};
 
 pub const SESSION_COOKIE: &str = "echinomap_session";
 const SESSION_HOURS: i64 = 12;
@@ -40,7 +40,7 @@ pub enum Access {
 #[derive(Debug, Clone)]
 pub enum Auth {
     Anonymous,
-    Caller(Caller),
+    Caller(echinomap_programme::auth::Caller),
     Invalid(&'static str),
 }
 
@@ -62,7 +62,7 @@ struct CallerRow {
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
 /// Credentials already resolved, by the digest of the secret, for the account generation they
-/// were read at ([`crate::watch::Watch::auth_generation`]): any change to users, sessions or
+/// were read at ([`echinomap_programme::watch::Watch::auth_generation`]): any change to users, sessions or
 /// tokens moves the generation and empties the cache in effect, so a revoked token or a
 /// disabled user is refused at once. Bounded: emptied when it reaches [`CallerCache::MAX`].
 #[derive(Debug, Clone, Default)]
@@ -143,13 +143,13 @@ async fn lookup(
 }
 
 impl CallerRow {
-    fn into_caller(self) -> Option<Caller> {
+    fn into_caller(self) -> Option<echinomap_programme::auth::Caller> {
         let via = match (self.csrf_token, self.token_id) {
             (Some(csrf_token), _) => AuthVia::Session { csrf_token },
             (None, Some(token_id)) => AuthVia::Token { token_id },
             (None, None) => return None,
         };
-        Some(Caller {
+        Some(echinomap_programme::auth::Caller {
             user_id: self.user_id,
             username: self.username,
             role: self.role,
@@ -309,12 +309,26 @@ fn cross_origin(headers: &HeaderMap) -> bool {
     origin_host(headers).is_some() && !same_origin(headers)
 }
 
+/// The authenticated caller, as a handler argument: the programme's
+/// [`echinomap_programme::auth::Caller`] that the guard resolved, behind `Deref`. Anonymous or
+/// invalid credentials are a 401.
+#[derive(Debug, Clone)]
+pub struct Caller(pub echinomap_programme::auth::Caller);
+
+impl std::ops::Deref for Caller {
+    type Target = echinomap_programme::auth::Caller;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         match parts.extensions.get::<Auth>() {
-            Some(Auth::Caller(c)) => Ok(c.clone()),
+            Some(Auth::Caller(c)) => Ok(Self(c.clone())),
             Some(Auth::Invalid(why)) => Err(AppError::unauthorized("invalid_credentials", *why)),
             _ => Err(AppError::unauthorized("login_required", "log in first")),
         }
@@ -480,7 +494,7 @@ pub async fn session(
 ) -> AppResult<Json<Value>> {
     match parts.extensions.get::<Auth>() {
         Some(Auth::Caller(c)) => {
-            let me = me(state, c.clone()).await?;
+            let me = me(state, Caller(c.clone())).await?;
             Ok(Json(json!({ "authenticated": true, "user": me.0 })))
         }
         _ => Ok(Json(json!({ "authenticated": false, "user": null }))),
@@ -550,8 +564,10 @@ pub async fn change_password(
     )
     .await
     .map_err(|e| match e {
-        AppError::Unprocessable { message, .. } => AppError::invalid_field("new_password", message),
-        other => other,
+        echinomap_programme::Error::InvalidField { message, .. } => {
+            AppError::invalid_field("new_password", message)
+        }
+        other => AppError::from(other),
     })?;
     Ok(Json(json!({ "ok": true })))
 }

@@ -11,7 +11,7 @@ use crate::indicators::Options;
 use crate::risk::RiskConfig;
 use crate::stage::StageRules;
 
-/// Where the programme's configuration comes from (part of [`crate::settings::Settings`]).
+/// Where the programme's configuration comes from (part of `Settings` of the server).
 #[derive(Debug, Clone)]
 pub struct ProgrammeSettings {
     /// A stage rule file replacing `config/stage_rules.json`.

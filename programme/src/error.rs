@@ -1,0 +1,58 @@
+//! The programme's error: what failed and on which input, in words a user can act on. The HTTP
+//! layer maps each variant to a status and the one JSON error shape (`server::error::AppError`);
+//! the command line prints the message.
+
+/// A refusal or a failure of a programme operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A parameter of the request is not acceptable (HTTP 400 `invalid_parameter`).
+    #[error("{message}")]
+    InvalidParam { field: String, message: String },
+    /// A field's value is refused (HTTP 422 `invalid_field`).
+    #[error("{message}")]
+    InvalidField { field: String, message: String },
+    /// The role or the jurisdiction does not allow it (HTTP 403).
+    #[error("{message}")]
+    Forbidden { message: String },
+    /// The thing named does not exist, or lies outside what the caller may see (HTTP 404).
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    /// The change conflicts with what is there (HTTP 409).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn invalid_param(field: &str, message: impl Into<String>) -> Self {
+        Self::InvalidParam {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        Self::InvalidField {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden {
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::NotFound {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
