@@ -9,6 +9,7 @@
 //! Every type here can only be built through a checking constructor, so code that holds one
 //! never re-validates it.
 
+pub mod period;
 pub mod privacy;
 
 use std::fmt;
@@ -16,6 +17,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use period::{Period, PeriodError, PeriodKind};
 pub use privacy::{Audience, Suppression};
 
 /// Why a value was refused.

@@ -41,6 +41,16 @@ impl Suppression {
         outside_max: 9,
     };
 
+    /// The largest count hidden inside the organisation.
+    pub const fn inside_max(self) -> i64 {
+        self.inside_max
+    }
+
+    /// The largest count hidden outside the organisation.
+    pub const fn outside_max(self) -> i64 {
+        self.outside_max
+    }
+
     /// A rule hiding 1..=`inside_max` inside the organisation and 1..=`outside_max` outside
     /// it. Refused unless `1 ≤ inside_max ≤ outside_max`: a maximum of 0 would hide nothing,
     /// and an outside audience must never see a count the inside one does not.
@@ -79,8 +89,15 @@ impl Suppression {
     /// cells, numbers read from JSON): hidden when 1 ≤ `count` ≤ the maximum. NaN is not
     /// hidden (it is no count of anybody).
     pub fn hides_f64(self, audience: Audience, count: f64) -> bool {
-        self.max_for(audience)
-            .is_some_and(|max| count >= 1.0 && count <= max as f64)
+        hidden_under(self.max_for(audience), count)
+    }
+
+    /// The rule as one audience reads it beside its counts.
+    pub fn stated_for(self, audience: Audience) -> SmallCounts {
+        SmallCounts {
+            max: self.max_for(audience),
+            label: self.label(audience),
+        }
     }
 
     /// `count` as `audience` may see it: `None` when it is hidden.
@@ -93,6 +110,26 @@ impl Suppression {
     pub fn label(self, audience: Audience) -> Option<String> {
         self.max_for(audience).map(|max| format!("1–{max}"))
     }
+}
+
+/// True when `count` is hidden under `max`, the largest count hidden from the reader of an
+/// output (`None`: nothing is hidden; [`Suppression::max_for`]): 1 ≤ `count` ≤ `max`. The one
+/// comparison of the rule for counts computed in Rust; SQL outputs bind `max` as a parameter
+/// and compare there. Counts arrive as `f64` from indicator cells and statistics, and whole
+/// numbers convert exactly; NaN is not hidden.
+pub fn hidden_under(max: Option<i64>, count: f64) -> bool {
+    max.is_some_and(|max| count >= 1.0 && count <= max as f64)
+}
+
+/// The small-count rule as one audience reads it (`"small_counts": {"max": 4, "label": "1–4"}`),
+/// both `null` when nothing is hidden from it. Outputs that show the hidden range (the field
+/// page, the dashboard's legend) take it from here rather than writing a number of their own.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SmallCounts {
+    /// The largest count hidden.
+    pub max: Option<i64>,
+    /// The hidden range as people read it ([`Suppression::label`]).
+    pub label: Option<String>,
 }
 
 impl Default for Suppression {
@@ -254,5 +291,32 @@ mod tests {
         ] {
             assert_eq!(mask_phone(input), masked, "{input:?}");
         }
+    }
+
+    #[test]
+    fn a_count_is_hidden_from_one_to_the_maximum_and_never_without_one() {
+        for (count, hidden) in [
+            (0.0, false),
+            (1.0, true),
+            (4.0, true),
+            (4.5, false),
+            (5.0, false),
+        ] {
+            assert_eq!(hidden_under(Some(4), count), hidden, "{count}");
+            assert!(!hidden_under(None, count), "{count}");
+        }
+        assert!(hidden_under(Some(6), 5.0));
+    }
+
+    #[test]
+    fn each_audience_reads_its_rule_and_its_range() {
+        let rule = Suppression::new(6, 11).expect("valid");
+        let inside = rule.stated_for(Audience::Inside);
+        assert_eq!(
+            (inside.max, inside.label.as_deref()),
+            (Some(6), Some("1–6"))
+        );
+        let none = rule.stated_for(Audience::CaseAccess);
+        assert_eq!((none.max, none.label), (None, None));
     }
 }

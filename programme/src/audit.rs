@@ -1,5 +1,6 @@
 //! The append-only audit log. [`record`] takes the same connection (transaction) as the change it
-//! records, so that the change and its audit row commit or roll back together.
+//! records, so that the change and its audit row commit or roll back together; [`list`] reads
+//! the log for administrators, newest first.
 
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -67,4 +68,72 @@ pub async fn record(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Which audit rows a page shows, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// The account, or the name typed at a failed login.
+    pub user: Option<String>,
+    pub table: Option<String>,
+    pub action: Option<String>,
+    /// First day included.
+    pub from: Option<chrono::NaiveDate>,
+    /// Last day included.
+    pub to: Option<chrono::NaiveDate>,
+    /// The id of the last row of the previous page: rows older than it.
+    pub cursor: Option<i64>,
+    pub limit: i64,
+}
+
+/// One audit row as the log shows it.
+#[derive(Debug, sqlx::FromRow, serde::Serialize)]
+pub struct Row {
+    pub id: i64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub user_id: Option<i64>,
+    pub username: Option<String>,
+    pub action: String,
+    pub table_name: Option<String>,
+    pub row_id: Option<String>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub detail: Option<Value>,
+}
+
+/// A page of the log, newest first, and the cursor of the next page.
+pub async fn list(
+    pool: &sqlx::PgPool,
+    filter: &Filter,
+) -> Result<(Vec<Row>, Option<i64>), sqlx::Error> {
+    let limit = filter.limit;
+    let mut rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, at, user_id, username, action::text AS action, table_name, row_id, before, after, detail
+         FROM audit_log
+         WHERE ($1::text IS NULL OR username = $1)
+           AND ($2::text IS NULL OR table_name = $2)
+           AND ($3::text IS NULL OR action::text = $3)
+           AND ($4::date IS NULL OR at >= $4::date)
+           AND ($5::date IS NULL OR at < $5::date + 1)
+           AND ($6::bigint IS NULL OR id < $6)
+         ORDER BY id DESC
+         LIMIT $7",
+    )
+    .bind(&filter.user)
+    .bind(&filter.table)
+    .bind(&filter.action)
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(filter.cursor)
+    .bind(limit + 1)
+    .fetch_all(pool)
+    .await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if more {
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok((rows, next_cursor))
 }

@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use echinomap_domain::privacy::{Audience, Suppression};
 
 use crate::indicators::Options;
-use crate::risk::RiskConfig;
+use crate::risk::{RiskCache, RiskConfig, VillageRisk};
 use crate::stage::StageRules;
+use echinomap_domain::privacy::SmallCounts;
 
 /// Where the programme's configuration comes from (part of `Settings` of the server).
 #[derive(Debug, Clone)]
@@ -26,6 +28,8 @@ pub struct ProgrammeSettings {
     pub faecal_sampling_days: u32,
     /// A fixed "today" (demo and tests); the system date when unset.
     pub today: Option<NaiveDate>,
+    /// The largest counts hidden inside the organisation and outside it (DOMAIN.md §7: 4 and 9).
+    pub small_counts: (i64, i64),
 }
 
 impl Default for ProgrammeSettings {
@@ -37,6 +41,10 @@ impl Default for ProgrammeSettings {
             followup_grace_days: 0,
             faecal_sampling_days: 90,
             today: None,
+            small_counts: (
+                Suppression::DEFAULT.inside_max(),
+                Suppression::DEFAULT.outside_max(),
+            ),
         }
     }
 }
@@ -48,6 +56,8 @@ pub struct Programme {
     pub deworming_day: u32,
     pub followup_grace_days: u32,
     pub faecal_sampling_days: u32,
+    /// The small-count rule every shared number passes ([`Programme::small_max`]).
+    pub suppression: Suppression,
     today: Option<NaiveDate>,
 }
 
@@ -58,6 +68,8 @@ impl Programme {
             "the deworming day must be 1–28 (a day every month has), got {}",
             s.deworming_day
         );
+        let suppression = Suppression::new(s.small_counts.0, s.small_counts.1)
+            .map_err(|e| anyhow::anyhow!("the small-count thresholds: {e}"))?;
         let rules = StageRules::load(s.stage_rules.as_deref())?;
         let risk = RiskConfig::load(s.risk_config.as_deref())?;
         Ok(Arc::new(Self {
@@ -66,8 +78,20 @@ impl Programme {
             deworming_day: s.deworming_day,
             followup_grace_days: s.followup_grace_days,
             faecal_sampling_days: s.faecal_sampling_days,
+            suppression,
             today: s.today,
         }))
+    }
+
+    /// The largest count hidden from `audience` (`None`: nothing is hidden from it), the one
+    /// number every output that carries counts binds or compares with.
+    pub fn small_max(&self, audience: Audience) -> Option<i64> {
+        self.suppression.max_for(audience)
+    }
+
+    /// The rule `audience` reads, as the API states it beside its counts ([`SmallCounts`]).
+    pub fn small_counts(&self, audience: Audience) -> SmallCounts {
+        self.suppression.stated_for(audience)
     }
 
     /// Today, or the configured fixed day.
@@ -82,5 +106,52 @@ impl Programme {
             self.today(),
             i32::try_from(self.followup_grace_days).unwrap_or(i32::MAX),
         )
+    }
+}
+
+// Here rather than in `risk`: the programme holds the risk configuration, so `config` uses
+// `risk`, and `risk` must not use `config` back (no import cycles between modules).
+impl RiskCache {
+    /// The risk of every village under `prefix` as `programme` runs it, as of `as_of` (today
+    /// when `None`, never later), for a reader whose small counts go up to `small_max`.
+    pub async fn as_of(
+        &self,
+        pool: &sqlx::PgPool,
+        watch: &crate::watch::Watch,
+        programme: &Programme,
+        prefix: &str,
+        as_of: Option<NaiveDate>,
+        small_max: Option<i64>,
+    ) -> Result<Vec<VillageRisk>, sqlx::Error> {
+        let mut opts = programme.options();
+        if let Some(d) = as_of {
+            opts.as_of = d.min(opts.as_of);
+        }
+        self.villages(pool, watch, &programme.risk, prefix, &opts, small_max)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configured_thresholds_are_the_ones_every_output_reads() {
+        let p = Programme::load(&ProgrammeSettings {
+            small_counts: (6, 11),
+            ..ProgrammeSettings::default()
+        })
+        .expect("valid");
+        assert_eq!(p.small_max(Audience::Inside), Some(6));
+        let inside = p.small_counts(Audience::Inside);
+        assert_eq!(
+            (inside.max, inside.label.as_deref()),
+            (Some(6), Some("1–6"))
+        );
+        assert_eq!(
+            serde_json::to_value(p.small_counts(Audience::CaseAccess)).expect("json"),
+            serde_json::json!({ "max": null, "label": null })
+        );
     }
 }

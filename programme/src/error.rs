@@ -20,6 +20,29 @@ pub enum Error {
     /// The change conflicts with what is there (HTTP 409).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// The request is malformed as a whole, not in one parameter (HTTP 400 with `code`): a body
+    /// that is not a JSON object, an idempotency key of the wrong length.
+    #[error("{message}")]
+    InvalidRequest { code: &'static str, message: String },
+    /// A record refused as a whole (HTTP 422 `invalid_record`); `details` names the field and
+    /// the parser's row errors, or the constraint the database enforced.
+    #[error("{message}")]
+    InvalidRecord {
+        message: String,
+        details: serde_json::Value,
+    },
+    /// An unknown name, a wrong password or a disabled account, answered alike (HTTP 401
+    /// `invalid_login`).
+    #[error("wrong username or password")]
+    InvalidLogin,
+    /// The password is older than the policy allows (HTTP 403 `password_expired`).
+    #[error(
+        "the password is older than {max_age_days} days: change it with POST /api/auth/password"
+    )]
+    PasswordExpired { max_age_days: i64 },
+    /// Too many failed logins of one name (HTTP 429 `locked`).
+    #[error("too many failed logins: this account is locked for {minutes} minutes")]
+    Locked { minutes: i64 },
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error("internal error")]

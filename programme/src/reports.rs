@@ -7,9 +7,11 @@
 //! reporting unit itself (a ratio of sums, so it equals the API's value for that unit).
 
 use chrono::NaiveDate;
+use echinomap_domain::privacy::{Audience, Suppression};
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, XlsxError};
 
 use crate::indicators::{self, Cell, Cells, Grouping, Options, Period, PeriodKind};
+use crate::units::{self, Level, Unit};
 
 /// A report form: its key, name and the kind of period it covers.
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +75,32 @@ pub struct Filled {
     pub total: Vec<Value>,
     pub compiled_by: String,
     pub compiled_on: NaiveDate,
+    /// The range of counts shown as `*`, for the form's note (`1–4`).
+    pub small_label: String,
+}
+
+/// Who a form is filled in for: their name (compiled by) and the small-count rule they read.
+#[derive(Debug, Clone, Copy)]
+pub struct Reader<'a> {
+    pub name: &'a str,
+    pub audience: Audience,
+    pub suppression: Suppression,
+}
+
+impl Reader<'_> {
+    /// The largest count shown as `*` to this reader; `None` when nothing is hidden.
+    fn small_max(&self) -> Option<i64> {
+        self.suppression.max_for(self.audience)
+    }
+
+    /// The note's range: the reader's, or for a reader from whom nothing is hidden the
+    /// organisation's (the note states the rule the form follows for everyone else).
+    fn small_label(&self) -> String {
+        self.suppression
+            .label(self.audience)
+            .or_else(|| self.suppression.label(Audience::Inside))
+            .unwrap_or_default()
+    }
 }
 
 /// One column: a header and how a unit's numbers give its cell.
@@ -133,8 +161,13 @@ fn columns(form: &Form) -> Vec<Column> {
     }
 }
 
-fn cell_value(def: &indicators::Indicator, cell: &Cell, what: What, suppress: bool) -> Value {
-    if suppress && indicators::is_small(def, cell) {
+fn cell_value(
+    def: &indicators::Indicator,
+    cell: &Cell,
+    what: What,
+    small_max: Option<i64>,
+) -> Value {
+    if indicators::is_small(def, cell, small_max) {
         return Value::Suppressed;
     }
     match what {
@@ -143,8 +176,7 @@ fn cell_value(def: &indicators::Indicator, cell: &Cell, what: What, suppress: bo
         What::Rate => Value::Percent(indicators::value_of(def, cell)),
         What::Extra(k) => {
             let x = cell.extra.get(k).copied().unwrap_or(0.0);
-            let small = x >= 1.0 && x <= crate::auth::SMALL_COUNT_MAX as f64;
-            if suppress && def.personal && small {
+            if def.personal && echinomap_domain::privacy::hidden_under(small_max, x) {
                 Value::Suppressed
             } else {
                 Value::Int(x)
@@ -153,24 +185,25 @@ fn cell_value(def: &indicators::Indicator, cell: &Cell, what: What, suppress: bo
     }
 }
 
-/// Fills `form` for `unit` (code, name) and `period`: one row per unit a level below.
-#[expect(clippy::too_many_arguments, reason = "the form, where, when, for whom")]
+/// Fills `form` for `unit` and `period`: one row per unit a level below (the townships of a
+/// county, the villages of a township or the village itself), for `reader`.
 pub async fn fill(
     pool: &sqlx::PgPool,
     form: &Form,
-    unit: (&str, &str),
-    rows: &[(String, String)],
+    unit: &Unit,
     period: Period,
     opts: &Options,
-    suppress: bool,
-    compiled_by: &str,
+    reader: &Reader<'_>,
 ) -> Result<Filled, sqlx::Error> {
+    let small_max = reader.small_max();
     let cols = columns(form);
-    let (code, name) = unit;
-    let row_level = match code.len() {
-        6 => 9,
-        _ => 12,
+    let (code, name) = (unit.code.as_str(), unit.name.as_str());
+    let row_level = match unit.level() {
+        Level::County => Level::Township,
+        _ => Level::Village,
     };
+    let rows = units::within(pool, &unit.code, row_level).await?;
+    let row_level = row_level.digits();
     let mut by_indicator: std::collections::HashMap<&str, Cells> = Default::default();
     for col in &cols {
         if by_indicator.contains_key(col.indicator) {
@@ -194,7 +227,7 @@ pub async fn fill(
                     .and_then(|c| c.first())
                     .unwrap_or(&empty);
                 def.map_or(Value::Text(String::new()), |d| {
-                    cell_value(d, cell, col.what, suppress)
+                    cell_value(d, cell, col.what, small_max)
                 })
             })
             .collect()
@@ -211,11 +244,15 @@ pub async fn fill(
         headers: cols.iter().map(|c| c.header).collect(),
         rows: rows
             .iter()
-            .map(|(c, n)| (c.clone(), n.clone(), line(c)))
+            .map(|u| {
+                let c = u.code.as_str();
+                (c.to_owned(), u.name.clone(), line(c))
+            })
             .collect(),
         total: line(code),
-        compiled_by: compiled_by.to_owned(),
+        compiled_by: reader.name.to_owned(),
         compiled_on: opts.as_of,
+        small_label: reader.small_label(),
     })
 }
 
@@ -306,7 +343,40 @@ pub fn to_xlsx(f: &Filled) -> Result<Vec<u8>, XlsxError> {
     ws.write_string(
         notes + 1,
         0,
-        "说明：“*”为小数（1–4）按规定不予显示；“—”为无数据。指标定义见 docs/INDICATORS.md。",
+        format!(
+            "说明：“*”为小数（{}）按规定不予显示；“—”为无数据。指标定义见 docs/INDICATORS.md。",
+            f.small_label
+        ),
     )?;
     wb.save_to_buffer()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_counts_of_people_read_star_up_to_the_readers_maximum() {
+        let def = indicators::defs::find("new_cases").expect("def");
+        let cell = Cell {
+            num: 5.0,
+            ..Cell::default()
+        };
+        assert_eq!(cell_value(def, &cell, What::Num, Some(4)), Value::Int(5.0));
+        assert_eq!(
+            cell_value(def, &cell, What::Num, Some(6)),
+            Value::Suppressed
+        );
+        assert_eq!(cell_value(def, &cell, What::Num, None), Value::Int(5.0));
+        let reader = |audience| Reader {
+            name: "x",
+            audience,
+            suppression: Suppression::new(6, 11).expect("rule"),
+        };
+        assert_eq!(reader(Audience::Inside).small_label(), "1–6");
+        assert_eq!(reader(Audience::Outside).small_label(), "1–11");
+        // Nothing is hidden from case access; the note states the organisation's rule.
+        assert_eq!(reader(Audience::CaseAccess).small_max(), None);
+        assert_eq!(reader(Audience::CaseAccess).small_label(), "1–6");
+    }
 }

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
+use echinomap_domain::VillageCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -228,12 +229,92 @@ pub const TABLES: &[&str] = &[
     "hotspot_results",
 ];
 
-/// The risk of every village of a county, kept per (county, day, suppression) for the data
+/// A village's risk tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskTier {
+    Low,
+    Medium,
+    High,
+}
+
+impl RiskTier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Low, Self::Medium, Self::High]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+    }
+}
+
+/// One component of a village's score: its raw value (null when it is a small count hidden
+/// from the caller), where that sits between 0 and its saturation, and the points it adds.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RiskComponent {
+    pub component: &'static str,
+    pub raw: Option<f64>,
+    pub normalised: f64,
+    pub weight: f64,
+    pub saturation: f64,
+    pub contribution: f64,
+    /// The inputs behind the raw value, as shown to users (counts hidden as `raw` is).
+    pub detail: Value,
+}
+
+/// A sentence on why the village is where it is.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RiskReason {
+    pub component: &'static str,
+    pub text: String,
+}
+
+/// The recommended dog-deworming regime and the prevalence it rests on.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Regime {
+    pub regime: Option<&'static str>,
+    pub human_prevalence: Option<f64>,
+    pub basis: &'static str,
+    pub years: Vec<String>,
+}
+
+/// The months and years the model read.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RiskWindow {
+    pub months: Vec<String>,
+    pub years: Vec<String>,
+}
+
+/// The risk of one village as the model computed it: the API shows it as JSON
+/// (`GET /api/risk/...`), the tiles colour villages by [`VillageRisk::tier`] and
+/// [`VillageRisk::score`], the exports add score, tier and regime as columns.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VillageRisk {
+    pub code: VillageCode,
+    pub name: String,
+    pub township_code: String,
+    pub score: f64,
+    pub tier: RiskTier,
+    pub components: Vec<RiskComponent>,
+    pub reasons: Vec<RiskReason>,
+    pub regime: Regime,
+    pub as_of: NaiveDate,
+    pub window: RiskWindow,
+    pub config_version: String,
+}
+
+/// The risk of every village of a county, kept per (county, day, small-count maximum) for the data
 /// versions of [`TABLES`]: the API, the tiles, the exports and the start-up warm-up share it, so
 /// the model runs once per change of data or day.
 #[derive(Debug, Clone)]
 pub struct RiskCache {
-    memo: crate::watch::Memo<Vec<Value>>,
+    memo: crate::watch::Memo<Vec<VillageRisk>>,
 }
 
 impl Default for RiskCache {
@@ -246,6 +327,7 @@ impl Default for RiskCache {
 
 impl RiskCache {
     /// [`villages`] under `prefix`, from the county's cached list when its data has not changed.
+    /// Kept per small-count maximum: readers under different rules see different details.
     pub async fn villages(
         &self,
         pool: &sqlx::PgPool,
@@ -253,21 +335,21 @@ impl RiskCache {
         config: &RiskConfig,
         prefix: &str,
         opts: &Options,
-        suppress: bool,
-    ) -> Result<Vec<Value>, sqlx::Error> {
+        small_max: Option<i64>,
+    ) -> Result<Vec<VillageRisk>, sqlx::Error> {
         let county = prefix.get(..6).unwrap_or(prefix);
         let versions = watch.versions(pool, TABLES).await?;
-        let key = format!("{county}|{}|{suppress}|{versions:?}", opts.as_of);
+        let key = format!("{county}|{}|{small_max:?}|{versions:?}", opts.as_of);
         let all = match self.memo.get(&key) {
             Some(all) => all,
             None => {
-                let all = villages(pool, config, county, opts, suppress).await?;
+                let all = villages(pool, config, county, opts, small_max).await?;
                 self.memo.put(key, all)
             }
         };
         Ok(all
             .iter()
-            .filter(|v| v["code"].as_str().is_some_and(|c| c.starts_with(prefix)))
+            .filter(|v| v.code.as_str().starts_with(prefix))
             .cloned()
             .collect())
     }
@@ -275,14 +357,15 @@ impl RiskCache {
 
 /// The risk of every village under `prefix` (a county, township or village code). The
 /// empirical-Bayes priors are taken over the whole county of each village, so a village's score
-/// does not depend on who asks.
+/// does not depend on who asks; what it shows of small counts does (`small_max`, the largest
+/// count hidden from the reader, `None` when nothing is).
 pub async fn villages(
     pool: &sqlx::PgPool,
     config: &RiskConfig,
     prefix: &str,
     opts: &Options,
-    suppress: bool,
-) -> Result<Vec<Value>, sqlx::Error> {
+    small_max: Option<i64>,
+) -> Result<Vec<VillageRisk>, sqlx::Error> {
     let county = prefix.get(..6).unwrap_or(prefix);
     let w = Windows::new(config, opts.as_of);
     let by_village = Grouping::Level(12);
@@ -387,6 +470,7 @@ pub async fn villages(
         if !code.starts_with(prefix) {
             continue;
         }
+        let code = VillageCode::parse(code).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
         out.push(score(
             config,
             &w,
@@ -398,7 +482,7 @@ pub async fn villages(
                 .get(township.as_str())
                 .copied()
                 .unwrap_or_default(),
-            suppress,
+            small_max,
         ));
     }
     Ok(out)
@@ -432,15 +516,15 @@ fn round2(x: f64) -> f64 {
 fn score(
     config: &RiskConfig,
     w: &Windows,
-    (code, name, township): (&str, &str, &str),
+    (code, name, township): (VillageCode, &str, &str),
     i: &Inputs,
     eb_prev: Option<f64>,
     eb_dog: Option<f64>,
     township_prev: (f64, f64),
-    suppress: bool,
-) -> Value {
+    small_max: Option<i64>,
+) -> VillageRisk {
     let coverage = (i.dogs_due > 0.0).then(|| i.dogs_dosed / i.dogs_due);
-    let small = |x: f64| suppress && x >= 1.0 && x <= crate::auth::SMALL_COUNT_MAX as f64;
+    let small = |x: f64| echinomap_domain::privacy::hidden_under(small_max, x);
     // (key, raw value for the score, what to show about it)
     let raw: [(&str, f64, Value); 8] = [
         (
@@ -500,57 +584,50 @@ fn score(
         let normalised = (value / c.saturation).clamp(0.0, 1.0);
         let contribution = round2(c.weight * normalised);
         total += contribution;
-        let shown = if key == "new_cases" && small(value) {
-            Value::Null
-        } else {
-            json!(value)
-        };
-        components.push(json!({
-            "component": key,
-            "raw": shown,
-            "normalised": normalised,
-            "weight": c.weight,
-            "saturation": c.saturation,
-            "contribution": contribution,
-            "detail": detail,
-        }));
+        components.push(RiskComponent {
+            component: key,
+            raw: (!(key == "new_cases" && small(value))).then_some(value),
+            normalised,
+            weight: c.weight,
+            saturation: c.saturation,
+            contribution,
+            detail,
+        });
     }
     let score = round2(total);
     let mut reasons = Vec::new();
     let forced = i.new_cases >= f64::from(config.high_if_new_cases_at_least);
     if forced {
-        reasons.push(json!({
-            "component": "new_cases",
-            "text": format!(
+        reasons.push(RiskReason {
+            component: "new_cases",
+            text: format!(
                 "{} new cases in the last {} months (high risk from {} on)",
-                if small(i.new_cases) { "some".to_owned() } else { i.new_cases.to_string() },
+                if small(i.new_cases) {
+                    "some".to_owned()
+                } else {
+                    i.new_cases.to_string()
+                },
                 w.months.len(),
                 config.high_if_new_cases_at_least
             ),
-        }));
+        });
     }
-    let mut ranked: Vec<&Value> = components
-        .iter()
-        .filter(|c| c["contribution"].as_f64().unwrap_or(0.0) > 0.0)
-        .collect();
-    ranked.sort_by(|a, b| {
-        b["contribution"]
-            .as_f64()
-            .unwrap_or(0.0)
-            .total_cmp(&a["contribution"].as_f64().unwrap_or(0.0))
-    });
+    let mut ranked: Vec<&RiskComponent> =
+        components.iter().filter(|c| c.contribution > 0.0).collect();
+    ranked.sort_by(|a, b| b.contribution.total_cmp(&a.contribution));
     for c in ranked.iter().take(3) {
-        reasons.push(json!({
-            "component": c["component"],
-            "text": format!("{} adds {} points", c["component"].as_str().unwrap_or(""), c["contribution"]),
-        }));
+        reasons.push(RiskReason {
+            component: c.component,
+            // As JSON prints the number (2.0, not 2), as before the type existed.
+            text: format!("{} adds {} points", c.component, json!(c.contribution)),
+        });
     }
     let tier = if forced || score >= config.tiers.high {
-        "high"
+        RiskTier::High
     } else if score >= config.tiers.medium {
-        "medium"
+        RiskTier::Medium
     } else {
-        "low"
+        RiskTier::Low
     };
     let (regime_prev, basis) = if i.screened > 0.0 {
         (Some(i.positives / i.screened), "village_screening")
@@ -562,27 +639,32 @@ fn score(
     } else {
         (None, "no_screening")
     };
-    json!({
-        "code": code,
-        "name": name,
-        "township_code": township,
-        "score": score,
-        "tier": tier,
-        "components": components,
-        "reasons": reasons,
-        "regime": {
-            "regime": regime_prev.map(indicators::deworming_regime),
-            "human_prevalence": if suppress && small(i.positives) { Value::Null } else { json!(regime_prev) },
-            "basis": basis,
-            "years": w.years.iter().map(Period::key).collect::<Vec<_>>(),
+    let keys = |periods: &[Period]| periods.iter().map(Period::key).collect::<Vec<_>>();
+    VillageRisk {
+        code,
+        name: name.to_owned(),
+        township_code: township.to_owned(),
+        score,
+        tier,
+        components,
+        reasons,
+        regime: Regime {
+            regime: regime_prev.map(indicators::deworming_regime),
+            human_prevalence: if small(i.positives) {
+                None
+            } else {
+                regime_prev
+            },
+            basis,
+            years: keys(&w.years),
         },
-        "as_of": w.as_of,
-        "window": {
-            "months": w.months.iter().map(Period::key).collect::<Vec<_>>(),
-            "years": w.years.iter().map(Period::key).collect::<Vec<_>>(),
+        as_of: w.as_of,
+        window: RiskWindow {
+            months: keys(&w.months),
+            years: keys(&w.years),
         },
-        "config_version": config.version,
-    })
+        config_version: config.version.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -620,20 +702,68 @@ mod tests {
         let v = score(
             &c,
             &w,
-            ("654022100200", "x", "654022100"),
+            (
+                VillageCode::parse("654022100200").unwrap(),
+                "x",
+                "654022100",
+            ),
             &i,
             Some(0.012),
             Some(0.07),
             (4.0, 300.0),
-            false,
+            None,
         );
-        let sum: f64 = v["components"]
-            .as_array()
-            .expect("components")
-            .iter()
-            .map(|c| c["contribution"].as_f64().unwrap_or(0.0))
-            .sum();
-        assert!((sum - v["score"].as_f64().unwrap_or(-1.0)).abs() < 1e-9);
-        assert_eq!(v["regime"]["regime"], "monthly");
+        let sum: f64 = v.components.iter().map(|c| c.contribution).sum();
+        assert!((sum - v.score).abs() < 1e-9);
+        assert_eq!(v.regime.regime, Some("monthly"));
+        // The JSON the API shows.
+        let j = serde_json::to_value(&v).unwrap();
+        assert_eq!(j["regime"]["regime"], "monthly");
+        assert_eq!(j["code"], "654022100200");
+        assert_eq!(j["tier"], v.tier.as_str());
+    }
+
+    #[test]
+    fn small_counts_of_people_are_hidden_up_to_the_readers_maximum() {
+        let c = RiskConfig::load(None).expect("valid");
+        let w = Windows::new(&c, NaiveDate::from_ymd_opt(2026, 11, 15).expect("d"));
+        let i = Inputs {
+            screened: 300.0,
+            positives: 5.0,
+            new_cases: 5.0,
+            ..Inputs::default()
+        };
+        let code = || VillageCode::parse("654022100200").expect("code");
+        let risk = |small_max| {
+            score(
+                &c,
+                &w,
+                (code(), "x", "654022100"),
+                &i,
+                None,
+                None,
+                (0.0, 0.0),
+                small_max,
+            )
+        };
+        let new_cases = |v: &VillageRisk| {
+            v.components
+                .iter()
+                .find(|c| c.component == "new_cases")
+                .and_then(|c| c.raw)
+        };
+        // 5 is shown under the default 1–4 and to case access, hidden under 1–6.
+        for shown in [None, Some(4)] {
+            let v = risk(shown);
+            assert_eq!(new_cases(&v), Some(5.0));
+            assert!(v.regime.human_prevalence.is_some());
+        }
+        let v = risk(Some(6));
+        assert_eq!(new_cases(&v), None);
+        assert_eq!(v.regime.human_prevalence, None);
+        let j = serde_json::to_value(&v).expect("json");
+        assert_eq!(j["components"][0]["detail"]["positives"], Value::Null);
+        // The score does not depend on who asks.
+        assert_eq!(v.score, risk(None).score);
     }
 }

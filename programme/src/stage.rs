@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::indicators::{self, Cell, Grouping, Indicator, Op, Options, Period};
+use crate::units::{Level, Unit};
 
 /// The rule set shipped with echinomap.
 pub const DEFAULT_RULES: &str = include_str!("../../config/stage_rules.json");
@@ -209,15 +210,16 @@ impl StageRules {
 /// The indicators behind the rules, per unit and year: unit code → indicator → year → cell.
 type Evidence = std::collections::HashMap<(String, String), Vec<Cell>>;
 
-/// The stage of `units` (the county and/or townships: code, name) in `year`. `townships` are
-/// all townships of the county when the county is evaluated (for `each_township` rules).
+/// The stage of `units` (the county and/or townships) in `year`, with the evidence shown to a
+/// reader whose small counts go up to `small_max` (`None`: nothing is hidden). The townships of
+/// a county are judged too when it is evaluated (for `each_township` rules).
 pub async fn evaluate(
     pool: &sqlx::PgPool,
     rules: &StageRules,
-    units: &[(String, String)],
+    units: &[Unit],
     year: i32,
     opts: &Options,
-    suppress: bool,
+    small_max: Option<i64>,
 ) -> Result<Vec<Value>, sqlx::Error> {
     let n = rules.max_years() as i32;
     let years: Vec<i32> = ((year - n + 1)..=year).collect();
@@ -235,7 +237,7 @@ pub async fn evaluate(
     // One query per indicator over the broadest unit, added up by county and by township.
     let prefix = units
         .iter()
-        .map(|(c, _)| c.as_str())
+        .map(|u| u.code.as_str())
         .min_by_key(|c| c.len())
         .unwrap_or_default()
         .to_owned();
@@ -248,7 +250,7 @@ pub async fn evaluate(
             def,
             &prefix,
             &periods,
-            &Grouping::Levels(vec![6, 9]),
+            &Grouping::Levels(vec![Level::County.digits(), Level::Township.digits()]),
             opts,
         )
         .await?;
@@ -267,7 +269,8 @@ pub async fn evaluate(
         t
     };
     let mut out = Vec::new();
-    for (code, name) in units {
+    for unit in units {
+        let (code, name) = (unit.code.as_str(), &unit.name);
         let mut reached = 0usize;
         let mut blocked = false;
         let mut stages_json = Vec::new();
@@ -282,13 +285,13 @@ pub async fn evaluate(
                 let (passed, ev) = judge(
                     def,
                     rule,
-                    evidence.get(&(code.clone(), rule.indicator.clone())),
+                    evidence.get(&(code.to_owned(), rule.indicator.clone())),
                     first,
                     &years,
-                    suppress,
+                    small_max,
                 );
                 let mut failing = Vec::new();
-                if rule.each_township && code.len() == 6 {
+                if rule.each_township && unit.level() == Level::County {
                     for t in townships_of(code) {
                         let (ok, _) = judge(
                             def,
@@ -296,7 +299,7 @@ pub async fn evaluate(
                             evidence.get(&(t.clone(), rule.indicator.clone())),
                             first,
                             &years,
-                            suppress,
+                            small_max,
                         );
                         if !ok {
                             failing.push(t);
@@ -338,12 +341,28 @@ pub async fn evaluate(
         out.push(json!({
             "code": code,
             "name": name,
-            "level": if code.len() == 6 { "county" } else { "township" },
+            "level": unit.level(),
             "stage": { "key": stage.key, "name_zh": stage.name_zh, "rank": reached },
             "stages": stages_json,
         }));
     }
     Ok(out)
+}
+
+/// One year of evidence for a rule: the indicator's numbers as the reader sees them
+/// ([`indicators::Evaluation`] without its status) and whether the year met the threshold
+/// (`None` without data).
+#[derive(Debug, Clone, Serialize)]
+struct YearEvidence {
+    year: i32,
+    met: Option<bool>,
+    value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    percent: Option<Option<f64>>,
+    numerator: Value,
+    denominator: Value,
+    suppressed: bool,
+    extra: serde_json::Map<String, Value>,
 }
 
 /// One rule on one unit: passed, and the evidence year by year.
@@ -353,8 +372,8 @@ fn judge(
     cells: Option<&Vec<Cell>>,
     first: usize,
     years: &[i32],
-    suppress: bool,
-) -> (bool, Vec<Value>) {
+    small_max: Option<i64>,
+) -> (bool, Vec<YearEvidence>) {
     let empty = Cell::default();
     let mut passed = true;
     let mut any_data = false;
@@ -365,26 +384,17 @@ fn judge(
         let met = value.map(|v| rule.op.holds(v, rule.threshold));
         any_data |= value.is_some();
         passed &= met == Some(true);
-        let mut e = indicators::evaluate(def, Some(cell), suppress);
-        if let Value::Object(m) = &mut e {
-            for k in [
-                "name_zh",
-                "name_en",
-                "numerator_definition",
-                "denominator_definition",
-                "measure",
-                "period_rule",
-                "target",
-                "direction",
-                "personal",
-                "indicator",
-                "status",
-            ] {
-                m.remove(k);
-            }
-            m.insert("year".into(), json!(year));
-            m.insert("met".into(), json!(met));
-        }
+        let e = indicators::evaluation(def, Some(cell), small_max);
+        let e = YearEvidence {
+            year: *year,
+            met,
+            value: e.value,
+            percent: e.percent,
+            numerator: e.numerator,
+            denominator: e.denominator,
+            suppressed: e.suppressed,
+            extra: e.extra,
+        };
         ev.push(e);
     }
     if rule.optional_without_data && !any_data {

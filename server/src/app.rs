@@ -159,7 +159,7 @@ pub fn app_state(
         programme,
         watch,
         callers: crate::http::session::CallerCache::default(),
-        tile_risk: crate::http::tiles::TileRisk::default(),
+        tile_service: echinomap_programme::tiles::TileService::default(),
         risk: echinomap_programme::risk::RiskCache::default(),
         summaries: echinomap_programme::summary::SummaryCache::default(),
     });

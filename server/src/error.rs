@@ -213,6 +213,21 @@ impl From<echinomap_programme::Error> for AppError {
             E::Forbidden { message } => Self::forbidden(message),
             E::NotFound { code, message } => Self::NotFound { code, message },
             E::Conflict { code, message } => Self::Conflict { code, message },
+            E::InvalidRequest { code, message } => Self::bad_request(code, message),
+            E::InvalidRecord { message, details } => Self::Unprocessable {
+                code: "invalid_record",
+                message,
+                details,
+            },
+            e @ E::InvalidLogin => Self::unauthorized("invalid_login", e.to_string()),
+            e @ E::PasswordExpired { .. } => Self::Forbidden {
+                code: "password_expired",
+                message: e.to_string(),
+            },
+            e @ E::Locked { .. } => Self::TooMany {
+                code: "locked",
+                message: e.to_string(),
+            },
             E::Database(e) => Self::Database(e),
             E::Internal(e) => Self::Internal(e),
         }

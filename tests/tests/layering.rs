@@ -147,3 +147,50 @@ version = "1.0.0"
     let clean: BTreeSet<String> = closure(&graph, "serde").into_keys().collect();
     assert!(clean.is_empty());
 }
+
+/// The statements of the server's sources: a call of sqlx's query functions or an embedded
+/// `.sql` file, with where it is.
+fn statements_in(dir: &std::path::Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            statements_in(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for (i, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                if ["sqlx::query", "query_as(", "query_scalar(", ".sql\")"]
+                    .iter()
+                    .any(|s| code.contains(s))
+                {
+                    out.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+                }
+            }
+        } else if path.extension().is_some_and(|e| e == "sql") {
+            out.push(format!("{}: an SQL file", path.display()));
+        }
+    }
+}
+
+#[test]
+fn sql_lives_in_the_programme_not_in_the_server() {
+    let server = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../server/src"));
+    assert!(server.join("lib.rs").is_file(), "{}", server.display());
+    let mut found = Vec::new();
+    statements_in(server, &mut found);
+    assert!(
+        found.is_empty(),
+        "handlers call the programme; these run SQL in the server:\n{}",
+        found.join("\n")
+    );
+    // The scan does see statements: the programme has them.
+    let mut programme = Vec::new();
+    statements_in(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../programme/src"),
+        &mut programme,
+    );
+    assert!(programme.len() > 50, "{}", programme.len());
+}

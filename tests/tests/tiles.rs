@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use echinomap_programme::auth::Role;
-use echinomap_tests::{ApiClient, Result, TestApp};
+use echinomap_tests::{ApiClient, Result, TestApp, TestDb};
 use mvt_reader::Reader;
 use mvt_reader::feature::Value as MvtValue;
 use serde_json::Value;
 use tiles::TileCoord;
-use tiles::layers::LAYERS;
+use tiles::layers::{LAYERS, TileArgs, TileValue};
 
 const EXTENT: f32 = 4096.0;
 const BUFFER: f32 = 64.0;
@@ -691,6 +691,50 @@ async fn a_cached_tile_is_served_only_to_callers_who_may_see_it() -> Result<()> 
     Ok(())
 }
 
+/// Arguments of a county tile at zoom `z` (x = y = 0) for the year 2024, nothing hidden.
+fn sample_args(z: u8) -> TileArgs<'static> {
+    let day = |m, d| chrono::NaiveDate::from_ymd_opt(2024, m, d).expect("a day of 2024");
+    TileArgs {
+        z: i32::from(z),
+        x: 0,
+        y: 0,
+        scope: "654022",
+        small_max: None,
+        d_from: day(1, 1),
+        d_to: day(12, 31),
+        m_from: day(12, 1),
+        m_to: day(12, 31),
+        source: "human_cases",
+        resolution: 7,
+        has_period: false,
+        v_tier: &[],
+        v_score: &[],
+        v_cases: &[],
+        v_due: &[],
+        v_dosed: &[],
+        v_population: &[],
+        v_households: &[],
+    }
+}
+
+/// `v` as an SQL literal (the tests' values have no quotes to escape).
+fn sql_literal(v: &TileValue<'_>) -> String {
+    fn array<T: ToString>(items: &[T]) -> String {
+        let items: Vec<String> = items.iter().map(T::to_string).collect();
+        format!("'{{{}}}'", items.join(","))
+    }
+    match v {
+        TileValue::Int(i) => i.to_string(),
+        TileValue::OptionalInt8(i) => i.map_or_else(|| "NULL".to_owned(), |i| i.to_string()),
+        TileValue::Text(t) => format!("'{t}'"),
+        TileValue::Date(d) => format!("'{d}'"),
+        TileValue::Bool(b) => b.to_string(),
+        TileValue::Int2Array(a) => array(a),
+        TileValue::Float8Array(a) => array(a),
+        TileValue::Int8Array(a) => array(a),
+    }
+}
+
 /// The tile pool runs generic plans. In a generic plan, `f.geom && env.e4326` (env a CTE of
 /// the bound z/x/y) became a join filter that transformed the envelope again for every row and
 /// could not use the spatial index; every layer now reads the envelope through an InitPlan.
@@ -705,17 +749,21 @@ async fn generic_tile_plans_transform_the_envelope_once_not_per_row() -> Result<
     for (i, layer) in LAYERS.iter().enumerate() {
         for z in [layer.minzoom.max(6), 12] {
             let name = format!("t{i}_{z}");
+            // The parameters' types and values as the service binds them (`TileArgs`).
+            let args = sample_args(z);
+            let values = args.values();
+            let types: Vec<&str> = values.iter().map(|(_, v)| v.sql_type()).collect();
+            let literals: Vec<String> = values.iter().map(|(_, v)| sql_literal(v)).collect();
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                "PREPARE {name}(int, int, int, text, bool, date, date, date, date, text, int, bool,
-                    int2[], float8[], int8[], int8[], int8[], int8[], int8[]) AS {}",
+                "PREPARE {name}({}) AS {}",
+                types.join(", "),
                 layer.sql(z)
             )))
             .execute(&mut *conn)
             .await?;
             let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "EXPLAIN EXECUTE {name}({z}, 0, 0, '654022', false, '2024-01-01', '2024-12-31',
-                    '2024-12-01', '2024-12-31', 'human_cases', 7, false,
-                    '{{}}', '{{}}', '{{}}', '{{}}', '{{}}', '{{}}', '{{}}')"
+                "EXPLAIN EXECUTE {name}({})",
+                literals.join(", ")
             )))
             .fetch_all(&mut *conn)
             .await?;
@@ -736,5 +784,108 @@ async fn generic_tile_plans_transform_the_envelope_once_not_per_row() -> Result<
         }
     }
     assert_eq!(checked, LAYERS.len() * 2);
+    Ok(())
+}
+
+/// The small-count rule is the service's, not a constant: a server started with 1–6 hidden
+/// inside the organisation (1–11 outside) hides counts up to 6 from planners in every layer that
+/// carries counts, still shows them to the epidemiologist, and says 1–6 in its TileJSON.
+#[tokio::test]
+async fn tiles_follow_the_configured_small_count_rule() -> Result<()> {
+    let app = TestApp::spawn_with(TestDb::demo().await?, None, |s| {
+        s.programme.small_counts = (6, 11);
+    })
+    .await?;
+    let epi = app.epi().await?;
+    let planner = app.user(Role::Planner, "654022").await?;
+    // A village with 5 cases in 2024 (new people, one report each), hidden under 1–6 and shown
+    // under the default 1–4: the edge that moved.
+    sqlx::query(
+        "WITH v AS (SELECT id FROM villages WHERE code = '654022100001'),
+              n AS (SELECT count(*) AS k FROM cases c JOIN v ON c.village_id = v.id
+                    WHERE c.deleted_at IS NULL AND c.reported_on BETWEEN '2024-01-01' AND '2024-12-31')
+         INSERT INTO cases (person_id, village_id, case_type, diagnosis_class, organ, discovery_route, reported_on)
+         SELECT p.id, p.village_id, 'CE', 'confirmed', 'liver', 'screening', DATE '2024-06-01'
+         FROM people p JOIN v ON p.village_id = v.id
+         WHERE p.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.person_id = p.id)
+         LIMIT (SELECT greatest(5 - k, 0) FROM n)",
+    )
+    .execute(&app.db.pool)
+    .await?;
+    let period = "?period=2024";
+    let (mut hidden, mut edge, mut shown) = (0, 0, 0);
+    for layer in ["case_density", "villages"] {
+        for z in [9u8, 10] {
+            for t in data_tiles(&app, z).await? {
+                let at = format!("{layer} {z}/{}/{}", t.x(), t.y());
+                let (Some(p), Some(e)) = (
+                    tile(&planner, layer, t, period).await?,
+                    tile(&epi, layer, t, period).await?,
+                ) else {
+                    continue;
+                };
+                assert_eq!(p.features.len(), e.features.len(), "{at}");
+                let truth: HashMap<u64, Option<f64>> = e
+                    .features
+                    .iter()
+                    .filter_map(|f| f.id.map(|id| (id, number(f, "cases"))))
+                    .collect();
+                for f in &e.features {
+                    let suppressed = f.properties.as_ref().and_then(|p| p.get("suppressed"));
+                    assert!(
+                        !matches!(suppressed, Some(MvtValue::Bool(true))),
+                        "{at}: the epidemiologist's tile hides a count"
+                    );
+                }
+                for f in &p.features {
+                    let id = f.id.unwrap_or_else(|| panic!("{at}: a feature without id"));
+                    let truth = truth.get(&id).copied().unwrap_or_else(|| {
+                        panic!("{at}: {id} is not in the epidemiologist's tile")
+                    });
+                    let suppressed = f.properties.as_ref().and_then(|p| p.get("suppressed"));
+                    if truth.is_some_and(|c| (1.0..=6.0).contains(&c)) {
+                        hidden += 1;
+                        if truth.is_some_and(|c| c > 4.0) {
+                            edge += 1;
+                        }
+                        assert_eq!(number(f, "cases"), None, "{at}: feature {id}");
+                        assert!(
+                            matches!(suppressed, Some(MvtValue::Bool(true))),
+                            "{at}: feature {id} is not marked suppressed"
+                        );
+                    } else {
+                        shown += 1;
+                        assert_eq!(number(f, "cases"), truth, "{at}: feature {id}");
+                        assert!(
+                            !matches!(suppressed, Some(MvtValue::Bool(true))),
+                            "{at}: feature {id} with {truth:?} cases is marked suppressed"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(hidden > 0 && shown > 0, "hidden {hidden}, shown {shown}");
+    assert!(
+        edge > 0,
+        "no village or cell with 5 or 6 cases was compared"
+    );
+    let tj = planner.get_json("/tiles/case_density.json", 200).await?;
+    let description = tj["description"].as_str().unwrap_or_default();
+    assert!(
+        description.contains("counts of 1–6 withheld"),
+        "{description}"
+    );
+    let catalog = planner.get_json("/tiles", 200).await?;
+    let listed = catalog["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["id"] == "case_density");
+    assert_eq!(
+        listed.map(|l| &l["description"]),
+        Some(&tj["description"]),
+        "the catalogue and TileJSON describe the layer alike"
+    );
     Ok(())
 }

@@ -224,16 +224,17 @@ impl TileCache {
     }
 }
 
-/// The cache key: layer, tile, filters, the caller's scope class (jurisdiction and whether
-/// small counts are suppressed: never the user, so users of one class share tiles) and the data
-/// versions of the tables the layer reads.
+/// The cache key: layer, tile, filters, the caller's scope class (jurisdiction and the largest
+/// small count hidden from it, by value, so that two rules never share a tile: never the user,
+/// so users of one class share tiles) and the data versions of the tables the layer reads.
 #[derive(Debug, Clone, Copy)]
 pub struct CacheKey<'a> {
     pub layer: &'a str,
     pub coord: crate::TileCoord,
     pub filters: &'a str,
     pub scope: &'a str,
-    pub suppressed: bool,
+    /// The bound [`crate::layers::TileArgs::small_max`]: `None` when nothing is hidden.
+    pub small_max: Option<i64>,
     pub versions: &'a [i64],
 }
 
@@ -241,15 +242,18 @@ impl std::fmt::Display for CacheKey<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{}/{}/{}/{}?{}|scope={}|s={}|v=",
+            "{}/{}/{}/{}?{}|scope={}|s=",
             self.layer,
             self.coord.z(),
             self.coord.x(),
             self.coord.y(),
             self.filters,
             self.scope,
-            u8::from(self.suppressed)
         )?;
+        if let Some(max) = self.small_max {
+            write!(f, "{max}")?;
+        }
+        write!(f, "|v=")?;
         for v in self.versions {
             write!(f, "{v}.")?;
         }
@@ -324,22 +328,29 @@ mod tests {
     #[test]
     fn a_new_data_version_or_another_scope_is_another_key() {
         let coord = crate::TileCoord::new(9, 380, 186).unwrap();
-        let key = |scope, suppressed, versions: &[i64]| {
+        let key = |scope, small_max, versions: &[i64]| {
             CacheKey {
                 layer: "case_density",
                 coord,
                 filters: "period=2024",
                 scope,
-                suppressed,
+                small_max,
                 versions,
             }
             .to_string()
         };
-        let base = key("654022", false, &[3, 4]);
-        assert_ne!(base, key("654022", false, &[3, 5]));
-        assert_ne!(base, key("654022100", false, &[3, 4]));
-        assert_ne!(base, key("654022", true, &[3, 4]));
-        assert_eq!(base, key("654022", false, &[3, 4]));
+        let base = key("654022", None, &[3, 4]);
+        assert_ne!(base, key("654022", None, &[3, 5]));
+        assert_ne!(base, key("654022100", None, &[3, 4]));
+        assert_ne!(base, key("654022", Some(4), &[3, 4]));
+        assert_eq!(base, key("654022", None, &[3, 4]));
+        // Another rule is another key: a tile hiding 1–4 never answers one hiding 1–6.
+        assert_ne!(
+            key("654022", Some(4), &[3, 4]),
+            key("654022", Some(6), &[3, 4])
+        );
+        // No run of digits can make one key look like another's.
+        assert_ne!(key("654022", Some(1), &[13]), key("654022", Some(11), &[3]));
     }
 
     #[test]

@@ -1,18 +1,14 @@
 //! The layer catalogue: what each vector-tile layer holds, at which zooms, which tables it reads
 //! (their data versions are part of the cache key), and its SQL.
 //!
-//! Every layer's SQL takes the same nineteen bound parameters, declared with their types in the
-//! `p` CTE so that a layer that ignores some of them still plans:
-//! `$1` z, `$2` x, `$3` y, `$4` the caller's jurisdiction code (a prefix of village codes),
-//! `$5` suppress small counts, `$6`/`$7` the period's first and last day, `$8`/`$9` the month
-//! whose deworming coverage is shown, `$10` the hotspot source layer, `$11` its H3 resolution,
-//! `$12` whether a period was asked for (hotspots: match it, else the latest result),
-//! `$13`–`$17` per village of the caller's scope, indexed by `villages.id`: risk tier (1 low,
-//! 2 medium, 3 high, 0 none), risk score, cases in the period, dogs due and dogs dosed in the
-//! coverage month — computed by the service's risk model and indicator engine, so that the map
-//! and the API agree — and `$18`/`$19` the latest year's population and households (empty
-//! arrays for layers without [`LayerDef::uses_risk`]). Fixed-width
-//! arrays without NULLs (−1 stands for none), so that `a[f.id]` is a constant-time lookup.
+//! Every layer's SQL takes the same bound parameters, [`TileArgs`], declared by name with their
+//! types in the `p` CTE that opens it (`args.rs`: one list gives the struct, the binding order
+//! and the CTE). Small counts are hidden with the bound `p.small_max` (`BETWEEN 1 AND
+//! p.small_max`, never a literal): NULL hides nothing, so the rule is whatever the service runs.
+//!
+//! Descriptions that name the hidden range say `{hidden}`; [`LayerDef::description`] and
+//! [`FieldDef::description`] put the running rule's range there (`1–4` by default), so that the
+//! catalogue and TileJSON say what the service does.
 //!
 //! PostGIS choices, once for all layers:
 //! - The filter transforms the *tile envelope* to EPSG:4326 (never the geometry column), so the
@@ -26,13 +22,40 @@
 //! - A feature that intersects the envelope is never dropped: when `ST_AsMVTGeom` collapses it
 //!   (a sub-pixel polygon), a point on its visible part stands in (guards the PostGIS 3.3 drop).
 
+use echinomap_domain::privacy::{Audience, Suppression};
+
+#[macro_use]
+mod args;
+
+pub use args::{TileArgs, TileValue};
+
+/// Where a description names the range of hidden counts.
+const HIDDEN: &str = "{hidden}";
+
+/// `text` with [`HIDDEN`] replaced by the range `rule` hides from roles without case access
+/// (the audience the layers' descriptions speak of).
+fn with_hidden_range(text: &str, rule: Suppression) -> String {
+    text.replace(
+        HIDDEN,
+        &rule.label(Audience::Inside).unwrap_or_else(|| "0".into()),
+    )
+}
+
 /// A field of a layer, as TileJSON's `vector_layers` describes it.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Clone, Copy)]
 pub struct FieldDef {
     pub name: &'static str,
     /// `String`, `Number` or `Boolean`.
     pub kind: &'static str,
-    pub description: &'static str,
+    /// May name the hidden range as [`HIDDEN`]: read it through [`FieldDef::description`].
+    description: &'static str,
+}
+
+impl FieldDef {
+    /// What the field holds, the hidden range as `rule` has it.
+    pub fn description(&self, rule: Suppression) -> String {
+        with_hidden_range(self.description, rule)
+    }
 }
 
 const fn field(name: &'static str, kind: &'static str, description: &'static str) -> FieldDef {
@@ -46,20 +69,25 @@ const fn field(name: &'static str, kind: &'static str, description: &'static str
 #[derive(Debug, Clone, Copy)]
 pub struct LayerDef {
     pub id: &'static str,
-    pub description: &'static str,
+    /// May name the hidden range as [`HIDDEN`]: read it through [`LayerDef::description`].
+    description: &'static str,
     pub minzoom: u8,
     pub maxzoom: u8,
     pub fields: &'static [FieldDef],
-    /// Tables the SQL reads: their data versions key the cache.
+    /// Tables the layer's SQL reads. With [`LayerDef::uses_risk`], the bound village arrays
+    /// read more: the service adds the tables of its risk model and indicator engine
+    /// (`echinomap_programme::tiles::tables`), and the data versions of all of them key the
+    /// cache.
     pub tables: &'static [&'static str],
     /// Rows are filtered by the caller's jurisdiction.
     pub scoped: bool,
-    /// Counts of people are suppressed (1–4) for roles without case access.
+    /// Small counts of people are hidden (bound as [`TileArgs::small_max`]) from roles without
+    /// case access.
     pub suppressible: bool,
     /// The layer reads `period=`.
     pub uses_period: bool,
-    /// The layer shows the risk tier and score of each village (bound as `$13`–`$19`); its
-    /// tiles depend on the day as well as on the data.
+    /// The layer shows the risk tier and score of each village (bound as the `v_*` arrays of
+    /// [`TileArgs`]); its tiles depend on the day as well as on the data.
     pub uses_risk: bool,
     /// The layer reads `source=` and `resolution=` (hotspot results).
     pub uses_source: bool,
@@ -71,6 +99,11 @@ pub struct LayerDef {
 }
 
 impl LayerDef {
+    /// What the layer shows, the hidden range as `rule` has it.
+    pub fn description(&self, rule: Suppression) -> String {
+        with_hidden_range(self.description, rule)
+    }
+
     /// The statement for zoom `z`.
     pub fn sql(&self, z: u8) -> &'static str {
         match self.sql_low {
@@ -88,20 +121,11 @@ impl LayerDef {
     }
 }
 
-macro_rules! prelude {
-    () => {
-        "WITH p AS (
-            SELECT $1::int AS z, $2::int AS x, $3::int AS y, $4::text AS scope, $5::bool AS suppress,
-                   $6::date AS d_from, $7::date AS d_to, $8::date AS m_from, $9::date AS m_to,
-                   $10::text AS source, $11::int AS resolution, $12::bool AS has_period,
-                   $13::int2[] AS v_tier, $14::float8[] AS v_score,
-                   $15::int8[] AS v_cases, $16::int8[] AS v_due, $17::int8[] AS v_dosed,
-                   $18::int8[] AS v_population, $19::int8[] AS v_households),
-        env AS MATERIALIZED (
-            SELECT ST_TileEnvelope(z, x, y) AS e3857,
-                   ST_Transform(ST_TileEnvelope(z, x, y, margin => 64.0 / 4096), 4326) AS e4326,
-                   40075016.68557849 / (4096 * 2 ^ z) AS px
-            FROM p)"
+/// A count of people hidden from the caller: `1 ≤ count ≤ p.small_max`, false (never NULL) when
+/// `p.small_max` is NULL, so that the `suppressed` flags stay booleans.
+macro_rules! hidden {
+    ($count:literal) => {
+        concat!("coalesce(", $count, " BETWEEN 1 AND p.small_max, false)")
     };
 }
 
@@ -159,9 +183,12 @@ const VILLAGES: &str = concat!(
                nullif(p.v_households[f.id], -1) AS households, f.synthetic, f.remote,
                (ARRAY['low', 'medium', 'high'])[p.v_tier[f.id]] AS risk_tier,
                CASE WHEN p.v_tier[f.id] > 0 THEN p.v_score[f.id] END AS risk_score,
-               CASE WHEN p.v_cases[f.id] < 0 OR (p.suppress AND p.v_cases[f.id] BETWEEN 1 AND 4) THEN NULL
-                    ELSE p.v_cases[f.id] END AS cases,
-               coalesce(p.suppress AND p.v_cases[f.id] BETWEEN 1 AND 4, false) AS suppressed,
+               CASE WHEN p.v_cases[f.id] < 0 OR ",
+    hidden!("p.v_cases[f.id]"),
+    " THEN NULL
+                    ELSE p.v_cases[f.id] END AS cases, ",
+    hidden!("p.v_cases[f.id]"),
+    " AS suppressed,
                nullif(p.v_due[f.id], -1) AS dogs_due, nullif(p.v_dosed[f.id], -1) AS dogs_dosed,
                round(p.v_dosed[f.id]::numeric / nullif(greatest(p.v_due[f.id], 0), 0), 4)::float8 AS deworming_coverage, ",
     mvt_point!(),
@@ -193,8 +220,6 @@ const SLAUGHTER_POINTS: &str = concat!(
         WHERE f.deleted_at IS NULL AND f.geom && (SELECT e4326 FROM env) AND v.code LIKE p.scope || '%') t"
 );
 
-/// Cases reported in the period per village of `sel` (the villages of the scope the tile
-/// needs); counts of 1–4 withheld when asked.
 /// The villages of the scope inside the tile (village-level layers).
 macro_rules! sel_villages {
     () => {
@@ -221,6 +246,8 @@ macro_rules! sel_cells {
     };
 }
 
+/// Cases reported in the period per village of `sel` (the villages of the scope the tile
+/// needs), and the latest population of each village; the layer hides small counts.
 macro_rules! case_counts {
     () => {
         "
@@ -244,10 +271,15 @@ const CASE_DENSITY: &str = concat!(
     "
     SELECT ST_AsMVT(t, 'case_density', 4096, 'geom', 'id') FROM (
         SELECT f.id, f.code::text AS code, f.name,
-               CASE WHEN p.suppress AND k.cases BETWEEN 1 AND 4 THEN NULL ELSE k.cases END AS cases,
-               (p.suppress AND k.cases BETWEEN 1 AND 4) AS suppressed,
+               CASE WHEN ",
+    hidden!("k.cases"),
+    " THEN NULL ELSE k.cases END AS cases, ",
+    hidden!("k.cases"),
+    " AS suppressed,
                n.population,
-               CASE WHEN p.suppress AND k.cases BETWEEN 1 AND 4 THEN NULL
+               CASE WHEN ",
+    hidden!("k.cases"),
+    " THEN NULL
                     ELSE round(k.cases * 100000.0 / nullif(n.population, 0), 1)::float8 END AS rate_per_100k, ",
     mvt_point!(),
     " AS geom
@@ -274,10 +306,15 @@ const CASE_DENSITY_CELLS: &str = concat!(
         GROUP BY 1)
     SELECT ST_AsMVT(t, 'case_density', 4096, 'geom', 'id') FROM (
         SELECT f.cell AS id, lower(to_hex(f.cell)) AS cell,
-               CASE WHEN p.suppress AND c.cases BETWEEN 1 AND 4 THEN NULL ELSE c.cases END AS cases,
-               (p.suppress AND c.cases BETWEEN 1 AND 4) AS suppressed,
+               CASE WHEN ",
+    hidden!("c.cases"),
+    " THEN NULL ELSE c.cases END AS cases, ",
+    hidden!("c.cases"),
+    " AS suppressed,
                c.population,
-               CASE WHEN p.suppress AND c.cases BETWEEN 1 AND 4 THEN NULL
+               CASE WHEN ",
+    hidden!("c.cases"),
+    " THEN NULL
                     ELSE round(c.cases * 100000.0 / nullif(c.population, 0), 1)::float8 END AS rate_per_100k, ",
     mvt_geom!(),
     " AS geom
@@ -356,7 +393,9 @@ const HOTSPOTS: &str = concat!(
         LIMIT 1)
     SELECT ST_AsMVT(t, 'hotspots', 4096, 'geom', 'id') FROM (
         SELECT f.cell AS id, f.stats->>'h3_cell' AS h3_cell,
-               CASE WHEN p.suppress AND p.source = 'human_cases' AND (f.stats->>'count')::float8 BETWEEN 1 AND 4
+               CASE WHEN p.source = 'human_cases' AND ",
+    hidden!("(f.stats->>'count')::float8"),
+    "
                     THEN NULL ELSE (f.stats->>'count')::float8 END AS count,
                (f.stats->>'gi_star_z')::float8 AS z, (f.stats->>'gi_star_p')::float8 AS p,
                (f.stats->>'gi_star_bin')::int AS bin, f.stats->>'lisa_cluster' AS cluster, ",
@@ -450,7 +489,7 @@ pub const LAYERS: &[LayerDef] = &[
             field(
                 "cases",
                 "Number",
-                "cases reported in the period (null when 1–4 are withheld)",
+                "cases reported in the period (null when {hidden} are withheld)",
             ),
             field("suppressed", "Boolean", "the case count is withheld"),
             field(
@@ -469,21 +508,9 @@ pub const LAYERS: &[LayerDef] = &[
                 "dogs_dosed / dogs_due, the coverage month being the period's last month so far",
             ),
         ],
-        tables: &[
-            "villages",
-            "village_denominators",
-            "cases",
-            "dogs",
-            "dewormings",
-            // What the risk score reads (server::risk).
-            "people",
-            "screening_campaigns",
-            "faecal_tests",
-            "stray_dog_events",
-            "slaughter_points",
-            "slaughter_inspections",
-            "hotspot_results",
-        ],
+        // The SQL reads only the villages; the bound arrays come from the risk model and the
+        // indicators, whose tables the service adds (`echinomap_programme::tiles::tables`).
+        tables: &["villages"],
         scoped: true,
         suppressible: true,
         uses_risk: true,
@@ -525,7 +552,7 @@ pub const LAYERS: &[LayerDef] = &[
     },
     LayerDef {
         id: "case_density",
-        description: "Human cases reported in the period: per H3 cell (res 6 below z7, res 7 below z9), per village from z9; counts of 1–4 withheld for roles without case access",
+        description: "Human cases reported in the period: per H3 cell (res 6 below z7, res 7 below z9), per village from z9; counts of {hidden} withheld for roles without case access",
         minzoom: 5,
         maxzoom: 16,
         fields: &[
@@ -537,7 +564,11 @@ pub const LAYERS: &[LayerDef] = &[
                 "Number",
                 "cases reported in the period (null when suppressed)",
             ),
-            field("suppressed", "Boolean", "the count is 1–4 and withheld"),
+            field(
+                "suppressed",
+                "Boolean",
+                "the count is {hidden} and withheld",
+            ),
             field("population", "Number", "population"),
             field(
                 "rate_per_100k",
@@ -639,12 +670,16 @@ mod tests {
             for z in [5u8, 8, 12] {
                 let sql = l.sql(z);
                 let used = params(sql);
-                // z, x, y and the scope always; nothing past the nineteen bound parameters.
+                // z, x, y and the scope always; nothing past the bound parameters.
                 for n in 1..=4 {
                     assert!(used.contains(&n), "{} z{z} ignores ${n}", l.id);
                 }
                 for n in used {
-                    assert!((1..=19).contains(&n), "{} z{z} reads ${n}", l.id);
+                    assert!(
+                        (1..=TileArgs::COUNT as u32).contains(&n),
+                        "{} z{z} reads ${n}",
+                        l.id
+                    );
                     // Typed where it is read, so that the statement plans whatever types a
                     // client declares (sqlx declares them; PREPARE without types does not).
                     assert!(
@@ -669,5 +704,55 @@ mod tests {
         assert_eq!(l.cell_resolution(8), Some(7));
         assert_eq!(l.cell_resolution(9), None);
         assert!(l.sql(8).contains("h3_cells") && !l.sql(9).contains("h3_cells"));
+    }
+
+    #[test]
+    fn small_counts_are_hidden_by_the_bound_maximum_never_by_a_literal() {
+        for l in LAYERS {
+            for z in [5u8, 8, 12] {
+                let sql = l.sql(z);
+                let literal = sql.match_indices("BETWEEN 1 AND ").find(|(i, m)| {
+                    sql[i + m.len()..]
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_digit())
+                });
+                assert!(
+                    literal.is_none(),
+                    "{} z{z} hides a literal range of counts",
+                    l.id
+                );
+                assert_eq!(
+                    sql.contains("BETWEEN 1 AND p.small_max"),
+                    l.suppressible,
+                    "{} z{z}: suppressible layers, and only they, read p.small_max",
+                    l.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn descriptions_name_the_running_rule() {
+        let default = layer("case_density").unwrap();
+        assert!(
+            default
+                .description(Suppression::DEFAULT)
+                .contains("counts of 1–4 withheld for roles without case access")
+        );
+        let rule = Suppression::new(6, 11).unwrap();
+        assert!(default.description(rule).contains("counts of 1–6 withheld"));
+        let suppressed = default.fields.iter().find(|f| f.name == "suppressed");
+        assert_eq!(
+            suppressed.map(|f| f.description(rule)).as_deref(),
+            Some("the count is 1–6 and withheld")
+        );
+        for l in LAYERS {
+            assert!(!l.description(rule).contains(HIDDEN), "{}", l.id);
+            for f in l.fields {
+                assert!(!f.description(rule).contains(HIDDEN), "{}.{}", l.id, f.name);
+                assert!(!f.description(rule).contains("1–4"), "{}.{}", l.id, f.name);
+            }
+        }
     }
 }

@@ -5,14 +5,14 @@
 //!
 //! Web Mercator exists only here and inside tile SQL; everything else is EPSG:4326.
 //!
-//! Modules: [`layers`] (the layer catalogue: fields, zooms, the SQL of each), [`tilejson`]
-//! (TileJSON 3.0), [`cache`] (tiles compressed once, a strong ETag per encoding, a
-//! byte-bounded cache keyed by the data versions of the tables a layer reads), [`period`]
-//! (the `period=` filter).
+//! Modules: [`layers`] (the layer catalogue: fields, zooms, the SQL of each and the named
+//! parameters it binds, [`layers::TileArgs`]), [`tilejson`] (TileJSON 3.0), [`cache`] (tiles
+//! compressed once, a strong ETag per encoding, a byte-bounded cache keyed by the data versions
+//! of the tables a layer reads and by the small-count rule). The statements run in
+//! `echinomap_programme::tiles`; the `period=` filter is `echinomap_domain::Period`.
 
 pub mod cache;
 pub mod layers;
-pub mod period;
 pub mod tilejson;
 
 use std::f64::consts::PI;

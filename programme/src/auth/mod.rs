@@ -6,10 +6,12 @@
 //! (`server::http::route_table`), the guard there checks it, and handlers filter rows with [`Scope`].
 
 pub mod password;
+pub mod sessions;
 pub mod store;
 pub mod token;
 
 use echinomap_domain::PlaceCode;
+use echinomap_domain::privacy::Audience;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -150,9 +152,16 @@ impl Caller {
         self.role.can(perm)
     }
 
-    /// Small counts are hidden from everyone who may not see case rows.
-    pub fn suppress_small_counts(&self) -> bool {
-        !self.can(Perm::Unsuppressed)
+    /// Who the caller is for the small-count rule: a role that may see case rows sees every
+    /// count; anyone else inside the organisation sees counts of 1 to the inside maximum hidden.
+    /// (What a caller exports for outside the organisation is [`Audience::Outside`], whoever
+    /// asks.)
+    pub fn audience(&self) -> Audience {
+        if self.can(Perm::Unsuppressed) {
+            Audience::CaseAccess
+        } else {
+            Audience::Inside
+        }
     }
 
     pub fn require(&self, perm: Perm) -> Result<(), Error> {
@@ -166,18 +175,6 @@ impl Caller {
         }
     }
 }
-
-/// Counts from 1 to `max` become `None` (suppressed); 0 and larger counts stay.
-pub fn suppress(count: i64, max: i64) -> Option<i64> {
-    if (1..=max).contains(&count) {
-        None
-    } else {
-        Some(count)
-    }
-}
-
-/// Inside the organisation, cells of 1–4 are hidden (DOMAIN.md §7).
-pub const SMALL_COUNT_MAX: i64 = 4;
 
 #[cfg(test)]
 mod tests {
@@ -196,14 +193,6 @@ mod tests {
         assert!(!Role::Vet.can(Perm::CaseRows));
         assert!(Role::Vet.can(Perm::AnimalRows));
         assert!(Role::Admin.can(Perm::Admin) && !Role::Epidemiologist.can(Perm::Admin));
-    }
-
-    #[test]
-    fn counts_of_one_to_four_are_suppressed() {
-        assert_eq!(suppress(0, SMALL_COUNT_MAX), Some(0));
-        assert_eq!(suppress(1, SMALL_COUNT_MAX), None);
-        assert_eq!(suppress(4, SMALL_COUNT_MAX), None);
-        assert_eq!(suppress(5, SMALL_COUNT_MAX), Some(5));
     }
 
     #[test]

@@ -1,4 +1,5 @@
 //! Accounts and API tokens in the database. Every change is audited in its own transaction.
+//! Sessions, logins and the credentials of a request are in [`super::sessions`].
 
 use echinomap_domain::PlaceCode;
 use serde::Serialize;
@@ -49,6 +50,23 @@ pub async fn find(conn: &mut PgConnection, username: &str) -> Result<Option<User
     )))
     .bind(username)
     .fetch_optional(conn)
+    .await
+}
+
+/// The name of the account's jurisdiction (county, township or village) and the account's
+/// display name.
+pub async fn profile(pool: &PgPool, user_id: i64) -> Result<(String, Option<String>), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT t.name, u.display_name FROM users u
+         LEFT JOIN LATERAL (
+            SELECT name FROM counties WHERE code = u.jurisdiction
+            UNION ALL SELECT name FROM townships WHERE code = u.jurisdiction
+            UNION ALL SELECT name FROM villages WHERE code = u.jurisdiction
+         ) t ON true
+         WHERE u.id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(pool)
     .await
 }
 

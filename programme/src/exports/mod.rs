@@ -1,14 +1,23 @@
 //! The layers planners take away: one declaration per layer (its columns with their Chinese and
 //! English headers and what each is: a count, a personal count, a rate of a count, a name, a
 //! value), one SQL query per layer, and the suppression every shared number passes. The exports
-//! (`/api/export/{layer}.geojson|csv`) and the OGC API – Features (`/ogc`) both read them.
+//! (`/api/export/{layer}.geojson|csv`) and the OGC API – Features (`/ogc`) both read them, through
+//! [`read`] (a [`Selection`] of a layer: the period check, extents, pages, one feature, the
+//! whole layer as a stream of bytes).
 //!
 //! Each layer's SQL selects `id, geom geometry, <columns>` (the id text or a number; rows are
 //! ordered by it) with `$1` the caller's jurisdiction prefix, `$2`/`$3` the period's first and
-//! last day and `$4` a township code or NULL; [`page_sql`] wraps it with the bbox, the order and
+//! last day and `$4` a township code or NULL; `page_sql` wraps it with the bbox, the order and
 //! the paging, and has PostgreSQL write each row as finished bytes: a GeoJSON feature or a CSV
-//! line, with the small-count suppression applied in the same expression. The server only
-//! forwards them, so an export of a million rows costs the server no per-row work beyond a copy.
+//! line, with the small-count suppression applied in the same expression. The largest hidden
+//! count is a bound `bigint` parameter (NULL: nothing hidden), never text of the SQL, so that one
+//! statement serves every audience and the rule comes from the running configuration
+//! ([`crate::config::Programme::small_max`]). The server only forwards the rows, so an export of a
+//! million rows costs the server no per-row work beyond a copy.
+
+pub mod read;
+
+pub use read::{Extent, Page, Selection, StreamError, audience, jurisdiction_extent};
 
 use serde_json::{Map, Value};
 
@@ -23,7 +32,8 @@ pub enum Col {
     Flag,
     /// A list of codes (a JSON array; space-separated in CSV).
     List,
-    /// A count of people (cases): 1–4 (1–9 for external audiences) become null.
+    /// A count of people (cases): 1 to the audience's maximum become null (by default 1–4, and
+    /// 1–9 for external audiences).
     PersonalCount,
     /// A count that is of people only in rows where the SQL condition (over the row `l`) holds,
     /// e.g. the observed count of a scan over human cases but not over dog tests.
@@ -371,22 +381,15 @@ pub const LAYERS: &[Layer] = &[
 
 /// Risk columns of a layer's rows, by row id (the village code), from the villages' risk rows
 /// (`risk::RiskCache::villages`): score, tier and the recommended deworming regime, as one JSON
-/// object bound to the layer's SQL (see [`page_sql`]).
-pub fn risk_columns(rows: Vec<Value>) -> Value {
+/// object bound to the layer's SQL (see [`Selection::page`] and [`Selection::document`]).
+pub fn risk_columns(rows: &[crate::risk::VillageRisk]) -> Value {
     let mut out = Map::new();
     for r in rows {
-        let Some(code) = r["code"].as_str() else {
-            continue;
-        };
         let mut m = Map::new();
-        m.insert("risk_score".into(), r["score"].clone());
-        m.insert("risk_tier".into(), r["tier"].clone());
-        let regime = match &r["regime"] {
-            Value::Object(o) => o.get("regime").cloned().unwrap_or(Value::Null),
-            other => other.clone(),
-        };
-        m.insert("deworming_regime".into(), regime);
-        out.insert(code.to_owned(), Value::Object(m));
+        m.insert("risk_score".into(), r.score.into());
+        m.insert("risk_tier".into(), r.tier.as_str().into());
+        m.insert("deworming_regime".into(), r.regime.regime.into());
+        out.insert(r.code.as_str().to_owned(), Value::Object(m));
     }
     Value::Object(out)
 }
@@ -410,7 +413,7 @@ impl Layer {
     }
 }
 
-/// What each row of [`page_sql`] becomes.
+/// What each row of a layer becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// A GeoJSON feature (RFC 7946: exterior rings counter-clockwise, 6 decimals).
@@ -420,9 +423,22 @@ pub enum Format {
     Csv { english: bool },
 }
 
-/// True (SQL) when the personal count `col` of the row `l` is withheld at `max`.
-fn hidden(col: &Column, max: i64) -> Option<String> {
-    let small = format!("coalesce(l.{} BETWEEN 1 AND {max}, false)", col.name);
+/// The numbers of the parameters a row expression reads besides the layer's `$1..$4`.
+#[derive(Debug, Clone, Copy)]
+struct RowParams {
+    /// The largest hidden count of people (`bigint`; NULL: nothing is hidden).
+    max: usize,
+    /// The risk columns (JSON), bound only when the layer has them.
+    risk: usize,
+}
+
+/// True (SQL) when the personal count `col` of the row `l` is withheld: 1 to the bound maximum.
+/// A NULL maximum makes the comparison NULL and so false: nothing is hidden.
+fn hidden(col: &Column, max_param: usize) -> Option<String> {
+    let small = format!(
+        "coalesce(l.{} BETWEEN 1 AND ${max_param}::bigint, false)",
+        col.name
+    );
     match col.kind {
         Col::PersonalCount => Some(small),
         Col::PersonalCountWhen(cond) => Some(format!("(coalesce({cond}, true) AND {small})")),
@@ -431,35 +447,31 @@ fn hidden(col: &Column, max: i64) -> Option<String> {
 }
 
 /// The SQL value of one column as shared: suppressed, or looked up in the risk parameter.
-fn value_sql(layer: &Layer, col: &Column, suppress_max: Option<i64>, risk_param: usize) -> String {
+fn value_sql(layer: &Layer, col: &Column, params: RowParams) -> String {
     let name = col.name;
     let withheld = |cond: String| format!("CASE WHEN {cond} THEN NULL ELSE l.{name} END");
-    match (col.kind, suppress_max) {
-        (Col::Risk, _) => format!("(${risk_param}::jsonb -> (l.id::text) -> '{name}')"),
-        (Col::PersonalCount | Col::PersonalCountWhen(_), Some(max)) => {
-            hidden(col, max).map_or_else(|| format!("l.{name}"), withheld)
+    match col.kind {
+        Col::Risk => format!("(${}::jsonb -> (l.id::text) -> '{name}')", params.risk),
+        Col::PersonalCount | Col::PersonalCountWhen(_) => {
+            hidden(col, params.max).map_or_else(|| format!("l.{name}"), withheld)
         }
-        (Col::RateOf(of), Some(max)) => layer
+        Col::RateOf(of) => layer
             .columns
             .iter()
             .find(|c| c.name == of)
-            .and_then(|c| hidden(c, max))
+            .and_then(|c| hidden(c, params.max))
             .map_or_else(|| format!("l.{name}"), withheld),
         _ => format!("l.{name}"),
     }
 }
 
 /// `suppressed`: any personal count of the row withheld.
-fn suppressed_sql(layer: &Layer, suppress_max: Option<i64>) -> String {
-    let any: Vec<String> = suppress_max
-        .map(|max| {
-            layer
-                .columns
-                .iter()
-                .filter_map(|c| hidden(c, max))
-                .collect()
-        })
-        .unwrap_or_default();
+fn suppressed_sql(layer: &Layer, max_param: usize) -> String {
+    let any: Vec<String> = layer
+        .columns
+        .iter()
+        .filter_map(|c| hidden(c, max_param))
+        .collect();
     if any.is_empty() {
         "false".into()
     } else {
@@ -474,19 +486,14 @@ fn csv_cell_sql(text: &str) -> String {
     )
 }
 
-/// The SQL expression (over the row `l`) that writes one row in `format`; `risk_param` is the
-/// number of the JSON parameter holding the risk columns (bound only when the layer has them).
-pub fn row_sql(
-    layer: &Layer,
-    format: Format,
-    suppress_max: Option<i64>,
-    risk_param: usize,
-) -> String {
+/// The SQL expression (over the row `l`) that writes one row in `format`, with the parameters
+/// `params` names.
+fn row_sql(layer: &Layer, format: Format, params: RowParams) -> String {
     let values = layer
         .columns
         .iter()
-        .map(|c| (c, value_sql(layer, c, suppress_max, risk_param)));
-    let suppressed = suppressed_sql(layer, suppress_max);
+        .map(|c| (c, value_sql(layer, c, params)));
+    let suppressed = suppressed_sql(layer, params.max);
     match format {
         Format::GeoJson => {
             let props: Vec<String> = values
@@ -529,34 +536,45 @@ pub fn row_sql(
     }
 }
 
-/// One row by id (`$5`), as a GeoJSON feature; the risk columns in `$6`.
-pub fn item_sql(layer: &Layer, suppress_max: Option<i64>) -> String {
+/// One row by id (`$5`), as a GeoJSON feature; the largest hidden count in `$6`, the risk
+/// columns in `$7`.
+fn item_sql(layer: &Layer) -> String {
     format!(
         "SELECT {row} FROM ({sql}) l WHERE l.id::text = $5",
-        row = row_sql(layer, Format::GeoJson, suppress_max, 6),
+        row = row_sql(layer, Format::GeoJson, RowParams { max: 6, risk: 7 }),
         sql = layer.sql
     )
 }
 
 /// The layer's rows written in `format`, in id order, within `bbox` (`$5..$8`: west, south,
-/// east, north, all NULL for none), `$9` rows (NULL: all) from `$10`; the risk columns in `$11`.
-pub fn page_sql(layer: &Layer, format: Format, suppress_max: Option<i64>) -> String {
+/// east, north, all NULL for none), `$9` rows (NULL: all) from `$10`; the largest hidden count
+/// in `$11`, the risk columns in `$12`.
+fn page_sql(layer: &Layer, format: Format) -> String {
     format!(
         "SELECT {row} FROM ({sql}) l
          WHERE ($5::float8 IS NULL OR l.geom && ST_MakeEnvelope($5, $6, $7, $8, 4326))
          ORDER BY l.id
          LIMIT $9 OFFSET $10",
-        row = row_sql(layer, format, suppress_max, 11),
+        row = row_sql(layer, format, RowParams { max: 11, risk: 12 }),
         sql = layer.sql
     )
 }
 
-/// The extent and number of the layer's rows (for `bbox` and `numberMatched`).
-pub fn extent_sql(layer: &Layer) -> String {
+/// The extent and number of the layer's rows within `bbox` (`$5..$8`, as in [`page_sql`]).
+fn extent_sql(layer: &Layer) -> String {
     format!(
         "SELECT count(*), ST_XMin(ST_Extent(l.geom)), ST_YMin(ST_Extent(l.geom)), ST_XMax(ST_Extent(l.geom)), ST_YMax(ST_Extent(l.geom))
          FROM ({sql}) l
          WHERE ($5::float8 IS NULL OR l.geom && ST_MakeEnvelope($5, $6, $7, $8, 4326))",
+        sql = layer.sql
+    )
+}
+
+/// The number of the layer's rows within `bbox` (OGC `numberMatched`): [`extent_sql`] without
+/// the extent, which a page does not need.
+fn count_sql(layer: &Layer) -> String {
+    format!(
+        "SELECT count(*) FROM ({sql}) l WHERE ($5::float8 IS NULL OR l.geom && ST_MakeEnvelope($5, $6, $7, $8, 4326))",
         sql = layer.sql
     )
 }
@@ -568,10 +586,11 @@ mod tests {
     #[test]
     fn suppression_withholds_personal_counts_and_the_rates_made_from_them_only() {
         let l = layer("villages").expect("villages");
-        let sql = row_sql(l, Format::GeoJson, Some(4), 11);
+        let params = RowParams { max: 11, risk: 12 };
+        let sql = row_sql(l, Format::GeoJson, params);
         assert!(
             sql.contains(
-                "CASE WHEN coalesce(l.cases BETWEEN 1 AND 4, false) THEN NULL ELSE l.cases END"
+                "CASE WHEN coalesce(l.cases BETWEEN 1 AND $11::bigint, false) THEN NULL ELSE l.cases END"
             ),
             "{sql}"
         );
@@ -580,24 +599,55 @@ mod tests {
             !sql.contains("ELSE l.dogs_alive END"),
             "animal counts are not personal"
         );
-        let open = row_sql(l, Format::GeoJson, None, 11);
-        assert!(!open.contains("BETWEEN"), "{open}");
-        assert!(open.contains("'suppressed', false"), "{open}");
-        let external = row_sql(l, Format::GeoJson, Some(9), 11);
         assert!(
-            external.contains("BETWEEN 1 AND 9"),
-            "external audiences: 1–9"
+            sql.contains("'suppressed', (coalesce(l.cases BETWEEN 1 AND $11::bigint, false))"),
+            "{sql}"
         );
+        // The maximum is the bound parameter, never text of the SQL: one statement for every
+        // audience (NULL, the inside and the outside maximum are values of `$11`)...
+        assert!(!sql.contains("BETWEEN 1 AND 4") && !sql.contains("BETWEEN 1 AND 9"));
+        // ... and a NULL maximum hides nothing: every comparison with it is wrapped so that
+        // NULL reads as "not hidden".
+        for expr in [&sql, &row_sql(l, Format::Csv { english: false }, params)] {
+            let between = expr.matches("BETWEEN 1 AND $11::bigint").count();
+            let wrapped = expr.matches(" BETWEEN 1 AND $11::bigint, false)").count();
+            assert!(between > 0 && between == wrapped, "{expr}");
+        }
         let scan = row_sql(
             layer("scan_clusters").expect("scan"),
             Format::GeoJson,
-            Some(4),
-            11,
+            params,
         );
         assert!(
             scan.contains("l.layer = 'human_cases'"),
             "dog tests are not people: {scan}"
         );
+        // A layer without counts of people reads no maximum at all.
+        let dogs = row_sql(
+            layer("dog_counts").expect("dog_counts"),
+            Format::GeoJson,
+            params,
+        );
+        assert!(
+            !dogs.contains("$11") && dogs.contains("'suppressed', false"),
+            "{dogs}"
+        );
+    }
+
+    #[test]
+    fn pages_and_items_bind_the_maximum_after_their_own_parameters_and_the_risk_last() {
+        let l = layer("villages").expect("villages");
+        let page = page_sql(l, Format::GeoJson);
+        assert!(
+            page.contains("$11::bigint") && page.contains("$12::jsonb"),
+            "{page}"
+        );
+        let item = item_sql(l);
+        assert!(
+            item.contains("$6::bigint") && item.contains("$7::jsonb"),
+            "{item}"
+        );
+        assert!(!item.contains("$11") && !item.contains("$12"), "{item}");
     }
 
     #[test]

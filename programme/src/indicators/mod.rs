@@ -6,10 +6,10 @@
 //! requested periods and adds the rows up into the requested units, so a township or county
 //! value is always the ratio of sums over its villages, never a mean of village ratios.
 //! The caller's jurisdiction is the SQL's code prefix; the suppression of small counts is
-//! applied by [`evaluate`].
+//! applied by [`evaluate`] and [`is_small`], under the maximum the audience of the output gets
+//! (`config::Programme::small_max`).
 
 pub mod defs;
-pub mod period;
 pub mod rollup;
 
 use std::collections::{BTreeMap, HashMap};
@@ -18,9 +18,10 @@ use chrono::NaiveDate;
 use serde_json::{Map, Value, json};
 
 pub use defs::{INDICATORS, Indicator, Measure, Op, PeriodRule};
-pub use period::{Period, PeriodError, PeriodKind};
+// The one calendar period of the whole service, defined in `domain`: indicators speak in it.
+pub use echinomap_domain::period::{self, Period, PeriodError, PeriodKind};
 
-use crate::auth::SMALL_COUNT_MAX;
+use echinomap_domain::privacy::hidden_under;
 
 /// Prepended to every indicator's SQL. Parameters: `$1` the code prefix of the villages to
 /// read, `$2`/`$3` the periods' first and last days (arrays, in order), `$4` the diagnosis
@@ -233,10 +234,11 @@ pub fn number(x: f64) -> Value {
     }
 }
 
-/// True when a cell of a personal indicator must be withheld from this caller: a numerator
-/// (or a denominator of people) of 1–4.
-pub fn is_small(def: &Indicator, cell: &Cell) -> bool {
-    let small = |x: f64| x >= 1.0 && x <= SMALL_COUNT_MAX as f64;
+/// True when a cell of a personal indicator must be withheld from a reader whose small counts
+/// go up to `small_max` (`None`: nothing is hidden from them): a numerator (or a denominator of
+/// people) from 1 to that maximum.
+pub fn is_small(def: &Indicator, cell: &Cell, small_max: Option<i64>) -> bool {
+    let small = |x: f64| hidden_under(small_max, x);
     def.personal && (small(cell.num) || (def.measure == Measure::Proportion && small(cell.den)))
 }
 
@@ -256,46 +258,50 @@ pub fn describe(def: &Indicator) -> Value {
     })
 }
 
-/// One indicator's value for one unit and period, with its numbers, target and status.
-pub fn evaluate(def: &Indicator, cell: Option<&Cell>, suppress: bool) -> Value {
+/// One indicator's numbers for one unit and period as a reader sees them: everything but the
+/// indicator's description (the API shows both, [`evaluate`]; the stage shows these per year).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Evaluation {
+    /// The proportion, rate or count; `None` without data or when suppressed.
+    pub value: Option<f64>,
+    /// The value in percent, two decimals, for proportions (`Some(None)` for other measures or
+    /// without data); left out (`None`) when the cell is suppressed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percent: Option<Option<f64>>,
+    /// Whole numbers as JSON integers ([`number`]); `null` when suppressed.
+    pub numerator: Value,
+    /// `null` for counts and when suppressed.
+    pub denominator: Value,
+    /// met, not_met, no_data, no_target or suppressed ([`status_of`]).
+    pub status: &'static str,
+    pub suppressed: bool,
+    /// Extra counts (cases by type …), rounds of monthly indicators, the regime of a prevalence.
+    pub extra: Map<String, Value>,
+}
+
+/// One indicator's numbers for one unit and period, for a reader whose small counts go up to
+/// `small_max` (`None`: nothing is hidden from them).
+pub fn evaluation(def: &Indicator, cell: Option<&Cell>, small_max: Option<i64>) -> Evaluation {
     let empty = Cell::default();
     let cell = cell.unwrap_or(&empty);
-    let mut out = describe(def);
-    let Value::Object(map) = &mut out else {
-        return out;
-    };
-    if suppress && is_small(def, cell) {
-        map.insert("value".into(), Value::Null);
-        map.insert("numerator".into(), Value::Null);
-        map.insert("denominator".into(), Value::Null);
-        map.insert("status".into(), json!("suppressed"));
-        map.insert("suppressed".into(), json!(true));
-        map.insert("extra".into(), json!({}));
-        return out;
+    if is_small(def, cell, small_max) {
+        return Evaluation {
+            value: None,
+            percent: None,
+            numerator: Value::Null,
+            denominator: Value::Null,
+            status: "suppressed",
+            suppressed: true,
+            extra: Map::new(),
+        };
     }
     let value = value_of(def, cell);
-    map.insert("value".into(), json!(value));
-    map.insert(
-        "percent".into(),
-        json!(match def.measure {
-            Measure::Proportion => value.map(|v| (v * 10000.0).round() / 100.0),
-            _ => None,
-        }),
-    );
-    map.insert("numerator".into(), number(cell.num));
-    map.insert(
-        "denominator".into(),
-        match def.measure {
-            Measure::Count => Value::Null,
-            _ => number(cell.den),
-        },
-    );
-    map.insert("status".into(), json!(status_of(def, value)));
-    map.insert("suppressed".into(), json!(false));
     let mut extra: Map<String, Value> = cell
         .extra
         .iter()
-        .filter(|_| !(suppress && def.personal))
+        // The extra counts of a personal indicator (cases by type) are not checked one by one:
+        // a reader from whom anything may be hidden gets none of them.
+        .filter(|_| !(small_max.is_some() && def.personal))
         .map(|(k, v)| (k.clone(), number(*v)))
         .collect();
     if def.period_rule == PeriodRule::Monthly && !cell.months.is_empty() {
@@ -315,7 +321,33 @@ pub fn evaluate(def: &Indicator, cell: Option<&Cell>, suppress: bool) -> Value {
     {
         extra.insert("regime".into(), json!(deworming_regime(v)));
     }
-    map.insert("extra".into(), Value::Object(extra));
+    Evaluation {
+        value,
+        percent: Some(match def.measure {
+            Measure::Proportion => value.map(|v| (v * 10000.0).round() / 100.0),
+            _ => None,
+        }),
+        numerator: number(cell.num),
+        denominator: match def.measure {
+            Measure::Count => Value::Null,
+            _ => number(cell.den),
+        },
+        status: status_of(def, value),
+        suppressed: false,
+        extra,
+    }
+}
+
+/// One indicator's value for one unit and period, with its description, numbers, target and
+/// status, as `/api/indicators` lists it ([`describe`] and [`evaluation`] in one object).
+pub fn evaluate(def: &Indicator, cell: Option<&Cell>, small_max: Option<i64>) -> Value {
+    let mut out = describe(def);
+    if let (Value::Object(map), Ok(Value::Object(numbers))) = (
+        &mut out,
+        serde_json::to_value(evaluation(def, cell, small_max)),
+    ) {
+        map.extend(numbers);
+    }
     out
 }
 
@@ -354,10 +386,18 @@ mod tests {
             num: 3.0,
             ..Cell::default()
         };
-        let v = evaluate(def, Some(&cell), true);
+        let v = evaluate(def, Some(&cell), Some(4));
         assert_eq!(v["value"], Value::Null);
         assert_eq!(v["suppressed"], true);
-        let v = evaluate(def, Some(&cell), false);
+        let v = evaluate(def, Some(&cell), None);
         assert_eq!(v["value"], 3.0);
+        // The maximum decides: 3 is shown under a rule of 1–2, 5 hidden under one of 1–6.
+        assert_eq!(evaluate(def, Some(&cell), Some(2))["value"], 3.0);
+        let five = Cell {
+            num: 5.0,
+            ..Cell::default()
+        };
+        assert!(!is_small(def, &five, Some(4)));
+        assert!(is_small(def, &five, Some(6)));
     }
 }

@@ -152,7 +152,8 @@ impl Params {
     }
 }
 
-/// Who imports: the audit actor and the jurisdiction rows must fall in.
+/// Who acts (an import, an API write, an audited read): the audit actor and the jurisdiction (a
+/// code prefix) the rows must fall in.
 #[derive(Debug, Clone)]
 pub struct Who {
     pub actor: Actor,
@@ -310,12 +311,11 @@ pub fn stage_rows(
     staged
 }
 
-/// A case line's person: the person fields of the row, sex and birth date read from the ID
-/// number when the sheet leaves them out.
-fn person_of(cases: &RegisterSpec, people: &RegisterSpec, row: &Staged) -> Staged {
+/// The person a line carries ([`spec::PersonLink`]): the person fields of the row, sex and birth
+/// date read from the ID number when the line leaves them out.
+fn person_of(spec: &RegisterSpec, people: &RegisterSpec, row: &Staged) -> Staged {
     let get = |name: &str| {
-        cases
-            .fields
+        spec.fields
             .iter()
             .position(|f| f.name == name)
             .and_then(|i| row.values[i].clone())
@@ -348,8 +348,83 @@ pub fn present_of(layout: &Layout) -> Present {
     }
 }
 
-/// Writes staged rows of `spec` (cases: their people first) in `tx`. Returns the written counts
-/// and the number of revisits.
+/// Writes the persons the lines of `spec` carry into their register and fills `import_people`
+/// (row number → person id), which the records' person reference reads; the rows whose person
+/// is refused are dropped from `staged`. A batch that names no person gets an empty table.
+async fn write_persons(
+    tx: &mut sqlx::PgConnection,
+    spec: &RegisterSpec,
+    link: spec::PersonLink,
+    staged: &mut Vec<Staged>,
+    batch: &Batch<'_>,
+    errors: &mut BTreeMap<usize, Vec<RowError>>,
+) -> Result<(), sqlx::Error> {
+    let present = batch.present;
+    let named = spec
+        .fields
+        .iter()
+        .zip(&present.fields)
+        .any(|(f, p)| *p && f.name == link.named_by);
+    if !named {
+        sqlx::query("CREATE TEMP TABLE IF NOT EXISTS import_people (row_no integer, person_id bigint) ON COMMIT DROP")
+            .execute(&mut *tx)
+            .await?;
+        return Ok(());
+    }
+    let people = spec::by_name(link.register).ok_or_else(|| {
+        sqlx::Error::Protocol(format!(
+            "{} names {} as its persons' register, which does not exist",
+            spec.name, link.register
+        ))
+    })?;
+    let persons: Vec<Staged> = staged.iter().map(|r| person_of(spec, people, r)).collect();
+    let person_present = Present {
+        fields: people
+            .fields
+            .iter()
+            .map(|f| {
+                matches!(f.name, "sex" | "birth_date")
+                    || spec
+                        .fields
+                        .iter()
+                        .position(|x| x.name == f.name)
+                        .is_some_and(|i| present.fields[i])
+            })
+            .collect(),
+        link: present.link,
+        point: false,
+    };
+    let person_batch = Batch {
+        present: &person_present,
+        target: target_for_people(batch.target),
+        ids: false,
+        ..*batch
+    };
+    let (person_errors, _) = write::write(tx, people, &persons, &person_batch).await?;
+    for e in person_errors {
+        errors.entry(e.row).or_default().push(e);
+    }
+    let keys: Vec<String> = people
+        .keys
+        .iter()
+        .map(|k| format!("(SELECT t.id FROM {} t WHERE {k} LIMIT 1)", people.table))
+        .collect();
+    sqlx::query("DROP TABLE IF EXISTS import_people")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE TEMP TABLE import_people ON COMMIT DROP AS
+         SELECT q.row_no, coalesce({}) AS person_id FROM import_q q",
+        keys.join(", ")
+    )))
+    .execute(&mut *tx)
+    .await?;
+    staged.retain(|r| !errors.contains_key(&r.row));
+    Ok(())
+}
+
+/// Writes staged rows of `spec` in `tx` (the persons its lines carry first, [`write_persons`]).
+/// Returns the written counts and the number of revisits ([`RegisterSpec::revisits`]).
 pub async fn write_rows(
     tx: &mut sqlx::PgConnection,
     spec: &RegisterSpec,
@@ -357,87 +432,28 @@ pub async fn write_rows(
     batch: &Batch<'_>,
     errors: &mut BTreeMap<usize, Vec<RowError>>,
 ) -> Result<(Written, u64), sqlx::Error> {
-    let (present, target) = (batch.present, batch.target);
     let mut staged = staged;
-    let person_given = spec.name == "cases"
-        && spec
-            .fields
-            .iter()
-            .zip(&present.fields)
-            .any(|(f, p)| *p && f.name == "name");
-    if spec.name == "cases" && !person_given {
-        sqlx::query("CREATE TEMP TABLE IF NOT EXISTS import_people (row_no integer, person_id bigint) ON COMMIT DROP")
-            .execute(&mut *tx)
-            .await?;
-    }
-    if person_given {
-        let people =
-            spec::by_name("people").unwrap_or_else(|| unreachable!("people is a register"));
-        let persons: Vec<Staged> = staged.iter().map(|r| person_of(spec, people, r)).collect();
-        let person_present = Present {
-            fields: people
-                .fields
-                .iter()
-                .map(|f| {
-                    matches!(f.name, "sex" | "birth_date")
-                        || spec
-                            .fields
-                            .iter()
-                            .position(|x| x.name == f.name)
-                            .is_some_and(|i| present.fields[i])
-                })
-                .collect(),
-            link: present.link,
-            point: false,
-        };
-        let person_batch = Batch {
-            present: &person_present,
-            target: target_for_people(target),
-            ids: false,
-            ..*batch
-        };
-        let (person_errors, _) = write::write(tx, people, &persons, &person_batch).await?;
-        for e in person_errors {
-            errors.entry(e.row).or_default().push(e);
-        }
-        let keys: Vec<String> = people
-            .keys
-            .iter()
-            .map(|k| format!("(SELECT t.id FROM people t WHERE {k} LIMIT 1)"))
-            .collect();
-        sqlx::query("DROP TABLE IF EXISTS import_people")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "CREATE TEMP TABLE import_people ON COMMIT DROP AS
-             SELECT q.row_no, coalesce({}) AS person_id FROM import_q q",
-            keys.join(", ")
-        )))
-        .execute(&mut *tx)
-        .await?;
-        staged.retain(|r| !errors.contains_key(&r.row));
+    if let Some(link) = spec.person {
+        write_persons(tx, spec, link, &mut staged, batch, errors).await?;
     }
     let (row_errors, written) = write::write(tx, spec, &staged, batch).await?;
     for e in row_errors {
         errors.entry(e.row).or_default().push(e);
     }
     let mut revisits = 0;
-    if spec.name == "cases" && !written.new_ids.is_empty() {
-        revisits = sqlx::query(
-            "UPDATE cases c SET is_revisit = true
-             WHERE c.id = ANY($1) AND NOT c.is_revisit AND EXISTS (
-               SELECT 1 FROM cases o WHERE o.person_id = c.person_id AND o.id <> c.id
-                 AND o.deleted_at IS NULL AND o.reported_on <= c.reported_on)",
-        )
-        .bind(&written.new_ids)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    if let Some(sql) = spec.revisits
+        && !written.new_ids.is_empty()
+    {
+        revisits = sqlx::query(sql)
+            .bind(&written.new_ids)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
     }
     Ok((written, revisits))
 }
 
-/// A case created by POST (or updated) may belong to a person already in the register.
+/// A record created by POST (or updated) may name a person already in the register.
 fn target_for_people(target: Target) -> Target {
     match target {
         Target::CreateOnly | Target::Id(_) => Target::Upsert,
@@ -518,8 +534,8 @@ pub(super) async fn run_register(
             scope: &who.scope,
             user: &who.actor.username,
             keep_valid,
-            // Only a case import needs the new ids (its revisits); the rest only counts.
-            ids: spec.name == "cases",
+            // Only a register that flags revisits needs the new ids; the rest only counts.
+            ids: spec.revisits.is_some(),
         };
         write_rows(&mut tx, spec, staged, &batch, &mut errors).await?
     } else {
@@ -537,7 +553,45 @@ pub(super) async fn run_register(
             }
         }
     }
-    let refused = !errors.is_empty() && !keep_valid;
+    let counts = Counts {
+        inserted: written.inserted,
+        updated: written.updated,
+        unchanged: written.unchanged,
+        revisits,
+    };
+    let report = report(id, req, table.rows.len(), errors, counts);
+    conclude(pool, tx, who, req, &report, started).await?;
+    progress.phase.store(3, Ordering::Relaxed);
+    Ok(report)
+}
+
+/// Whether an import is refused, nothing written: any row error in atomic mode. In
+/// `valid_rows` mode the good rows are written and the bad ones reported, even when no row is
+/// good. The one rule of every import kind (registers and villages).
+pub fn refused(errors: &BTreeMap<usize, Vec<RowError>>, mode: Mode) -> bool {
+    !errors.is_empty() && mode == Mode::Atomic
+}
+
+/// What an import's writes did, before [`refused`] decides whether they stay.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub revisits: u64,
+}
+
+/// The report of an import of `read` rows with these row errors (by row) and counts: the one
+/// place that builds a [`Report`], for every import kind. A refused import ([`refused`]) reports
+/// nothing written.
+pub fn report(
+    id: &str,
+    req: &Request,
+    read: usize,
+    errors: BTreeMap<usize, Vec<RowError>>,
+    counts: Counts,
+) -> Report {
+    let refused = refused(&errors, req.mode);
     let status = if refused {
         "refused"
     } else if req.dry_run {
@@ -551,37 +605,43 @@ pub(super) async fn run_register(
         .map(|e| e.row)
         .collect::<std::collections::BTreeSet<_>>()
         .len() as u64;
-    let (inserted, updated, unchanged) = if refused {
-        (0, 0, 0)
-    } else {
-        (written.inserted, written.updated, written.unchanged)
-    };
-    let report = Report {
+    let counts = if refused { Counts::default() } else { counts };
+    Report {
         id: id.to_owned(),
         kind: req.kind.as_str(),
         format: req.format.as_str(),
         mode: req.mode,
         dry_run: req.dry_run,
         status,
-        read: table.rows.len() as u64,
-        inserted,
-        updated,
-        unchanged,
+        read: read as u64,
+        inserted: counts.inserted,
+        updated: counts.updated,
+        unchanged: counts.unchanged,
         rejected,
-        revisits: if refused { 0 } else { revisits },
+        revisits: counts.revisits,
         errors_truncated: all.len() > MAX_REPORTED_ERRORS,
         errors: all.into_iter().take(MAX_REPORTED_ERRORS).collect(),
-    };
-    if refused || req.dry_run {
+    }
+}
+
+/// Ends an import: commits its writes with the history and audit rows, or (refused, or a dry
+/// run) rolls them back and records the history and audit alone.
+pub async fn conclude(
+    pool: &PgPool,
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    who: &Who,
+    req: &Request,
+    report: &Report,
+    started: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
+    if report.status == "refused" || req.dry_run {
         tx.rollback().await?;
         let mut conn = pool.acquire().await?;
-        finish(&mut conn, who, req, &report, started).await?;
+        finish(&mut conn, who, req, report, started).await
     } else {
-        finish(&mut tx, who, req, &report, started).await?;
-        tx.commit().await?;
+        finish(&mut tx, who, req, report, started).await?;
+        tx.commit().await
     }
-    progress.phase.store(3, Ordering::Relaxed);
-    Ok(report)
 }
 
 /// Records the import in the history and the audit log (in the import's transaction when it
@@ -641,6 +701,38 @@ pub async fn finish(
     .await
 }
 
+/// An import as its history keeps it: the report, and the account that ran it.
+pub async fn stored_report(
+    pool: &PgPool,
+    id: &str,
+) -> Result<Option<(Value, Option<i64>)>, sqlx::Error> {
+    sqlx::query_as("SELECT report, user_id FROM imports WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// The latest 100 imports, newest first (the report's counts without its row errors): those
+/// of `user_id`, or everyone's when `everyone`.
+pub async fn history(
+    pool: &PgPool,
+    user_id: i64,
+    everyone: bool,
+) -> Result<Vec<Value>, sqlx::Error> {
+    let rows: Vec<(Value,)> = sqlx::query_as(
+        "SELECT jsonb_build_object('id', id, 'kind', kind, 'format', format, 'filename', filename,
+            'mode', mode, 'dry_run', dry_run, 'status', status, 'read', read, 'inserted', inserted,
+            'updated', updated, 'unchanged', unchanged, 'rejected', rejected, 'username', username,
+            'finished_at', finished_at)
+         FROM imports WHERE user_id = $1 OR $2 ORDER BY finished_at DESC LIMIT 100",
+    )
+    .bind(user_id)
+    .bind(everyone)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(v,)| v).collect())
+}
+
 /// The uploaded sheet again, with an error column: every row in atomic mode (fix and upload the
 /// whole sheet again), only the refused rows in `valid_rows` mode (the others are in).
 pub fn error_workbook(
@@ -682,4 +774,84 @@ pub fn error_workbook(
         out_row += 1;
     }
     wb.save_to_buffer()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(mode: Mode, dry_run: bool) -> Request {
+        Request {
+            kind: Kind::Villages,
+            format: Format::Csv,
+            crs: Crs::Wgs84,
+            mode,
+            dry_run,
+            sheet: None,
+            filename: None,
+        }
+    }
+
+    fn row_error(row: usize) -> BTreeMap<usize, Vec<RowError>> {
+        BTreeMap::from([(
+            row,
+            vec![RowError {
+                row,
+                column: None,
+                field: None,
+                value: None,
+                reason: "bad".to_owned(),
+            }],
+        )])
+    }
+
+    const WROTE: Counts = Counts {
+        inserted: 1,
+        updated: 2,
+        unchanged: 3,
+        revisits: 1,
+    };
+
+    #[test]
+    fn an_atomic_import_with_a_row_error_is_refused_and_reports_nothing_written() {
+        let r = report("x", &request(Mode::Atomic, false), 7, row_error(3), WROTE);
+        assert_eq!(r.status, "refused");
+        assert_eq!(
+            (r.inserted, r.updated, r.unchanged, r.revisits),
+            (0, 0, 0, 0)
+        );
+        assert_eq!((r.read, r.rejected), (7, 1));
+    }
+
+    #[test]
+    fn a_valid_rows_import_is_never_refused_even_when_no_row_is_good() {
+        let r = report(
+            "x",
+            &request(Mode::ValidRows, false),
+            1,
+            row_error(2),
+            Counts::default(),
+        );
+        assert_eq!(r.status, "succeeded");
+        assert_eq!(r.rejected, 1);
+        let r = report("x", &request(Mode::ValidRows, true), 7, row_error(2), WROTE);
+        assert_eq!((r.status, r.updated), ("dry_run", 2));
+    }
+
+    #[test]
+    fn an_import_without_errors_reports_what_it_wrote() {
+        let r = report(
+            "x",
+            &request(Mode::Atomic, false),
+            7,
+            BTreeMap::new(),
+            WROTE,
+        );
+        assert_eq!(r.status, "succeeded");
+        assert_eq!(
+            (r.inserted, r.updated, r.unchanged, r.revisits),
+            (1, 2, 3, 1)
+        );
+        assert!(!refused(&BTreeMap::new(), Mode::Atomic));
+    }
 }

@@ -1,9 +1,13 @@
 //! The registers as records: one declaration per register ([`spec`]), one parser from cells to
-//! typed, linked rows ([`parse`]), one batch writer ([`write`]) and one read side ([`read`]).
-//! The JSON API (`/api/{register}`) and the bulk import (`/api/imports`, `echinomap import`)
-//! both go through them, so a value the import refuses the API refuses too, with the same words.
+//! typed, linked rows ([`parse`]), one batch writer ([`write`]) and one read side ([`read`];
+//! the patient register has its own line list, [`cases`]). The JSON API (`/api/{register}`,
+//! one record at a time: [`one`]) and the bulk import (`/api/imports`, `echinomap import`:
+//! [`import`], and [`villages`] for the gazetteer's villages) both go through them, so a value
+//! the import refuses the API refuses too, with the same words.
 
+pub mod cases;
 pub mod import;
+pub mod one;
 pub mod parse;
 pub mod read;
 pub mod spec;

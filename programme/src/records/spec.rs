@@ -167,6 +167,21 @@ pub enum Mask {
     Phone,
 }
 
+/// How the lines of a register carry the person they are about (the case line list names the
+/// patient on the line of the case). The fields named like fields of `register` are the
+/// person's: a batch writes them to `register` first (matched by its natural keys; sex and birth
+/// date read from the ID number when the line leaves them out), and the record's reference to
+/// its person reads the temporary table `import_people` (row number → person id) that this
+/// fills. A record never changes its person: person fields are changed on the person's record.
+#[derive(Debug, Clone, Copy)]
+pub struct PersonLink {
+    /// The register of persons (`people`).
+    pub register: &'static str,
+    /// The field whose column says the lines name their person (`name`); without it the batch
+    /// names no person and leaves the records' persons as they are.
+    pub named_by: &'static str,
+}
+
 /// A rule across fields of one row, checked in Rust: `(field, message, holds)`.
 pub type Check = (
     &'static str,
@@ -207,11 +222,29 @@ pub struct RegisterSpec {
     pub personal: bool,
     pub soft_delete: bool,
     pub checks: &'static [Check],
+    /// The lines carry their person (cases).
+    pub person: Option<PersonLink>,
+    /// SQL that flags the new records repeating an earlier one of the same subject (`$1`: the
+    /// ids a batch inserted); the rows it changes are the import report's `revisits`. A batch
+    /// of such a register returns the ids it wrote.
+    pub revisits: Option<&'static str>,
+    /// `GET /api/{name}` and `/api/{name}/{id}` answer from a read side of the register's own
+    /// (cases: the line list with the person, the latest stage and the next follow-up), not
+    /// from the generic one; its writes are the generic ones.
+    pub own_read_side: bool,
 }
 
 impl RegisterSpec {
     pub fn field(&self, name: &str) -> Option<&'static Field> {
         self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// Whether `field` belongs to the person the line carries ([`PersonLink`]), not to the
+    /// record.
+    pub fn is_person_field(&self, field: &str) -> bool {
+        self.person
+            .and_then(|link| by_name(link.register))
+            .is_some_and(|people| people.field(field).is_some())
     }
 
     pub fn has_village(&self) -> bool {
@@ -257,6 +290,9 @@ const BASE: RegisterSpec = RegisterSpec {
     personal: false,
     soft_delete: true,
     checks: &[],
+    person: None,
+    revisits: None,
+    own_read_side: false,
 };
 
 const DOG_BY_TAG: Reference = Reference {
@@ -743,6 +779,18 @@ pub const SPECS: &[RegisterSpec] = &[
                 |g| g("id_number").is_some() || (g("birth_date").is_some() && g("sex").is_some()),
             ),
         ],
+        person: Some(PersonLink {
+            register: "people",
+            named_by: "name",
+        }),
+        // A person's second case, reported after the first: a relapse or a re-registration.
+        revisits: Some(
+            "UPDATE cases c SET is_revisit = true
+             WHERE c.id = ANY($1) AND NOT c.is_revisit AND EXISTS (
+               SELECT 1 FROM cases o WHERE o.person_id = c.person_id AND o.id <> c.id
+                 AND o.deleted_at IS NULL AND o.reported_on <= c.reported_on)",
+        ),
+        own_read_side: true,
         ..BASE
     },
     RegisterSpec {
@@ -1020,4 +1068,23 @@ pub fn by_name(name: &str) -> Option<&'static RegisterSpec> {
 /// The register an import kind feeds (`villages` has its own path).
 pub fn by_kind(kind: Kind) -> Option<&'static RegisterSpec> {
     SPECS.iter().find(|s| s.kind == Some(kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_person_link_names_a_register_that_has_the_field_naming_the_person() {
+        for spec in SPECS {
+            if let Some(link) = spec.person {
+                let people = by_name(link.register).expect("the person register exists");
+                assert!(people.field(link.named_by).is_some(), "{}", spec.name);
+                assert!(spec.field(link.named_by).is_some(), "{}", spec.name);
+                assert!(spec.is_person_field("id_number"), "{}", spec.name);
+                assert!(!spec.is_person_field("reported_on"), "{}", spec.name);
+            }
+        }
+        assert!(!by_name("people").expect("people").is_person_field("name"));
+    }
 }

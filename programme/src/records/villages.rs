@@ -2,6 +2,10 @@
 //! ones. Rows name existing villages by code (villages are created by the gazetteer, not by
 //! sheets); a row may give a position (lon, lat), a boundary (`geometry`, GeoJSON), a name and
 //! the remote flag. Imported villages are no longer synthetic.
+//!
+//! The rows are checked and written here; the report, the refusal rule and the end of the
+//! import (commit or roll back, history, audit) are the register import's
+//! ([`super::import::report`], [`super::import::conclude`]), so the two kinds cannot drift.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -10,7 +14,7 @@ use echinomap_domain::VillageCode;
 use echinomap_geodata::gcj02::LonLat;
 use echinomap_geodata::import::values;
 
-use super::import::{self, Failure, Mode, Progress, Report, Request, Sheet, Who};
+use super::import::{self, Counts, Failure, Progress, Report, Request, Sheet, Who};
 use super::parse::RowError;
 
 struct Row {
@@ -141,9 +145,12 @@ pub(super) async fn run(
     }
     progress.phase.store(2, Ordering::Relaxed);
     let mut tx = pool.begin().await?;
-    let mut updated = 0u64;
-    let mut unchanged = 0u64;
+    let mut counts = Counts::default();
     for r in &rows {
+        // Each row behind a savepoint: a boundary PostGIS refuses fails its statement, and only
+        // that row is lost, not the transaction (so `valid_rows` keeps the others, like a
+        // register import).
+        let mut row_tx = sqlx::Connection::begin(&mut *tx).await?;
         let result = sqlx::query_scalar::<_, bool>(
             "WITH new AS (
                SELECT v.id,
@@ -169,18 +176,22 @@ pub(super) async fn run(
         .bind(r.point.map(|p| p.2[0] as i64))
         .bind(r.point.map(|p| p.2[1] as i64))
         .bind(r.point.map(|p| p.2[2] as i64))
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *row_tx)
         .await;
         match result {
-            Ok(Some(_)) => updated += 1,
+            Ok(Some(_)) => {
+                row_tx.commit().await?;
+                counts.updated += 1;
+            }
             Ok(None) => {
+                row_tx.commit().await?;
                 let exists: Option<i32> =
                     sqlx::query_scalar("SELECT id FROM villages WHERE code = $1")
                         .bind(r.code.as_str())
                         .fetch_optional(&mut *tx)
                         .await?;
                 if exists.is_some() {
-                    unchanged += 1;
+                    counts.unchanged += 1;
                 } else {
                     errors.entry(r.row).or_default().push(RowError {
                         row: r.row,
@@ -195,8 +206,8 @@ pub(super) async fn run(
                 }
             }
             Err(sqlx::Error::Database(db)) => {
-                // A boundary that is not GeoJSON: the statement failed, so the transaction is
-                // lost; report and stop.
+                // A boundary that is not GeoJSON (or not a polygon).
+                row_tx.rollback().await?;
                 errors.entry(r.row).or_default().push(RowError {
                     row: r.row,
                     column: c_geom.and_then(|c| table.headers.get(c).cloned()),
@@ -204,51 +215,12 @@ pub(super) async fn run(
                     value: r.boundary.clone(),
                     reason: format!("not a GeoJSON polygon: {}", db.message()),
                 });
-                updated = 0;
-                unchanged = 0;
-                break;
             }
             Err(e) => return Err(e.into()),
         }
     }
-    let refused =
-        !errors.is_empty() && (req.mode == Mode::Atomic || updated == 0 && unchanged == 0);
-    let all: Vec<RowError> = errors.into_values().flatten().collect();
-    let rejected = all
-        .iter()
-        .map(|e| e.row)
-        .collect::<std::collections::BTreeSet<_>>()
-        .len() as u64;
-    let report = Report {
-        id: id.to_owned(),
-        kind: req.kind.as_str(),
-        format: req.format.as_str(),
-        mode: req.mode,
-        dry_run: req.dry_run,
-        status: if refused {
-            "refused"
-        } else if req.dry_run {
-            "dry_run"
-        } else {
-            "succeeded"
-        },
-        read: table.rows.len() as u64,
-        inserted: 0,
-        updated: if refused { 0 } else { updated },
-        unchanged: if refused { 0 } else { unchanged },
-        rejected,
-        revisits: 0,
-        errors_truncated: all.len() > import::MAX_REPORTED_ERRORS,
-        errors: all.into_iter().take(import::MAX_REPORTED_ERRORS).collect(),
-    };
-    if refused || req.dry_run {
-        tx.rollback().await?;
-        let mut conn = pool.acquire().await?;
-        import::finish(&mut conn, who, req, &report, started).await?;
-    } else {
-        import::finish(&mut tx, who, req, &report, started).await?;
-        tx.commit().await?;
-    }
+    let report = import::report(id, req, table.rows.len(), errors, counts);
+    import::conclude(pool, tx, who, req, &report, started).await?;
     progress.phase.store(3, Ordering::Relaxed);
     Ok(report)
 }

@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::settings::{Secret, Settings};
+use echinomap_domain::privacy::Suppression;
 use echinomap_programme::audit::Actor;
 use echinomap_programme::auth::password::{self, PasswordPolicy};
 use echinomap_programme::auth::{Role, store};
@@ -161,6 +162,12 @@ pub struct ProgrammeArgs {
     /// A fixed "today" (YYYY-MM-DD) for indicators, work lists and risk; default: the date.
     #[arg(long, env = "ECHINOMAP_TODAY")]
     pub today: Option<chrono::NaiveDate>,
+    /// Counts from 1 to this are hidden from roles without case access (DOMAIN.md §7).
+    #[arg(long, env = "ECHINOMAP_SMALL_COUNTS_INSIDE_MAX", default_value_t = Suppression::DEFAULT.inside_max())]
+    pub small_counts_inside_max: i64,
+    /// Counts from 1 to this are hidden in what is shared outside the organisation.
+    #[arg(long, env = "ECHINOMAP_SMALL_COUNTS_OUTSIDE_MAX", default_value_t = Suppression::DEFAULT.outside_max())]
+    pub small_counts_outside_max: i64,
 }
 
 impl ProgrammeArgs {
@@ -172,6 +179,7 @@ impl ProgrammeArgs {
             followup_grace_days: self.followup_grace_days,
             faecal_sampling_days: self.faecal_sampling_days,
             today: self.today,
+            small_counts: (self.small_counts_inside_max, self.small_counts_outside_max),
         }
     }
 }

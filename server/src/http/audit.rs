@@ -1,4 +1,5 @@
-//! `GET /api/audit`: the audit log for admins, newest first, with filters and cursor paging.
+//! `GET /api/audit`: the audit log for admins, newest first, with filters and cursor paging
+//! ([`echinomap_programme::audit::list`]).
 
 use axum::Json;
 use axum::extract::State;
@@ -8,6 +9,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::extract::ApiQuery;
 use crate::error::{AppError, AppResult};
+use echinomap_programme::audit::{self, Filter};
 
 const MAX_LIMIT: i64 = 1000;
 
@@ -27,20 +29,6 @@ pub struct Params {
     cursor: Option<i64>,
 }
 
-#[derive(Debug, sqlx::FromRow, serde::Serialize)]
-struct Row {
-    id: i64,
-    at: chrono::DateTime<chrono::Utc>,
-    user_id: Option<i64>,
-    username: Option<String>,
-    action: String,
-    table_name: Option<String>,
-    row_id: Option<String>,
-    before: Option<Value>,
-    after: Option<Value>,
-    detail: Option<Value>,
-}
-
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(p): ApiQuery<Params>,
@@ -57,33 +45,15 @@ pub async fn list(
     {
         return Err(AppError::invalid_param("from", "from must not be after to"));
     }
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, at, user_id, username, action::text AS action, table_name, row_id, before, after, detail
-         FROM audit_log
-         WHERE ($1::text IS NULL OR username = $1)
-           AND ($2::text IS NULL OR table_name = $2)
-           AND ($3::text IS NULL OR action::text = $3)
-           AND ($4::date IS NULL OR at >= $4::date)
-           AND ($5::date IS NULL OR at < $5::date + 1)
-           AND ($6::bigint IS NULL OR id < $6)
-         ORDER BY id DESC
-         LIMIT $7",
-    )
-    .bind(p.user)
-    .bind(p.table)
-    .bind(p.action)
-    .bind(p.from)
-    .bind(p.to)
-    .bind(p.cursor)
-    .bind(limit + 1)
-    .fetch_all(&state.pool)
-    .await?;
-    let more = rows.len() as i64 > limit;
-    let page: Vec<&Row> = rows.iter().take(limit as usize).collect();
-    let next_cursor = if more {
-        page.last().map(|r| r.id)
-    } else {
-        None
+    let filter = Filter {
+        user: p.user,
+        table: p.table,
+        action: p.action,
+        from: p.from,
+        to: p.to,
+        cursor: p.cursor,
+        limit,
     };
-    Ok(Json(json!({ "items": page, "next_cursor": next_cursor })))
+    let (items, next_cursor) = audit::list(&state.pool, &filter).await?;
+    Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
 }

@@ -1,19 +1,21 @@
 //! The patient register, read side: `GET /api/cases` (a line list with identifiers masked) and
-//! `GET /api/cases/{id}` (one patient in full, every read audited). Only roles with case access
-//! reach these routes, and only for cases inside their jurisdiction.
+//! `GET /api/cases/{id}` (one patient in full, every read audited), answered by
+//! [`echinomap_programme::records::cases`]. Only roles with case access reach these routes, and
+//! only for cases inside their jurisdiction.
 
 use axum::Json;
 use axum::extract::State;
 use echinomap_domain::PlaceCode;
-use echinomap_domain::privacy::{mask_id_number, mask_phone};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
 use super::extract::{ApiPath, ApiQuery};
 use super::session::Caller;
 use crate::error::{AppError, AppResult};
-use echinomap_programme::audit::{self, Actor, Entry};
+use echinomap_programme::audit::Actor;
+use echinomap_programme::records::cases::{self, Filter};
+use echinomap_programme::records::import::Who;
 
 const MAX_LIMIT: i64 = 500;
 
@@ -28,86 +30,6 @@ pub struct ListParams {
     /// The `next_cursor` of the previous page.
     cursor: Option<i64>,
 }
-
-#[derive(Debug, sqlx::FromRow)]
-struct CaseRow {
-    id: i64,
-    case_type: String,
-    diagnosis_class: String,
-    organ: String,
-    discovery_route: String,
-    reported_on: chrono::NaiveDate,
-    status: String,
-    is_revisit: bool,
-    nndrs_id: Option<String>,
-    onset_on: Option<chrono::NaiveDate>,
-    diagnosed_on: Option<chrono::NaiveDate>,
-    reporting_unit: Option<String>,
-    village_code: String,
-    village_name: String,
-    township_code: String,
-    person_id: i64,
-    person_name: String,
-    sex: String,
-    birth_date: chrono::NaiveDate,
-    id_number: Option<String>,
-    phone: Option<String>,
-    latest_stage: Option<String>,
-    next_followup_due: Option<chrono::NaiveDate>,
-}
-
-#[derive(Debug, Serialize)]
-struct Person<'a> {
-    id: i64,
-    name: &'a str,
-    sex: &'a str,
-    birth_date: chrono::NaiveDate,
-    id_number: Option<String>,
-    phone: Option<String>,
-}
-
-impl CaseRow {
-    fn to_json(&self, full: bool, today: chrono::NaiveDate) -> Value {
-        let (id_number, phone) = if full {
-            (self.id_number.clone(), self.phone.clone())
-        } else {
-            (
-                self.id_number.as_deref().map(mask_id_number),
-                self.phone.as_deref().map(mask_phone),
-            )
-        };
-        json!({
-            "id": self.id,
-            "case_type": self.case_type,
-            "diagnosis_class": self.diagnosis_class,
-            "organ": self.organ,
-            "discovery_route": self.discovery_route,
-            "reported_on": self.reported_on,
-            "status": self.status,
-            "is_revisit": self.is_revisit,
-            "nndrs_id": self.nndrs_id,
-            "onset_on": self.onset_on,
-            "diagnosed_on": self.diagnosed_on,
-            "reporting_unit": self.reporting_unit,
-            "village_code": self.village_code,
-            "village_name": self.village_name,
-            "township_code": self.township_code,
-            "latest_stage": self.latest_stage,
-            "next_followup_due": self.next_followup_due,
-            "followup_overdue": self.next_followup_due.is_some_and(|d| d < today),
-            "person": Person {
-                id: self.person_id,
-                name: &self.person_name,
-                sex: &self.sex,
-                birth_date: self.birth_date,
-                id_number,
-                phone,
-            },
-        })
-    }
-}
-
-const SELECT_CASES: &str = include_str!("cases_select.sql");
 
 pub async fn list(
     State(state): State<AppState>,
@@ -124,50 +46,18 @@ pub async fn list(
     let unit = match params.unit.as_deref() {
         None | Some("") => None,
         Some(u) => {
-            let code =
-                PlaceCode::parse(u).map_err(|e| AppError::invalid_param("unit", e.to_string()))?;
-            if !caller.scope.jurisdiction().contains(&code)
-                && !code.contains(caller.scope.jurisdiction())
-            {
-                return Err(AppError::forbidden(format!(
-                    "{code} lies outside your jurisdiction {}",
-                    caller.scope.prefix()
-                )));
-            }
-            Some(code.as_str().to_owned())
+            Some(PlaceCode::parse(u).map_err(|e| AppError::invalid_param("unit", e.to_string()))?)
         }
     };
-    let today = chrono::Local::now().date_naive();
-    let rows: Vec<CaseRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT_CASES}
-         WHERE c.deleted_at IS NULL
-           AND v.code LIKE $1 || '%'
-           AND ($2::text IS NULL OR v.code LIKE $2 || '%')
-           AND ($3::bigint IS NULL OR c.id > $3)
-           AND (NOT $5 OR EXISTS (SELECT 1 FROM followups f WHERE f.case_id = c.id
-                AND f.visited_on IS NULL AND f.deleted_at IS NULL AND f.due_on < $6))
-         ORDER BY c.id
-         LIMIT $4"
-    )))
-    .bind(caller.scope.prefix())
-    .bind(unit)
-    .bind(params.cursor)
-    .bind(limit + 1)
-    .bind(params.overdue.unwrap_or(false))
-    .bind(today)
-    .fetch_all(&state.pool)
-    .await?;
-    let more = rows.len() as i64 > limit;
-    let page: Vec<&CaseRow> = rows.iter().take(limit as usize).collect();
-    let next_cursor = if more {
-        page.last().map(|r| r.id)
-    } else {
-        None
+    let filter = Filter {
+        unit,
+        overdue: params.overdue.unwrap_or(false),
+        cursor: params.cursor,
+        limit,
     };
-    Ok(Json(json!({
-        "items": page.iter().map(|r| r.to_json(false, today)).collect::<Vec<_>>(),
-        "next_cursor": next_cursor,
-    })))
+    let today = chrono::Local::now().date_naive();
+    let (items, next_cursor) = cases::list(&state.pool, &caller.scope, &filter, today).await?;
+    Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
 }
 
 pub async fn detail(
@@ -176,52 +66,9 @@ pub async fn detail(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<Value>> {
     let today = chrono::Local::now().date_naive();
-    let mut tx = state.pool.begin().await?;
-    let row: Option<CaseRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT_CASES} WHERE c.id = $1 AND c.deleted_at IS NULL AND v.code LIKE $2 || '%'"
-    )))
-    .bind(id)
-    .bind(caller.scope.prefix())
-    .fetch_optional(&mut *tx)
-    .await?;
-    // Outside the jurisdiction is answered like unknown: existence is not disclosed.
-    let row =
-        row.ok_or_else(|| AppError::not_found("case_not_found", format!("no case with id {id}")))?;
-    let history: (Value, Value, Value) = sqlx::query_as(
-        "SELECT
-            coalesce((SELECT json_agg(json_build_object('examined_on', e.examined_on, 'modality', e.modality,
-                'ce_stage', e.ce_stage, 'pnm', CASE WHEN e.pnm_p IS NULL THEN NULL ELSE e.pnm_p::text || e.pnm_n::text || e.pnm_m::text END,
-                'largest_cyst_mm', e.largest_cyst_mm) ORDER BY e.examined_on)
-              FROM imaging_exams e WHERE e.case_id = $1 AND e.deleted_at IS NULL), '[]'::json),
-            coalesce((SELECT json_agg(json_build_object('kind', t.kind, 'started_on', t.started_on, 'ended_on', t.ended_on,
-                'dose_mg_per_kg', t.dose_mg_per_kg, 'adherence_pct', t.adherence_pct, 'hospital', t.hospital,
-                'procedure', t.procedure) ORDER BY t.started_on)
-              FROM treatments t WHERE t.case_id = $1 AND t.deleted_at IS NULL), '[]'::json),
-            coalesce((SELECT json_agg(json_build_object('due_on', f.due_on, 'visited_on', f.visited_on, 'outcome', f.outcome,
-                'ultrasound_done', f.ultrasound_done, 'overdue', f.visited_on IS NULL AND f.due_on < $2) ORDER BY f.due_on)
-              FROM followups f WHERE f.case_id = $1 AND f.deleted_at IS NULL), '[]'::json)",
-    )
-    .bind(id)
-    .bind(today)
-    .fetch_one(&mut *tx)
-    .await?;
-    // Every read of a patient record is audited, in the same transaction as the read.
-    audit::record(
-        &mut tx,
-        &Actor::user(caller.user_id, &caller.username),
-        Entry {
-            action: "read",
-            table: Some("cases"),
-            row_id: Some(id.to_string()),
-            detail: Some(json!({ "person_id": row.person_id })),
-            ..Entry::default()
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    let mut body = row.to_json(true, today);
-    body["imaging"] = history.0;
-    body["treatments"] = history.1;
-    body["followups"] = history.2;
-    Ok(Json(body))
+    let who = Who {
+        actor: Actor::user(caller.user_id, &caller.username),
+        scope: caller.scope.prefix().to_owned(),
+    };
+    Ok(Json(cases::detail(&state.pool, &who, id, today).await?))
 }

@@ -4,29 +4,21 @@
 //! decimals, a `bbox`, no `crs` member. CSV: UTF-8 with a BOM, `lon`/`lat` columns (a polygon's
 //! point on surface), Chinese (`lang=zh`, default) or English headers.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use futures_util::TryStreamExt;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::Row;
 use tracing::Instrument;
 
 use super::extract::{ApiPath, ApiQuery};
 use super::session::Caller;
 use super::{AppState, streaming};
 use crate::error::{AppError, AppResult};
+use echinomap_domain::privacy::Audience;
 use echinomap_programme::audit::{self, Actor, Entry};
-use echinomap_programme::exports::{self, Layer};
-
-/// Personal counts up to this are withheld from roles without unsuppressed access.
-pub const SMALL_COUNT_MAX: i64 = 4;
-/// ... and up to this for anything marked for an external audience.
-pub const EXTERNAL_COUNT_MAX: i64 = 9;
-/// Bytes gathered before a chunk goes to the client.
-const CHUNK: usize = 64 * 1024;
+use echinomap_programme::exports::{self, Layer, Selection};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,30 +28,16 @@ pub struct ExportParams {
     township: Option<String>,
     /// `zh` (default) or `en` CSV headers.
     lang: Option<String>,
-    /// `internal` (default) or `external`: suppression 1–9 for everybody.
+    /// `internal` (default) or `external`: the outside audience's suppression for everybody.
     audience: Option<String>,
 }
 
-/// What an export or an OGC request reads: layer, period, township, suppression.
-#[derive(Debug, Clone)]
-pub struct Selection {
-    pub layer: &'static Layer,
-    pub from: chrono::NaiveDate,
-    pub to: chrono::NaiveDate,
-    pub period_label: String,
-    pub township: Option<String>,
-    /// Personal counts 1..=max are withheld; None: unsuppressed.
-    pub suppress_max: Option<i64>,
-}
-
-pub fn suppression(caller: &Caller, external: bool) -> Option<i64> {
-    if external {
-        Some(EXTERNAL_COUNT_MAX)
-    } else if caller.suppress_small_counts() {
-        Some(SMALL_COUNT_MAX)
-    } else {
-        None
-    }
+/// The largest count of people withheld from what `caller` reads (`external`: from what they
+/// take outside the organisation), by the running rule ([`echinomap_programme::config::Programme::small_max`]).
+pub fn suppress_max(state: &AppState, caller: &Caller, external: bool) -> Option<i64> {
+    state
+        .programme
+        .small_max(exports::audience(caller, external))
 }
 
 pub fn township_param(caller: &Caller, township: Option<&str>) -> AppResult<Option<String>> {
@@ -80,50 +58,20 @@ pub fn township_param(caller: &Caller, township: Option<&str>) -> AppResult<Opti
     }
 }
 
-/// Refuses a period in the future, and a period without any record of the layer.
-pub async fn check_period(state: &AppState, caller: &Caller, sel: &Selection) -> AppResult<()> {
-    let today = chrono::Local::now().date_naive();
-    if sel.layer.periodic && sel.from > today {
-        return Err(AppError::invalid_param(
-            "period",
-            format!("the period {} has not started", sel.period_label),
-        ));
-    }
-    if let Some(sql) = sel.layer.has_data_sql {
-        let any: Option<i32> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(caller.scope.prefix())
-            .bind(sel.from)
-            .bind(sel.to)
-            .bind(&sel.township)
-            .fetch_optional(&state.pool)
-            .await?;
-        if any.is_none() {
-            return Err(AppError::not_found(
-                "no_data_for_period",
-                format!(
-                    "{} has no records in {} within your jurisdiction",
-                    sel.layer.name, sel.period_label
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Risk columns by village code for the layers that have them (as of the period's end), as the
-/// JSON parameter of [`exports::page_sql`]; null for the other layers.
+/// JSON parameter of the layer's rows ([`Selection::page`], [`Selection::document`]); null for
+/// the other layers.
 pub async fn risk_for(state: &AppState, caller: &Caller, sel: &Selection) -> AppResult<Value> {
     if !sel.layer.has_risk() {
         return Ok(Value::Null);
     }
+    // `village_risk` applies the inside rule when told to suppress: for a caller without case
+    // access, whatever the audience of the export (as it always has).
+    let suppress = caller.audience() != Audience::CaseAccess;
     let rows = state
-        .village_risk(
-            caller.scope.prefix(),
-            Some(sel.to),
-            caller.suppress_small_counts(),
-        )
+        .village_risk(caller.scope.prefix(), Some(sel.to), suppress)
         .await?;
-    Ok(exports::risk_columns(rows))
+    Ok(exports::risk_columns(&rows))
 }
 
 /// Refuses a register layer (one row per dog…) to a role without the register's permission, and
@@ -171,9 +119,8 @@ pub async fn export(
         )
     })?;
     let period = match p.period.as_deref() {
-        Some(s) => echinomap_tiles::period::Period::parse(s)
-            .map_err(|e| AppError::invalid_param("period", e.to_string()))?,
-        None => echinomap_tiles::period::Period::year_of(chrono::Local::now().date_naive()),
+        Some(s) => super::tiles::period_param(s)?,
+        None => echinomap_domain::Period::year_of(chrono::Local::now().date_naive()),
     };
     let english = match p.lang.as_deref() {
         None | Some("zh") => false,
@@ -198,26 +145,16 @@ pub async fn export(
     check_rows(&caller, layer, external)?;
     let sel = Selection {
         layer,
-        from: period.from,
-        to: period.to,
-        period_label: period.label(),
+        scope: caller.scope.clone(),
+        from: period.start(),
+        to: period.end(),
+        period_label: period.key(),
         township: township_param(&caller, p.township.as_deref())?,
-        suppress_max: suppression(&caller, external),
+        suppress_max: suppress_max(&state, &caller, external),
     };
-    check_period(&state, &caller, &sel).await?;
+    sel.check_period(&state.pool).await?;
     let risk = risk_for(&state, &caller, &sel).await?;
-    let bbox: (i64, Option<f64>, Option<f64>, Option<f64>, Option<f64>) =
-        sqlx::query_as(sqlx::AssertSqlSafe(exports::extent_sql(layer)))
-            .bind(caller.scope.prefix())
-            .bind(sel.from)
-            .bind(sel.to)
-            .bind(&sel.township)
-            .bind(None::<f64>)
-            .bind(None::<f64>)
-            .bind(None::<f64>)
-            .bind(None::<f64>)
-            .fetch_one(&state.pool)
-            .await?;
+    let extent = sel.extent(&state.pool, None).await?;
     // Audited before the first byte: an interrupted download was still an export.
     let mut conn = state.pool.acquire().await?;
     audit::record(
@@ -227,110 +164,42 @@ pub async fn export(
             action: "export",
             table: Some(layer.name),
             detail: Some(json!({"format": format, "period": sel.period_label, "township": sel.township,
-                "audience": if external { "external" } else { "internal" }, "suppressed": sel.suppress_max, "features": bbox.0})),
+                "audience": if external { "external" } else { "internal" }, "suppressed": sel.suppress_max, "features": extent.count})),
             ..Entry::default()
         },
     )
     .await?;
     drop(conn);
-    let (writer, body) = streaming::body();
-    let head = if format == "geojson" {
-        let mut h = format!(
-            "{{\"type\":\"FeatureCollection\",\"name\":{},\"period\":{},",
-            json!(layer.name),
-            json!(sel.period_label)
-        );
-        if let (_, Some(a), Some(b), Some(c), Some(d)) = bbox {
-            let bb = json!([round6(a), round6(b), round6(c), round6(d)]);
-            h.push_str(&format!("\"bbox\":{bb},"));
-        }
-        h.push_str("\"features\":[");
-        h
-    } else {
-        let mut h = String::from("\u{feff}");
-        let names: Vec<&str> = layer
-            .columns
-            .iter()
-            .map(|c| if english { c.name } else { c.zh })
-            .chain(if english {
-                ["lon", "lat", "suppressed"]
-            } else {
-                ["经度", "纬度", "已抑制"]
-            })
-            .collect();
-        h.push_str(&names.join(","));
-        h.push_str("\r\n");
-        h
-    };
-    let geojson = format == "geojson";
-    let row_format = if geojson {
+    let row_format = if format == "geojson" {
         exports::Format::GeoJson
     } else {
         exports::Format::Csv { english }
     };
+    let (writer, body) = streaming::body();
     let pool = state.pool.clone();
-    let scope = caller.scope.prefix().to_owned();
     // The producer logs in the request's span (its path), after the handler has returned.
     let span = tracing::Span::current();
     tokio::spawn(
         async move {
-            if writer.send(Bytes::from(head)).await.is_err() {
-                return;
-            }
-            // PostgreSQL writes every row (suppression included); here rows are only copied into
-            // 64 KiB chunks. The rows arrive as the socket is read: memory stays flat.
-            let sql = exports::page_sql(sel.layer, row_format, sel.suppress_max);
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(&scope)
-                .bind(sel.from)
-                .bind(sel.to)
-                .bind(&sel.township)
-                .bind(None::<f64>)
-                .bind(None::<f64>)
-                .bind(None::<f64>)
-                .bind(None::<f64>)
-                .bind(None::<i64>)
-                .bind(0i64);
-            if sel.layer.has_risk() {
-                query = query.bind(risk);
-            }
-            let mut rows = query.fetch(&pool);
-            let mut first = true;
-            let mut buf = bytes::BytesMut::with_capacity(CHUNK + 4096);
-            loop {
-                let row = match rows.try_next().await {
-                    Ok(Some(r)) => r,
-                    Ok(None) => break,
+            // PostgreSQL writes every row (suppression included); the programme only joins them
+            // into chunks, read as the client takes them: memory stays flat.
+            let chunks = sel.document(&pool, row_format, extent.bbox, &risk);
+            let mut chunks = std::pin::pin!(chunks);
+            while let Some(chunk) = chunks.next().await {
+                match chunk {
+                    Ok(bytes) => {
+                        if writer.send(bytes).await.is_err() {
+                            return;
+                        }
+                    }
                     Err(e) => {
                         // The body is already streaming: end it as failed rather than pretend.
-                        let reason = format!("export of {} failed mid-stream: {e}", sel.layer.name);
-                        writer.fail(reason).await;
+                        writer.fail(e.to_string()).await;
                         return;
                     }
-                };
-                let Ok(text) = row.try_get::<&str, _>(0) else {
-                    let reason = format!("export of {}: a row is not text", sel.layer.name);
-                    writer.fail(reason).await;
-                    return;
-                };
-                if geojson && !first {
-                    buf.extend_from_slice(b",");
-                }
-                buf.extend_from_slice(text.as_bytes());
-                if !geojson {
-                    buf.extend_from_slice(b"\r\n");
-                }
-                first = false;
-                if buf.len() >= CHUNK && writer.send(buf.split().freeze()).await.is_err() {
-                    return;
                 }
             }
-            if geojson {
-                buf.extend_from_slice(b"]}");
-            }
-            if writer.send(buf.freeze()).await.is_ok() {
-                writer.finish();
-            }
+            writer.finish();
         }
         .instrument(span),
     );
@@ -347,15 +216,11 @@ pub async fn export(
                 format!(
                     "attachment; filename=\"{}-{}.{ext}\"",
                     layer.name,
-                    period.label()
+                    period.key()
                 ),
             ),
         ],
         body,
     )
         .into_response())
-}
-
-pub fn round6(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
 }

@@ -1,4 +1,5 @@
-//! `GET /healthz`: is the service up, and can it reach its database.
+//! `GET /healthz`: is the service up, and can it reach its database
+//! ([`echinomap_programme::health::probe`]).
 
 use std::time::Duration;
 
@@ -10,17 +11,14 @@ use serde_json::{Value, json};
 use super::AppState;
 
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let probe = sqlx::query_as::<_, (String, String)>(
-        "SELECT current_setting('server_version'), postgis_lib_version()",
-    )
-    .fetch_one(&state.pool);
+    let probe = echinomap_programme::health::probe(&state.pool);
     match tokio::time::timeout(Duration::from_secs(3), probe).await {
-        Ok(Ok((postgres, postgis))) => (
+        Ok(Ok(db)) => (
             StatusCode::OK,
             Json(json!({
                 "status": "ok",
                 "version": env!("CARGO_PKG_VERSION"),
-                "database": { "status": "ok", "postgres": postgres, "postgis": postgis },
+                "database": { "status": "ok", "postgres": db.postgres, "postgis": db.postgis },
             })),
         ),
         outcome => {

@@ -1,15 +1,15 @@
 //! `GET /api/hotspots` (H3 hotspot grid as GeoJSON) and `GET /api/scan` (Kulldorff clusters as
-//! GeoJSON circles) over the service's own data. The statistics are
-//! `echinomap_geodata::hotspots`; this module chooses the places and denominators of a layer,
-//! scopes them to the caller, stores results keyed by the data versions they read, and
-//! withholds counts of 1–4 (and the rates made from them) from roles without case access.
+//! GeoJSON circles) over the service's own data. The analyses are
+//! [`echinomap_programme::hotspots`]; this module reads the parameters, scopes them to the
+//! caller, and withholds the small counts of people (and the rates made from them) from readers
+//! under the small-count rule ([`echinomap_programme::config::Programme::small_max`]).
 
 use axum::Json;
 use axum::extract::State;
 use chrono::NaiveDate;
 use echinomap_domain::PlaceCode;
-use echinomap_geodata::hotspots::scan::{Location, Model, ScanOptions};
-use echinomap_geodata::hotspots::{self, HotspotOptions, Place, Variable};
+use echinomap_geodata::hotspots::Variable;
+use echinomap_programme::hotspots::{self, HotspotsError, Request, round6};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -17,85 +17,19 @@ use super::AppState;
 use super::extract::ApiQuery;
 use super::session::Caller;
 use crate::error::{AppError, AppResult};
-use echinomap_programme::auth::SMALL_COUNT_MAX;
 
-/// A hotspot layer: what is counted, over which denominator, from which tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Layer {
-    /// Human cases reported in the period over the village population.
-    HumanCases,
-    /// Positive dog faecal tests over dogs tested in the period.
-    DogPositivity,
-    /// Animals with cysts over animals inspected, by the animals' origin village.
-    LivestockInfection,
-}
+/// The analysed layers; `tiles` names its `source=` with them too.
+pub(crate) use echinomap_programme::hotspots::Layer;
 
-impl Layer {
-    /// The analysed layer named in `field` (`layer=` here, `source=` for tiles).
-    pub(crate) fn parse(field: &str, s: &str) -> AppResult<Self> {
-        match s {
-            "human_cases" => Ok(Self::HumanCases),
-            "dog_positivity" => Ok(Self::DogPositivity),
-            "livestock_infection" => Ok(Self::LivestockInfection),
-            other => Err(AppError::invalid_param(
-                field,
-                format!(
-                    "unknown layer {other:?}: human_cases, dog_positivity or livestock_infection"
-                ),
-            )),
-        }
-    }
-
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::HumanCases => "human_cases",
-            Self::DogPositivity => "dog_positivity",
-            Self::LivestockInfection => "livestock_infection",
-        }
-    }
-
-    /// The tables the layer reads, in name order (the order of the versions in stored keys).
-    fn tables(self) -> &'static [&'static str] {
-        match self {
-            Self::HumanCases => &["cases", "village_denominators", "villages"],
-            Self::DogPositivity => &["faecal_tests", "villages"],
-            Self::LivestockInfection => &["slaughter_inspections", "villages"],
-        }
-    }
-
-    /// Counts of people are personal; counts of animals are not suppressed.
-    fn personal(self) -> bool {
-        self == Self::HumanCases
-    }
-
-    /// One row per village of the scope: code, lon, lat, count, denominator.
-    fn places_sql(self) -> &'static str {
-        match self {
-            Self::HumanCases => {
-                "SELECT v.code::text, ST_X(v.geom), ST_Y(v.geom),
-                        (SELECT count(*) FROM cases c WHERE c.village_id = v.id AND c.deleted_at IS NULL
-                            AND c.reported_on BETWEEN $2 AND $3)::float8,
-                        coalesce((SELECT population FROM village_denominators d WHERE d.village_id = v.id
-                                  ORDER BY year DESC LIMIT 1), 0)::float8
-                 FROM villages v WHERE v.code LIKE $1 || '%' ORDER BY v.code"
-            }
-            Self::DogPositivity => {
-                "SELECT v.code::text, ST_X(v.geom), ST_Y(v.geom),
-                        count(f.id) FILTER (WHERE f.result = 'positive')::float8,
-                        count(f.id) FILTER (WHERE f.result <> 'inconclusive')::float8
-                 FROM villages v
-                 LEFT JOIN faecal_tests f ON f.village_id = v.id AND f.deleted_at IS NULL
-                      AND f.sampled_on BETWEEN $2 AND $3
-                 WHERE v.code LIKE $1 || '%' GROUP BY v.id ORDER BY v.code"
-            }
-            Self::LivestockInfection => {
-                "SELECT v.code::text, ST_X(v.geom), ST_Y(v.geom),
-                        coalesce(sum(s.infected), 0)::float8, coalesce(sum(s.slaughtered), 0)::float8
-                 FROM villages v
-                 LEFT JOIN slaughter_inspections s ON s.origin_village_id = v.id AND s.deleted_at IS NULL
-                      AND s.inspected_on BETWEEN $2 AND $3
-                 WHERE v.code LIKE $1 || '%' GROUP BY v.id ORDER BY v.code"
-            }
+impl From<HotspotsError> for AppError {
+    fn from(e: HotspotsError) -> Self {
+        match e {
+            e @ HotspotsError::NotComputable(_) => AppError::Unprocessable {
+                code: "not_computable",
+                message: e.to_string(),
+                details: Value::Null,
+            },
+            HotspotsError::Programme(e) => e.into(),
         }
     }
 }
@@ -116,13 +50,6 @@ pub struct Params {
     ring: Option<u32>,
 }
 
-struct Request {
-    layer: Layer,
-    from: NaiveDate,
-    to: NaiveDate,
-    scope: String,
-}
-
 /// Validates the shared parameters: layer, period (default the last 365 days), scope.
 fn request(
     caller: &Caller,
@@ -139,7 +66,7 @@ fn request(
         return Err(AppError::invalid_param("from", "from must not be after to"));
     }
     let scope = match township.filter(|t| !t.is_empty()) {
-        None => caller.scope.prefix().to_owned(),
+        None => caller.scope.jurisdiction().clone(),
         Some(t) => {
             let code = PlaceCode::parse(t)
                 .map_err(|e| AppError::invalid_param("township", e.to_string()))?;
@@ -149,7 +76,7 @@ fn request(
                     caller.scope.prefix()
                 )));
             }
-            code.as_str().to_owned()
+            code
         }
     };
     Ok(Request {
@@ -160,46 +87,28 @@ fn request(
     })
 }
 
-async fn places(state: &AppState, r: &Request) -> AppResult<Vec<(String, f64, f64, f64, f64)>> {
-    let rows: Vec<(String, f64, f64, f64, f64)> = sqlx::query_as(r.layer.places_sql())
-        .bind(&r.scope)
-        .bind(r.from)
-        .bind(r.to)
-        .fetch_all(&state.pool)
-        .await?;
-    // A village without a denominator in the period carries no information.
-    Ok(rows.into_iter().filter(|p| p.4 > 0.0).collect())
-}
-
-fn stat_error(e: hotspots::HotspotError) -> AppError {
-    AppError::Unprocessable {
-        code: "not_computable",
-        message: format!("the statistics cannot be computed on these data: {e}"),
-        details: Value::Null,
+/// The largest count of the layer hidden from the caller: counts of people only, under the
+/// caller's audience; `None` when nothing is hidden.
+fn small_max(state: &AppState, caller: &Caller, layer: Layer) -> Option<i64> {
+    if layer.personal() {
+        state.programme.small_max(caller.audience())
+    } else {
+        None
     }
 }
 
-fn outline_geojson(cell: u64) -> Value {
-    echinomap_geodata::cells::outline(cell).map_or(Value::Null, |p| {
-        let ring: Vec<[f64; 2]> = p
-            .exterior()
-            .coords()
-            .map(|c| [round6(c.x), round6(c.y)])
-            .collect();
-        json!({ "type": "Polygon", "coordinates": [ring] })
-    })
-}
-
-fn round6(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
-}
-
-/// Withholds a count of 1–4 and the rates made from it.
-fn suppress_props(props: &mut serde_json::Map<String, Value>, count_key: &str, rate_keys: &[&str]) {
+/// Withholds a small count (1 to `small_max`) and the rates made from it, and says so in
+/// `suppressed`.
+fn suppress_props(
+    props: &mut serde_json::Map<String, Value>,
+    count_key: &str,
+    rate_keys: &[&str],
+    small_max: Option<i64>,
+) {
     let small = props
         .get(count_key)
         .and_then(Value::as_f64)
-        .is_some_and(|c| c >= 1.0 && c <= SMALL_COUNT_MAX as f64);
+        .is_some_and(|c| echinomap_domain::privacy::hidden_under(small_max, c));
     props.insert("suppressed".into(), json!(small));
     if small {
         props.insert(count_key.into(), Value::Null);
@@ -232,40 +141,22 @@ pub async fn hotspots(
     if !(1..=3).contains(&ring) {
         return Err(AppError::invalid_param("ring", "ring must be 1–3"));
     }
-    // The tables are listed in name order, as the stored keys have them.
-    let versions = state.watch.versions(&state.pool, r.layer.tables()).await?;
-    let key = format!(
-        "{}|r{resolution}|{}..{}|{}|ring{ring}|{}|v{:?}",
-        r.layer.as_str(),
-        r.from,
-        r.to,
-        variable.as_str(),
-        r.scope,
-        versions
-    );
-    let stored: Option<(i64, Value, chrono::DateTime<chrono::Utc>)> =
-        sqlx::query_as("SELECT id, summary, computed_at FROM hotspot_results WHERE cache_key = $1")
-            .bind(&key)
-            .fetch_optional(&state.pool)
-            .await?;
-    let (id, summary, computed_at) = match stored {
-        Some(s) => s,
-        None => compute_and_store(&state, &r, resolution, ring, variable, &key).await?,
-    };
-    let cells: Vec<(i64, Value, Value)> =
-        sqlx::query_as("SELECT cell, ST_AsGeoJSON(geom, 6)::json, stats FROM hotspot_cells WHERE result_id = $1 ORDER BY cell")
-            .bind(id)
-            .fetch_all(&state.pool)
-            .await?;
-    let suppress = r.layer.personal() && caller.suppress_small_counts();
-    let features: Vec<Value> = cells
+    let grid = hotspots::grid(&state.pool, &state.watch, &r, resolution, ring, variable).await?;
+    let small_max = small_max(&state, &caller, r.layer);
+    let features: Vec<Value> = grid
+        .cells
         .into_iter()
-        .map(|(cell, geometry, stats)| {
-            let mut props = stats.as_object().cloned().unwrap_or_default();
-            if suppress {
-                suppress_props(&mut props, "count", &["rate", "eb_rate", "spatial_eb_rate"]);
+        .map(|c| {
+            let mut props = c.stats;
+            if small_max.is_some() {
+                suppress_props(
+                    &mut props,
+                    "count",
+                    &["rate", "eb_rate", "spatial_eb_rate"],
+                    small_max,
+                );
             }
-            json!({ "type": "Feature", "id": cell, "geometry": geometry, "properties": props })
+            json!({ "type": "Feature", "id": c.cell, "geometry": c.geometry, "properties": props })
         })
         .collect();
     Ok(Json(json!({
@@ -279,98 +170,11 @@ pub async fn hotspots(
             "variable": variable.as_str(),
             "ring": ring,
             "scope": r.scope,
-            "computed_at": computed_at,
-            "summary": summary,
-            "small_counts_suppressed": suppress,
+            "computed_at": grid.computed_at,
+            "summary": grid.summary,
+            "small_counts_suppressed": small_max.is_some(),
         },
     })))
-}
-
-async fn compute_and_store(
-    state: &AppState,
-    r: &Request,
-    resolution: u8,
-    ring: u32,
-    variable: Variable,
-    key: &str,
-) -> AppResult<(i64, Value, chrono::DateTime<chrono::Utc>)> {
-    let rows = places(state, r).await?;
-    let places: Vec<Place> = rows
-        .iter()
-        .map(|(_, lon, lat, count, population)| Place {
-            lon: *lon,
-            lat: *lat,
-            count: *count,
-            population: *population,
-        })
-        .collect();
-    let opts = HotspotOptions {
-        variable,
-        ..HotspotOptions::default()
-    };
-    let res = hotspots::resolution(resolution).map_err(stat_error)?;
-    let result = tokio::task::spawn_blocking(move || hotspots::analyse(&places, res, ring, &opts))
-        .await
-        .map_err(anyhow::Error::from)?
-        .map_err(stat_error)?;
-    let summary = serde_json::to_value(&result.summary).map_err(anyhow::Error::from)?;
-    let mut tx = state.pool.begin().await?;
-    let (id, computed_at): (i64, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
-        "INSERT INTO hotspot_results (cache_key, layer, resolution, period_from, period_to, scope, params, summary)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (cache_key) DO UPDATE SET computed_at = hotspot_results.computed_at
-         RETURNING id, computed_at",
-    )
-    .bind(key)
-    .bind(r.layer.as_str())
-    .bind(i16::from(resolution))
-    .bind(r.from)
-    .bind(r.to)
-    .bind(&r.scope)
-    .bind(json!({ "variable": variable.as_str(), "ring": ring, "permutations": opts.permutations, "seed": opts.seed, "alpha": opts.alpha, "correction": "fdr" }))
-    .bind(&summary)
-    .fetch_one(&mut *tx)
-    .await?;
-    let mut cells = Vec::with_capacity(result.cells.len());
-    let mut geoms = Vec::with_capacity(result.cells.len());
-    let mut stats = Vec::with_capacity(result.cells.len());
-    for c in &result.cells {
-        let cell = u64::from(c.cell);
-        cells.push(cell as i64);
-        geoms.push(outline_geojson(cell).to_string());
-        stats.push(json!({
-            "h3_cell": hotspots::cell_hex(c.cell),
-            "n_points": c.n_points,
-            "population": c.population,
-            "count": c.count,
-            "rate": c.rate,
-            "eb_rate": c.eb_rate,
-            "spatial_eb_rate": c.spatial_eb_rate,
-            "neighbors": c.neighbors,
-            "gi_star_z": c.gi_star_z,
-            "gi_star_p": c.gi_star_p,
-            "gi_star_p_sim": c.gi_star_p_sim,
-            "gi_star_bin": c.gi_star_bin,
-            "lisa_i": c.lisa_i,
-            "lisa_quadrant": c.lisa_quadrant.map(|q| q.as_str()),
-            "lisa_p_sim": c.lisa_p_sim,
-            "lisa_cluster": c.lisa_cluster.as_str(),
-        }));
-    }
-    sqlx::query(
-        "INSERT INTO hotspot_cells (result_id, cell, geom, stats)
-         SELECT $1, c, ST_SetSRID(ST_GeomFromGeoJSON(g), 4326), s
-         FROM unnest($2::bigint[], $3::text[], $4::jsonb[]) AS u(c, g, s)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(id)
-    .bind(&cells)
-    .bind(&geoms)
-    .bind(&stats)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok((id, summary, computed_at))
 }
 
 #[derive(Debug, Deserialize)]
@@ -398,105 +202,17 @@ fn circle(lon: f64, lat: f64, radius_km: f64) -> Value {
     json!({ "type": "Polygon", "coordinates": [ring] })
 }
 
-/// Keeps the clusters of one scan run for the `scan_clusters` export (the latest per scope).
-async fn store_scan(
-    state: &AppState,
-    r: &Request,
-    opts: &ScanOptions,
-    locations: &[Location],
-    clusters: &[hotspots::scan::Cluster],
-) -> AppResult<()> {
-    let mut tx = state.pool.begin().await?;
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO scan_results (layer, period_from, period_to, scope, model, params)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    )
-    .bind(r.layer.as_str())
-    .bind(r.from)
-    .bind(r.to)
-    .bind(&r.scope)
-    .bind(opts.model.as_str())
-    .bind(json!({
-        "max_population_fraction": opts.max_population_fraction,
-        "replications": opts.replications,
-        "seed": opts.seed,
-        "max_clusters": opts.max_clusters,
-        "locations": locations.len(),
-    }))
-    .fetch_one(&mut *tx)
-    .await?;
-    let rows: Vec<Value> = clusters
-        .iter()
-        .map(|c| {
-            let centre = &locations[c.center];
-            json!({
-                "rank": c.rank,
-                "lon": centre.lon,
-                "lat": centre.lat,
-                "code": centre.id,
-                "radius_m": c.radius_km * 1000.0,
-                "population": c.population,
-                "observed": c.observed,
-                "expected": c.expected,
-                "relative_risk": c.relative_risk.is_finite().then_some(c.relative_risk),
-                "llr": c.llr,
-                "p_value": c.p_value,
-                "members": c.members.iter().map(|i| locations[*i].id.as_str()).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    sqlx::query(
-        "INSERT INTO scan_clusters (result_id, rank, centre, centre_code, radius_m, population,
-                                    observed, expected, relative_risk, llr, p_value, member_codes)
-         SELECT $1, x.rank, ST_SetSRID(ST_MakePoint(x.lon, x.lat), 4326), x.code, x.radius_m,
-                x.population, x.observed, x.expected, x.relative_risk, x.llr, x.p_value, x.members
-         FROM jsonb_to_recordset($2) AS x(rank int, lon float8, lat float8, code text, radius_m float8,
-              population float8, observed float8, expected float8, relative_risk float8, llr float8,
-              p_value float8, members text[])",
-    )
-    .bind(id)
-    .bind(Value::Array(rows))
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    tracing::info!(scan.id = id, scan.layer = r.layer.as_str(), scan.scope = %r.scope, scan.clusters = clusters.len(), "scan stored");
-    Ok(())
-}
-
 pub async fn scan(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(p): ApiQuery<ScanParams>,
 ) -> AppResult<Json<Value>> {
     let r = request(&caller, &p.layer, p.from, p.to, p.township.as_deref())?;
-    let rows = places(&state, &r).await?;
-    let locations: Vec<Location> = rows
-        .iter()
-        .map(|(code, lon, lat, count, population)| Location {
-            id: code.clone(),
-            lon: *lon,
-            lat: *lat,
-            count: *count,
-            population: *population,
-        })
-        .collect();
-    let model = if r.layer == Layer::HumanCases {
-        Model::Poisson
-    } else {
-        Model::Bernoulli
-    };
-    let opts = ScanOptions {
-        model,
-        ..ScanOptions::default()
-    };
-    let locs = locations.clone();
-    let clusters = tokio::task::spawn_blocking(move || hotspots::scan::scan(&locs, &opts))
-        .await
-        .map_err(anyhow::Error::from)?
-        .map_err(stat_error)?;
-    store_scan(&state, &r, &opts, &locations, &clusters).await?;
-    let suppress = r.layer.personal() && caller.suppress_small_counts();
-    let features: Vec<Value> = clusters
+    let run = hotspots::scan(&state.pool, &r).await?;
+    let small_max = small_max(&state, &caller, r.layer);
+    let locations = &run.locations;
+    let features: Vec<Value> = run
+        .clusters
         .iter()
         .map(|c| {
             let centre = &locations[c.center];
@@ -517,8 +233,8 @@ pub async fn scan(
             .as_object()
             .cloned()
             .unwrap_or_default();
-            if suppress {
-                suppress_props(&mut props, "observed", &["relative_risk"]);
+            if small_max.is_some() {
+                suppress_props(&mut props, "observed", &["relative_risk"], small_max);
             }
             json!({ "type": "Feature", "id": c.rank, "geometry": circle(centre.lon, centre.lat, c.radius_km), "properties": props })
         })
@@ -526,6 +242,6 @@ pub async fn scan(
     Ok(Json(json!({
         "type": "FeatureCollection",
         "features": features,
-        "properties": { "layer": r.layer.as_str(), "from": r.from, "to": r.to, "scope": r.scope, "model": model.as_str(), "replications": opts.replications },
+        "properties": { "layer": r.layer.as_str(), "from": r.from, "to": r.to, "scope": r.scope, "model": run.options.model.as_str(), "replications": run.options.replications },
     })))
 }

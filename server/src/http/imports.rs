@@ -338,12 +338,7 @@ pub async fn status(
             Some(Err(err)) => (StatusCode::OK, Json(json!({ "id": id, "status": "failed", "phase": "done", "failure": err["error"] }))).into_response(),
         });
     }
-    let stored: Option<(Value, Option<i64>)> =
-        sqlx::query_as("SELECT report, user_id FROM imports WHERE id = $1")
-            .bind(&id)
-            .fetch_optional(&state.pool)
-            .await?;
-    match stored {
+    match import::stored_report(&state.pool, &id).await? {
         Some((report, owner)) if owner == Some(caller.user_id) || caller.can(Perm::Admin) => {
             Ok(Json(report).into_response())
         }
@@ -387,20 +382,8 @@ pub async fn errors_xlsx(
 }
 
 pub async fn history(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    let rows: Vec<(Value,)> = sqlx::query_as(
-        "SELECT jsonb_build_object('id', id, 'kind', kind, 'format', format, 'filename', filename,
-            'mode', mode, 'dry_run', dry_run, 'status', status, 'read', read, 'inserted', inserted,
-            'updated', updated, 'unchanged', unchanged, 'rejected', rejected, 'username', username,
-            'finished_at', finished_at)
-         FROM imports WHERE user_id = $1 OR $2 ORDER BY finished_at DESC LIMIT 100",
-    )
-    .bind(caller.user_id)
-    .bind(caller.can(Perm::Admin))
-    .fetch_all(&state.pool)
-    .await?;
-    Ok(Json(
-        json!({ "items": rows.into_iter().map(|(v,)| v).collect::<Vec<_>>() }),
-    ))
+    let items = import::history(&state.pool, caller.user_id, caller.can(Perm::Admin)).await?;
+    Ok(Json(json!({ "items": items })))
 }
 
 /// `GET /api/imports/templates/{kind}.xlsx` or `.csv`: the headers of a kind (Chinese, with the

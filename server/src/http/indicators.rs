@@ -13,31 +13,7 @@ use super::extract::ApiQuery;
 use super::session::Caller;
 use crate::error::{AppError, AppResult};
 use echinomap_programme::indicators::{self, Grouping, Indicator, Period, PeriodKind, defs};
-
-/// A county, township or village that exists, inside the caller's jurisdiction.
-#[derive(Debug, Clone)]
-pub struct Unit {
-    pub code: String,
-    pub name: String,
-}
-
-impl Unit {
-    pub fn level(&self) -> &'static str {
-        level_name(self.code.len())
-    }
-
-    pub fn json(&self) -> Value {
-        json!({ "code": self.code, "name": self.name, "level": self.level() })
-    }
-}
-
-pub fn level_name(len: usize) -> &'static str {
-    match len {
-        6 => "county",
-        9 => "township",
-        _ => "village",
-    }
-}
+use echinomap_programme::units::{self, Level, Unit};
 
 /// The unit named in `field` (default: the caller's jurisdiction): well-formed (400), inside
 /// the jurisdiction (403), and known (404).
@@ -48,33 +24,23 @@ pub async fn resolve_unit(
     code: Option<&str>,
 ) -> AppResult<Unit> {
     let code = match code.map(str::trim).filter(|c| !c.is_empty()) {
-        None => caller.scope.prefix().to_owned(),
-        Some(c) => PlaceCode::parse(c)
-            .map_err(|e| AppError::invalid_param(field, e.to_string()))?
-            .as_str()
-            .to_owned(),
+        None => caller.scope.jurisdiction().clone(),
+        Some(c) => {
+            PlaceCode::parse(c).map_err(|e| AppError::invalid_param(field, e.to_string()))?
+        }
     };
-    if !caller.scope.covers(&code) {
+    if !caller.scope.covers(code.as_str()) {
         return Err(AppError::forbidden(format!(
             "{code} lies outside your jurisdiction {}",
             caller.scope.prefix()
         )));
     }
-    let name: Option<String> = sqlx::query_scalar(
-        "SELECT name FROM counties WHERE code = $1
-         UNION ALL SELECT name FROM townships WHERE code = $1
-         UNION ALL SELECT name FROM villages WHERE code = $1",
-    )
-    .bind(&code)
-    .fetch_optional(&state.pool)
-    .await?;
-    let name = name.ok_or_else(|| {
+    units::find(&state.pool, &code).await?.ok_or_else(|| {
         AppError::not_found(
             "unit_not_found",
-            format!("no {} with code {code}", level_name(code.len())),
+            format!("no {} with code {code}", Level::of(&code).as_str()),
         )
-    })?;
-    Ok(Unit { code, name })
+    })
 }
 
 /// A period in `field`, not in the future (400 naming the field otherwise).
@@ -122,21 +88,22 @@ pub async fn indicators(
     let period = parse_period(&state, "period", &p.period)?;
     let unit = resolve_unit(&state, &caller, "unit", p.unit.as_deref()).await?;
     let opts = state.programme.options();
-    let suppress = caller.suppress_small_counts();
-    let grouping = Grouping::Unit(unit.code.clone());
+    let small_max = state.programme.small_max(caller.audience());
+    let code = unit.code.as_str();
+    let grouping = Grouping::Unit(code.to_owned());
     let mut out = Vec::with_capacity(wanted.len());
     for def in wanted {
         let cells =
-            indicators::compute(&state.pool, def, &unit.code, &[period], &grouping, &opts).await?;
-        let cell = cells.get(&unit.code).and_then(|c| c.first());
-        out.push(indicators::evaluate(def, cell, suppress));
+            indicators::compute(&state.pool, def, code, &[period], &grouping, &opts).await?;
+        let cell = cells.get(code).and_then(|c| c.first());
+        out.push(indicators::evaluate(def, cell, small_max));
     }
     Ok(Json(json!({
-        "unit": unit.json(),
+        "unit": unit,
         "period": { "key": period.key(), "kind": period.kind(), "from": period.start(), "to": period.end() },
         "as_of": opts.as_of,
         "case_definition": state.programme.rules.case_definition,
-        "small_counts_suppressed": suppress,
+        "small_counts_suppressed": small_max.is_some(),
         "indicators": out,
     })))
 }
@@ -174,17 +141,13 @@ pub async fn matrix(
             ),
         )
     })?;
-    let level_len = match p.units.as_deref().unwrap_or("township") {
-        "county" => 6,
-        "township" => 9,
-        "village" => 12,
-        other => {
-            return Err(AppError::invalid_param(
-                "units",
-                format!("units must be county, township or village, got {other:?}"),
-            ));
-        }
-    };
+    let units_param = p.units.as_deref().unwrap_or("township");
+    let level = Level::parse(units_param).ok_or_else(|| {
+        AppError::invalid_param(
+            "units",
+            format!("units must be county, township or village, got {units_param:?}"),
+        )
+    })?;
     let step = p.step.as_deref().unwrap_or("month");
     let step = PeriodKind::parse(step).ok_or_else(|| {
         AppError::invalid_param(
@@ -224,48 +187,42 @@ pub async fn matrix(
         ));
     }
     let parent = resolve_unit(&state, &caller, "unit", p.unit.as_deref()).await?;
-    if parent.code.len() > level_len {
+    if parent.level() > level {
         return Err(AppError::invalid_param(
             "units",
             format!(
                 "{} units cannot be listed inside the {} {}",
-                level_name(level_len),
-                parent.level(),
+                level.as_str(),
+                parent.level().as_str(),
                 parent.code
             ),
         ));
     }
-    let units: Vec<(String, String)> = sqlx::query_as(match level_len {
-        6 => "SELECT code::text, name FROM counties WHERE code LIKE $1 || '%' ORDER BY code",
-        9 => "SELECT code::text, name FROM townships WHERE code LIKE $1 || '%' ORDER BY code",
-        _ => "SELECT code::text, name FROM villages WHERE code LIKE $1 || '%' ORDER BY code",
-    })
-    .bind(&parent.code)
-    .fetch_all(&state.pool)
-    .await?;
+    let units = units::within(&state.pool, &parent.code, level).await?;
     let opts = state.programme.options();
     let started = std::time::Instant::now();
     let cells = indicators::compute(
         &state.pool,
         def,
-        &parent.code,
+        parent.code.as_str(),
         &periods,
-        &Grouping::Level(level_len),
+        &Grouping::Level(level.digits()),
         &opts,
     )
     .await?;
-    let suppress = caller.suppress_small_counts();
+    let small_max = state.programme.small_max(caller.audience());
     let period_keys: Vec<String> = periods.iter().map(Period::key).collect();
     let empty = indicators::Cell::default();
     let rows: Vec<Value> = units
         .iter()
-        .map(|(code, name)| {
+        .map(|unit| {
+            let (code, name) = (unit.code.as_str(), &unit.name);
             let row = cells.get(code);
             let (mut values, mut numerators, mut denominators, mut status, mut out) =
                 (vec![], vec![], vec![], vec![], vec![]);
             for (i, key) in period_keys.iter().enumerate() {
                 let cell = row.and_then(|r| r.get(i)).unwrap_or(&empty);
-                let (v, n, d, s) = if suppress && indicators::is_small(def, cell) {
+                let (v, n, d, s) = if indicators::is_small(def, cell, small_max) {
                     (Value::Null, Value::Null, Value::Null, json!("suppressed"))
                 } else {
                     let value = indicators::value_of(def, cell);
@@ -307,12 +264,12 @@ pub async fn matrix(
     );
     Ok(Json(json!({
         "indicator": indicators::describe(def),
-        "parent": parent.json(),
-        "units_level": level_name(level_len),
+        "parent": parent,
+        "units_level": level,
         "step": step,
         "periods": period_keys,
         "units": rows,
         "as_of": opts.as_of,
-        "small_counts_suppressed": suppress,
+        "small_counts_suppressed": small_max.is_some(),
     })))
 }

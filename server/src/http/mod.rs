@@ -1,8 +1,8 @@
 //! The HTTP surface: one route table, one state, one error shape ([`crate::error::AppError`]).
 //!
-//! Every route is declared once in [`route_table`] with the [`Access`] it needs; the router is
-//! built from that table, and the authorization test walks the same table, so a route cannot
-//! exist without a declared access rule nor escape the test.
+//! Every route is declared once in [`route_table`] (by resource, in `route_table.rs`) with the
+//! [`Access`] it needs; the router is built from that table, and the authorization test walks
+//! the same table, so a route cannot exist without a declared access rule nor escape the test.
 
 mod audit;
 pub mod cases;
@@ -19,6 +19,7 @@ mod quality;
 mod records;
 mod reports;
 mod risk;
+mod route_table;
 pub mod session;
 mod stage;
 pub mod streaming;
@@ -32,13 +33,13 @@ mod worklists;
 use axum::Router;
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::MethodRouter;
 use sqlx::PgPool;
 use tower_http::trace::TraceLayer;
 
+use self::route_table::route_table;
 use self::session::Access;
 use crate::error::AppError;
-use echinomap_programme::auth::Perm;
 use echinomap_programme::auth::password::PasswordPolicy;
 
 /// Shared by every handler. The router hands a clone to every request, so it is one reference
@@ -75,8 +76,8 @@ pub struct Shared {
     pub watch: echinomap_programme::watch::Watch,
     /// Resolved sessions and tokens, valid for the current account generation.
     pub callers: crate::http::session::CallerCache,
-    /// The risk arrays of the villages tile layer.
-    pub tile_risk: tiles::TileRisk,
+    /// Renders tiles (and keeps the risk arrays of the villages layer).
+    pub tile_service: echinomap_programme::tiles::TileService,
     /// Village risk per county, day and data versions.
     pub risk: echinomap_programme::risk::RiskCache,
     /// `/api/summary` counts per jurisdiction and data versions.
@@ -91,19 +92,23 @@ impl AppState {
         prefix: &str,
         as_of: Option<chrono::NaiveDate>,
         suppress: bool,
-    ) -> Result<Vec<serde_json::Value>, sqlx::Error> {
-        let mut opts = self.programme.options();
-        if let Some(d) = as_of {
-            opts.as_of = d.min(opts.as_of);
-        }
+    ) -> Result<Vec<echinomap_programme::risk::VillageRisk>, sqlx::Error> {
+        // `suppress` is the inside audience's rule (the tiles and exports of roles without case
+        // access); its maximum is the configured one, never a constant.
+        let small_max = suppress
+            .then(|| {
+                self.programme
+                    .small_max(echinomap_domain::privacy::Audience::Inside)
+            })
+            .flatten();
         self.risk
-            .villages(
+            .as_of(
                 &self.pool,
                 &self.watch,
-                &self.programme.risk,
+                &self.programme,
                 prefix,
-                &opts,
-                suppress,
+                as_of,
+                small_max,
             )
             .await
     }
@@ -118,291 +123,6 @@ pub struct RouteSpec {
 }
 
 pub(crate) type Handler = MethodRouter<AppState>;
-
-fn spec(
-    method: Method,
-    path: &'static str,
-    access: Access,
-    handler: Handler,
-) -> (RouteSpec, Handler) {
-    (
-        RouteSpec {
-            method,
-            path,
-            access,
-        },
-        handler,
-    )
-}
-
-/// Every route of the service, in one place.
-fn route_table() -> Vec<(RouteSpec, Handler)> {
-    use Access::{LoggedIn, Needs, Public};
-    let mut table = vec![
-        spec(Method::GET, "/healthz", Public, get(health::healthz)),
-        spec(Method::GET, "/", Public, get(web::index)),
-        spec(
-            Method::GET,
-            "/assets/{file}",
-            Public,
-            get(web::asset).layer(tower_http::compression::CompressionLayer::new()),
-        ),
-        spec(Method::GET, "/field", Public, get(field::page)),
-        spec(Method::GET, "/field/{file}", Public, get(field::file)),
-        spec(
-            Method::POST,
-            "/api/auth/login",
-            Public,
-            post(session::login),
-        ),
-        spec(
-            Method::GET,
-            "/api/auth/session",
-            Public,
-            get(session::session),
-        ),
-        spec(
-            Method::POST,
-            "/api/auth/password",
-            Public,
-            post(session::change_password),
-        ),
-        spec(
-            Method::POST,
-            "/api/auth/logout",
-            LoggedIn,
-            post(session::logout),
-        ),
-        spec(Method::GET, "/api/auth/me", LoggedIn, get(session::me)),
-        spec(
-            Method::GET,
-            "/api/summary",
-            Needs(Perm::Aggregates),
-            get(summary::summary),
-        ),
-        spec(
-            Method::GET,
-            "/api/villages",
-            Needs(Perm::Aggregates),
-            get(villages::list),
-        ),
-        spec(
-            Method::GET,
-            "/api/villages/locate",
-            Needs(Perm::Aggregates),
-            get(villages::locate),
-        ),
-        spec(
-            Method::GET,
-            "/api/villages/{code}",
-            Needs(Perm::Aggregates),
-            get(villages::detail),
-        ),
-        spec(
-            Method::GET,
-            "/api/villages/{code}/contacts",
-            Needs(Perm::Aggregates),
-            get(villages::contacts),
-        ),
-        spec(
-            Method::GET,
-            "/api/villages/{code}/risk",
-            Needs(Perm::Aggregates),
-            get(risk::village),
-        ),
-        spec(
-            Method::GET,
-            "/api/risk",
-            Needs(Perm::Aggregates),
-            get(risk::list),
-        ),
-        spec(
-            Method::GET,
-            "/api/indicators",
-            Needs(Perm::Aggregates),
-            get(indicators::indicators),
-        ),
-        spec(
-            Method::GET,
-            "/api/indicators/matrix",
-            Needs(Perm::Aggregates),
-            get(indicators::matrix),
-        ),
-        spec(
-            Method::GET,
-            "/api/worklists/{kind}",
-            Needs(Perm::Aggregates),
-            get(worklists::worklist),
-        ),
-        spec(
-            Method::GET,
-            "/api/stage",
-            Needs(Perm::Aggregates),
-            get(stage::stage),
-        ),
-        spec(
-            Method::GET,
-            "/api/reports",
-            Needs(Perm::Aggregates),
-            get(reports::list),
-        ),
-        spec(
-            Method::GET,
-            "/api/reports/{file}",
-            Needs(Perm::Aggregates),
-            get(reports::download),
-        ),
-        spec(
-            Method::GET,
-            "/api/cases",
-            Needs(Perm::CaseRows),
-            get(cases::list),
-        ),
-        spec(
-            Method::GET,
-            "/api/cases/{id}",
-            Needs(Perm::CaseRows),
-            get(cases::detail),
-        ),
-        spec(
-            Method::GET,
-            "/api/hotspots",
-            Needs(Perm::Aggregates),
-            get(hotspots::hotspots),
-        ),
-        spec(
-            Method::GET,
-            "/api/scan",
-            Needs(Perm::Aggregates),
-            get(hotspots::scan),
-        ),
-        spec(
-            Method::GET,
-            "/tiles",
-            Needs(Perm::Aggregates),
-            get(tiles::catalog),
-        ),
-        spec(
-            Method::GET,
-            "/tiles/{file}",
-            Needs(Perm::Aggregates),
-            get(tiles::tilejson_handler),
-        ),
-        spec(
-            Method::GET,
-            "/tiles/{layer}/{z}/{x}/{y}",
-            Needs(Perm::Aggregates),
-            get(tiles::tile),
-        ),
-        spec(
-            Method::GET,
-            "/api/audit",
-            Needs(Perm::Admin),
-            get(audit::list),
-        ),
-        spec(
-            Method::GET,
-            "/api/users",
-            Needs(Perm::Admin),
-            get(users::list),
-        ),
-        spec(
-            Method::POST,
-            "/api/users",
-            Needs(Perm::Admin),
-            post(users::create),
-        ),
-    ];
-    table.extend([
-        spec(
-            Method::POST,
-            "/api/imports",
-            LoggedIn,
-            post(imports::create).layer(axum::extract::DefaultBodyLimit::max(
-                imports::MAX_UPLOAD_BYTES,
-            )),
-        ),
-        spec(Method::GET, "/api/imports", LoggedIn, get(imports::history)),
-        spec(
-            Method::GET,
-            "/api/imports/{id}",
-            LoggedIn,
-            get(imports::status),
-        ),
-        spec(
-            Method::GET,
-            "/api/imports/{id}/errors.xlsx",
-            LoggedIn,
-            get(imports::errors_xlsx),
-        ),
-        spec(
-            Method::GET,
-            "/api/imports/templates/{file}",
-            LoggedIn,
-            get(imports::template),
-        ),
-    ]);
-    table.extend([
-        spec(Method::GET, "/api/openapi.json", Public, get(openapi::json)),
-        spec(Method::GET, "/api/docs", Public, get(openapi::docs)),
-        spec(
-            Method::GET,
-            "/ogc",
-            Needs(Perm::Aggregates),
-            get(ogc::landing),
-        ),
-        spec(
-            Method::GET,
-            "/ogc/conformance",
-            Needs(Perm::Aggregates),
-            get(ogc::conformance),
-        ),
-        spec(
-            Method::GET,
-            "/ogc/api",
-            Needs(Perm::Aggregates),
-            get(ogc::api),
-        ),
-        spec(
-            Method::GET,
-            "/ogc/collections",
-            Needs(Perm::Aggregates),
-            get(ogc::collections),
-        ),
-        spec(
-            Method::GET,
-            "/ogc/collections/{id}",
-            Needs(Perm::Aggregates),
-            get(ogc::one_collection),
-        ),
-        spec(
-            Method::GET,
-            "/ogc/collections/{id}/items",
-            Needs(Perm::Aggregates),
-            get(ogc::items),
-        ),
-        spec(
-            Method::GET,
-            "/ogc/collections/{id}/items/{fid}",
-            Needs(Perm::Aggregates),
-            get(ogc::item),
-        ),
-        spec(
-            Method::GET,
-            "/api/export/{file}",
-            Needs(Perm::Aggregates),
-            get(exports::export),
-        ),
-        spec(
-            Method::GET,
-            "/api/quality",
-            Needs(Perm::AnimalRows),
-            get(quality::quality),
-        ),
-    ]);
-    table.extend(records::routes());
-    table
-}
 
 /// The route table without handlers: for the authorization test and the docs.
 pub fn routes() -> Vec<RouteSpec> {

@@ -9,15 +9,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use sqlx::Row;
 
 use super::AppState;
-use super::exports::{Selection, check_period, check_rows, risk_for, round6, suppression};
+use super::exports::{check_rows, risk_for, suppress_max};
 use super::extract::ApiPath;
 use super::session::Caller;
 use crate::error::AppError;
 use echinomap_programme::audit::{self, Actor, Entry};
-use echinomap_programme::exports::{self, LAYERS, Layer};
+use echinomap_programme::exports::{self, LAYERS, Layer, Selection};
 
 /// The most features one page returns.
 pub const MAX_LIMIT: i64 = 10_000;
@@ -85,6 +84,15 @@ impl From<sqlx::Error> for OgcError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "ServerError",
             description: "internal error; it has been logged".into(),
+        }
+    }
+}
+
+impl From<echinomap_programme::Error> for OgcError {
+    fn from(e: echinomap_programme::Error) -> Self {
+        match e {
+            echinomap_programme::Error::Database(e) => e.into(),
+            e => AppError::from(e).into(),
         }
     }
 }
@@ -205,27 +213,13 @@ fn readable(caller: &Caller) -> impl Iterator<Item = &'static Layer> {
         .filter(|l| l.perm().is_none_or(|p| caller.can(p)))
 }
 
-/// The county's extent within the jurisdiction: every layer lies inside it.
-async fn extent(state: &AppState, caller: &Caller) -> OgcResult<Option<[f64; 4]>> {
-    let r: (Option<f64>, Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(
-        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e FROM villages WHERE code LIKE $1 || '%') x",
-    )
-    .bind(caller.scope.prefix())
-    .fetch_one(&state.pool)
-    .await?;
-    Ok(match r {
-        (Some(a), Some(b), Some(c), Some(d)) => Some([round6(a), round6(b), round6(c), round6(d)]),
-        _ => None,
-    })
-}
-
 pub async fn collections(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
 ) -> OgcResult<Json<Value>> {
     let b = base(&headers);
-    let bbox = extent(&state, &caller).await?;
+    let bbox = exports::jurisdiction_extent(&state.pool, &caller.scope).await?;
     Ok(Json(json!({
         "links": [{"href": format!("{b}/collections"), "rel": "self", "type": "application/json"}],
         "collections": readable(&caller).map(|l| collection(&b, l, bbox)).collect::<Vec<_>>(),
@@ -239,7 +233,7 @@ pub async fn one_collection(
     ApiPath(id): ApiPath<String>,
 ) -> OgcResult<Json<Value>> {
     let l = find_layer(&caller, &id)?;
-    let bbox = extent(&state, &caller).await?;
+    let bbox = exports::jurisdiction_extent(&state.pool, &caller.scope).await?;
     Ok(Json(collection(&base(&headers), l, bbox)))
 }
 
@@ -270,8 +264,8 @@ fn datetime_range(s: Option<&str>) -> OgcResult<(chrono::NaiveDate, chrono::Naiv
     };
     match s.map(str::trim).filter(|s| !s.is_empty()) {
         None => {
-            let p = echinomap_tiles::period::Period::year_of(today);
-            Ok((p.from, p.to, p.label()))
+            let p = echinomap_domain::Period::year_of(today);
+            Ok((p.start(), p.end(), p.key()))
         }
         Some(s) => {
             let (a, b) = match s.split_once('/') {
@@ -381,51 +375,22 @@ pub async fn items(
     let (from, to, label) = datetime_range(p.datetime.as_deref())?;
     let sel = Selection {
         layer: l,
+        scope: caller.scope.clone(),
         from,
         to,
         period_label: label,
         township: None,
-        suppress_max: suppression(&caller, false),
+        suppress_max: suppress_max(&state, &caller, false),
     };
-    check_period(&state, &caller, &sel).await?;
+    sel.check_period(&state.pool).await?;
     let risk = risk_for(&state, &caller, &sel).await?;
-    let [w, s, e, n] = bbox.map_or([None; 4], |b| b.map(Some));
-    let (matched,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT count(*) FROM ({}) l WHERE ($5::float8 IS NULL OR l.geom && ST_MakeEnvelope($5, $6, $7, $8, 4326))",
-        l.sql
-    )))
-    .bind(caller.scope.prefix()).bind(from).bind(to).bind(None::<String>)
-    .bind(w).bind(s).bind(e).bind(n)
-    .fetch_one(&state.pool)
-    .await?;
-    let sql = exports::page_sql(l, exports::Format::GeoJson, sel.suppress_max);
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(caller.scope.prefix())
-        .bind(from)
-        .bind(to)
-        .bind(None::<String>)
-        .bind(w)
-        .bind(s)
-        .bind(e)
-        .bind(n)
-        .bind(limit)
-        .bind(offset);
-    if l.has_risk() {
-        query = query.bind(risk);
-    }
-    let rows = query.fetch_all(&state.pool).await?;
-    let mut features = String::with_capacity(rows.len() * 512);
-    for (i, r) in rows.iter().enumerate() {
-        if i > 0 {
-            features.push(',');
-        }
-        features.push_str(r.try_get::<&str, _>(0)?);
-    }
+    let matched = sel.count(&state.pool, bbox).await?;
+    let found = sel.page(&state.pool, bbox, limit, offset, &risk).await?;
     let mut conn = state.pool.acquire().await?;
     audit::record(&mut conn, &Actor::user(caller.user_id, &caller.username), Entry {
         action: "export",
         table: Some(l.name),
-        detail: Some(json!({"via": "ogc", "datetime": sel.period_label, "offset": offset, "returned": rows.len(), "suppressed": sel.suppress_max})),
+        detail: Some(json!({"via": "ogc", "datetime": sel.period_label, "offset": offset, "returned": found.returned, "suppressed": sel.suppress_max})),
         ..Entry::default()
     }).await?;
     let b = base(&headers);
@@ -446,7 +411,7 @@ pub async fn items(
         json!({"href": page(offset), "rel": "self", "type": "application/geo+json"}),
         json!({"href": format!("{b}/collections/{}", l.name), "rel": "collection", "type": "application/json"}),
     ];
-    let returned = rows.len() as i64;
+    let returned = found.returned as i64;
     if offset + returned < matched {
         links.push(
             json!({"href": page(offset + limit), "rel": "next", "type": "application/geo+json"}),
@@ -466,7 +431,7 @@ pub async fn items(
     .to_string();
     body.pop();
     body.push_str(",\"features\":[");
-    body.push_str(&features);
+    body.push_str(&found.features);
     body.push_str("]}");
     Ok(geojson_text(body))
 }
@@ -480,27 +445,16 @@ pub async fn item(
     let (from, to, label) = datetime_range(None)?;
     let sel = Selection {
         layer: l,
+        scope: caller.scope.clone(),
         from,
         to,
         period_label: label,
         township: None,
-        suppress_max: suppression(&caller, false),
+        suppress_max: suppress_max(&state, &caller, false),
     };
     let risk = risk_for(&state, &caller, &sel).await?;
-    let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(exports::item_sql(
-        l,
-        sel.suppress_max,
-    )))
-    .bind(caller.scope.prefix())
-    .bind(from)
-    .bind(to)
-    .bind(None::<String>)
-    .bind(&fid);
-    if l.has_risk() {
-        query = query.bind(risk);
-    }
-    let feature = query
-        .fetch_optional(&state.pool)
+    let feature = sel
+        .item(&state.pool, &fid, &risk)
         .await?
         .ok_or_else(|| OgcError::not_found(format!("no feature {fid:?} in {}", l.name)))?;
     Ok(geojson_text(feature))

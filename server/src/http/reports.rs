@@ -1,6 +1,7 @@
 //! `GET /api/reports` (the report forms) and `GET /api/reports/{form}.xlsx?period=&unit=` (one
 //! form filled in for the caller's jurisdiction, as XLSX). Every download is audited as an
-//! export; small counts of people are shown as `*` to roles without case access.
+//! export; small counts of people are shown as `*` to readers under the small-count rule
+//! (`Programme::small_max` of the caller's audience), and the form's note states the range.
 
 use axum::Json;
 use axum::extract::State;
@@ -15,7 +16,7 @@ use super::indicators::{parse_period, resolve_unit};
 use super::session::Caller;
 use crate::error::{AppError, AppResult};
 use echinomap_programme::audit::{self, Actor, Entry};
-use echinomap_programme::reports::{FORMS, find};
+use echinomap_programme::reports::{FORMS, Reader, find};
 
 pub async fn list(State(_state): State<AppState>, _caller: Caller) -> Json<Value> {
     let forms: Vec<Value> = FORMS
@@ -76,26 +77,15 @@ pub async fn download(
         ));
     }
     let unit = resolve_unit(&state, &caller, "unit", p.unit.as_deref()).await?;
-    let rows: Vec<(String, String)> = sqlx::query_as(match unit.code.len() {
-        6 => "SELECT code::text, name FROM townships WHERE code LIKE $1 || '%' ORDER BY code",
-        _ => "SELECT code::text, name FROM villages WHERE code LIKE $1 || '%' ORDER BY code",
-    })
-    .bind(&unit.code)
-    .fetch_all(&state.pool)
-    .await?;
     let opts = state.programme.options();
-    let suppress = caller.suppress_small_counts();
-    let filled = echinomap_programme::reports::fill(
-        &state.pool,
-        form,
-        (&unit.code, &unit.name),
-        &rows,
-        period,
-        &opts,
-        suppress,
-        &caller.username,
-    )
-    .await?;
+    let reader = Reader {
+        name: &caller.username,
+        audience: caller.audience(),
+        suppression: state.programme.suppression,
+    };
+    let filled =
+        echinomap_programme::reports::fill(&state.pool, form, &unit, period, &opts, &reader)
+            .await?;
     let bytes = echinomap_programme::reports::to_xlsx(&filled).map_err(anyhow::Error::from)?;
     let mut conn = state.pool.acquire().await?;
     audit::record(
@@ -109,7 +99,7 @@ pub async fn download(
                 "report": form.key,
                 "period": period.key(),
                 "unit": unit.code,
-                "suppressed": suppress,
+                "suppressed": state.programme.small_max(caller.audience()).is_some(),
             })),
             ..Entry::default()
         },

@@ -6,11 +6,33 @@ use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use echinomap_programme::risk::{RiskTier, VillageRisk};
+
 use super::AppState;
 use super::extract::{ApiPath, ApiQuery};
 use super::indicators::resolve_unit;
 use super::session::Caller;
 use crate::error::{AppError, AppResult};
+
+/// The risk of the villages under `prefix` as of today, as the caller may see it: small counts
+/// hidden under the rule of the caller's audience.
+async fn caller_risk(
+    state: &AppState,
+    caller: &Caller,
+    prefix: &str,
+) -> Result<Vec<VillageRisk>, sqlx::Error> {
+    state
+        .risk
+        .as_of(
+            &state.pool,
+            &state.watch,
+            &state.programme,
+            prefix,
+            None,
+            state.programme.small_max(caller.audience()),
+        )
+        .await
+}
 
 pub async fn village(
     State(state): State<AppState>,
@@ -18,11 +40,9 @@ pub async fn village(
     ApiPath(code): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
     let code = super::villages::code_in_scope(&caller, &code)?;
-    let mut rows = state
-        .village_risk(code.as_str(), None, caller.suppress_small_counts())
-        .await?;
+    let mut rows = caller_risk(&state, &caller, code.as_str()).await?;
     match rows.pop() {
-        Some(v) if v["code"] == code.as_str() => Ok(Json(v)),
+        Some(v) if v.code == code => Ok(Json(json!(v))),
         _ => Err(super::villages::not_found(&code)),
     }
 }
@@ -68,57 +88,54 @@ pub async fn list(
             ));
         }
     };
-    if let Some(t) = p.tier.as_deref()
-        && !["high", "medium", "low"].contains(&t)
-    {
-        return Err(AppError::invalid_param(
-            "tier",
-            format!("tier must be high, medium or low, not {t:?}"),
-        ));
-    }
+    let tier = match p.tier.as_deref() {
+        None => None,
+        Some(t) => Some(RiskTier::parse(t).ok_or_else(|| {
+            AppError::invalid_param(
+                "tier",
+                format!("tier must be high, medium or low, not {t:?}"),
+            )
+        })?),
+    };
     let opts = state.programme.options();
-    let mut rows = state
-        .village_risk(&unit.code, None, caller.suppress_small_counts())
-        .await?;
-    if let Some(t) = p.tier.as_deref() {
-        rows.retain(|r| r["tier"] == t);
+    let mut rows = caller_risk(&state, &caller, unit.code.as_str()).await?;
+    if let Some(t) = tier {
+        rows.retain(|r| r.tier == t);
     }
-    let key = |r: &Value| -> f64 {
+    let key = |r: &VillageRisk| -> f64 {
         if by_component {
-            r["components"]
-                .as_array()
-                .and_then(|cs| cs.iter().find(|c| c["component"] == sort))
-                .and_then(|c| c["contribution"].as_f64())
-                .unwrap_or(0.0)
+            r.components
+                .iter()
+                .find(|c| c.component == sort)
+                .map_or(0.0, |c| c.contribution)
         } else {
-            r["score"].as_f64().unwrap_or(0.0)
+            r.score
         }
     };
     match sort {
-        "code" | "name" => rows.sort_by(|a, b| {
-            a[sort]
-                .as_str()
-                .unwrap_or("")
-                .cmp(b[sort].as_str().unwrap_or(""))
-        }),
+        "code" => rows.sort_by(|a, b| a.code.as_str().cmp(b.code.as_str())),
+        "name" => rows.sort_by(|a, b| a.name.cmp(&b.name)),
         _ => rows.sort_by(|a, b| {
             key(a)
                 .total_cmp(&key(b))
-                .then_with(|| b["code"].as_str().cmp(&a["code"].as_str()))
+                .then_with(|| b.code.as_str().cmp(a.code.as_str()))
         }),
     }
     if descending {
         rows.reverse();
     }
-    let tiers =
-        ["high", "medium", "low"].map(|t| (t, rows.iter().filter(|r| r["tier"] == t).count()));
+    let count = |t: RiskTier| rows.iter().filter(|r| r.tier == t).count();
     Ok(Json(json!({
-        "unit": unit.json(),
+        "unit": unit,
         "as_of": opts.as_of,
         "sort": sort,
         "order": if descending { "desc" } else { "asc" },
         "total": rows.len(),
-        "tiers": { "high": tiers[0].1, "medium": tiers[1].1, "low": tiers[2].1 },
+        "tiers": {
+            "high": count(RiskTier::High),
+            "medium": count(RiskTier::Medium),
+            "low": count(RiskTier::Low),
+        },
         "config": state.programme.risk,
         "items": rows,
     })))

@@ -11,6 +11,7 @@ use super::extract::ApiQuery;
 use super::indicators::resolve_unit;
 use super::session::Caller;
 use crate::error::{AppError, AppResult};
+use echinomap_programme::units::{self, Level};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,18 +43,18 @@ pub async fn stage(
     };
     let unit = resolve_unit(&state, &caller, "unit", p.unit.as_deref()).await?;
     let rules = &state.programme.rules;
-    if unit.code.len() == 12 && p.unit.is_none() {
+    if unit.level() == Level::Village && p.unit.is_none() {
         // A village jurisdiction holds no county or township to judge.
         return Ok(Json(json!({
             "rule_set": { "version": rules.version, "source": rules.source, "case_definition": rules.case_definition },
             "year": year,
             "as_of": today,
-            "unit": unit.json(),
+            "unit": unit,
             "units": [],
             "note": "stages are judged for counties and townships; a village jurisdiction has none",
         })));
     }
-    if unit.code.len() == 12 {
+    if unit.level() == Level::Village {
         return Err(AppError::invalid_param(
             "unit",
             format!(
@@ -63,31 +64,25 @@ pub async fn stage(
         ));
     }
     // The county and its townships, or one township.
-    let mut units = vec![(unit.code.clone(), unit.name.clone())];
-    if unit.code.len() == 6 {
-        let townships: Vec<(String, String)> = sqlx::query_as(
-            "SELECT code::text, name FROM townships WHERE code LIKE $1 || '%' ORDER BY code",
-        )
-        .bind(&unit.code)
-        .fetch_all(&state.pool)
-        .await?;
-        units.extend(townships);
+    let mut judged = vec![unit.clone()];
+    if unit.level() == Level::County {
+        judged.extend(units::within(&state.pool, &unit.code, Level::Township).await?);
     }
     let opts = state.programme.options();
     let evaluated = echinomap_programme::stage::evaluate(
         &state.pool,
         rules,
-        &units,
+        &judged,
         year,
         &opts,
-        caller.suppress_small_counts(),
+        state.programme.small_max(caller.audience()),
     )
     .await?;
     Ok(Json(json!({
         "rule_set": { "version": rules.version, "source": rules.source, "case_definition": rules.case_definition },
         "year": year,
         "as_of": today,
-        "unit": unit.json(),
+        "unit": unit,
         "units": evaluated,
     })))
 }

@@ -1,11 +1,11 @@
 //! `GET /api/summary`: the row count of every register inside the caller's jurisdiction, and
-//! the date range of the data. Counts of people and cases are small-count suppressed for roles
-//! without case access.
+//! the date range of the data. Counts of people and cases are small-count suppressed under the
+//! rule of the caller's audience, which the answer states (`small_counts`: the largest hidden
+//! count and the range as pages show it).
 
 use super::session::Caller;
 use axum::Json;
 use axum::extract::State;
-use echinomap_programme::auth::{SMALL_COUNT_MAX, suppress};
 use echinomap_programme::registers::REGISTERS;
 use serde_json::{Map, Value, json};
 
@@ -18,13 +18,15 @@ pub async fn summary(State(state): State<AppState>, caller: Caller) -> AppResult
         .counts(&state.pool, &state.watch, caller.scope.prefix())
         .await?;
     let (counts, from, to) = (cached.0.clone(), cached.1, cached.2);
+    let audience = caller.audience();
+    let rule = state.programme.suppression;
     let mut suppressed = Vec::new();
     let registers: Map<String, Value> = REGISTERS
         .iter()
         .zip(counts)
         .map(|(r, n)| {
-            let value = if r.personal && caller.suppress_small_counts() {
-                suppress(n, SMALL_COUNT_MAX)
+            let value = if r.personal {
+                rule.apply(audience, n)
             } else {
                 Some(n)
             };
@@ -39,5 +41,6 @@ pub async fn summary(State(state): State<AppState>, caller: Caller) -> AppResult
         "registers": registers,
         "suppressed": suppressed,
         "date_range": { "from": from, "to": to },
+        "small_counts": state.programme.small_counts(audience),
     })))
 }

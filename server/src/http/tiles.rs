@@ -1,8 +1,9 @@
 //! Vector tiles: `GET /tiles` (catalogue), `GET /tiles/{layer}.json` (TileJSON 3.0) and
-//! `GET /tiles/{layer}/{z}/{x}/{y}.mvt`. The SQL of each layer lives in `echinomap_tiles::layers`;
-//! this module binds the caller's scope, takes the data versions (in memory, see `echinomap_programme::watch`),
-//! and serves from the
-//! cache (compressed once, one ETag per encoding).
+//! `GET /tiles/{layer}/{z}/{x}/{y}.mvt`. This module reads the request, resolves the caller's
+//! scope and small-count rule, takes the data versions (in memory, see
+//! `echinomap_programme::watch`) and serves from the cache (compressed once, one ETag per
+//! encoding, `Vary: Accept-Encoding`); a tile not in the cache is rendered by
+//! `echinomap_programme::tiles` (the layers' SQL is `echinomap_tiles::layers`).
 
 use std::sync::Arc;
 
@@ -11,10 +12,11 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use echinomap_domain::Period;
+use echinomap_programme::tiles::{TileRequest, TileSources};
 use echinomap_tiles::TileCoord;
 use echinomap_tiles::cache::{CacheKey, CachedTile, Encoding, matches_if_none_match};
 use echinomap_tiles::layers::{LAYERS, LayerDef, layer};
-use echinomap_tiles::period::Period;
 use echinomap_tiles::tilejson::tilejson;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -37,12 +39,23 @@ pub struct TileParams {
     resolution: Option<u8>,
 }
 
+/// The `period=` of tiles and exports: `YYYY`, `YYYYQn` or `YYYY-MM`, as [`Period::parse`] reads
+/// it, refused with these endpoints' own words.
+pub(super) fn period_param(s: &str) -> AppResult<Period> {
+    Period::parse(s).map_err(|_| {
+        AppError::invalid_param(
+            "period",
+            format!("period must be YYYY, YYYYQn or YYYY-MM, got {s:?}"),
+        )
+    })
+}
+
 impl TileParams {
     fn period(&self) -> AppResult<Option<Period>> {
         self.period
             .as_deref()
             .filter(|p| !p.is_empty())
-            .map(|p| Period::parse(p).map_err(|e| AppError::invalid_param("period", e.to_string())))
+            .map(period_param)
             .transpose()
     }
 
@@ -66,7 +79,7 @@ impl TileParams {
     fn canonical(&self, layer: &LayerDef) -> AppResult<String> {
         let mut parts = Vec::new();
         if let (true, Some(p)) = (layer.uses_period, self.period()?) {
-            parts.push(format!("period={}", p.label()));
+            parts.push(format!("period={}", p.key()));
         }
         if layer.uses_source {
             let (source, resolution) = self.source()?;
@@ -104,12 +117,13 @@ fn origin(headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
-pub async fn catalog(headers: HeaderMap) -> Json<Value> {
+pub async fn catalog(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
     let base = origin(&headers);
+    let rule = state.programme.suppression;
     Json(json!({
         "layers": LAYERS.iter().map(|l| json!({
             "id": l.id,
-            "description": l.description,
+            "description": l.description(rule),
             "minzoom": l.minzoom,
             "maxzoom": l.maxzoom,
             "tilejson": format!("{base}/tiles/{}.json", l.id),
@@ -119,6 +133,7 @@ pub async fn catalog(headers: HeaderMap) -> Json<Value> {
 }
 
 pub async fn tilejson_handler(
+    State(state): State<AppState>,
     headers: HeaderMap,
     ApiPath(file): ApiPath<String>,
     ApiQuery(params): ApiQuery<TileParams>,
@@ -128,7 +143,12 @@ pub async fn tilejson_handler(
     })?;
     let layer = find_layer(id)?;
     let filters = params.canonical(layer)?;
-    Ok(Json(tilejson(layer, &origin(&headers), &filters)))
+    Ok(Json(tilejson(
+        layer,
+        &origin(&headers),
+        &filters,
+        state.programme.suppression,
+    )))
 }
 
 /// One tile request, resolved: everything the cache key and the layer statement need.
@@ -139,10 +159,9 @@ struct Prepared {
     asked_period: bool,
     source: &'static str,
     resolution: u8,
-    m_from: chrono::NaiveDate,
-    m_to: chrono::NaiveDate,
+    coverage_month: Period,
     scope: String,
-    suppress: bool,
+    small_max: Option<i64>,
     enc: Encoding,
     versions: Vec<i64>,
     key: String,
@@ -178,21 +197,29 @@ async fn prepare(
     let asked_period = params.period()?;
     let period = asked_period.unwrap_or_else(|| Period::year_of(today));
     let (source, resolution) = params.source()?;
-    let (m_from, m_to) = period.coverage_month(today);
+    let coverage_month = period.month_shown(today);
     let filters = params.canonical(layer)?;
     let scope = if layer.scoped {
         caller.scope.prefix()
     } else {
         ""
     };
-    let suppress = layer.suppressible && caller.suppress_small_counts();
+    // The running rule, by value: the cache key holds it, so tiles of two rules never mix.
+    let small_max = if layer.suppressible {
+        state.programme.small_max(caller.audience())
+    } else {
+        None
+    };
     let enc = Encoding::negotiate(
         headers
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok()),
     );
     // From memory while the change listener is up; a write makes them move at once.
-    let versions = state.watch.versions(&state.pool, layer.tables).await?;
+    let versions = state
+        .watch
+        .versions(&state.pool, &echinomap_programme::tiles::tables(layer))
+        .await?;
     // Risk depends on the day too (its windows end today).
     let today_key;
     let key_filters = if layer.uses_risk {
@@ -206,7 +233,7 @@ async fn prepare(
         coord,
         filters: key_filters,
         scope,
-        suppressed: suppress,
+        small_max,
         versions: &versions,
     }
     .to_string();
@@ -217,10 +244,9 @@ async fn prepare(
         asked_period: asked_period.is_some(),
         source,
         resolution,
-        m_from,
-        m_to,
+        coverage_month,
         scope: scope.to_owned(),
-        suppress,
+        small_max,
         enc,
         versions,
         key,
@@ -334,44 +360,26 @@ async fn serve(state: &AppState, p: Prepared, headers: &HeaderMap) -> AppResult<
         Some(t) => t,
         None => {
             let started = std::time::Instant::now();
-            let village = if layer.uses_risk {
-                state
-                    .tile_risk
-                    .get(
-                        state,
-                        &p.scope,
-                        p.suppress,
-                        &p.period.label(),
-                        p.m_from,
-                        &p.versions,
-                    )
-                    .await?
-            } else {
-                Arc::default()
+            let sources = TileSources {
+                pool: &state.pool,
+                tile_pool: &state.tile_pool,
+                watch: &state.watch,
+                risk: &state.risk,
+                programme: &state.programme,
             };
-            let raw: Option<Vec<u8>> = sqlx::query_scalar(layer.sql(coord.z()))
-                .bind(i32::from(coord.z()))
-                .bind(coord.x() as i32)
-                .bind(coord.y() as i32)
-                .bind(&p.scope)
-                .bind(p.suppress)
-                .bind(p.period.from)
-                .bind(p.period.to)
-                .bind(p.m_from)
-                .bind(p.m_to)
-                .bind(p.source)
-                .bind(i32::from(p.resolution))
-                .bind(p.asked_period)
-                .bind(&village.tier)
-                .bind(&village.score)
-                .bind(&village.cases)
-                .bind(&village.dogs_due)
-                .bind(&village.dogs_dosed)
-                .bind(&village.population)
-                .bind(&village.households)
-                .fetch_one(&state.tile_pool)
-                .await?;
-            let raw = raw.unwrap_or_default();
+            let request = TileRequest {
+                layer,
+                coord,
+                scope: &p.scope,
+                small_max: p.small_max,
+                period: p.period,
+                has_period: p.asked_period,
+                coverage_month: p.coverage_month,
+                source: p.source,
+                resolution: p.resolution,
+                versions: &p.versions,
+            };
+            let raw = state.tile_service.render(&sources, &request).await?;
             let raw_len_small = raw.len() <= 4 * 1024;
             // Compress into every encoding only when the tile is kept; otherwise only the
             // encoding this client asked for.
@@ -408,142 +416,4 @@ async fn serve(state: &AppState, p: Prepared, headers: &HeaderMap) -> AppResult<
         }
     };
     respond(&cached, enc, headers)
-}
-
-/// What the villages layer shows of each village of a scope, from the same engines as the API
-/// (risk model, indicator definitions) and the latest denominators, as the arrays the layer
-/// binds (`$13`–`$19`), indexed by `villages.id` (position id − 1), −1 (tier: 0) where a village
-/// has no value. The denominators are here rather than joined in the tile statement: a lateral
-/// lookup per village cost a z6 tile a third of its time.
-#[derive(Debug, Default)]
-pub struct VillageArrays {
-    /// 1 low, 2 medium, 3 high.
-    tier: Vec<i16>,
-    score: Vec<f64>,
-    /// `new_cases` in the tile's period.
-    cases: Vec<i64>,
-    /// `deworming_coverage` of the coverage month: dogs due and dogs dosed.
-    dogs_due: Vec<i64>,
-    dogs_dosed: Vec<i64>,
-    /// The latest year's `village_denominators`.
-    population: Vec<i64>,
-    households: Vec<i64>,
-}
-
-/// Village arrays by scope, day, period, suppression and the data versions of the villages
-/// layer: the engines run once per change of data, day or period, not once per tile (also
-/// when the tile cache is off: this is a computation, not a tile).
-#[derive(Debug, Clone)]
-pub struct TileRisk {
-    memo: echinomap_programme::watch::Memo<VillageArrays>,
-}
-
-impl Default for TileRisk {
-    fn default() -> Self {
-        Self {
-            memo: echinomap_programme::watch::Memo::new(64),
-        }
-    }
-}
-
-impl TileRisk {
-    async fn get(
-        &self,
-        state: &AppState,
-        scope: &str,
-        suppress: bool,
-        period: &str,
-        coverage_month: chrono::NaiveDate,
-        versions: &[i64],
-    ) -> AppResult<Arc<VillageArrays>> {
-        use echinomap_programme::indicators::{self, Grouping, Period as IndicatorPeriod};
-        let opts = state.programme.options();
-        let key = format!(
-            "{scope}|{suppress}|{}|{period}|{coverage_month}|{versions:?}",
-            opts.as_of
-        );
-        if let Some(hit) = self.memo.get(&key) {
-            return Ok(hit);
-        }
-        let risk = state.village_risk(scope, None, suppress).await?;
-        let run = |key: &'static str, p: IndicatorPeriod| {
-            let opts = opts.clone();
-            async move {
-                let def = indicators::defs::find(key).ok_or_else(|| {
-                    sqlx::Error::Protocol(format!("indicator {key} is not defined"))
-                })?;
-                indicators::compute(&state.pool, def, scope, &[p], &Grouping::Level(12), &opts)
-                    .await
-            }
-        };
-        let span = IndicatorPeriod::parse(period)
-            .map_err(|e| AppError::invalid_param("period", e.to_string()))?;
-        let cases = run("new_cases", span).await?;
-        let coverage = run(
-            "deworming_coverage",
-            IndicatorPeriod::month_of(coverage_month),
-        )
-        .await?;
-        let first = |cells: &indicators::Cells, code: &str| {
-            cells
-                .get(code)
-                .and_then(|c| c.first())
-                .map_or((0, 0), |c| (c.num.round() as i64, c.den.round() as i64))
-        };
-        // The villages of the scope with their latest denominators, in one read.
-        let villages: Vec<(i32, String, Option<i64>, Option<i64>)> = sqlx::query_as(
-            "SELECT v.id, v.code::text, d.population::int8, d.households::int8
-             FROM villages v
-             LEFT JOIN LATERAL (
-                 SELECT population, households FROM village_denominators
-                 WHERE village_id = v.id ORDER BY year DESC LIMIT 1) d ON true
-             WHERE v.code LIKE $1 || '%'",
-        )
-        .bind(scope)
-        .fetch_all(&state.pool)
-        .await?;
-        let len = villages
-            .iter()
-            .filter_map(|v| usize::try_from(v.0).ok())
-            .max()
-            .unwrap_or(0);
-        let mut arrays = VillageArrays {
-            tier: vec![0; len],
-            score: vec![-1.0; len],
-            cases: vec![-1; len],
-            dogs_due: vec![-1; len],
-            dogs_dosed: vec![-1; len],
-            population: vec![-1; len],
-            households: vec![-1; len],
-        };
-        let mut ids = std::collections::HashMap::with_capacity(villages.len());
-        for (id, code, population, households) in villages {
-            let Some(i) = usize::try_from(id).ok().and_then(|id| id.checked_sub(1)) else {
-                continue;
-            };
-            arrays.population[i] = population.unwrap_or(-1);
-            arrays.households[i] = households.unwrap_or(-1);
-            ids.insert(code, i);
-        }
-        for r in risk {
-            let Some(code) = r["code"].as_str() else {
-                continue;
-            };
-            let Some(&i) = ids.get(code) else {
-                continue;
-            };
-            arrays.tier[i] = match r["tier"].as_str() {
-                Some("low") => 1,
-                Some("medium") => 2,
-                Some("high") => 3,
-                _ => 0,
-            };
-            arrays.score[i] = r["score"].as_f64().unwrap_or(-1.0);
-            let (dosed, due) = first(&coverage, code);
-            arrays.cases[i] = first(&cases, code).0;
-            arrays.dogs_due[i] = due;
-            arrays.dogs_dosed[i] = dosed;
-        }
-        Ok(self.memo.put(key, arrays))
-    }
 }

@@ -1,13 +1,15 @@
-//! `GET /api/villages` and `GET /api/villages/{code}`: the gazetteer of village-level units.
+//! `GET /api/villages` and `GET /api/villages/{code}`: the gazetteer of village-level units,
+//! read by [`echinomap_programme::villages`].
 
-use super::extract::{ApiPath, ApiQuery};
 use axum::Json;
 use axum::extract::State;
 use echinomap_domain::{TownshipCode, VillageCode};
-use serde::{Deserialize, Serialize};
+use echinomap_programme::villages;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::extract::{ApiPath, ApiQuery};
 use super::session::Caller;
 use crate::error::{AppError, AppResult};
 
@@ -18,58 +20,6 @@ pub struct ListParams {
     township: Option<String>,
     /// Part of the village name, the start of its code, or its pinyin (initials or syllables).
     q: Option<String>,
-}
-
-/// One village as lists show it. `population` and `households` are the latest year's
-/// denominators; `synthetic` says the position is a demo placement, not a survey.
-#[derive(Debug, Serialize, sqlx::FromRow)]
-pub struct VillageRow {
-    code: String,
-    name: String,
-    kind: String,
-    township_code: String,
-    township_name: String,
-    lon: f64,
-    lat: f64,
-    population: Option<i32>,
-    households: Option<i32>,
-    dogs_estimated: Option<i32>,
-    denominator_year: Option<i16>,
-    synthetic: bool,
-    remote: bool,
-    /// The name's pinyin initials (宁古齐牛录村 → `ngqnlc`), for search on a phone keyboard.
-    #[sqlx(skip)]
-    pinyin_initials: String,
-}
-
-/// The pinyin of a name: its initials (宁古齐牛录村 → `ngqnlc`) and its toneless syllables run
-/// together (`ningguqiniulucun`). Characters without a reading (digits, Latin) are kept,
-/// lowercased, in both.
-fn pinyin_of(name: &str) -> (String, String) {
-    use pinyin::ToPinyin;
-    let mut initials = String::new();
-    let mut syllables = String::new();
-    for (c, p) in name.chars().zip(name.to_pinyin()) {
-        match p {
-            Some(p) => {
-                initials.push_str(p.first_letter());
-                syllables.push_str(p.plain());
-            }
-            None if c.is_alphanumeric() => {
-                initials.extend(c.to_lowercase());
-                syllables.extend(c.to_lowercase());
-            }
-            None => {}
-        }
-    }
-    (initials, syllables)
-}
-
-/// Whether a search text typed in Latin letters names the village: its pinyin initials or
-/// syllables contain it (`ngqnl`, `niulu`).
-fn pinyin_matches(name: &str, latin: &str) -> bool {
-    let (initials, syllables) = pinyin_of(name);
-    initials.contains(latin) || syllables.contains(latin)
 }
 
 pub async fn list(
@@ -86,32 +36,12 @@ pub async fn list(
         }
         Some(t) => (None, Some(t.to_owned())),
     };
-    let q = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-    // Latin letters are pinyin: matched here, after SQL, since names are stored in hanzi only.
-    let latin = q
-        .filter(|q| q.bytes().all(|b| b.is_ascii_alphabetic()))
-        .map(str::to_ascii_lowercase);
-    let sql_q = if latin.is_some() { None } else { q };
-    let mut items: Vec<VillageRow> = sqlx::query_as(concat!(
-        include_str!("villages_select.sql"),
-        "WHERE ($1::text IS NULL OR v.township_code = $1)
-           AND ($2::text IS NULL OR t.name = $2)
-           AND ($3::text IS NULL OR strpos(v.name, $3) > 0 OR v.code LIKE $3 || '%')
-           AND v.code LIKE $4 || '%'
-         ORDER BY v.code"
-    ))
-    .bind(township_code)
-    .bind(township_name)
-    .bind(sql_q)
-    .bind(caller.scope.prefix())
-    .fetch_all(&state.pool)
-    .await?;
-    if let Some(latin) = &latin {
-        items.retain(|v| v.name.contains(latin.as_str()) || pinyin_matches(&v.name, latin));
-    }
-    for v in &mut items {
-        v.pinyin_initials = pinyin_of(&v.name).0;
-    }
+    let filter = villages::Filter {
+        township_code: township_code.as_deref(),
+        township_name: township_name.as_deref(),
+        q: params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()),
+    };
+    let items = villages::list(&state.pool, caller.scope.prefix(), &filter).await?;
     Ok(Json(json!({ "total": items.len(), "items": items })))
 }
 
@@ -137,43 +67,10 @@ pub async fn detail(
     ApiPath(code): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
     let code = code_in_scope(&caller, &code)?;
-    let mut village: VillageRow = sqlx::query_as(concat!(
-        include_str!("villages_select.sql"),
-        "WHERE v.code = $1"
-    ))
-    .bind(code.as_str())
-    .fetch_optional(&state.pool)
-    .await?
-    .ok_or_else(|| not_found(&code))?;
-    let extra: (Value, Value, Option<Value>, i64, i64, i64) = sqlx::query_as(
-        "SELECT
-            coalesce((SELECT json_agg(json_build_object(
-                'year', d.year, 'population', d.population, 'households', d.households,
-                'dogs_estimated', d.dogs_estimated, 'sheep', d.sheep, 'goats', d.goats,
-                'cattle', d.cattle, 'horses', d.horses, 'camels', d.camels) ORDER BY d.year)
-              FROM village_denominators d WHERE d.village_id = v.id), '[]'::json),
-            json_build_object('r7', lower(to_hex(v.h3_r7)), 'r8', lower(to_hex(v.h3_r8)), 'r9', lower(to_hex(v.h3_r9))),
-            ST_AsGeoJSON(v.boundary, 6)::json,
-            (SELECT count(*) FROM households h WHERE h.village_id = v.id AND h.deleted_at IS NULL),
-            (SELECT count(*) FROM dogs d WHERE d.village_id = v.id AND d.deleted_at IS NULL AND d.status = 'alive'),
-            (SELECT count(*) FROM slaughter_points s WHERE s.village_id = v.id AND s.deleted_at IS NULL)
-         FROM villages v WHERE v.code = $1",
-    )
-    .bind(code.as_str())
-    .fetch_one(&state.pool)
-    .await?;
-    village.pinyin_initials = pinyin_of(&village.name).0;
-    let mut body = serde_json::to_value(village).map_err(anyhow::Error::from)?;
-    if let Value::Object(map) = &mut body {
-        map.insert("denominators".into(), extra.0);
-        map.insert("h3".into(), extra.1);
-        map.insert("boundary".into(), extra.2.unwrap_or(Value::Null));
-        map.insert(
-            "registered".into(),
-            json!({ "households": extra.3, "live_dogs": extra.4, "slaughter_points": extra.5 }),
-        );
-    }
-    Ok(Json(body))
+    let village = villages::detail(&state.pool, &code)
+        .await?
+        .ok_or_else(|| not_found(&code))?;
+    Ok(Json(village))
 }
 
 /// `GET /api/villages/{code}/contacts`: who answers for the village on the ground: the enabled
@@ -185,32 +82,9 @@ pub async fn contacts(
     ApiPath(code): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
     let code = code_in_scope(&caller, &code)?;
-    let unknown = || not_found(&code);
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM villages WHERE code = $1)")
-        .bind(code.as_str())
-        .fetch_one(&state.pool)
-        .await?;
-    if !exists {
-        return Err(unknown());
-    }
-    let contacts: Vec<(String, Option<String>, String)> = sqlx::query_as(
-        "SELECT u.username, u.display_name, u.role::text
-           FROM villages v
-           JOIN users u ON NOT u.disabled
-                AND (u.role = 'village_doctor' AND u.jurisdiction = v.code::text
-                  OR u.role = 'township_staff' AND u.jurisdiction = v.township_code::text)
-          WHERE v.code = $1
-          ORDER BY u.role = 'township_staff', u.username",
-    )
-    .bind(code.as_str())
-    .fetch_all(&state.pool)
-    .await?;
-    let items: Vec<Value> = contacts
-        .into_iter()
-        .map(|(username, display_name, role)| {
-            json!({ "username": username, "display_name": display_name, "role": role })
-        })
-        .collect();
+    let items = villages::contacts(&state.pool, &code)
+        .await?
+        .ok_or_else(|| not_found(&code))?;
     Ok(Json(
         json!({ "village_code": code.as_str(), "items": items }),
     ))
@@ -268,19 +142,4 @@ pub async fn locate(
         "nearest": nearest,
         "point": { "lon": wgs.lon(), "lat": wgs.lat(), "crs": "wgs84", "given": { "lon": p.lon, "lat": p.lat, "crs": crs.as_str() } },
     })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_village_is_found_by_its_pinyin_initials_or_syllables() {
-        assert_eq!(pinyin_of("宁古齐牛录村").0, "ngqnlc");
-        assert_eq!(pinyin_of("宁古齐牛录村").1, "ningguqiniulucun");
-        assert!(pinyin_matches("宁古齐牛录村", "ngqnl"));
-        assert!(pinyin_matches("宁古齐牛录村", "niulu"));
-        assert!(!pinyin_matches("宁古齐牛录村", "xyz"));
-        assert_eq!(pinyin_of("一村2组").0, "yc2z");
-    }
 }

@@ -1,6 +1,7 @@
 // The overlay layers of the map panel: their MapLibre layers and legends.
 import type { ExpressionSpecification, LayerSpecification } from 'maplibre-gl';
 import { lang } from '../i18n';
+import { suppressedLabel } from '../privacy';
 import type { Classes } from './style';
 import { NO_DATA, RAMP_GREEN_BAD_LOW, RAMP_RED, SUPPRESSED, intFmt, pctFmt, stepColor } from './style';
 
@@ -46,7 +47,7 @@ export function classItems(c: Classes, withNoData = true, suppressed = false): L
     }
     return { color: c.colors[i], label: next === undefined ? `≥ ${c.format(b)}` : `${c.format(b)} – ${c.format(next)}` };
   });
-  if (suppressed) items.push({ color: SUPPRESSED, label: zh() ? '已抑制（1–4）' : 'suppressed (1–4)' });
+  if (suppressed) items.push({ color: SUPPRESSED, label: suppressedLabel(zh()) });
   if (withNoData) items.push({ color: NO_DATA, label: zh() ? '无数据' : 'no data' });
   return items;
 }

@@ -331,11 +331,13 @@
       answers.push(r);
       const row = (r.data.villages || []).find((v) => v.code === code);
       const n = row ? row.count : 0;
+      // A hidden count reads as the range the server hides (small_counts.label, e.g. 1–4).
+      const hidden = r.data.small_counts?.label ?? '…';
       if (k === 'deworming') {
         dogs = (row?.items || []).map((d) => ({ tag: d.tag, last: d.last_dosed_on, due: true }));
-        parts.push(`<li>${esc(n === 0 ? t('dueDwNone', m) : t('dueDw', n ?? '1–4', m))}${dogList(dogs)}</li>`);
+        parts.push(`<li>${esc(n === 0 ? t('dueDwNone', m) : t('dueDw', n ?? hidden, m))}${dogList(dogs)}</li>`);
       } else if (k === 'faecal_sampling' && row) parts.push(`<li>${esc(t('dueFaecal'))}</li>`);
-      else if (k === 'followups') parts.push(`<li>${esc(n === 0 ? t('dueFuNone') : t('dueFu', n ?? '1–4'))}</li>`);
+      else if (k === 'followups') parts.push(`<li>${esc(n === 0 ? t('dueFuNone') : t('dueFu', n ?? hidden))}</li>`);
     });
     if (!answers.length) return rs.some((r) => r.offline) ? notSaved(answers) : { html: '', answers };
     return { html: `<ul>${parts.join('')}</ul>`, answers };

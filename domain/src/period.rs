@@ -121,6 +121,17 @@ impl Period {
         }
     }
 
+    /// The year that contains `d`.
+    pub fn year_of(d: NaiveDate) -> Self {
+        Self::year(d.year())
+    }
+
+    /// The month within the period whose monthly figures (deworming) are shown for it: its last
+    /// month, or the month of `today` while the period is still running.
+    pub fn month_shown(&self, today: NaiveDate) -> Self {
+        Self::month_of(self.end().min(today))
+    }
+
     /// The month that contains `d`.
     pub fn month_of(d: NaiveDate) -> Self {
         Self {
@@ -309,5 +320,35 @@ mod tests {
             .map(Period::key)
             .collect();
         assert_eq!(q, ["2024Q4", "2025Q1"]);
+    }
+
+    // From the tiles' former period type, which this one replaced.
+    #[test]
+    fn years_quarters_and_months_become_date_ranges() {
+        let y = Period::parse("2024").unwrap();
+        assert_eq!(
+            (y.start().to_string(), y.end().to_string()),
+            ("2024-01-01".into(), "2024-12-31".into())
+        );
+        let q = Period::parse("2024Q1").unwrap();
+        assert_eq!(q.end().to_string(), "2024-03-31");
+        let m = Period::parse("2024-02").unwrap();
+        assert_eq!(m.end().to_string(), "2024-02-29");
+        assert_eq!(m.key(), "2024-02");
+    }
+
+    #[test]
+    fn malformed_periods_are_refused() {
+        for bad in ["24", "2024Q5", "2024-13", "2024-1", "abcd", "2024/03", ""] {
+            assert!(Period::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_month_shown_is_the_last_month_or_the_current_one() {
+        let y = Period::parse("2024").unwrap();
+        assert_eq!(y.month_shown(d(2026, 3, 9)).key(), "2024-12");
+        assert_eq!(y.month_shown(d(2024, 3, 9)).key(), "2024-03");
+        assert_eq!(Period::year_of(d(2025, 7, 1)).key(), "2025");
     }
 }
