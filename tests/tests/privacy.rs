@@ -100,6 +100,8 @@ impl Judge {
             "api hotspots human_cases (inside)",
             "api worklists followups (inside)",
             "api risk new_cases (inside)",
+            "api indicators new_cases (inside)",
+            "api summary (inside)",
             "xlsx cases_annual (inside)",
         ];
         let seen: HashSet<&str> = self.tallies.keys().map(String::as_str).collect();
@@ -455,6 +457,39 @@ async fn api(
             unit,
         );
     }
+    // The indicator matrix: new cases of each village in the year.
+    let numerators = |v: Value| -> BTreeMap<String, Option<f64>> {
+        v["units"]
+            .as_array()
+            .map(|us| {
+                us.iter()
+                    .map(|u| {
+                        (
+                            u["code"].as_str().unwrap_or_default().to_owned(),
+                            u["numerators"][0].as_f64(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let path = format!(
+        "/api/indicators/matrix?indicator=new_cases&units=village&unit={COUNTY}&from={PERIOD}&to={PERIOD}&step=year"
+    );
+    let truth = numerators(epi.get_json(&path, 200).await?);
+    let got = numerators(viewer.get_json(&path, 200).await?);
+    assert!(!truth.is_empty(), "the matrix has villages");
+    assert_eq!(got.len(), truth.len(), "indicators: the same villages");
+    for (code, n) in &truth {
+        let n = n.expect("case access sees every count");
+        judge.cell(
+            "api indicators new_cases (inside)",
+            n,
+            got[code],
+            inside,
+            code,
+        );
+    }
     // Village risk: the raw value of the new-cases component.
     let new_cases = |v: Value| -> BTreeMap<String, Option<f64>> {
         v["items"]
@@ -479,6 +514,44 @@ async fn api(
     for (code, n) in &truth {
         let n = n.expect("case access sees every count");
         judge.cell("api risk new_cases (inside)", n, got[code], inside, code);
+    }
+    Ok(())
+}
+
+/// `/api/summary` of a village: the counts of the registers of people, for a viewer of that
+/// village against an epidemiologist of the same village.
+async fn summaries(
+    judge: &mut Judge,
+    rule: Rule,
+    app: &TestApp,
+    villages: &[String],
+) -> Result<()> {
+    for village in villages {
+        let truth = app
+            .user(Role::Epidemiologist, village)
+            .await?
+            .get_json("/api/summary", 200)
+            .await?;
+        let got = app
+            .user(Role::Viewer, village)
+            .await?
+            .get_json("/api/summary", 200)
+            .await?;
+        for register in echinomap_programme::registers::REGISTERS
+            .iter()
+            .filter(|r| r.personal)
+        {
+            let n = truth["registers"][register.table]
+                .as_f64()
+                .expect("case access sees every count");
+            judge.cell(
+                "api summary (inside)",
+                n,
+                got["registers"][register.table].as_f64(),
+                (rule.inside, COUNTY_RULE.inside),
+                &format!("{village} {}", register.table),
+            );
+        }
     }
     Ok(())
 }
@@ -579,7 +652,8 @@ async fn every_output_follows(rule: Rule) -> Result<()> {
     let app = app_with(rule).await?;
     // Counts just above the county's maximum inside (5) and outside (10), in 2025 (exports, OGC,
     // tiles and the report of that year) and in the last months (the risk model's window).
-    plant(&app, 5, "DATE '2025-06-01'").await?;
+    let three = plant(&app, 3, "DATE '2025-05-01'").await?;
+    let five = plant(&app, 5, "DATE '2025-06-01'").await?;
     plant(&app, 10, "DATE '2025-07-01'").await?;
     plant(&app, 5, "CURRENT_DATE - 20").await?;
     let epi = app.user(Role::Epidemiologist, COUNTY).await?;
@@ -589,6 +663,7 @@ async fn every_output_follows(rule: Rule) -> Result<()> {
     exports(&mut judge, rule, &epi, &planner).await?;
     tiles(&mut judge, rule, &app, &epi, &planner).await?;
     api(&mut judge, rule, &epi, &planner, &viewer).await?;
+    summaries(&mut judge, rule, &app, &[three, five]).await?;
     reports(&mut judge, rule, &epi, &planner).await?;
     judge.finish(rule);
     Ok(())
