@@ -153,7 +153,40 @@ impl PlaceCode {
 
     /// True when `other` lies inside this unit (or is it): a prefix test on official codes.
     pub fn contains(&self, other: &PlaceCode) -> bool {
-        other.as_str().starts_with(self.as_str())
+        self.contains_code(other.as_str())
+    }
+
+    /// True when the code `other` (of any level, as a row holds it) lies inside this unit (or
+    /// is it).
+    pub fn contains_code(&self, other: &str) -> bool {
+        other.starts_with(self.as_str())
+    }
+
+    /// The county the unit lies in (its first six digits).
+    pub fn county(&self) -> CountyCode {
+        match self {
+            Self::County(c) => c.clone(),
+            Self::Township(t) => t.county(),
+            Self::Village(v) => v.township().county(),
+        }
+    }
+}
+
+impl From<CountyCode> for PlaceCode {
+    fn from(c: CountyCode) -> Self {
+        Self::County(c)
+    }
+}
+
+impl From<TownshipCode> for PlaceCode {
+    fn from(c: TownshipCode) -> Self {
+        Self::Township(c)
+    }
+}
+
+impl From<VillageCode> for PlaceCode {
+    fn from(c: VillageCode) -> Self {
+        Self::Village(c)
     }
 }
 
@@ -267,6 +300,15 @@ mod tests {
         let v = VillageCode::parse("654022100001").unwrap();
         assert_eq!(v.township().as_str(), "654022100");
         assert_eq!(v.township().county().as_str(), "654022");
+    }
+
+    #[test]
+    fn a_place_code_of_any_level_knows_its_county() {
+        for code in ["654022", "654022100", "654022100001"] {
+            assert_eq!(PlaceCode::parse(code).unwrap().county().as_str(), "654022");
+        }
+        let v = VillageCode::parse("654022100001").unwrap();
+        assert_eq!(PlaceCode::from(v.clone()).as_str(), v.as_str());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use echinomap_domain::PlaceCode;
 use echinomap_domain::privacy::{Audience, Suppression};
 
 use crate::indicators::Options;
@@ -112,14 +113,14 @@ impl Programme {
 // Here rather than in `risk`: the programme holds the risk configuration, so `config` uses
 // `risk`, and `risk` must not use `config` back (no import cycles between modules).
 impl RiskCache {
-    /// The risk of every village under `prefix` as `programme` runs it, as of `as_of` (today
+    /// The risk of every village inside `area` as `programme` runs it, as of `as_of` (today
     /// when `None`, never later), for a reader whose small counts go up to `small_max`.
     pub async fn as_of(
         &self,
         pool: &sqlx::PgPool,
         watch: &crate::watch::Watch,
         programme: &Programme,
-        prefix: &str,
+        area: &PlaceCode,
         as_of: Option<NaiveDate>,
         small_max: Option<i64>,
     ) -> Result<Vec<VillageRisk>, sqlx::Error> {
@@ -127,7 +128,7 @@ impl RiskCache {
         if let Some(d) = as_of {
             opts.as_of = d.min(opts.as_of);
         }
-        self.villages(pool, watch, &programme.risk, prefix, &opts, small_max)
+        self.villages(pool, watch, &programme.risk, area, &opts, small_max)
             .await
     }
 }

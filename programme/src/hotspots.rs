@@ -1,8 +1,8 @@
 //! Hotspot statistics over the service's own data: the H3 hotspot grid (Gi*, LISA, empirical
 //! Bayes) and Kulldorff's scan. The statistics are `echinomap_geodata::hotspots`; this module
-//! chooses the places and denominators of a layer, stores grid results keyed by the data
-//! versions they read (so that a repeated request reads them back and village risk can use
-//! them), and keeps each scan's clusters for the `scan_clusters` export.
+//! chooses the places and denominators of what is counted ([`HotspotSource`]), stores grid
+//! results keyed by the data versions they read (so that a repeated request reads them back and
+//! village risk can use them), and keeps each scan's clusters for the `scan_clusters` export.
 //!
 //! Results are the same for every reader of a scope; what a reader may see of small counts is
 //! decided where they are shown (`server::http::hotspots`).
@@ -17,9 +17,11 @@ use sqlx::PgPool;
 use crate::error::Error;
 use crate::watch::Watch;
 
-/// A hotspot layer: what is counted, over which denominator, from which tables.
+/// What a hotspot analysis counts, over which denominator, from which tables. URLs, JSON and
+/// the stored results call it the analysed `layer` (`layer=` of the hotspots, `source=` of the
+/// hotspot tiles).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layer {
+pub enum HotspotSource {
     /// Human cases reported in the period over the village population.
     HumanCases,
     /// Positive dog faecal tests over dogs tested in the period.
@@ -28,8 +30,8 @@ pub enum Layer {
     LivestockInfection,
 }
 
-impl Layer {
-    /// The analysed layer named in `field` (`layer=` for hotspots, `source=` for tiles).
+impl HotspotSource {
+    /// The source named in `field` (`layer=` for hotspots, `source=` for tiles).
     pub fn parse(field: &str, s: &str) -> Result<Self, Error> {
         match s {
             "human_cases" => Ok(Self::HumanCases),
@@ -52,7 +54,7 @@ impl Layer {
         }
     }
 
-    /// The tables the layer reads, in name order (the order of the versions in stored keys).
+    /// The tables the source reads, in name order (the order of the versions in stored keys).
     fn tables(self) -> &'static [&'static str] {
         match self {
             Self::HumanCases => &["cases", "village_denominators", "villages"],
@@ -109,10 +111,10 @@ impl Layer {
     }
 }
 
-/// What is analysed: a layer over a period (both days included) in the villages of a scope.
+/// What is analysed: a source over a period (both days included) in the villages of a scope.
 #[derive(Debug, Clone)]
 pub struct Request {
-    pub layer: Layer,
+    pub source: HotspotSource,
     pub from: NaiveDate,
     pub to: NaiveDate,
     /// A county, township or village the reader answers for.
@@ -148,7 +150,7 @@ async fn blocking<T: Send + 'static>(
 /// The villages of the request with a denominator (one without carries no information), as
 /// locations named by village code.
 async fn places(pool: &PgPool, r: &Request) -> Result<Vec<Location>, sqlx::Error> {
-    let rows: Vec<(String, f64, f64, f64, f64)> = sqlx::query_as(r.layer.places_sql())
+    let rows: Vec<(String, f64, f64, f64, f64)> = sqlx::query_as(r.source.places_sql())
         .bind(r.scope.as_str())
         .bind(r.from)
         .bind(r.to)
@@ -198,10 +200,10 @@ pub async fn grid(
     variable: Variable,
 ) -> Result<Grid, HotspotsError> {
     // The tables are listed in name order, as the stored keys have them.
-    let versions = watch.versions(pool, r.layer.tables()).await?;
+    let versions = watch.versions(pool, r.source.tables()).await?;
     let key = format!(
         "{}|r{resolution}|{}..{}|{}|ring{ring}|{}|v{:?}",
-        r.layer.as_str(),
+        r.source.as_str(),
         r.from,
         r.to,
         variable.as_str(),
@@ -289,7 +291,7 @@ async fn compute_and_store(
          RETURNING id, computed_at",
     )
     .bind(key)
-    .bind(r.layer.as_str())
+    .bind(r.source.as_str())
     .bind(i16::from(resolution))
     .bind(r.from)
     .bind(r.to)
@@ -349,12 +351,12 @@ pub struct Scan {
     pub options: ScanOptions,
 }
 
-/// Kulldorff's scan of `r` (the layer's [`Layer::model`]); the clusters are stored as the
+/// Kulldorff's scan of `r` (the source's [`HotspotSource::model`]); the clusters are stored as the
 /// latest scan of the scope, for the `scan_clusters` export.
 pub async fn scan(pool: &PgPool, r: &Request) -> Result<Scan, HotspotsError> {
     let locations = places(pool, r).await?;
     let options = ScanOptions {
-        model: r.layer.model(),
+        model: r.source.model(),
         ..ScanOptions::default()
     };
     let locs = locations.clone();
@@ -380,7 +382,7 @@ async fn store_scan(
         "INSERT INTO scan_results (layer, period_from, period_to, scope, model, params)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
-    .bind(r.layer.as_str())
+    .bind(r.source.as_str())
     .bind(r.from)
     .bind(r.to)
     .bind(r.scope.as_str())
@@ -428,6 +430,6 @@ async fn store_scan(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    tracing::info!(scan.id = id, scan.layer = r.layer.as_str(), scan.scope = %r.scope, scan.clusters = clusters.len(), "scan stored");
+    tracing::info!(scan.id = id, scan.layer = r.source.as_str(), scan.scope = %r.scope, scan.clusters = clusters.len(), "scan stored");
     Ok(())
 }

@@ -213,7 +213,7 @@ pub async fn fill(
             continue;
         };
         let grouping = Grouping::Levels(vec![code.len(), row_level]);
-        let cells = indicators::compute(pool, def, code, &[period], &grouping, opts).await?;
+        let cells = indicators::compute(pool, def, &unit.code, &[period], &grouping, opts).await?;
         by_indicator.insert(col.indicator, cells);
     }
     let empty = Cell::default();

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
-use echinomap_domain::VillageCode;
+use echinomap_domain::{PlaceCode, VillageCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -326,51 +326,52 @@ impl Default for RiskCache {
 }
 
 impl RiskCache {
-    /// [`villages`] under `prefix`, from the county's cached list when its data has not changed.
+    /// [`villages`] inside `area`, from the county's cached list when its data has not changed.
     /// Kept per small-count maximum: readers under different rules see different details.
     pub async fn villages(
         &self,
         pool: &sqlx::PgPool,
         watch: &crate::watch::Watch,
         config: &RiskConfig,
-        prefix: &str,
+        area: &PlaceCode,
         opts: &Options,
         small_max: Option<i64>,
     ) -> Result<Vec<VillageRisk>, sqlx::Error> {
-        let county = prefix.get(..6).unwrap_or(prefix);
+        let county = PlaceCode::from(area.county());
         let versions = watch.versions(pool, TABLES).await?;
         let key = format!("{county}|{}|{small_max:?}|{versions:?}", opts.as_of);
         let all = match self.memo.get(&key) {
             Some(all) => all,
             None => {
-                let all = villages(pool, config, county, opts, small_max).await?;
+                let all = villages(pool, config, &county, opts, small_max).await?;
                 self.memo.put(key, all)
             }
         };
         Ok(all
             .iter()
-            .filter(|v| v.code.as_str().starts_with(prefix))
+            .filter(|v| area.contains_code(v.code.as_str()))
             .cloned()
             .collect())
     }
 }
 
-/// The risk of every village under `prefix` (a county, township or village code). The
+/// The risk of every village inside `area` (a county, township or village). The
 /// empirical-Bayes priors are taken over the whole county of each village, so a village's score
 /// does not depend on who asks; what it shows of small counts does (`small_max`, the largest
 /// count hidden from the reader, `None` when nothing is).
 pub async fn villages(
     pool: &sqlx::PgPool,
     config: &RiskConfig,
-    prefix: &str,
+    area: &PlaceCode,
     opts: &Options,
     small_max: Option<i64>,
 ) -> Result<Vec<VillageRisk>, sqlx::Error> {
-    let county = prefix.get(..6).unwrap_or(prefix);
+    let county = PlaceCode::from(area.county());
     let w = Windows::new(config, opts.as_of);
     let by_village = Grouping::Level(12);
     let run = |key: &'static str, periods: Vec<Period>| {
         let grouping = by_village.clone();
+        let county = &county;
         async move {
             let def = indicators::defs::find(key)
                 .ok_or_else(|| sqlx::Error::Protocol(format!("indicator {key} is not defined")))?;
@@ -387,7 +388,7 @@ pub async fn villages(
         "SELECT v.code::text, v.name, v.township_code::text FROM villages v
          WHERE v.code LIKE $1 || '%' ORDER BY v.code",
     )
-    .bind(county)
+    .bind(county.as_str())
     .fetch_all(pool)
     .await?;
     // Slaughter points without a disposal facility in or near each village of the county.
@@ -401,7 +402,7 @@ pub async fn villages(
          WHERE v.code LIKE $1 || '%'
          GROUP BY v.code",
     )
-    .bind(county)
+    .bind(county.as_str())
     .bind(config.near_km)
     .fetch_all(pool)
     .await?;
@@ -422,7 +423,7 @@ pub async fn villages(
            AND (coalesce((c.stats ->> 'gi_star_bin')::int, 0) > 0 OR c.stats ->> 'lisa_cluster' = 'HH')
          GROUP BY v.code",
     )
-    .bind(county)
+    .bind(county.as_str())
     .fetch_all(pool)
     .await?;
     let points: HashMap<String, Vec<String>> = points.into_iter().collect();
@@ -467,7 +468,7 @@ pub async fn villages(
     }
     let mut out = Vec::new();
     for (k, ((code, name, township), i)) in villages.iter().zip(&inputs).enumerate() {
-        if !code.starts_with(prefix) {
+        if !area.contains_code(code) {
             continue;
         }
         let code = VillageCode::parse(code).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;

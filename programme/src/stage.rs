@@ -234,21 +234,23 @@ pub async fn evaluate(
         .collect();
     wanted.sort_unstable();
     wanted.dedup();
-    // One query per indicator over the broadest unit, added up by county and by township.
-    let prefix = units
+    // One query per indicator over the broadest unit, added up by county and by township
+    // (no units: nothing to judge, nothing to read).
+    let broadest = units
         .iter()
-        .map(|u| u.code.as_str())
-        .min_by_key(|c| c.len())
-        .unwrap_or_default()
-        .to_owned();
+        .map(|u| &u.code)
+        .min_by_key(|c| c.as_str().len());
     for key in &wanted {
         let Some(def) = indicators::defs::find(key) else {
             continue;
         };
+        let Some(broadest) = broadest else {
+            break;
+        };
         let cells = indicators::compute(
             pool,
             def,
-            &prefix,
+            broadest,
             &periods,
             &Grouping::Levels(vec![Level::County.digits(), Level::Township.digits()]),
             opts,

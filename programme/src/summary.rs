@@ -1,6 +1,7 @@
 //! The row count of every register inside a jurisdiction, and the date range of the data
 //! (`GET /api/summary` shows them), memoised by data version.
 
+use echinomap_domain::PlaceCode;
 use sqlx::PgPool;
 
 use crate::registers::REGISTERS;
@@ -44,17 +45,17 @@ impl Default for SummaryCache {
 }
 
 impl SummaryCache {
-    /// The counts of every register under `prefix`, from the memo while no register changed: at
+    /// The counts of every register inside `area`, from the memo while no register changed: at
     /// demo scale 100 counting 40 million rows takes seconds, and the dashboard asks on every load.
     pub async fn counts(
         &self,
         pool: &PgPool,
         watch: &Watch,
-        prefix: &str,
+        area: &PlaceCode,
     ) -> Result<std::sync::Arc<Counts>, sqlx::Error> {
         let tables: Vec<&str> = REGISTERS.iter().map(|r| r.table).collect();
         let versions = watch.versions(pool, &tables).await?;
-        let key = format!("{prefix}|{versions:?}");
+        let key = format!("{area}|{versions:?}");
         if let Some(hit) = self.memo.get(&key) {
             return Ok(hit);
         }
@@ -82,7 +83,7 @@ impl SummaryCache {
         );
         // Built only from the constant register list; the jurisdiction is bound.
         let counts: Counts = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(prefix)
+            .bind(area.as_str())
             .fetch_one(pool)
             .await?;
         Ok(self.memo.put(key, counts))

@@ -14,9 +14,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use echinomap_domain::Period;
+use echinomap_domain::{Period, PlaceCode};
 use echinomap_tiles::TileCoord;
-use echinomap_tiles::layers::{LayerDef, TileArgs, TileValue};
+use echinomap_tiles::layers::{TileArgs, TileLayer, TileValue};
 use sqlx::PgPool;
 use sqlx::postgres::{PgArguments, Postgres};
 use sqlx::query::QueryScalar;
@@ -50,10 +50,10 @@ const ARRAY_TABLES: &[&str] = &[
 ];
 
 /// Every table a layer's tiles depend on, in a fixed order, without repeats: the layer's own
-/// (`LayerDef::tables`) and, for a layer that shows village risk, the risk model's and the
+/// (`TileLayer::tables`) and, for a layer that shows village risk, the risk model's and the
 /// arrays'. Their data versions key the tile cache, so a write to any of them makes the tile
 /// fresh.
-pub fn tables(layer: &LayerDef) -> Vec<&'static str> {
+pub fn tables(layer: &TileLayer) -> Vec<&'static str> {
     let extra: &[&[&'static str]] = if layer.uses_risk {
         &[crate::risk::TABLES, ARRAY_TABLES]
     } else {
@@ -88,10 +88,10 @@ pub struct TileSources<'a> {
 /// One tile to render, resolved from the request.
 #[derive(Debug, Clone, Copy)]
 pub struct TileRequest<'a> {
-    pub layer: &'static LayerDef,
+    pub layer: &'static TileLayer,
     pub coord: TileCoord,
-    /// The caller's jurisdiction code for scoped layers, else "".
-    pub scope: &'a str,
+    /// The caller's jurisdiction for scoped layers, else `None`.
+    pub scope: Option<&'a PlaceCode>,
     /// The largest count of people hidden from the caller in this layer: `None` when nothing is
     /// hidden (roles with case access, layers that are not suppressible).
     pub small_max: Option<i64>,
@@ -115,7 +115,8 @@ impl TileRequest<'_> {
             z: i32::from(self.coord.z()),
             x: self.coord.x() as i32,
             y: self.coord.y() as i32,
-            scope: self.scope,
+            // The layer SQL reads the empty prefix as "everywhere".
+            scope: self.scope.map_or("", PlaceCode::as_str),
             small_max: self.small_max,
             d_from: self.period.start(),
             d_to: self.period.end(),
@@ -215,7 +216,14 @@ impl TileService {
         req: &TileRequest<'_>,
     ) -> crate::Result<Arc<VillageArrays>> {
         let opts = src.programme.options();
-        let (scope, period, month) = (req.scope, req.period, req.coverage_month);
+        let Some(scope) = req.scope else {
+            return Err(anyhow::anyhow!(
+                "the {} layer shows village risk and needs a scope",
+                req.layer.id
+            )
+            .into());
+        };
+        let (period, month) = (req.period, req.coverage_month);
         let key = format!(
             "{scope}|{:?}|{}|{period}|{month}|{:?}",
             req.small_max, opts.as_of, req.versions
@@ -254,7 +262,7 @@ impl TileService {
         };
         let villages: Vec<(i32, String, Option<i64>, Option<i64>)> =
             sqlx::query_as(VILLAGE_DENOMINATORS)
-                .bind(scope)
+                .bind(scope.as_str())
                 .fetch_all(src.pool)
                 .await?;
         let len = villages

@@ -3,7 +3,7 @@
 //! registered counts, and who answers for it on the ground. Village rows themselves are written
 //! by the gazetteer and the `villages` import (`records::villages`).
 
-use echinomap_domain::VillageCode;
+use echinomap_domain::{PlaceCode, VillageCode};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -74,10 +74,10 @@ pub struct Filter<'a> {
     pub q: Option<&'a str>,
 }
 
-/// The villages of the jurisdiction `scope` (a code prefix) that pass `filter`, by code.
+/// The villages inside the jurisdiction `scope` that pass `filter`, by code.
 pub async fn list(
     pool: &PgPool,
-    scope: &str,
+    scope: &PlaceCode,
     filter: &Filter<'_>,
 ) -> Result<Vec<VillageRow>, sqlx::Error> {
     // Latin letters are pinyin: matched here, after SQL, since names are stored in hanzi only.
@@ -97,7 +97,7 @@ pub async fn list(
     .bind(filter.township_code)
     .bind(filter.township_name)
     .bind(sql_q)
-    .bind(scope)
+    .bind(scope.as_str())
     .fetch_all(pool)
     .await?;
     if let Some(latin) = &latin {

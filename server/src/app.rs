@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 use crate::http::{AppState, router};
 use crate::settings::{Secret, Settings};
+use echinomap_domain::PlaceCode;
 use echinomap_programme::auth::password::PasswordPolicy;
 use echinomap_programme::auth::store;
 use echinomap_programme::db::Database;
@@ -185,14 +186,20 @@ async fn warm_up(state: AppState) {
         echinomap_programme::indicators::rollup::refresh(&state.pool, &months, &opts).await?;
         // The jurisdictions of the enabled accounts: what the first pages ask for.
         let jurisdictions = store::enabled_jurisdictions(&state.pool).await?;
-        let mut counties: Vec<&str> = jurisdictions.iter().filter_map(|j| j.get(..6)).collect();
+        let mut counties: Vec<PlaceCode> = jurisdictions
+            .iter()
+            .map(|j| PlaceCode::from(j.county()))
+            .collect();
         counties.dedup();
-        for county in counties {
+        for county in &counties {
             state.village_risk(county, None, false).await?;
         }
         // Summaries for the county desks only: a count per village account at every start
         // would cost more than it saves (each counts every register of its area).
-        for j in jurisdictions.iter().filter(|j| j.len() == 6) {
+        for j in jurisdictions
+            .iter()
+            .filter(|j| matches!(j, PlaceCode::County(_)))
+        {
             state.summaries.counts(&state.pool, &state.watch, j).await?;
         }
         Ok::<_, anyhow::Error>(())

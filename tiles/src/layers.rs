@@ -6,7 +6,7 @@
 //! and the CTE). Small counts are hidden with the bound `p.small_max` (`BETWEEN 1 AND
 //! p.small_max`, never a literal): NULL hides nothing, so the rule is whatever the service runs.
 //!
-//! Descriptions that name the hidden range say `{hidden}`; [`LayerDef::description`] and
+//! Descriptions that name the hidden range say `{hidden}`; [`TileLayer::description`] and
 //! [`FieldDef::description`] put the running rule's range there (`1–4` by default), so that the
 //! catalogue and TileJSON say what the service does.
 //!
@@ -67,14 +67,14 @@ const fn field(name: &'static str, kind: &'static str, description: &'static str
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct LayerDef {
+pub struct TileLayer {
     pub id: &'static str,
-    /// May name the hidden range as [`HIDDEN`]: read it through [`LayerDef::description`].
+    /// May name the hidden range as [`HIDDEN`]: read it through [`TileLayer::description`].
     description: &'static str,
     pub minzoom: u8,
     pub maxzoom: u8,
     pub fields: &'static [FieldDef],
-    /// Tables the layer's SQL reads. With [`LayerDef::uses_risk`], the bound village arrays
+    /// Tables the layer's SQL reads. With [`TileLayer::uses_risk`], the bound village arrays
     /// read more: the service adds the tables of its risk model and indicator engine
     /// (`echinomap_programme::tiles::tables`), and the data versions of all of them key the
     /// cache.
@@ -98,7 +98,7 @@ pub struct LayerDef {
     pub detail_zoom: u8,
 }
 
-impl LayerDef {
+impl TileLayer {
     /// What the layer shows, the hidden range as `rule` has it.
     pub fn description(&self, rule: Suppression) -> String {
         with_hidden_range(self.description, rule)
@@ -418,8 +418,8 @@ const AREA_FIELDS: &[FieldDef] = &[
     ),
 ];
 
-pub const LAYERS: &[LayerDef] = &[
-    LayerDef {
+pub const LAYERS: &[TileLayer] = &[
+    TileLayer {
         id: "boundaries",
         description: "County, township and neighbouring-county outlines (天地图; township areas synthetic)",
         minzoom: 0,
@@ -435,7 +435,7 @@ pub const LAYERS: &[LayerDef] = &[
         sql_low: None,
         detail_zoom: 0,
     },
-    LayerDef {
+    TileLayer {
         id: "rivers",
         description: "The Ili river and its branches (GSHHG)",
         minzoom: 0,
@@ -454,7 +454,7 @@ pub const LAYERS: &[LayerDef] = &[
         sql_low: None,
         detail_zoom: 0,
     },
-    LayerDef {
+    TileLayer {
         id: "villages",
         description: "Village-level units with their latest denominators",
         minzoom: 5,
@@ -520,7 +520,7 @@ pub const LAYERS: &[LayerDef] = &[
         sql_low: None,
         detail_zoom: 0,
     },
-    LayerDef {
+    TileLayer {
         id: "slaughter_points",
         description: "Slaughter points with their disposal facility and the period's infection rate",
         minzoom: 5,
@@ -550,7 +550,7 @@ pub const LAYERS: &[LayerDef] = &[
         sql_low: None,
         detail_zoom: 0,
     },
-    LayerDef {
+    TileLayer {
         id: "case_density",
         description: "Human cases reported in the period: per H3 cell (res 6 below z7, res 7 below z9), per village from z9; counts of {hidden} withheld for roles without case access",
         minzoom: 5,
@@ -586,7 +586,7 @@ pub const LAYERS: &[LayerDef] = &[
         sql_low: Some(CASE_DENSITY_CELLS),
         detail_zoom: 9,
     },
-    LayerDef {
+    TileLayer {
         id: "dog_density",
         description: "Registered dogs and deworming coverage of the period's (last) month: per H3 cell below z9, per village from z9",
         minzoom: 5,
@@ -609,7 +609,7 @@ pub const LAYERS: &[LayerDef] = &[
         sql_low: Some(DOG_DENSITY_CELLS),
         detail_zoom: 9,
     },
-    LayerDef {
+    TileLayer {
         id: "hotspots",
         description: "H3 cells of the latest hotspot result (GET /api/hotspots) for source= (human_cases, dog_positivity, livestock_infection), resolution= (6–9) and, if given, period=",
         minzoom: 5,
@@ -642,13 +642,21 @@ pub const LAYERS: &[LayerDef] = &[
     },
 ];
 
-pub fn layer(id: &str) -> Option<&'static LayerDef> {
+pub fn layer(id: &str) -> Option<&'static TileLayer> {
     LAYERS.iter().find(|l| l.id == id)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_layer_that_shows_village_risk_is_scoped() {
+        // The risk model runs inside a jurisdiction: the tile service asks for the scope.
+        for l in LAYERS.iter().filter(|l| l.uses_risk) {
+            assert!(l.scoped, "{} shows village risk but is not scoped", l.id);
+        }
+    }
 
     #[test]
     fn every_layer_has_a_unique_id_and_types_the_parameters_it_reads() {

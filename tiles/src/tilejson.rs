@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use echinomap_domain::privacy::Suppression;
 
-use crate::layers::LayerDef;
+use crate::layers::TileLayer;
 
 /// Qapqal county's extent, west, south, east, north (WGS84), and a centre at the county seat.
 pub const BOUNDS: [f64; 4] = [80.3, 43.0, 82.0, 44.3];
@@ -15,7 +15,7 @@ pub const ATTRIBUTION: &str =
 /// `base` is the origin (`http://host:port`); `query` the canonical filter string (may be
 /// empty), part of the tiles URL so that each filter is its own cacheable tile set; `rule` the
 /// running small-count rule, named in the description.
-pub fn tilejson(layer: &LayerDef, base: &str, query: &str, rule: Suppression) -> Value {
+pub fn tilejson(layer: &TileLayer, base: &str, query: &str, rule: Suppression) -> Value {
     let q = if query.is_empty() {
         String::new()
     } else {

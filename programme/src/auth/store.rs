@@ -424,8 +424,13 @@ pub async fn ensure_first_admin(
 }
 
 /// The jurisdictions of the enabled accounts, sorted: what the first pages will ask for.
-pub async fn enabled_jurisdictions(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT DISTINCT jurisdiction FROM users WHERE NOT disabled ORDER BY 1")
-        .fetch_all(pool)
-        .await
+pub async fn enabled_jurisdictions(pool: &PgPool) -> Result<Vec<PlaceCode>, sqlx::Error> {
+    let codes: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT jurisdiction FROM users WHERE NOT disabled ORDER BY 1")
+            .fetch_all(pool)
+            .await?;
+    codes
+        .iter()
+        .map(|c| PlaceCode::parse(c).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+        .collect()
 }

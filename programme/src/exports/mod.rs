@@ -69,7 +69,7 @@ pub enum Rows {
 
 /// One exportable layer.
 #[derive(Debug)]
-pub struct Layer {
+pub struct ExportLayer {
     pub name: &'static str,
     pub rows: Rows,
     pub title_zh: &'static str,
@@ -128,8 +128,8 @@ const HAS_ANY_RECORD: &str = "SELECT 1 WHERE EXISTS (SELECT 1 FROM cases c JOIN 
     OR EXISTS (SELECT 1 FROM dewormings w JOIN villages x ON x.id = w.village_id WHERE x.code LIKE $1 || '%' AND w.dosed_on BETWEEN $2 AND $3)
     OR EXISTS (SELECT 1 FROM faecal_tests f JOIN villages x ON x.id = f.village_id WHERE x.code LIKE $1 || '%' AND f.sampled_on BETWEEN $2 AND $3 AND ($4::text IS NULL OR x.township_code = $4))";
 
-pub const LAYERS: &[Layer] = &[
-    Layer {
+pub const LAYERS: &[ExportLayer] = &[
+    ExportLayer {
         rows: Rows::Aggregate,
         name: "villages",
         title_zh: "村",
@@ -162,7 +162,7 @@ pub const LAYERS: &[Layer] = &[
         ),
         has_data_sql: Some(HAS_ANY_RECORD),
     },
-    Layer {
+    ExportLayer {
         rows: Rows::Aggregate,
         name: "townships",
         title_zh: "乡镇",
@@ -190,7 +190,7 @@ pub const LAYERS: &[Layer] = &[
         ),
         has_data_sql: Some(HAS_ANY_RECORD),
     },
-    Layer {
+    ExportLayer {
         rows: Rows::Aggregate,
         name: "slaughter_points",
         title_zh: "屠宰点",
@@ -216,7 +216,7 @@ pub const LAYERS: &[Layer] = &[
               WHERE p.deleted_at IS NULL AND v.code LIKE $1 || '%' AND ($4::text IS NULL OR v.township_code = $4)",
         has_data_sql: None,
     },
-    Layer {
+    ExportLayer {
         rows: Rows::Aggregate,
         name: "case_counts",
         title_zh: "病例数(村×月)",
@@ -242,7 +242,7 @@ pub const LAYERS: &[Layer] = &[
               GROUP BY v.id, v.code, v.geom, v.name, v.township_code, date_trunc('month', c.reported_on)",
         has_data_sql: Some("SELECT 1 FROM cases c JOIN villages x ON x.id = c.village_id WHERE x.code LIKE $1 || '%' AND c.deleted_at IS NULL AND c.reported_on BETWEEN $2 AND $3 AND ($4::text IS NULL OR x.township_code = $4) LIMIT 1"),
     },
-    Layer {
+    ExportLayer {
         rows: Rows::Aggregate,
         name: "dog_counts",
         title_zh: "犬只数(村)",
@@ -271,7 +271,7 @@ pub const LAYERS: &[Layer] = &[
               GROUP BY v.id, v.code, v.geom, v.name, v.township_code",
         has_data_sql: None,
     },
-    Layer {
+    ExportLayer {
         rows: Rows::Aggregate,
         name: "hotspots",
         title_zh: "热点(H3)",
@@ -297,7 +297,7 @@ pub const LAYERS: &[Layer] = &[
                             ORDER BY (r2.layer = 'human_cases') DESC, r2.computed_at DESC LIMIT 1)",
         has_data_sql: None,
     },
-    Layer {
+    ExportLayer {
         rows: Rows::Aggregate,
         name: "scan_clusters",
         title_zh: "扫描聚集区",
@@ -340,7 +340,7 @@ pub const LAYERS: &[Layer] = &[
                             ORDER BY r2.computed_at DESC, r2.id DESC LIMIT 1)",
         has_data_sql: None,
     },
-    Layer {
+    ExportLayer {
         rows: Rows::Register(Perm::AnimalRows),
         name: "dogs",
         title_zh: "犬只",
@@ -394,11 +394,11 @@ pub fn risk_columns(rows: &[crate::risk::VillageRisk]) -> Value {
     Value::Object(out)
 }
 
-pub fn layer(name: &str) -> Option<&'static Layer> {
+pub fn layer(name: &str) -> Option<&'static ExportLayer> {
     LAYERS.iter().find(|l| l.name == name)
 }
 
-impl Layer {
+impl ExportLayer {
     /// The layer has columns computed outside its SQL (the risk), bound as one JSON parameter.
     pub fn has_risk(&self) -> bool {
         self.columns.iter().any(|c| c.kind == Col::Risk)
@@ -447,7 +447,7 @@ fn hidden(col: &Column, max_param: usize) -> Option<String> {
 }
 
 /// The SQL value of one column as shared: suppressed, or looked up in the risk parameter.
-fn value_sql(layer: &Layer, col: &Column, params: RowParams) -> String {
+fn value_sql(layer: &ExportLayer, col: &Column, params: RowParams) -> String {
     let name = col.name;
     let withheld = |cond: String| format!("CASE WHEN {cond} THEN NULL ELSE l.{name} END");
     match col.kind {
@@ -466,7 +466,7 @@ fn value_sql(layer: &Layer, col: &Column, params: RowParams) -> String {
 }
 
 /// `suppressed`: any personal count of the row withheld.
-fn suppressed_sql(layer: &Layer, max_param: usize) -> String {
+fn suppressed_sql(layer: &ExportLayer, max_param: usize) -> String {
     let any: Vec<String> = layer
         .columns
         .iter()
@@ -488,7 +488,7 @@ fn csv_cell_sql(text: &str) -> String {
 
 /// The SQL expression (over the row `l`) that writes one row in `format`, with the parameters
 /// `params` names.
-fn row_sql(layer: &Layer, format: Format, params: RowParams) -> String {
+fn row_sql(layer: &ExportLayer, format: Format, params: RowParams) -> String {
     let values = layer
         .columns
         .iter()
@@ -538,7 +538,7 @@ fn row_sql(layer: &Layer, format: Format, params: RowParams) -> String {
 
 /// One row by id (`$5`), as a GeoJSON feature; the largest hidden count in `$6`, the risk
 /// columns in `$7`.
-fn item_sql(layer: &Layer) -> String {
+fn item_sql(layer: &ExportLayer) -> String {
     format!(
         "SELECT {row} FROM ({sql}) l WHERE l.id::text = $5",
         row = row_sql(layer, Format::GeoJson, RowParams { max: 6, risk: 7 }),
@@ -549,7 +549,7 @@ fn item_sql(layer: &Layer) -> String {
 /// The layer's rows written in `format`, in id order, within `bbox` (`$5..$8`: west, south,
 /// east, north, all NULL for none), `$9` rows (NULL: all) from `$10`; the largest hidden count
 /// in `$11`, the risk columns in `$12`.
-fn page_sql(layer: &Layer, format: Format) -> String {
+fn page_sql(layer: &ExportLayer, format: Format) -> String {
     format!(
         "SELECT {row} FROM ({sql}) l
          WHERE ($5::float8 IS NULL OR l.geom && ST_MakeEnvelope($5, $6, $7, $8, 4326))
@@ -561,7 +561,7 @@ fn page_sql(layer: &Layer, format: Format) -> String {
 }
 
 /// The extent and number of the layer's rows within `bbox` (`$5..$8`, as in [`page_sql`]).
-fn extent_sql(layer: &Layer) -> String {
+fn extent_sql(layer: &ExportLayer) -> String {
     format!(
         "SELECT count(*), ST_XMin(ST_Extent(l.geom)), ST_YMin(ST_Extent(l.geom)), ST_XMax(ST_Extent(l.geom)), ST_YMax(ST_Extent(l.geom))
          FROM ({sql}) l
@@ -572,7 +572,7 @@ fn extent_sql(layer: &Layer) -> String {
 
 /// The number of the layer's rows within `bbox` (OGC `numberMatched`): [`extent_sql`] without
 /// the extent, which a page does not need.
-fn count_sql(layer: &Layer) -> String {
+fn count_sql(layer: &ExportLayer) -> String {
     format!(
         "SELECT count(*) FROM ({sql}) l WHERE ($5::float8 IS NULL OR l.geom && ST_MakeEnvelope($5, $6, $7, $8, 4326))",
         sql = layer.sql

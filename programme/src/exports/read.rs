@@ -9,6 +9,7 @@
 
 use bytes::{Bytes, BytesMut};
 use chrono::NaiveDate;
+use echinomap_domain::TownshipCode;
 use echinomap_domain::privacy::Audience;
 use futures_util::{Stream, StreamExt, TryStreamExt, stream};
 use serde_json::{Value, json};
@@ -16,7 +17,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{PgPool, Postgres, Row};
 
-use super::{Format, Layer, count_sql, extent_sql, item_sql, page_sql};
+use super::{ExportLayer, Format, count_sql, extent_sql, item_sql, page_sql};
 use crate::auth::{Caller, Scope};
 use crate::error::Error;
 
@@ -36,7 +37,7 @@ pub fn audience(caller: &Caller, external: bool) -> Audience {
 /// What an export or an OGC request reads.
 #[derive(Debug, Clone)]
 pub struct Selection {
-    pub layer: &'static Layer,
+    pub layer: &'static ExportLayer,
     /// The caller's jurisdiction (`$1`): no row outside it is read.
     pub scope: Scope,
     /// The period's first and last day (`$2`, `$3`).
@@ -46,7 +47,7 @@ pub struct Selection {
     /// GeoJSON `period` member.
     pub period_label: String,
     /// A township code inside the jurisdiction (`$4`), or all of it.
-    pub township: Option<String>,
+    pub township: Option<TownshipCode>,
     /// Counts of people from 1 to this are withheld; `None`: nothing is. Bound as a parameter,
     /// from [`crate::config::Programme::small_max`] for the request's [`audience`].
     pub suppress_max: Option<i64>,
@@ -118,7 +119,7 @@ impl Selection {
             .bind(self.scope.prefix())
             .bind(self.from)
             .bind(self.to)
-            .bind(&self.township)
+            .bind(self.township.as_ref().map(TownshipCode::as_str))
     }
 
     /// `sql` with `$1..$8` bound: the layer's parameters and the bbox filter.

@@ -21,6 +21,7 @@ pub use defs::{INDICATORS, Indicator, Measure, Op, PeriodRule};
 // The one calendar period of the whole service, defined in `domain`: indicators speak in it.
 pub use echinomap_domain::period::{self, Period, PeriodError, PeriodKind};
 
+use echinomap_domain::PlaceCode;
 use echinomap_domain::privacy::hidden_under;
 
 /// Prepended to every indicator's SQL. Parameters: `$1` the code prefix of the villages to
@@ -53,8 +54,8 @@ pub struct Options {
 /// How rows are added up into units.
 #[derive(Debug, Clone)]
 pub enum Grouping {
-    /// Everything inside one unit (county, township or village code).
-    Unit(String),
+    /// Everything inside one unit (a county, township or village).
+    Unit(PlaceCode),
     /// Every unit of a level: the first 6, 9 or 12 characters of the row's code.
     Level(usize),
     /// Every unit of several levels at once (a row counts in each).
@@ -92,11 +93,12 @@ pub struct Cell {
 /// Unit code → one cell per requested period (in order).
 pub type Cells = HashMap<String, Vec<Cell>>;
 
-/// Runs `def` for the villages under `prefix` and `periods`, and adds the rows up by `grouping`.
+/// Runs `def` for the villages inside `area` (a county, township or village) and `periods`, and
+/// adds the rows up by `grouping`.
 pub async fn compute(
     pool: &sqlx::PgPool,
     def: &Indicator,
-    prefix: &str,
+    area: &PlaceCode,
     periods: &[Period],
     grouping: &Grouping,
     opts: &Options,
@@ -132,7 +134,7 @@ pub async fn compute(
     let started = std::time::Instant::now();
     // Built from the constant header and the indicator's constant SQL; every value is bound.
     let rows: Vec<(String, i32, f64, f64, Value)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(prefix)
+        .bind(area.as_str())
         .bind(&starts)
         .bind(&ends)
         .bind(&opts.diagnosis_classes)

@@ -7,6 +7,7 @@
 //! the engine reads. Refreshes are serialised by an advisory lock.
 
 use chrono::NaiveDate;
+use echinomap_domain::VillageCode;
 
 use super::{HEADER, Options, Period};
 
@@ -52,11 +53,12 @@ pub async fn refresh(
         .execute(&mut *tx)
         .await?;
         for code in &dirty {
-            fill(&mut tx, code, &held_periods, opts).await?;
+            let village = VillageCode::parse(code).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            fill(&mut tx, Some(&village), &held_periods, opts).await?;
         }
     }
     if !missing.is_empty() {
-        fill(&mut tx, "", &missing, opts).await?;
+        fill(&mut tx, None, &missing, opts).await?;
         sqlx::query(
             "INSERT INTO deworming_rollup_months SELECT unnest($1::date[]) ON CONFLICT DO NOTHING",
         )
@@ -77,10 +79,10 @@ pub async fn refresh(
     Ok(())
 }
 
-/// Computes the villages under `prefix` for `months` and stores them.
+/// Computes `village` (every village when `None`) for `months` and stores them.
 async fn fill(
     tx: &mut sqlx::PgConnection,
-    prefix: &str,
+    village: Option<&VillageCode>,
     months: &[Period],
     opts: &Options,
 ) -> Result<(), sqlx::Error> {
@@ -94,7 +96,8 @@ async fn fill(
          JOIN villages v ON v.code = r.code"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(prefix)
+        // The empty prefix: every village.
+        .bind(village.map_or("", VillageCode::as_str))
         .bind(&starts)
         .bind(&ends)
         .bind(&opts.diagnosis_classes)

@@ -175,7 +175,7 @@ pub async fn detail(
         "{SELECT_CASES} WHERE c.id = $1 AND c.deleted_at IS NULL AND v.code LIKE $2 || '%'"
     )))
     .bind(id)
-    .bind(&who.scope)
+    .bind(who.prefix())
     .fetch_optional(&mut *tx)
     .await?;
     let row =

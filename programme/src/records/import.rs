@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use echinomap_domain::IdNumber;
+use echinomap_domain::{IdNumber, PlaceCode};
 use echinomap_geodata::gcj02::Crs;
 use echinomap_geodata::import::headers::{self, Kind};
 use echinomap_geodata::import::{self as files, Format, Limits, Table};
@@ -152,12 +152,19 @@ impl Params {
     }
 }
 
-/// Who acts (an import, an API write, an audited read): the audit actor and the jurisdiction (a
-/// code prefix) the rows must fall in.
+/// Who acts (an import, an API write, an audited read): the audit actor and the jurisdiction
+/// the rows must fall in (`None`: the whole database, the command line).
 #[derive(Debug, Clone)]
 pub struct Who {
     pub actor: Actor,
-    pub scope: String,
+    pub scope: Option<PlaceCode>,
+}
+
+impl Who {
+    /// The jurisdiction as the code prefix SQL binds (`""` for the whole database).
+    pub(crate) fn prefix(&self) -> &str {
+        self.scope.as_ref().map_or("", PlaceCode::as_str)
+    }
 }
 
 /// How far an import is, for `GET /api/imports/{id}` and the CLI's progress bar.
@@ -505,7 +512,7 @@ pub(super) async fn run_register(
         tokio::task::spawn_blocking(move || {
             let opts = Options {
                 crs,
-                scope: &scope,
+                scope: scope.as_ref(),
                 require_all: true,
             };
             let mut errors: BTreeMap<usize, Vec<RowError>> = BTreeMap::new();
@@ -531,7 +538,7 @@ pub(super) async fn run_register(
         let batch = Batch {
             present: &present,
             target: Target::Upsert,
-            scope: &who.scope,
+            scope: who.scope.as_ref(),
             user: &who.actor.username,
             keep_valid,
             // Only a register that flags revisits needs the new ids; the rest only counts.
@@ -679,7 +686,7 @@ pub async fn finish(
     .bind(&body)
     .bind(who.actor.user_id)
     .bind(&who.actor.username)
-    .bind(&who.scope)
+    .bind(who.prefix())
     .bind(started)
     .execute(&mut *conn)
     .await?;

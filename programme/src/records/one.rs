@@ -16,6 +16,7 @@ use super::read;
 use super::spec::{RegisterSpec, Village};
 use super::write::{Batch, Present, Target};
 use crate::audit::{self, Entry};
+use crate::auth::Scope;
 use crate::error::Error;
 use crate::linking::LinkerCache;
 use crate::watch::Watch;
@@ -31,7 +32,7 @@ pub fn not_found(spec: &RegisterSpec, id: i64) -> Error {
     )
 }
 
-/// The record `id` in the jurisdiction `scope` (a code prefix), whole; reading one record of a
+/// The record `id` in the caller's jurisdiction, whole; reading one record of a
 /// register with personal data is audited in the read's transaction.
 pub async fn read_audited(
     pool: &PgPool,
@@ -40,7 +41,7 @@ pub async fn read_audited(
     id: i64,
 ) -> Result<Value, Error> {
     let mut tx = pool.begin().await?;
-    let record = read::one(&mut *tx, spec, &who.scope, id)
+    let record = read::one(&mut *tx, spec, who.scope.as_ref(), id)
         .await?
         .ok_or_else(|| not_found(spec, id))?;
     if spec.personal {
@@ -60,15 +61,15 @@ pub async fn read_audited(
     Ok(record)
 }
 
-/// The record `id` in the jurisdiction `scope`, or [`not_found`]; not audited (the answer to a
+/// The record `id` in the caller's `scope`, or [`not_found`]; not audited (the answer to a
 /// write the caller just made).
 pub async fn read_written(
     pool: &PgPool,
     spec: &'static RegisterSpec,
-    scope: &str,
+    scope: &Scope,
     id: i64,
 ) -> Result<Value, Error> {
-    read::one(pool, spec, scope, id)
+    read::one(pool, spec, Some(scope.jurisdiction()), id)
         .await?
         .ok_or_else(|| not_found(spec, id))
 }
@@ -239,7 +240,7 @@ pub async fn save(
     let linker = linking.cache.get(pool, linking.watch).await?;
     let opts = Options {
         crs,
-        scope: &who.scope,
+        scope: who.scope.as_ref(),
         require_all: !matches!(target, Target::Id(_)),
     };
     let staged = parse::parse_row(spec, &layout, &linker, opts, 1, &cells).map_err(refused)?;
@@ -253,7 +254,7 @@ pub async fn save(
     let batch = Batch {
         present: &present,
         target,
-        scope: &who.scope,
+        scope: who.scope.as_ref(),
         user: &who.actor.username,
         keep_valid: false,
         ids: true,
@@ -311,7 +312,7 @@ pub async fn delete(
     id: i64,
 ) -> Result<(), Error> {
     let mut tx = pool.begin().await?;
-    read::one(&mut *tx, spec, &who.scope, id)
+    read::one(&mut *tx, spec, who.scope.as_ref(), id)
         .await?
         .ok_or_else(|| not_found(spec, id))?;
     let sql = if spec.soft_delete {

@@ -3,7 +3,7 @@
 //! WGS84 with its H3 cells, the jurisdiction checked, the rules across fields applied. Every
 //! problem is a [`RowError`] naming the row, the column, the field, the value and the reason.
 
-use echinomap_domain::IdNumber;
+use echinomap_domain::{IdNumber, PlaceCode};
 use echinomap_geodata::gcj02::{Crs, LonLat};
 use echinomap_geodata::import::values;
 use echinomap_geodata::linker::{LinkMethod, Linker};
@@ -73,8 +73,8 @@ impl Layout {
 #[derive(Debug, Clone, Copy)]
 pub struct Options<'a> {
     pub crs: Crs,
-    /// The caller's jurisdiction (a code prefix).
-    pub scope: &'a str,
+    /// The caller's jurisdiction (`None`: the whole database, the command line).
+    pub scope: Option<&'a PlaceCode>,
     /// Every required field must have a value (a new record); false for a partial update.
     pub require_all: bool,
 }
@@ -273,18 +273,14 @@ pub fn parse_row(
         };
         match result {
             Some((col, field, raw, Ok(l))) => {
-                if l.code.starts_with(opts.scope) {
-                    link = Some((l.code, l.method, l.distance_m));
-                } else {
-                    errors.push(err(
+                match opts.scope.filter(|s| !s.contains_code(&l.code)) {
+                    None => link = Some((l.code, l.method, l.distance_m)),
+                    Some(scope) => errors.push(err(
                         col,
                         field,
                         Some(raw),
-                        format!(
-                            "village {} lies outside your jurisdiction {}",
-                            l.code, opts.scope
-                        ),
-                    ));
+                        format!("village {} lies outside your jurisdiction {scope}", l.code),
+                    )),
                 }
             }
             Some((col, field, raw, Err(e))) => {

@@ -6,7 +6,9 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use super::spec::{Mask, Point, RegisterSpec, Village};
+use crate::auth::Scope;
 use crate::registers::REGISTERS;
+use echinomap_domain::PlaceCode;
 use echinomap_domain::privacy::{mask_id_number, mask_phone};
 
 /// The filters of a list.
@@ -99,16 +101,16 @@ pub fn mask(spec: &RegisterSpec, mut record: Value) -> Value {
     record
 }
 
-/// One record inside the jurisdiction, unmasked.
+/// One record inside the jurisdiction (`None`: anywhere), unmasked.
 pub async fn one(
     pool: impl sqlx::PgExecutor<'_>,
     spec: &RegisterSpec,
-    scope: &str,
+    scope: Option<&PlaceCode>,
     id: i64,
 ) -> Result<Option<Value>, sqlx::Error> {
     let sql = format!("SELECT {} {} AND t.id = $2", json_sql(spec), from_sql(spec));
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .bind(scope)
+        .bind(scope.map_or("", PlaceCode::as_str))
         .bind(id)
         .fetch_optional(pool)
         .await
@@ -118,7 +120,7 @@ pub async fn one(
 pub async fn list(
     pool: &PgPool,
     spec: &RegisterSpec,
-    scope: &str,
+    scope: &Scope,
     f: &Filters,
 ) -> Result<(Vec<Value>, Option<i64>), sqlx::Error> {
     let date = spec.date_column.map_or_else(
@@ -153,7 +155,7 @@ pub async fn list(
         from = from_sql(spec),
     );
     let rows: Vec<(i64, Value)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(scope)
+        .bind(scope.prefix())
         .bind(&f.township)
         .bind(&f.village)
         .bind(f.from)

@@ -65,18 +65,22 @@ pub(super) async fn run(
             });
         };
         let code = match cell(c_code).map(VillageCode::parse) {
-            Some(Ok(code)) if code.as_str().starts_with(&who.scope) => {
-                Some(code.as_str().to_owned())
-            }
-            Some(Ok(code)) => {
-                e(
-                    c_code,
-                    "village_code",
-                    Some(code.as_str()),
-                    format!("outside your jurisdiction {}", who.scope),
-                );
-                None
-            }
+            Some(Ok(code)) => match who
+                .scope
+                .as_ref()
+                .filter(|s| !s.contains_code(code.as_str()))
+            {
+                None => Some(code.as_str().to_owned()),
+                Some(scope) => {
+                    e(
+                        c_code,
+                        "village_code",
+                        Some(code.as_str()),
+                        format!("outside your jurisdiction {scope}"),
+                    );
+                    None
+                }
+            },
             Some(Err(err)) => {
                 e(c_code, "village_code", cell(c_code), err.to_string());
                 None

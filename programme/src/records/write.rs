@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use echinomap_domain::PlaceCode;
 use sqlx::PgConnection;
 
 use super::parse::{RowError, Staged};
@@ -219,7 +220,7 @@ async fn check(
     spec: &RegisterSpec,
     present: &Present,
     target: Target,
-    scope: &str,
+    scope: Option<&PlaceCode>,
 ) -> Result<Vec<RowError>, sqlx::Error> {
     let mut errors = Vec::new();
     for r in spec.refs {
@@ -272,7 +273,9 @@ async fn check(
             }
         }
     }
-    if !matches!(spec.village, Village::None) && !scope.is_empty() {
+    if !matches!(spec.village, Village::None)
+        && let Some(scope) = scope
+    {
         // The village a row lands in, and the village of a record it would change.
         let existing = spec.village_id_sql().unwrap_or("NULL");
         let rows: Vec<(i32, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -285,7 +288,7 @@ async fn check(
              ORDER BY 1",
             table = spec.table
         )))
-        .bind(scope)
+        .bind(scope.as_str())
         .fetch_all(&mut *conn)
         .await?;
         for (row, code) in rows {
@@ -424,8 +427,8 @@ fn assignments(spec: &RegisterSpec, present: &Present) -> Vec<(&'static str, Str
 pub struct Batch<'a> {
     pub present: &'a Present,
     pub target: Target,
-    /// The caller's jurisdiction (a code prefix).
-    pub scope: &'a str,
+    /// The caller's jurisdiction (`None`: the whole database, the command line).
+    pub scope: Option<&'a PlaceCode>,
     /// Written to `created_by`.
     pub user: &'a str,
     /// Write the good rows when some are refused (`valid_rows`).

@@ -106,7 +106,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         let linker = Arc::new(echinomap_programme::linking::build(&db.pool).await?);
         let who = Who {
             actor: Actor::cli(),
-            scope: String::new(),
+            scope: None,
         };
         let id = import::new_id();
         let report = echinomap_programme::records::run_import(

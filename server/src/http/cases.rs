@@ -68,7 +68,7 @@ pub async fn detail(
     let today = chrono::Local::now().date_naive();
     let who = Who {
         actor: Actor::user(caller.user_id, &caller.username),
-        scope: caller.scope.prefix().to_owned(),
+        scope: Some(caller.scope.jurisdiction().clone()),
     };
     Ok(Json(cases::detail(&state.pool, &who, id, today).await?))
 }

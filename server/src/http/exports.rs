@@ -16,9 +16,10 @@ use super::extract::{ApiPath, ApiQuery};
 use super::session::Caller;
 use super::{AppState, streaming};
 use crate::error::{AppError, AppResult};
+use echinomap_domain::TownshipCode;
 use echinomap_domain::privacy::Audience;
 use echinomap_programme::audit::{self, Actor, Entry};
-use echinomap_programme::exports::{self, Layer, Selection};
+use echinomap_programme::exports::{self, ExportLayer, Selection};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,11 +41,11 @@ pub fn suppress_max(state: &AppState, caller: &Caller, external: bool) -> Option
         .small_max(exports::audience(caller, external))
 }
 
-pub fn township_param(caller: &Caller, township: Option<&str>) -> AppResult<Option<String>> {
+pub fn township_param(caller: &Caller, township: Option<&str>) -> AppResult<Option<TownshipCode>> {
     match township.map(str::trim).filter(|t| !t.is_empty()) {
         None => Ok(None),
         Some(t) => {
-            let code = echinomap_domain::TownshipCode::parse(t)
+            let code = TownshipCode::parse(t)
                 .map_err(|e| AppError::invalid_param("township", e.to_string()))?;
             if !code.as_str().starts_with(caller.scope.prefix())
                 && !caller.scope.prefix().starts_with(code.as_str())
@@ -53,7 +54,7 @@ pub fn township_param(caller: &Caller, township: Option<&str>) -> AppResult<Opti
                     "township {code} lies outside your jurisdiction"
                 )));
             }
-            Ok(Some(code.as_str().to_owned()))
+            Ok(Some(code))
         }
     }
 }
@@ -69,14 +70,14 @@ pub async fn risk_for(state: &AppState, caller: &Caller, sel: &Selection) -> App
     // access, whatever the audience of the export (as it always has).
     let suppress = caller.audience() != Audience::CaseAccess;
     let rows = state
-        .village_risk(caller.scope.prefix(), Some(sel.to), suppress)
+        .village_risk(caller.scope.jurisdiction(), Some(sel.to), suppress)
         .await?;
     Ok(exports::risk_columns(&rows))
 }
 
 /// Refuses a register layer (one row per dog…) to a role without the register's permission, and
 /// to any external audience: register rows stay inside the programme.
-pub fn check_rows(caller: &Caller, layer: &Layer, external: bool) -> AppResult<()> {
+pub fn check_rows(caller: &Caller, layer: &ExportLayer, external: bool) -> AppResult<()> {
     let Some(perm) = layer.perm() else {
         return Ok(());
     };

@@ -9,7 +9,7 @@ use axum::extract::State;
 use chrono::NaiveDate;
 use echinomap_domain::PlaceCode;
 use echinomap_geodata::hotspots::Variable;
-use echinomap_programme::hotspots::{self, HotspotsError, Request, round6};
+use echinomap_programme::hotspots::{self, HotspotSource, HotspotsError, Request, round6};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -17,9 +17,6 @@ use super::AppState;
 use super::extract::ApiQuery;
 use super::session::Caller;
 use crate::error::{AppError, AppResult};
-
-/// The analysed layers; `tiles` names its `source=` with them too.
-pub(crate) use echinomap_programme::hotspots::Layer;
 
 impl From<HotspotsError> for AppError {
     fn from(e: HotspotsError) -> Self {
@@ -58,7 +55,7 @@ fn request(
     to: Option<NaiveDate>,
     township: Option<&str>,
 ) -> AppResult<Request> {
-    let layer = Layer::parse("layer", layer)?;
+    let source = HotspotSource::parse("layer", layer)?;
     let today = chrono::Local::now().date_naive();
     let to = to.unwrap_or(today);
     let from = from.unwrap_or(to - chrono::Duration::days(364));
@@ -80,17 +77,17 @@ fn request(
         }
     };
     Ok(Request {
-        layer,
+        source,
         from,
         to,
         scope,
     })
 }
 
-/// The largest count of the layer hidden from the caller: counts of people only, under the
+/// The largest count of the source hidden from the caller: counts of people only, under the
 /// caller's audience; `None` when nothing is hidden.
-fn small_max(state: &AppState, caller: &Caller, layer: Layer) -> Option<i64> {
-    if layer.personal() {
+fn small_max(state: &AppState, caller: &Caller, source: HotspotSource) -> Option<i64> {
+    if source.personal() {
         state.programme.small_max(caller.audience())
     } else {
         None
@@ -142,7 +139,7 @@ pub async fn hotspots(
         return Err(AppError::invalid_param("ring", "ring must be 1–3"));
     }
     let grid = hotspots::grid(&state.pool, &state.watch, &r, resolution, ring, variable).await?;
-    let small_max = small_max(&state, &caller, r.layer);
+    let small_max = small_max(&state, &caller, r.source);
     let features: Vec<Value> = grid
         .cells
         .into_iter()
@@ -163,7 +160,7 @@ pub async fn hotspots(
         "type": "FeatureCollection",
         "features": features,
         "properties": {
-            "layer": r.layer.as_str(),
+            "layer": r.source.as_str(),
             "resolution": resolution,
             "from": r.from,
             "to": r.to,
@@ -209,7 +206,7 @@ pub async fn scan(
 ) -> AppResult<Json<Value>> {
     let r = request(&caller, &p.layer, p.from, p.to, p.township.as_deref())?;
     let run = hotspots::scan(&state.pool, &r).await?;
-    let small_max = small_max(&state, &caller, r.layer);
+    let small_max = small_max(&state, &caller, r.source);
     let locations = &run.locations;
     let features: Vec<Value> = run
         .clusters
@@ -242,6 +239,6 @@ pub async fn scan(
     Ok(Json(json!({
         "type": "FeatureCollection",
         "features": features,
-        "properties": { "layer": r.layer.as_str(), "from": r.from, "to": r.to, "scope": r.scope, "model": run.options.model.as_str(), "replications": run.options.replications },
+        "properties": { "layer": r.source.as_str(), "from": r.from, "to": r.to, "scope": r.scope, "model": run.options.model.as_str(), "replications": run.options.replications },
     })))
 }

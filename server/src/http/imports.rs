@@ -204,7 +204,7 @@ pub async fn create(
     }
     let who = Who {
         actor: Actor::user(caller.user_id, &caller.username),
-        scope: caller.scope.prefix().to_owned(),
+        scope: Some(caller.scope.jurisdiction().clone()),
     };
     let limits = Limits::default();
     if bytes.len() as u64 > limits.max_bytes {

@@ -89,13 +89,12 @@ pub async fn indicators(
     let unit = resolve_unit(&state, &caller, "unit", p.unit.as_deref()).await?;
     let opts = state.programme.options();
     let small_max = state.programme.small_max(caller.audience());
-    let code = unit.code.as_str();
-    let grouping = Grouping::Unit(code.to_owned());
+    let grouping = Grouping::Unit(unit.code.clone());
     let mut out = Vec::with_capacity(wanted.len());
     for def in wanted {
         let cells =
-            indicators::compute(&state.pool, def, code, &[period], &grouping, &opts).await?;
-        let cell = cells.get(code).and_then(|c| c.first());
+            indicators::compute(&state.pool, def, &unit.code, &[period], &grouping, &opts).await?;
+        let cell = cells.get(unit.code.as_str()).and_then(|c| c.first());
         out.push(indicators::evaluate(def, cell, small_max));
     }
     Ok(Json(json!({
@@ -204,7 +203,7 @@ pub async fn matrix(
     let cells = indicators::compute(
         &state.pool,
         def,
-        parent.code.as_str(),
+        &parent.code,
         &periods,
         &Grouping::Level(level.digits()),
         &opts,

@@ -85,11 +85,11 @@ pub struct Shared {
 }
 
 impl AppState {
-    /// The risk of every village under `prefix` as of `as_of` (today when `None`, never later),
+    /// The risk of every village inside `area` as of `as_of` (today when `None`, never later),
     /// from the risk cache ([`echinomap_programme::risk::RiskCache`]).
     pub async fn village_risk(
         &self,
-        prefix: &str,
+        area: &echinomap_domain::PlaceCode,
         as_of: Option<chrono::NaiveDate>,
         suppress: bool,
     ) -> Result<Vec<echinomap_programme::risk::VillageRisk>, sqlx::Error> {
@@ -106,7 +106,7 @@ impl AppState {
                 &self.pool,
                 &self.watch,
                 &self.programme,
-                prefix,
+                area,
                 as_of,
                 small_max,
             )

@@ -16,7 +16,7 @@ use super::extract::ApiPath;
 use super::session::Caller;
 use crate::error::AppError;
 use echinomap_programme::audit::{self, Actor, Entry};
-use echinomap_programme::exports::{self, LAYERS, Layer, Selection};
+use echinomap_programme::exports::{self, ExportLayer, LAYERS, Selection};
 
 /// The most features one page returns.
 pub const MAX_LIMIT: i64 = 10_000;
@@ -175,7 +175,7 @@ pub async fn api(headers: HeaderMap) -> Response {
         .into_response()
 }
 
-fn collection(b: &str, l: &Layer, bbox: Option<[f64; 4]>) -> Value {
+fn collection(b: &str, l: &ExportLayer, bbox: Option<[f64; 4]>) -> Value {
     let mut c = json!({
         "id": l.name,
         "title": format!("{} {}", l.title_zh, l.title_en),
@@ -194,7 +194,7 @@ fn collection(b: &str, l: &Layer, bbox: Option<[f64; 4]>) -> Value {
 }
 
 /// The collection `id`, if the caller may read it (a register layer needs its permission).
-fn find_layer(caller: &Caller, id: &str) -> OgcResult<&'static Layer> {
+fn find_layer(caller: &Caller, id: &str) -> OgcResult<&'static ExportLayer> {
     let l = exports::layer(id).ok_or_else(|| {
         let ids: Vec<&str> = readable(caller).map(|l| l.name).collect();
         OgcError::not_found(format!(
@@ -207,7 +207,7 @@ fn find_layer(caller: &Caller, id: &str) -> OgcResult<&'static Layer> {
 }
 
 /// The layers the caller may read.
-fn readable(caller: &Caller) -> impl Iterator<Item = &'static Layer> {
+fn readable(caller: &Caller) -> impl Iterator<Item = &'static ExportLayer> {
     LAYERS
         .iter()
         .filter(|l| l.perm().is_none_or(|p| caller.can(p)))

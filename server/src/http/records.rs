@@ -156,8 +156,7 @@ async fn list(
         cursor: p.cursor,
         limit,
     };
-    let (items, next_cursor) =
-        read::list(&state.pool, spec, caller.scope.prefix(), &filters).await?;
+    let (items, next_cursor) = read::list(&state.pool, spec, &caller.scope, &filters).await?;
     Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
 }
 
@@ -165,7 +164,7 @@ async fn list(
 fn who(caller: &Caller) -> Who {
     Who {
         actor: Actor::user(caller.user_id, &caller.username),
-        scope: caller.scope.prefix().to_owned(),
+        scope: Some(caller.scope.jurisdiction().clone()),
     }
 }
 
@@ -225,7 +224,7 @@ async fn create(
         client_key: key,
     };
     let (id, replayed) = one::save(&state.pool, linking(&state), spec, &who(&caller), save).await?;
-    let record = one::read_written(&state.pool, spec, caller.scope.prefix(), id).await?;
+    let record = one::read_written(&state.pool, spec, &caller.scope, id).await?;
     let status = if replayed {
         StatusCode::OK
     } else {
@@ -243,7 +242,7 @@ async fn update(
     Json(body): Json<Value>,
 ) -> AppResult<Json<Value>> {
     // Outside the jurisdiction (or deleted) is answered like unknown.
-    one::read_written(&state.pool, spec, caller.scope.prefix(), id).await?;
+    one::read_written(&state.pool, spec, &caller.scope, id).await?;
     let save = Save {
         body: &body,
         crs: parse_crs(p.crs.as_deref())?,
@@ -251,7 +250,7 @@ async fn update(
         client_key: None,
     };
     one::save(&state.pool, linking(&state), spec, &who(&caller), save).await?;
-    let record = one::read_written(&state.pool, spec, caller.scope.prefix(), id).await?;
+    let record = one::read_written(&state.pool, spec, &caller.scope, id).await?;
     Ok(Json(record))
 }
 

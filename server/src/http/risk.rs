@@ -6,6 +6,7 @@ use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use echinomap_domain::PlaceCode;
 use echinomap_programme::risk::{RiskTier, VillageRisk};
 
 use super::AppState;
@@ -14,12 +15,12 @@ use super::indicators::resolve_unit;
 use super::session::Caller;
 use crate::error::{AppError, AppResult};
 
-/// The risk of the villages under `prefix` as of today, as the caller may see it: small counts
+/// The risk of the villages inside `area` as of today, as the caller may see it: small counts
 /// hidden under the rule of the caller's audience.
 async fn caller_risk(
     state: &AppState,
     caller: &Caller,
-    prefix: &str,
+    area: &PlaceCode,
 ) -> Result<Vec<VillageRisk>, sqlx::Error> {
     state
         .risk
@@ -27,7 +28,7 @@ async fn caller_risk(
             &state.pool,
             &state.watch,
             &state.programme,
-            prefix,
+            area,
             None,
             state.programme.small_max(caller.audience()),
         )
@@ -40,7 +41,7 @@ pub async fn village(
     ApiPath(code): ApiPath<String>,
 ) -> AppResult<Json<Value>> {
     let code = super::villages::code_in_scope(&caller, &code)?;
-    let mut rows = caller_risk(&state, &caller, code.as_str()).await?;
+    let mut rows = caller_risk(&state, &caller, &PlaceCode::from(code.clone())).await?;
     match rows.pop() {
         Some(v) if v.code == code => Ok(Json(json!(v))),
         _ => Err(super::villages::not_found(&code)),
@@ -98,7 +99,7 @@ pub async fn list(
         })?),
     };
     let opts = state.programme.options();
-    let mut rows = caller_risk(&state, &caller, unit.code.as_str()).await?;
+    let mut rows = caller_risk(&state, &caller, &unit.code).await?;
     if let Some(t) = tier {
         rows.retain(|r| r.tier == t);
     }

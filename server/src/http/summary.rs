@@ -15,7 +15,7 @@ use crate::error::AppResult;
 pub async fn summary(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
     let cached = state
         .summaries
-        .counts(&state.pool, &state.watch, caller.scope.prefix())
+        .counts(&state.pool, &state.watch, caller.scope.jurisdiction())
         .await?;
     let (counts, from, to) = (cached.0.clone(), cached.1, cached.2);
     let audience = caller.audience();

@@ -12,11 +12,12 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use echinomap_domain::Period;
+use echinomap_domain::{Period, PlaceCode};
+use echinomap_programme::hotspots::HotspotSource;
 use echinomap_programme::tiles::{TileRequest, TileSources};
 use echinomap_tiles::TileCoord;
 use echinomap_tiles::cache::{CacheKey, CachedTile, Encoding, matches_if_none_match};
-use echinomap_tiles::layers::{LAYERS, LayerDef, layer};
+use echinomap_tiles::layers::{LAYERS, TileLayer, layer};
 use echinomap_tiles::tilejson::tilejson;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -60,11 +61,9 @@ impl TileParams {
     }
 
     fn source(&self) -> AppResult<(&'static str, u8)> {
-        let source = super::hotspots::Layer::parse(
-            "source",
-            self.source.as_deref().unwrap_or("human_cases"),
-        )?
-        .as_str();
+        let source =
+            HotspotSource::parse("source", self.source.as_deref().unwrap_or("human_cases"))?
+                .as_str();
         let resolution = self.resolution.unwrap_or(7);
         if !(6..=9).contains(&resolution) {
             return Err(AppError::invalid_param(
@@ -76,7 +75,7 @@ impl TileParams {
     }
 
     /// The filters a layer reads, canonical: part of the cache key and of the TileJSON URL.
-    fn canonical(&self, layer: &LayerDef) -> AppResult<String> {
+    fn canonical(&self, layer: &TileLayer) -> AppResult<String> {
         let mut parts = Vec::new();
         if let (true, Some(p)) = (layer.uses_period, self.period()?) {
             parts.push(format!("period={}", p.key()));
@@ -90,7 +89,7 @@ impl TileParams {
     }
 }
 
-fn find_layer(id: &str) -> AppResult<&'static LayerDef> {
+fn find_layer(id: &str) -> AppResult<&'static TileLayer> {
     layer(id).ok_or_else(|| {
         AppError::not_found(
             "unknown_layer",
@@ -153,14 +152,14 @@ pub async fn tilejson_handler(
 
 /// One tile request, resolved: everything the cache key and the layer statement need.
 struct Prepared {
-    layer: &'static LayerDef,
+    layer: &'static TileLayer,
     coord: TileCoord,
     period: Period,
     asked_period: bool,
     source: &'static str,
     resolution: u8,
     coverage_month: Period,
-    scope: String,
+    scope: Option<PlaceCode>,
     small_max: Option<i64>,
     enc: Encoding,
     versions: Vec<i64>,
@@ -199,11 +198,7 @@ async fn prepare(
     let (source, resolution) = params.source()?;
     let coverage_month = period.month_shown(today);
     let filters = params.canonical(layer)?;
-    let scope = if layer.scoped {
-        caller.scope.prefix()
-    } else {
-        ""
-    };
+    let scope = layer.scoped.then(|| caller.scope.jurisdiction().clone());
     // The running rule, by value: the cache key holds it, so tiles of two rules never mix.
     let small_max = if layer.suppressible {
         state.programme.small_max(caller.audience())
@@ -232,7 +227,8 @@ async fn prepare(
         layer: layer.id,
         coord,
         filters: key_filters,
-        scope,
+        // An unscoped layer's tiles are the same for everyone: the empty scope.
+        scope: scope.as_ref().map_or("", PlaceCode::as_str),
         small_max,
         versions: &versions,
     }
@@ -245,7 +241,7 @@ async fn prepare(
         source,
         resolution,
         coverage_month,
-        scope: scope.to_owned(),
+        scope,
         small_max,
         enc,
         versions,
@@ -370,7 +366,7 @@ async fn serve(state: &AppState, p: Prepared, headers: &HeaderMap) -> AppResult<
             let request = TileRequest {
                 layer,
                 coord,
-                scope: &p.scope,
+                scope: p.scope.as_ref(),
                 small_max: p.small_max,
                 period: p.period,
                 has_period: p.asked_period,

@@ -41,7 +41,7 @@ pub async fn list(
         township_name: township_name.as_deref(),
         q: params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()),
     };
-    let items = villages::list(&state.pool, caller.scope.prefix(), &filter).await?;
+    let items = villages::list(&state.pool, caller.scope.jurisdiction(), &filter).await?;
     Ok(Json(json!({ "total": items.len(), "items": items })))
 }
 

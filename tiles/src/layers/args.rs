@@ -124,7 +124,7 @@ tile_args! {
     /// Per village of the scope, indexed by `villages.id`: risk tier (1 low, 2 medium, 3 high,
     /// 0 none). This and the arrays below are computed by the service's risk model and
     /// indicator engine, so that the map and the API agree; empty for layers without
-    /// [`super::LayerDef::uses_risk`]. Fixed width without NULLs (−1 stands for none), so that
+    /// [`super::TileLayer::uses_risk`]. Fixed width without NULLs (−1 stands for none), so that
     /// `a[f.id]` is a constant-time lookup.
     13 v_tier: &'a [i16] => Int2Array as "int2[]",
     /// Risk score.
