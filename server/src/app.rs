@@ -192,7 +192,7 @@ async fn warm_up(state: AppState) {
             .collect();
         counties.dedup();
         for county in &counties {
-            state.village_risk(county, None, false).await?;
+            state.village_risk(county, None, None).await?;
         }
         // Summaries for the county desks only: a count per village account at every start
         // would cost more than it saves (each counts every register of its area).

@@ -17,7 +17,6 @@ use super::session::Caller;
 use super::{AppState, streaming};
 use crate::error::{AppError, AppResult};
 use echinomap_domain::TownshipCode;
-use echinomap_domain::privacy::Audience;
 use echinomap_programme::audit::{self, Actor, Entry};
 use echinomap_programme::exports::{self, ExportLayer, Selection};
 
@@ -66,11 +65,11 @@ pub async fn risk_for(state: &AppState, caller: &Caller, sel: &Selection) -> App
     if !sel.layer.has_risk() {
         return Ok(Value::Null);
     }
-    // `village_risk` applies the inside rule when told to suppress: for a caller without case
-    // access, whatever the audience of the export (as it always has).
-    let suppress = caller.audience() != Audience::CaseAccess;
+    // The caller's own rule, whatever the audience of the export: the columns are a score,
+    // a tier and a regime, not counts (as it always was).
+    let small_max = state.programme.small_max(caller.audience());
     let rows = state
-        .village_risk(caller.scope.jurisdiction(), Some(sel.to), suppress)
+        .village_risk(caller.scope.jurisdiction(), Some(sel.to), small_max)
         .await?;
     Ok(exports::risk_columns(&rows))
 }

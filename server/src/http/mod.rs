@@ -86,21 +86,14 @@ pub struct Shared {
 
 impl AppState {
     /// The risk of every village inside `area` as of `as_of` (today when `None`, never later),
-    /// from the risk cache ([`echinomap_programme::risk::RiskCache`]).
+    /// with counts of people up to `small_max` hidden (`Programme::small_max` of the reader's
+    /// audience), from the risk cache ([`echinomap_programme::risk::RiskCache`]).
     pub async fn village_risk(
         &self,
         area: &echinomap_domain::PlaceCode,
         as_of: Option<chrono::NaiveDate>,
-        suppress: bool,
+        small_max: Option<i64>,
     ) -> Result<Vec<echinomap_programme::risk::VillageRisk>, sqlx::Error> {
-        // `suppress` is the inside audience's rule (the tiles and exports of roles without case
-        // access); its maximum is the configured one, never a constant.
-        let small_max = suppress
-            .then(|| {
-                self.programme
-                    .small_max(echinomap_domain::privacy::Audience::Inside)
-            })
-            .flatten();
         self.risk
             .as_of(
                 &self.pool,
