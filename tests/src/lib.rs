@@ -552,3 +552,54 @@ pub fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
     }
     found
 }
+
+/// Reading what the service answered: report forms (XLSX) and vector tiles, cell by cell.
+pub mod read {
+    use calamine::{Data, Reader as _, Xlsx};
+    use mvt_reader::feature::{Feature, Value as MvtValue};
+
+    /// The rows of a report form's sheet `报表`.
+    pub fn sheet(bytes: &[u8]) -> crate::Result<Vec<Vec<Data>>> {
+        let mut wb = Xlsx::new(std::io::Cursor::new(bytes.to_vec()))?;
+        let range = wb.worksheet_range("报表")?;
+        Ok(range.rows().map(<[Data]>::to_vec).collect())
+    }
+
+    /// A cell as text (numbers as Rust prints them, blanks empty).
+    pub fn cell_text(d: &Data) -> String {
+        match d {
+            Data::String(s) => s.clone(),
+            Data::Float(f) => f.to_string(),
+            Data::Int(i) => i.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    /// A cell's number, if it holds one.
+    pub fn cell_number(d: &Data) -> Option<f64> {
+        match d {
+            Data::Float(f) => Some(*f),
+            Data::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+
+    /// A tile feature's numeric property, whatever its MVT type.
+    pub fn mvt_number(f: &Feature, key: &str) -> Option<f64> {
+        match f.properties.as_ref()?.get(key)? {
+            MvtValue::Int(i) | MvtValue::SInt(i) => Some(*i as f64),
+            MvtValue::UInt(u) => Some(*u as f64),
+            MvtValue::Double(d) => Some(*d),
+            MvtValue::Float(x) => Some(f64::from(*x)),
+            _ => None,
+        }
+    }
+
+    /// A tile feature's text property.
+    pub fn mvt_text(f: &Feature, key: &str) -> Option<String> {
+        match f.properties.as_ref()?.get(key)? {
+            MvtValue::String(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}

@@ -14,10 +14,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 
-use calamine::{Data, Reader as _, Xlsx};
+use calamine::Data;
 use echinomap_programme::auth::Role;
+use echinomap_tests::read::{cell_number, cell_text, mvt_number, mvt_text, sheet};
 use echinomap_tests::{ApiClient, Result, TestApp, TestDb};
-use mvt_reader::feature::Value as MvtValue;
 use serde_json::Value;
 
 const COUNTY: &str = "654022";
@@ -282,24 +282,6 @@ async fn exports(
     Ok(())
 }
 
-fn mvt_number(f: &mvt_reader::feature::Feature, key: &str) -> Option<f64> {
-    match f.properties.as_ref()?.get(key)? {
-        MvtValue::Int(i) => Some(*i as f64),
-        MvtValue::UInt(u) => Some(*u as f64),
-        MvtValue::SInt(s) => Some(*s as f64),
-        MvtValue::Float(x) => Some(f64::from(*x)),
-        MvtValue::Double(x) => Some(*x),
-        _ => None,
-    }
-}
-
-fn mvt_text(f: &mvt_reader::feature::Feature, key: &str) -> Option<String> {
-    match f.properties.as_ref()?.get(key)? {
-        MvtValue::String(s) => Some(s.clone()),
-        _ => None,
-    }
-}
-
 async fn village_tile(c: &ApiClient, t: tiles::TileCoord) -> Result<HashMap<String, Option<f64>>> {
     let path = format!(
         "/tiles/villages/{}/{}/{}.mvt?period={PERIOD}",
@@ -554,29 +536,6 @@ async fn summaries(
         }
     }
     Ok(())
-}
-
-fn sheet(bytes: &[u8]) -> Result<Vec<Vec<Data>>> {
-    let mut wb = Xlsx::new(std::io::Cursor::new(bytes.to_vec()))?;
-    let range = wb.worksheet_range("报表")?;
-    Ok(range.rows().map(<[Data]>::to_vec).collect())
-}
-
-fn cell_text(d: &Data) -> String {
-    match d {
-        Data::String(s) => s.clone(),
-        Data::Float(f) => f.to_string(),
-        Data::Int(i) => i.to_string(),
-        _ => String::new(),
-    }
-}
-
-fn cell_number(d: &Data) -> Option<f64> {
-    match d {
-        Data::Float(f) => Some(*f),
-        Data::Int(i) => Some(*i as f64),
-        _ => None,
-    }
 }
 
 async fn reports(

@@ -1,7 +1,8 @@
 //! Village risk, work lists, the control stage and the report forms, against the real server.
 
-use calamine::{Data, Reader, Xlsx};
+use calamine::Data;
 use echinomap_programme::auth::Role;
+use echinomap_tests::read::{cell_number as num, cell_text as text, sheet};
 use echinomap_tests::{Result, TestApp, TestDb, demo_today};
 use serde_json::Value;
 
@@ -349,29 +350,6 @@ async fn a_bad_stage_rule_file_stops_the_start_naming_what_is_wrong() -> Result<
         assert!(msg.contains(&path.display().to_string()), "{msg}");
     }
     Ok(())
-}
-
-fn sheet(bytes: &[u8]) -> Result<Vec<Vec<Data>>> {
-    let mut wb = Xlsx::new(std::io::Cursor::new(bytes.to_vec()))?;
-    let range = wb.worksheet_range("报表")?;
-    Ok(range.rows().map(<[Data]>::to_vec).collect())
-}
-
-fn text(d: &Data) -> String {
-    match d {
-        Data::String(s) => s.clone(),
-        Data::Float(f) => f.to_string(),
-        Data::Int(i) => i.to_string(),
-        _ => String::new(),
-    }
-}
-
-fn num(d: &Data) -> Option<f64> {
-    match d {
-        Data::Float(f) => Some(*f),
-        Data::Int(i) => Some(*i as f64),
-        _ => None,
-    }
 }
 
 async fn download(c: &echinomap_tests::ApiClient, path: &str) -> Result<Vec<Vec<Data>>> {

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use echinomap_programme::auth::Role;
+use echinomap_tests::read::{mvt_number as number, mvt_text as text};
 use echinomap_tests::{ApiClient, Result, TestApp, TestDb};
 use mvt_reader::Reader;
 use mvt_reader::feature::Value as MvtValue;
@@ -202,23 +203,6 @@ async fn every_layer_decodes_and_holds_exactly_the_features_that_intersect_each_
         assert!(nonempty > 0, "{} never had a feature", layer.id);
     }
     Ok(())
-}
-
-fn number(f: &mvt_reader::feature::Feature, key: &str) -> Option<f64> {
-    match f.properties.as_ref()?.get(key)? {
-        MvtValue::Int(i) | MvtValue::SInt(i) => Some(*i as f64),
-        MvtValue::UInt(u) => Some(*u as f64),
-        MvtValue::Double(d) => Some(*d),
-        MvtValue::Float(x) => Some(f64::from(*x)),
-        _ => None,
-    }
-}
-
-fn text(f: &mvt_reader::feature::Feature, key: &str) -> Option<String> {
-    match f.properties.as_ref()?.get(key)? {
-        MvtValue::String(s) => Some(s.clone()),
-        _ => None,
-    }
 }
 
 #[tokio::test]
