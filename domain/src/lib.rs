@@ -5,12 +5,14 @@
 //! Main types: [`CountyCode`], [`TownshipCode`], [`VillageCode`], [`PlaceCode`] (any of the three),
 //! and [`IdNumber`] (the 18-character Chinese national ID, checksum verified).
 //! [`privacy`] holds the rules of DOMAIN.md §7: who sees which counts ([`Audience`],
-//! [`Suppression`]) and how identifiers are masked in lists.
+//! [`Suppression`]) and how identifiers are masked in lists. [`spreadsheet`] is the one rule
+//! against formula injection that every CSV and XLSX writer applies.
 //! Every type here can only be built through a checking constructor, so code that holds one
 //! never re-validates it.
 
 pub mod period;
 pub mod privacy;
+pub mod spreadsheet;
 
 use std::fmt;
 use std::str::FromStr;

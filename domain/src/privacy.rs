@@ -154,9 +154,30 @@ pub fn mask_phone(phone: &str) -> String {
     mask_middle(phone, 3, 4)
 }
 
+/// Whole years of age on `today` of someone born on `birth_date`: what lists show instead of the
+/// birth date beside a masked ID number, whose hidden digits are that date (issue 17). An age
+/// leaves about 730 possible birth dates, about 66 with a valid check character.
+pub fn age_years(birth_date: chrono::NaiveDate, today: chrono::NaiveDate) -> i32 {
+    use chrono::Datelike;
+    let mut age = today.year() - birth_date.year();
+    if (today.month(), today.day()) < (birth_date.month(), birth_date.day()) {
+        age -= 1;
+    }
+    age.max(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn age_counts_whole_years() {
+        let d = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+        assert_eq!(age_years(d(1985, 3, 12), d(2026, 3, 11)), 40);
+        assert_eq!(age_years(d(1985, 3, 12), d(2026, 3, 12)), 41);
+        assert_eq!(age_years(d(2000, 2, 29), d(2001, 2, 28)), 0);
+        assert_eq!(age_years(d(2030, 1, 1), d(2026, 1, 1)), 0);
+    }
 
     use Audience::{CaseAccess, Inside, Outside};
 

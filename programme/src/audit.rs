@@ -70,6 +70,28 @@ pub async fn record(
     Ok(())
 }
 
+/// Records, on a connection of its own, that `actor` read one row (`row_id`) of `table`: the
+/// single features the OGC API serves by id.
+pub async fn record_read(
+    pool: &sqlx::PgPool,
+    actor: &Actor,
+    table: &str,
+    row_id: &str,
+) -> Result<(), sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    record(
+        &mut conn,
+        actor,
+        Entry {
+            action: "read",
+            table: Some(table),
+            row_id: Some(row_id.to_owned()),
+            ..Entry::default()
+        },
+    )
+    .await
+}
+
 /// Which audit rows a page shows, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {

@@ -169,7 +169,7 @@ where
     F: FnOnce(Sink<'_>) -> Result<(), ProduceError> + Send + 'static,
 {
     let started = Instant::now();
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin_long(pool).await?;
     if replace {
         truncate_all(&mut tx).await?;
     }
@@ -200,8 +200,10 @@ where
     reset_identities(&mut tx).await?;
     tx.commit().await?;
     refresh_h3_cells(pool).await?;
-    // Fresh statistics so that the first queries get good plans.
-    sqlx::query("ANALYZE").execute(pool).await?;
+    // Fresh statistics so that the first queries get good plans (long work at scale 100).
+    let mut analyze = crate::db::begin_long(pool).await?;
+    sqlx::query("ANALYZE").execute(&mut *analyze).await?;
+    analyze.commit().await?;
     stats.seconds = started.elapsed().as_secs_f64();
     Ok(stats)
 }

@@ -5,6 +5,15 @@
 //! by a killed echinomap is adopted instead), `pg_ctl stop -m fast` on a clean stop. A watchdog
 //! (a small shell loop running as the cluster's owner) stops the cluster with `-m immediate` if
 //! the owning process dies without stopping it, so a SIGKILL never leaves a PostgreSQL behind.
+//! A keeper (a thread of the owning process) starts the cluster again when its postmaster dies
+//! (killed, out of memory): PostgreSQL recovers from its WAL by itself on that start, and the
+//! keeper retries with a growing pause (1 s, 2 s, 4 s … up to [`RestartPolicy::max_backoff`]).
+//! [`Keeper::report`] says how often it did, when, and what went wrong last (`GET /healthz`).
+//!
+//! `pg.owner` beside the cluster names the owning echinomap process (first line) and the
+//! postmaster it guards (second line, `starting` while a start is under way): a second command
+//! on the same data directory uses the running cluster as a guest, and the watchdog stops only
+//! the postmaster its process owned.
 //!
 //! PostgreSQL refuses to run as root; when echinomap is root, the cluster runs as the `postgres`
 //! system user (created by Debian's package), which then owns the data directory.
@@ -13,6 +22,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use sqlx::postgres::PgConnectOptions;
 
@@ -192,23 +203,37 @@ impl RunAs {
     }
 }
 
+/// What starting and stopping one cluster needs: its programs, its directory, its user.
+#[derive(Debug, Clone)]
+struct Cluster {
+    bins: PgBinaries,
+    pgdata: PathBuf,
+    run_as: RunAs,
+}
+
 /// A running embedded cluster. Call [`EmbeddedPg::stop`] to stop it; if the process dies
 /// instead, the watchdog stops it.
 #[derive(Debug)]
 pub struct EmbeddedPg {
-    bins: PgBinaries,
-    pgdata: PathBuf,
-    run_as: RunAs,
+    cluster: Cluster,
     /// A guest uses a cluster that another live echinomap process started and will stop
     /// (e.g. `echinomap demo-data` beside a running `serve`): it never stops it.
     guest: bool,
     stopped: bool,
+    /// Restarts the cluster when its postmaster dies (the owner only).
+    keeper: Option<Keeper>,
 }
 
 impl EmbeddedPg {
     /// Initialises (first time) and starts the cluster under `root/pg`, creates the
-    /// `echinomap` database, and returns once it accepts connections.
+    /// `echinomap` database, and returns once it accepts connections. The keeper restarts it
+    /// with the default [`RestartPolicy`].
     pub fn start(root: &Path) -> Result<Self, EmbeddedPgError> {
+        Self::start_with(root, RestartPolicy::default())
+    }
+
+    /// [`EmbeddedPg::start`], with the keeper's pauses between restart attempts.
+    pub fn start_with(root: &Path, restart: RestartPolicy) -> Result<Self, EmbeddedPgError> {
         let bins = PgBinaries::find()?;
         let run_as = RunAs::detect()?;
         let data_dir_err = |reason: String| EmbeddedPgError::DataDir {
@@ -220,43 +245,79 @@ impl EmbeddedPg {
             .canonicalize()
             .map_err(|e| data_dir_err(e.to_string()))?;
         check_writable(&root).map_err(data_dir_err)?;
-        let pgdata = root.join("pg");
-        let mut this = Self {
+        let cluster = Cluster {
             bins,
-            pgdata,
+            pgdata: root.join("pg"),
             run_as,
-            guest: false,
-            stopped: false,
         };
-        if !this.pgdata.join("PG_VERSION").is_file() {
-            this.initdb()?;
+        if !cluster.pgdata.join("PG_VERSION").is_file() {
+            cluster.initdb()?;
         }
-        let owner_file = root.join("pg.owner");
-        if !this.is_running() {
-            this.remove_stale_pid_file();
-            this.pg_ctl_start()?;
-        } else if let Some(owner) = live_owner(&owner_file) {
+        let owner = OwnerFile(root.join("pg.owner"));
+        let mut guest = false;
+        if !cluster.is_running() {
+            cluster.remove_stale_pid_file();
+            // Named as ours before the start: a kill during the start leaves the watchdog a
+            // cluster to stop.
+            owner.write(None)?;
+            cluster.spawn_watchdog(&owner)?;
+            cluster.pg_ctl_start()?;
+            owner.write(cluster.postmaster_pid())?;
+        } else if let Some(pid) = live_owner(&owner.0) {
             tracing::info!(
-                owner.pid = owner,
+                owner.pid = pid,
                 "using the embedded cluster of a running echinomap"
             );
-            this.guest = true;
+            guest = true;
         } else {
-            tracing::info!(pgdata = %this.pgdata.display(), "adopting a running embedded cluster");
+            tracing::info!(pgdata = %cluster.pgdata.display(), "adopting a running embedded cluster");
+            owner.write(cluster.postmaster_pid())?;
+            cluster.spawn_watchdog(&owner)?;
         }
-        if !this.guest {
-            std::fs::write(&owner_file, std::process::id().to_string()).map_err(|e| {
-                EmbeddedPgError::DataDir {
-                    path: owner_file.display().to_string(),
-                    reason: e.to_string(),
-                }
-            })?;
-            this.spawn_watchdog()?;
-        }
-        this.create_database()?;
-        Ok(this)
+        cluster.create_database()?;
+        let keeper = (!guest).then(|| Keeper::spawn(cluster.clone(), owner, restart));
+        Ok(Self {
+            cluster,
+            guest,
+            stopped: false,
+            keeper,
+        })
     }
 
+    /// Connection options for a database of this cluster, through its socket.
+    pub fn connect_options(&self, database: &str) -> PgConnectOptions {
+        PgConnectOptions::new()
+            .socket(&self.cluster.pgdata)
+            .port(SOCKET_PORT)
+            .username("postgres")
+            .database(database)
+    }
+
+    pub fn pgdata(&self) -> &Path {
+        &self.cluster.pgdata
+    }
+
+    /// The keeper of this cluster (none for a guest, whose owner keeps it).
+    pub fn keeper(&self) -> Option<Keeper> {
+        self.keeper.clone()
+    }
+
+    /// Fast shutdown: active sessions are rolled back, the cluster is left consistent.
+    /// A guest leaves the cluster to its owner.
+    pub fn stop(mut self) -> Result<(), EmbeddedPgError> {
+        self.stopped = true;
+        if self.guest {
+            return Ok(());
+        }
+        // The keeper first: it must not start again the cluster we stop.
+        if let Some(keeper) = self.keeper.take() {
+            keeper.stop();
+        }
+        run(self.cluster.stop_command(), "stopping PostgreSQL")
+    }
+}
+
+impl Cluster {
     fn initdb(&self) -> Result<(), EmbeddedPgError> {
         tracing::info!(pgdata = %self.pgdata.display(), "initialising the embedded PostgreSQL cluster");
         // A previous initdb that died half way leaves a directory without PG_VERSION.
@@ -292,40 +353,41 @@ impl EmbeddedPg {
         run(cmd, "initdb")
     }
 
+    /// Whether the postmaster named by `postmaster.pid` is alive. Not `pg_ctl status`: it
+    /// takes a killed postmaster that nobody has reaped yet (a zombie) for a running one.
     fn is_running(&self) -> bool {
-        let mut cmd = self.run_as.command(self.bins.bin("pg_ctl"));
-        cmd.arg("status").arg("-D").arg(&self.pgdata);
-        cmd.status().map(|s| s.success()).unwrap_or(false)
+        self.postmaster_pid().is_some_and(postgres_alive)
     }
 
-    /// A `postmaster.pid` whose process is gone (a crash, a reboot) would make PostgreSQL
-    /// refuse to start if its PID now belongs to another process.
+    /// A `postmaster.pid` (or the socket's lock file) whose process is gone (a crash, a
+    /// reboot, a kill) would make PostgreSQL refuse to start if its PID still names a process
+    /// (another one, or the unreaped zombie of the killed postmaster).
     fn remove_stale_pid_file(&self) {
-        let pid_file = self.pgdata.join("postmaster.pid");
-        let Ok(text) = std::fs::read_to_string(&pid_file) else {
+        if self.is_running() {
             return;
-        };
-        let pid = text
-            .lines()
-            .next()
-            .and_then(|l| l.trim().parse::<i32>().ok());
-        let alive_postgres = pid.is_some_and(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .map(|c| c.trim().starts_with("postgres"))
-                .unwrap_or(false)
-        });
-        if !alive_postgres {
-            tracing::warn!(pid_file = %pid_file.display(), "removing a stale postmaster.pid left by a crash");
-            let _ = std::fs::remove_file(&pid_file);
+        }
+        let socket_lock = self.pgdata.join(format!(".s.PGSQL.{SOCKET_PORT}.lock"));
+        for lock in [self.pgdata.join("postmaster.pid"), socket_lock] {
+            if lock.exists() {
+                tracing::warn!(lock = %lock.display(), "removing a stale lock file left by a crash");
+                let _ = std::fs::remove_file(&lock);
+            }
         }
     }
 
     fn pg_ctl_start(&self) -> Result<(), EmbeddedPgError> {
-        // log_error_verbosity=terse: PostgreSQL's log gets no DETAIL, CONTEXT or HINT lines,
-        // which quote the values of a failing row ("Key (id_number)=(…) already exists",
-        // "Failing row contains (…)"): personal data must not reach any log.
+        // Nothing a statement carries may reach PostgreSQL's log (personal data: ID numbers,
+        // phones, names):
+        // - log_error_verbosity=terse: no DETAIL, CONTEXT or HINT lines, which quote the values
+        //   of a failing row ("Key (id_number)=(…) already exists", "Failing row contains (…)");
+        // - log_min_error_statement=panic: no STATEMENT line with the text of a failing
+        //   statement (its literals);
+        // - log_statement=none, log_min_duration_statement=-1: no statement is logged for
+        //   itself, and log_parameter_max_length(_on_error)=0: never with its parameters.
         let options = format!(
-            "-c listen_addresses='' -k {} -p {SOCKET_PORT} -c fsync=on -c max_connections=100 -c shared_buffers=256MB -c log_error_verbosity=terse",
+            "-c listen_addresses='' -k {} -p {SOCKET_PORT} -c fsync=on -c max_connections=100 -c shared_buffers=256MB \
+             -c log_error_verbosity=terse -c log_min_error_statement=panic -c log_statement=none \
+             -c log_min_duration_statement=-1 -c log_parameter_max_length=0 -c log_parameter_max_length_on_error=0",
             self.pgdata.display()
         );
         let mut cmd = self.run_as.command(self.bins.bin("pg_ctl"));
@@ -333,22 +395,30 @@ impl EmbeddedPg {
             .arg("-D")
             .arg(&self.pgdata)
             .arg("-l")
-            .arg(self.pgdata.join("postgresql.log"))
+            .arg(self.log_file())
             .args(["-w", "-t", "120", "-o"])
             .arg(options);
+        // What this start writes to the log says why it failed.
+        let logged_before = std::fs::metadata(self.log_file()).map_or(0, |m| m.len());
         run(cmd, "starting PostgreSQL").map_err(|e| match e {
-            EmbeddedPgError::Command { step, .. } => EmbeddedPgError::Command {
-                step,
-                detail: format!(
-                    "{} (from {})",
-                    last_line(
-                        &std::fs::read(self.pgdata.join("postgresql.log")).unwrap_or_default()
+            EmbeddedPgError::Command { step, .. } => {
+                let log = std::fs::read(self.log_file()).unwrap_or_default();
+                let written = log.get(logged_before as usize..).unwrap_or(&log);
+                EmbeddedPgError::Command {
+                    step,
+                    detail: format!(
+                        "{} (from {})",
+                        why_it_failed(written),
+                        self.log_file().display()
                     ),
-                    self.pgdata.join("postgresql.log").display()
-                ),
-            },
+                }
+            }
             other => other,
         })
+    }
+
+    fn log_file(&self) -> PathBuf {
+        self.pgdata.join("postgresql.log")
     }
 
     /// The postmaster's PID, from the first line of `postmaster.pid`.
@@ -362,16 +432,19 @@ impl EmbeddedPg {
             .ok()
     }
 
-    /// Stops the cluster if the process that started it disappears without stopping it. It
-    /// stops only the postmaster it was started for: after a clean stop and a new start by
-    /// another process, the new cluster is not its business.
-    fn spawn_watchdog(&self) -> Result<(), EmbeddedPgError> {
-        let postmaster = self.postmaster_pid().unwrap_or(0);
+    /// Stops the cluster if this process disappears without stopping it: the postmaster that
+    /// `pg.owner` names while it names this process (or any, while a start is under way). After
+    /// a clean stop and a start by another process, which names itself in `pg.owner`, the
+    /// cluster is not its business. One watchdog serves every restart by the keeper.
+    fn spawn_watchdog(&self, owner: &OwnerFile) -> Result<(), EmbeddedPgError> {
         let script = format!(
             "while [ -d /proc/{pid} ]; do sleep 0.5; done; \
-             [ \"$(head -n 1 '{pgdata}/postmaster.pid' 2>/dev/null)\" = '{postmaster}' ] \
+             owner=$(sed -n 1p '{owner}' 2>/dev/null); guarded=$(sed -n 2p '{owner}' 2>/dev/null); \
+             running=$(head -n 1 '{pgdata}/postmaster.pid' 2>/dev/null); \
+             [ \"$owner\" = '{pid}' ] && [ -n \"$running\" ] && {{ [ \"$guarded\" = starting ] || [ \"$guarded\" = \"$running\" ]; }} \
              && '{pg_ctl}' stop -D '{pgdata}' -m immediate -w -t 30 >/dev/null 2>&1; exit 0",
             pid = std::process::id(),
+            owner = owner.0.display(),
             pgdata = self.pgdata.display(),
             pg_ctl = self.bins.bin("pg_ctl").display(),
         );
@@ -408,29 +481,6 @@ impl EmbeddedPg {
         )
     }
 
-    /// Connection options for a database of this cluster, through its socket.
-    pub fn connect_options(&self, database: &str) -> PgConnectOptions {
-        PgConnectOptions::new()
-            .socket(&self.pgdata)
-            .port(SOCKET_PORT)
-            .username("postgres")
-            .database(database)
-    }
-
-    pub fn pgdata(&self) -> &Path {
-        &self.pgdata
-    }
-
-    /// Fast shutdown: active sessions are rolled back, the cluster is left consistent.
-    /// A guest leaves the cluster to its owner.
-    pub fn stop(mut self) -> Result<(), EmbeddedPgError> {
-        self.stopped = true;
-        if self.guest {
-            return Ok(());
-        }
-        run(self.stop_command(), "stopping PostgreSQL")
-    }
-
     fn stop_command(&self) -> Command {
         let mut cmd = self.run_as.command(self.bins.bin("pg_ctl"));
         cmd.arg("stop")
@@ -441,19 +491,230 @@ impl EmbeddedPg {
     }
 }
 
-impl Drop for EmbeddedPg {
-    fn drop(&mut self) {
-        if !self.stopped && !self.guest {
-            // Best effort: the watchdog covers the cases where we never get here.
-            let _ = self.stop_command().status();
+/// `pg.owner`: the owning echinomap's pid, then the postmaster's (`starting` before it is
+/// known). The watchdog reads it ([`Cluster::spawn_watchdog`]), a second command too
+/// ([`live_owner`]).
+#[derive(Debug)]
+struct OwnerFile(PathBuf);
+
+impl OwnerFile {
+    fn write(&self, postmaster: Option<u32>) -> Result<(), EmbeddedPgError> {
+        let guarded = postmaster.map_or_else(|| "starting".to_owned(), |p| p.to_string());
+        std::fs::write(&self.0, format!("{}\n{guarded}\n", std::process::id())).map_err(|e| {
+            EmbeddedPgError::DataDir {
+                path: self.0.display().to_string(),
+                reason: e.to_string(),
+            }
+        })
+    }
+}
+
+/// How the keeper paces its attempts to start a cluster whose postmaster died: the first
+/// after `first_backoff`, each next one after twice the pause before, at most `max_backoff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartPolicy {
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl RestartPolicy {
+    /// The pause after `pause`: twice as long, at most `max_backoff`.
+    pub fn next(&self, pause: Duration) -> Duration {
+        (pause * 2).min(self.max_backoff)
+    }
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        Self {
+            first_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(30),
         }
     }
 }
 
-/// The pid in `pg.owner`, if that process is a live echinomap other than us.
+/// What the keeper did: for `GET /healthz` and the operator.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KeeperReport {
+    /// Starts of the cluster after its postmaster died, since this process started it.
+    pub restarts: u64,
+    pub last_restart: Option<chrono::DateTime<chrono::Utc>>,
+    /// The last failure seen: the postmaster's death, or a start that failed.
+    pub last_error: Option<String>,
+}
+
+/// Keeps the embedded cluster running: a thread that looks at the postmaster every second and
+/// starts the cluster again when it died. Cloning shares it; [`Keeper::stop`] ends it.
+#[derive(Debug, Clone)]
+pub struct Keeper {
+    shared: Arc<KeeperShared>,
+    thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+}
+
+#[derive(Debug, Default)]
+struct KeeperShared {
+    report: Mutex<KeeperReport>,
+    stop: Mutex<bool>,
+    wake: Condvar,
+}
+
+/// How often the keeper looks at the postmaster.
+const KEEPER_CHECK: Duration = Duration::from_secs(1);
+
+impl Keeper {
+    fn spawn(cluster: Cluster, owner: OwnerFile, policy: RestartPolicy) -> Self {
+        let shared = Arc::new(KeeperShared::default());
+        let thread = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("pg-keeper".into())
+                .spawn(move || keep(&cluster, &owner, policy, &shared))
+                .map_err(|e| tracing::error!(error = %e, "cannot start the cluster keeper"))
+                .ok()
+        };
+        Self {
+            shared,
+            thread: Arc::new(Mutex::new(thread)),
+        }
+    }
+
+    /// What the keeper did so far.
+    pub fn report(&self) -> KeeperReport {
+        self.shared
+            .report
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+
+    /// Ends the keeper (waiting for a start it may be running) before the cluster is stopped.
+    fn stop(&self) {
+        if let Ok(mut stop) = self.shared.stop.lock() {
+            *stop = true;
+        }
+        self.shared.wake.notify_all();
+        if let Some(thread) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl KeeperShared {
+    /// Waits `pause` unless asked to stop meanwhile; true when asked to stop.
+    fn stopped_within(&self, pause: Duration) -> bool {
+        let Ok(stop) = self.stop.lock() else {
+            return true;
+        };
+        self.wake
+            .wait_timeout_while(stop, pause, |stop| !*stop)
+            .map(|(stop, _)| *stop)
+            .unwrap_or(true)
+    }
+
+    fn update(&self, f: impl FnOnce(&mut KeeperReport)) {
+        if let Ok(mut report) = self.report.lock() {
+            f(&mut report);
+        }
+    }
+}
+
+/// The keeper's loop: while not stopped, a dead postmaster is followed by start attempts
+/// until one succeeds.
+fn keep(cluster: &Cluster, owner: &OwnerFile, policy: RestartPolicy, shared: &KeeperShared) {
+    let mut postmaster = cluster.postmaster_pid();
+    loop {
+        if shared.stopped_within(KEEPER_CHECK) {
+            return;
+        }
+        if postmaster.is_some_and(postgres_alive) {
+            continue;
+        }
+        let died = format!(
+            "the PostgreSQL postmaster (pid {}) stopped unexpectedly",
+            postmaster.map_or_else(|| "unknown".to_owned(), |p| p.to_string())
+        );
+        tracing::error!(pgdata = %cluster.pgdata.display(), "{died}; starting it again");
+        shared.update(|r| r.last_error = Some(died));
+        let mut pause = policy.first_backoff;
+        loop {
+            // A pause before each attempt: the dying backends leave the shared memory first.
+            if shared.stopped_within(pause) {
+                return;
+            }
+            match restart(cluster, owner) {
+                Ok(pid) => {
+                    postmaster = pid;
+                    shared.update(|r| {
+                        r.restarts += 1;
+                        r.last_restart = Some(chrono::Utc::now());
+                    });
+                    tracing::warn!(
+                        postmaster.pid = pid,
+                        "the embedded PostgreSQL cluster was started again (crash recovery done)"
+                    );
+                    break;
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    pause = policy.next(pause);
+                    tracing::error!(
+                        error = %message,
+                        retry_in_s = pause.as_secs_f64(),
+                        "the embedded PostgreSQL cluster did not start again"
+                    );
+                    shared.update(|r| r.last_error = Some(message));
+                }
+            }
+        }
+    }
+}
+
+/// One attempt to start the cluster after its postmaster died (a running one, started by
+/// someone else meanwhile, is taken as it is).
+fn restart(cluster: &Cluster, owner: &OwnerFile) -> Result<Option<u32>, EmbeddedPgError> {
+    if !cluster.is_running() {
+        cluster.remove_stale_pid_file();
+        owner.write(None)?;
+        cluster.pg_ctl_start()?;
+    }
+    let pid = cluster.postmaster_pid();
+    owner.write(pid)?;
+    Ok(pid)
+}
+
+/// Whether `pid` is a live PostgreSQL process: not gone, not a zombie nobody reaped yet, and
+/// not another program that got the pid since.
+fn postgres_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // "pid (comm) S …": the state follows the last ')'.
+    let Some((head, rest)) = stat.rsplit_once(')') else {
+        return false;
+    };
+    let comm = head.split_once('(').map_or("", |(_, c)| c);
+    let state = rest.trim_start().chars().next().unwrap_or('X');
+    comm.starts_with("postgres") && !matches!(state, 'Z' | 'X' | 'x')
+}
+
+impl Drop for EmbeddedPg {
+    fn drop(&mut self) {
+        if !self.stopped && !self.guest {
+            if let Some(keeper) = self.keeper.take() {
+                keeper.stop();
+            }
+            // Best effort: the watchdog covers the cases where we never get here.
+            let _ = self.cluster.stop_command().status();
+        }
+    }
+}
+
+/// The pid on the first line of `pg.owner`, if that process is a live echinomap other than us.
 fn live_owner(owner_file: &Path) -> Option<u32> {
     let pid: u32 = std::fs::read_to_string(owner_file)
         .ok()?
+        .lines()
+        .next()?
         .trim()
         .parse()
         .ok()?;
@@ -500,6 +761,15 @@ fn run_with_stdin(
     }
 }
 
+/// The last FATAL or PANIC line of what PostgreSQL logged, else its last line.
+fn why_it_failed(log: &[u8]) -> String {
+    let text = String::from_utf8_lossy(log);
+    text.lines()
+        .rev()
+        .find(|l| l.contains("FATAL:") || l.contains("PANIC:"))
+        .map_or_else(|| last_line(log), |l| l.trim().to_owned())
+}
+
 fn last_line(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     text.lines()
@@ -508,4 +778,38 @@ fn last_line(stderr: &[u8]) -> String {
         .unwrap_or("no message")
         .trim()
         .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RestartPolicy, postgres_alive, why_it_failed};
+    use std::time::Duration;
+
+    #[test]
+    fn only_a_live_postgres_process_counts_as_a_running_postmaster() {
+        // This test process is alive but not PostgreSQL; pid 0 is nobody's.
+        assert!(!postgres_alive(std::process::id()));
+        assert!(!postgres_alive(0));
+    }
+
+    #[test]
+    fn a_failed_start_is_explained_by_its_fatal_line() {
+        let log = b"LOG:  starting PostgreSQL 15\nFATAL:  lock file \"x.lock\" already exists\nLOG:  database system is shut down\n";
+        assert_eq!(
+            why_it_failed(log),
+            "FATAL:  lock file \"x.lock\" already exists"
+        );
+        assert_eq!(why_it_failed(b"LOG:  a\nLOG:  b\n"), "LOG:  b");
+    }
+
+    #[test]
+    fn restarts_back_off_from_one_second_to_thirty() {
+        let p = RestartPolicy::default();
+        let pauses: Vec<u64> = std::iter::successors(Some(p.first_backoff), |d| Some(p.next(*d)))
+            .take(7)
+            .map(|d| d.as_secs())
+            .collect();
+        assert_eq!(pauses, [1, 2, 4, 8, 16, 30, 30]);
+        assert_eq!(p.max_backoff, Duration::from_secs(30));
+    }
 }

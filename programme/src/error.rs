@@ -40,9 +40,14 @@ pub enum Error {
         "the password is older than {max_age_days} days: change it with POST /api/auth/password"
     )]
     PasswordExpired { max_age_days: i64 },
-    /// Too many failed logins of one name (HTTP 429 `locked`).
-    #[error("too many failed logins: this account is locked for {minutes} minutes")]
-    Locked { minutes: i64 },
+    /// Too many login attempts (HTTP 429): of one name from one address (`code` `locked`), or
+    /// from one address (`too_many_attempts`); try again after `retry_after_secs`.
+    #[error("{message}")]
+    Locked {
+        code: &'static str,
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error("internal error")]

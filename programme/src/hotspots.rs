@@ -2,7 +2,8 @@
 //! Bayes) and Kulldorff's scan. The statistics are `echinomap_geodata::hotspots`; this module
 //! chooses the places and denominators of what is counted ([`HotspotSource`]), stores grid
 //! results keyed by the data versions they read (so that a repeated request reads them back and
-//! village risk can use them), and keeps each scan's clusters for the `scan_clusters` export.
+//! village risk can use them), and keeps the clusters of each scan published by a role that
+//! exports ([`ScanUse`]) for the `scan_clusters` export.
 //!
 //! Results are the same for every reader of a scope; what a reader may see of small counts is
 //! decided where they are shown (`server::http::hotspots`).
@@ -190,7 +191,9 @@ pub struct Grid {
 
 /// The hotspot grid of `r` at H3 `resolution` (checked by the statistics) with neighbourhood
 /// `ring`, from the stored result of the same request on the same data versions when there
-/// is one, otherwise computed and stored.
+/// is one, otherwise computed and stored. With [`ScanUse::Publish`] (a role that may export
+/// asked) the result becomes the one the `hotspots` export of the jurisdiction reads, if it is
+/// the latest; a look changes no export.
 pub async fn grid(
     pool: &PgPool,
     watch: &Watch,
@@ -198,6 +201,7 @@ pub async fn grid(
     resolution: u8,
     ring: u32,
     variable: Variable,
+    using: ScanUse,
 ) -> Result<Grid, HotspotsError> {
     // The tables are listed in name order, as the stored keys have them.
     let versions = watch.versions(pool, r.source.tables()).await?;
@@ -219,6 +223,12 @@ pub async fn grid(
         Some(s) => s,
         None => compute_and_store(pool, r, resolution, ring, variable, &key).await?,
     };
+    if using == ScanUse::Publish {
+        sqlx::query("UPDATE hotspot_results SET published = true WHERE id = $1 AND NOT published")
+            .bind(id)
+            .execute(pool)
+            .await?;
+    }
     let cells: Vec<(i64, Value, Value)> = sqlx::query_as(
         "SELECT cell, ST_AsGeoJSON(geom, 6)::json, stats FROM hotspot_cells WHERE result_id = $1 ORDER BY cell",
     )
@@ -351,9 +361,20 @@ pub struct Scan {
     pub options: ScanOptions,
 }
 
-/// Kulldorff's scan of `r` (the source's [`HotspotSource::model`]); the clusters are stored as the
-/// latest scan of the scope, for the `scan_clusters` export.
-pub async fn scan(pool: &PgPool, r: &Request) -> Result<Scan, HotspotsError> {
+/// Whether a scan run is kept as the scope's published scan (what the `scan_clusters` export and
+/// OGC collection show) or only answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanUse {
+    /// Kept: run by a role that publishes exports ([`crate::auth::Perm::Export`]).
+    Publish,
+    /// Answered only: anyone else's scan, whatever its layer, period or township, changes
+    /// nothing another reader sees.
+    Look,
+}
+
+/// Kulldorff's scan of `r` (the source's [`HotspotSource::model`]); with [`ScanUse::Publish`] the
+/// clusters are stored as the latest scan of the scope, for the `scan_clusters` export.
+pub async fn scan(pool: &PgPool, r: &Request, using: ScanUse) -> Result<Scan, HotspotsError> {
     let locations = places(pool, r).await?;
     let options = ScanOptions {
         model: r.source.model(),
@@ -361,7 +382,9 @@ pub async fn scan(pool: &PgPool, r: &Request) -> Result<Scan, HotspotsError> {
     };
     let locs = locations.clone();
     let clusters = blocking(move || hotspots::scan::scan(&locs, &options)).await?;
-    store_scan(pool, r, &options, &locations, &clusters).await?;
+    if using == ScanUse::Publish {
+        store_scan(pool, r, &options, &locations, &clusters).await?;
+    }
     Ok(Scan {
         locations,
         clusters,

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod duplicates;
 pub mod embedded_pg;
 pub mod error;
 pub mod exports;
@@ -34,6 +35,7 @@ pub mod tiles;
 pub mod units;
 pub mod villages;
 pub mod watch;
+pub mod workbook;
 pub mod worklists;
 
 pub use error::{Error, Result};

@@ -12,6 +12,7 @@ use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, XlsxError};
 
 use crate::indicators::{self, Cell, Cells, Grouping, Options, Period, PeriodKind};
 use crate::units::{self, Level, Unit};
+use crate::workbook;
 
 /// A report form: its key, name and the kind of period it covers.
 #[derive(Debug, Clone, Copy)]
@@ -283,8 +284,10 @@ pub fn to_xlsx(f: &Filled) -> Result<Vec<u8>, XlsxError> {
         .set_border(FormatBorder::Thin)
         .set_num_format("0.00");
     let bold = Format::new().set_bold().set_border(FormatBorder::Thin);
-    ws.merge_range(0, 0, 0, last, &f.title, &title)?;
-    ws.write_string_with_format(1, 0, format!("填报单位：{}", f.reporting_unit), &plain)?;
+    // Every text that holds a name goes through `workbook`: a formula-like one gets the quote
+    // prefix (formula injection).
+    workbook::merge_text(ws, (0, 0), (0, last), &f.title, &title)?;
+    workbook::write_text(ws, 1, 0, &format!("填报单位：{}", f.reporting_unit), &plain)?;
     ws.merge_range(
         1,
         last - 2,
@@ -310,7 +313,7 @@ pub fn to_xlsx(f: &Filled) -> Result<Vec<u8>, XlsxError> {
         ws.set_column_width(c, 13)?;
     }
     let write = |ws: &mut rust_xlsxwriter::Worksheet, r: u32, c: u16, v: &Value| match v {
-        Value::Text(s) => ws.write_string_with_format(r, c, s, &cell).map(|_| ()),
+        Value::Text(s) => workbook::write_text(ws, r, c, s, &cell),
         Value::Int(x) => ws.write_number_with_format(r, c, *x, &int).map(|_| ()),
         Value::Percent(Some(x)) => ws
             .write_number_with_format(r, c, (x * 10000.0).round() / 100.0, &pct)
@@ -321,8 +324,8 @@ pub fn to_xlsx(f: &Filled) -> Result<Vec<u8>, XlsxError> {
     let mut r = header_row + 1;
     for (i, (code, name, values)) in f.rows.iter().enumerate() {
         ws.write_number_with_format(r, 0, (i + 1) as f64, &int)?;
-        ws.write_string_with_format(r, 1, name, &cell)?;
-        ws.write_string_with_format(r, 2, code, &cell)?;
+        workbook::write_text(ws, r, 1, name, &cell)?;
+        workbook::write_text(ws, r, 2, code, &cell)?;
         for (j, v) in values.iter().enumerate() {
             write(ws, r, (j + 3) as u16, v)?;
         }
@@ -333,7 +336,13 @@ pub fn to_xlsx(f: &Filled) -> Result<Vec<u8>, XlsxError> {
         write(ws, r, (j + 3) as u16, v)?;
     }
     let notes = r + 2;
-    ws.write_string(notes, 0, format!("填表人：{}", f.compiled_by))?;
+    workbook::write_text(
+        ws,
+        notes,
+        0,
+        &format!("填表人：{}", f.compiled_by),
+        &Format::new(),
+    )?;
     ws.write_string(notes, 3, "审核人：")?;
     ws.write_string(
         notes,

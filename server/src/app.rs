@@ -19,6 +19,8 @@ pub struct Application {
     password_policy: PasswordPolicy,
     tile_cache_mb: u64,
     programme: std::sync::Arc<echinomap_programme::config::Programme>,
+    http: crate::settings::HttpLimits,
+    login: crate::settings::LoginSettings,
 }
 
 /// Demo accounts exist only while the service runs with `--demo`; a database without users
@@ -62,9 +64,10 @@ impl Application {
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
-        let db = Database::open(
+        let db = Database::open_with(
             settings.database_url.as_ref().map(Secret::expose),
             &settings.data_dir,
+            settings.database,
         )
         .await?;
         tracing::info!(database = %db.description, "database ready, migrations applied");
@@ -94,6 +97,8 @@ impl Application {
             password_policy: settings.password_policy,
             tile_cache_mb: settings.tile_cache_mb,
             programme,
+            http: settings.http,
+            login: settings.login,
         })
     }
 
@@ -116,17 +121,17 @@ impl Application {
             self.password_policy,
             self.tile_cache_mb,
             self.programme,
+            crate::http::session::Logins::new(&self.login),
         );
         let tile_pool = state.tile_pool.clone();
+        let long_pool = state.long_pool.clone();
         let warm = tokio::spawn(warm_up(state.clone()));
-        let app = router(state);
+        let app = router(state, &self.http);
         tokio::spawn(crate::http::session::purge_expired_sessions(
             self.db.pool.clone(),
         ));
         tracing::info!(listen = %addr, "echinomap is serving on http://{addr}/");
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        crate::http::connections::serve(self.listener, app, self.http, shutdown).await;
         tracing::info!("stopping");
         // The listener holds a pooled connection: stop it before the pool closes.
         listener.abort();
@@ -134,9 +139,8 @@ impl Application {
         warm.abort();
         let _ = warm.await;
         tile_pool.close().await;
-        let closed = self.db.close().await;
-        served.map_err(|e| anyhow::anyhow!("server error: {e}"))?;
-        closed
+        long_pool.close().await;
+        self.db.close().await
     }
 }
 
@@ -148,11 +152,14 @@ pub fn app_state(
     password_policy: PasswordPolicy,
     tile_cache_mb: u64,
     programme: std::sync::Arc<echinomap_programme::config::Programme>,
+    logins: crate::http::session::Logins,
 ) -> (AppState, tokio::task::JoinHandle<()>) {
     let (watch, listener) = echinomap_programme::watch::Watch::spawn(db.pool.clone());
     let state = AppState::new(crate::http::Shared {
         pool: db.pool.clone(),
         tile_pool: db.tile_pool(),
+        long_pool: db.long_pool(),
+        keeper: db.keeper(),
         password_policy,
         tile_cache: echinomap_tiles::cache::TileCache::new(tile_cache_mb * 1024 * 1024),
         linker: echinomap_programme::linking::LinkerCache::default(),
@@ -163,6 +170,7 @@ pub fn app_state(
         tile_service: echinomap_programme::tiles::TileService::default(),
         risk: echinomap_programme::risk::RiskCache::default(),
         summaries: echinomap_programme::summary::SummaryCache::default(),
+        logins,
     });
     (state, listener)
 }

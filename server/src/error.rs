@@ -148,6 +148,36 @@ impl AppError {
                 "the database is not reachable; try again shortly".to_owned(),
                 Value::Null,
             ),
+            Self::Database(sqlx::Error::Database(e)) if unstorable_text(e.as_ref()) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_text",
+                "a value contains a character that cannot be stored (a NUL byte)".to_owned(),
+                Value::Null,
+            ),
+            Self::Database(e) if echinomap_programme::db::is_statement_timeout(e) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "query_timeout",
+                "the query took longer than the time allowed for a request and was stopped; \
+                 narrow it (a shorter period, a smaller area) or try again later"
+                    .to_owned(),
+                Value::Null,
+            ),
+            Self::Database(sqlx::Error::Database(e)) if e.code().as_deref() == Some(DISK_FULL) => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                "disk_full",
+                "the database's disk is full: nothing was saved; try again once space has been \
+                 freed in its data directory"
+                    .to_owned(),
+                Value::Null,
+            ),
+            Self::Database(sqlx::Error::Database(e)) if short_of_resources(e.as_ref()) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "insufficient_resources",
+                "the database is short of memory or connections: nothing was saved; try again \
+                 shortly"
+                    .to_owned(),
+                Value::Null,
+            ),
             Self::Database(_) | Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -158,19 +188,45 @@ impl AppError {
     }
 }
 
+/// PostgreSQL refused a text the client sent: a NUL byte or invalid UTF-8 (22021), or `\u0000`
+/// in JSON (22P05). The client's fault, whichever parameter or field carried it.
+fn unstorable_text(e: &dyn sqlx::error::DatabaseError) -> bool {
+    matches!(e.code().as_deref(), Some("22021" | "22P05"))
+}
+
+/// SQLSTATE `disk_full`: PostgreSQL could not extend a file of its data directory. Its statement
+/// failed and its transaction rolls back; when it is the WAL that cannot grow, PostgreSQL stops
+/// instead (a PANIC) and the embedded cluster's keeper starts it again once there is room.
+const DISK_FULL: &str = "53100";
+
+/// SQLSTATE class 53 besides a full disk: out of memory, too many connections, a configured
+/// limit. The server's condition, not the client's fault, and passing.
+fn short_of_resources(e: &dyn sqlx::error::DatabaseError) -> bool {
+    e.code().is_some_and(|c| c.starts_with("53"))
+}
+
 /// The body of every error response.
 pub fn error_body(code: &str, message: &str, details: Value) -> Value {
     json!({ "error": { "code": code, "message": message, "details": details } })
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
+impl AppError {
+    /// The status and JSON body of this error, logged once if it is the server's (as a
+    /// response is; a background job keeps the body for its report).
+    pub fn status_and_body(self) -> (StatusCode, Value) {
         let (status, code, message, details) = self.parts();
         if status.is_server_error() {
             // Logged once, here; the chain names what failed, never the row's personal fields.
             tracing::error!(error.code = code, error = ?anyhow::Error::from(self), "request failed");
         }
-        (status, axum::Json(error_body(code, &message, details))).into_response()
+        (status, error_body(code, &message, details))
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.status_and_body();
+        (status, axum::Json(body)).into_response()
     }
 }
 

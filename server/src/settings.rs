@@ -48,6 +48,12 @@ pub struct Settings {
     pub tile_cache_mb: u64,
     /// Stage rules, risk weights, deworming day, work-list settings.
     pub programme: echinomap_programme::config::ProgrammeSettings,
+    /// How logins are throttled and whose `X-Forwarded-For` is believed (README "Logins").
+    pub login: LoginSettings,
+    /// Connection timeouts and caps, parameter lengths, HSTS (README "HTTP limits").
+    pub http: HttpLimits,
+    /// Statement time limits per class of work, and the embedded cluster's restarts.
+    pub database: echinomap_programme::db::DbSettings,
 }
 
 impl Settings {
@@ -62,6 +68,55 @@ impl Settings {
             admin_password: None,
             tile_cache_mb: 256,
             programme: echinomap_programme::config::ProgrammeSettings::default(),
+            login: LoginSettings::default(),
+            http: HttpLimits::default(),
+            database: echinomap_programme::db::DbSettings::default(),
         }
     }
+}
+
+/// What one client may hold or send (README "HTTP limits"): the serve loop
+/// (`http::connections`) applies the timeouts and the connection cap, `http::hardening` the
+/// parameter length and HSTS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// A request's line and headers must arrive within this, from the connection's start or the
+    /// first byte of a later request.
+    pub header_timeout: std::time::Duration,
+    /// A request body that sends nothing for this long is cut (the time between chunks, not the
+    /// whole upload).
+    pub body_timeout: std::time::Duration,
+    /// A kept-alive connection with no request for this long is closed (never while an answer is
+    /// being computed or written).
+    pub idle_timeout: std::time::Duration,
+    /// Connections served at once; more wait in the listen backlog until one closes.
+    pub max_connections: u32,
+    /// The most characters of one query parameter (name or value); longer is a 400.
+    pub max_param_chars: usize,
+    /// Send `Strict-Transport-Security` (only behind TLS: issue 19).
+    pub hsts: bool,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: std::time::Duration::from_secs(10),
+            body_timeout: std::time::Duration::from_secs(30),
+            idle_timeout: std::time::Duration::from_secs(60),
+            max_connections: 2048,
+            max_param_chars: 1000,
+            hsts: false,
+        }
+    }
+}
+
+/// How logins are throttled (`echinomap_programme::auth::sessions::Throttle`: attempts per
+/// client address and minute, the free failures of a name at an address, the longest wait) and
+/// which proxies may name the client in `X-Forwarded-For` (none by default: the client is the
+/// connection's peer).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoginSettings {
+    pub throttle: echinomap_programme::auth::sessions::Throttle,
+    /// Addresses or CIDR ranges of the reverse proxies in front of the service.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }

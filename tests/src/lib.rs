@@ -100,7 +100,7 @@ pub fn keep_log(name: &str, stderr: &[u8]) {
 /// A test binary's cluster lives until the process ends (a static is never dropped; the
 /// watchdog stops PostgreSQL then). Its directory is removed by the next test process: every
 /// `echinomap-cluster-PID-*` directory whose PID is gone, after its PostgreSQL log is copied
-/// to [`log_dir`].
+/// to [`log_dir`] (also while that cluster still stops: the copy must not wait for it).
 pub fn remove_clusters_of_ended_runs() {
     let tmp = std::env::temp_dir();
     for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
@@ -112,17 +112,57 @@ pub fn remove_clusters_of_ended_runs() {
         else {
             continue;
         };
-        let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
-        let running = entry.path().join("pg").join("postmaster.pid").exists();
-        if !alive && !running {
-            // PostgreSQL's own log joins the run's logs: the personal-data check reads it too.
-            let _ = std::fs::copy(
-                entry.path().join("pg").join("postgresql.log"),
-                log_dir().join(format!("postgresql-{name}.log")),
-            );
+        if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        // PostgreSQL's own log joins the run's logs: the personal-data check reads it too.
+        let _ = std::fs::copy(
+            entry.path().join("pg").join("postgresql.log"),
+            log_dir().join(format!("postgresql-{name}.log")),
+        );
+        if !entry.path().join("pg").join("postmaster.pid").exists() {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
+}
+
+/// Every PostgreSQL log a run may have left under the temp dir, copied to [`log_dir`] as
+/// `postgresql-*.log`: the harness clusters of ended test processes
+/// ([`remove_clusters_of_ended_runs`]), and the clusters of `echinomap serve --data-dir` that a
+/// test or the browser tests started (`echinomap-test-*`, `echinomap-web-*`), which copy their
+/// log when they stop, here found even when a test died before it could. Returns how many
+/// logs of such data directories were still there.
+pub fn collect_postgres_logs() -> usize {
+    remove_clusters_of_ended_runs();
+    let mut found = 0;
+    let tmp = std::env::temp_dir();
+    for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with("echinomap-test-") || name.starts_with("echinomap-web-")) {
+            continue;
+        }
+        // `DIR/pg/postgresql.log` (web) or `DIR/SUB/pg/postgresql.log` (a data dir inside).
+        let mut candidates = vec![(String::new(), entry.path().join("pg"))];
+        for sub in std::fs::read_dir(entry.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let sub_name = sub.file_name().to_string_lossy().into_owned();
+            candidates.push((format!("-{sub_name}"), sub.path().join("pg")));
+        }
+        for (suffix, pgdata) in candidates {
+            let log = pgdata.join("postgresql.log");
+            if log.is_file() {
+                let _ = std::fs::copy(
+                    &log,
+                    log_dir().join(format!("postgresql-left-{name}{suffix}.log")),
+                );
+                found += 1;
+            }
+        }
+    }
+    found
 }
 
 fn cluster() -> &'static Cluster {
@@ -253,6 +293,25 @@ impl TestDb {
     }
 }
 
+/// Grows the dog register of `db` to `n` dogs by copying the demo's (as `bench/exports.sh`
+/// does): a register large enough for a statement to run for seconds.
+pub async fn grow_dogs(db: &TestDb, n: i64) -> Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO dogs (tag, household_id, village_id, kind, sex, birth_year, status, status_on,
+                           registered_on, link_method, link_distance_m, created_by)
+         SELECT d.tag || '~' || k, d.household_id, d.village_id, d.kind, d.sex, d.birth_year,
+                d.status, d.status_on, d.registered_on, d.link_method, d.link_distance_m, 'test'
+         FROM dogs d
+         CROSS JOIN generate_series(1, ceil({n}::float8 / (SELECT count(*) FROM dogs))::int) k
+         ORDER BY k, d.id
+         LIMIT greatest({n} - (SELECT count(*) FROM dogs WHERE deleted_at IS NULL), 0)"
+    )))
+    .execute(&db.pool)
+    .await?;
+    sqlx::query("ANALYZE dogs").execute(&db.pool).await?;
+    Ok(())
+}
+
 /// The application, in process, on 127.0.0.1 with a free port, over its own database.
 #[derive(Debug)]
 pub struct TestApp {
@@ -287,6 +346,15 @@ impl TestApp {
             database_url: Some(Secret::new(db.url())),
             demo,
             admin_password: Some(Secret::new(TEST_ADMIN_PASSWORD.to_owned())),
+            // Every test logs in from 127.0.0.1, some dozens of times a second: the per-address
+            // limit is the login tests' own business (tests/tests/auth.rs sets theirs).
+            login: echinomap_server::settings::LoginSettings {
+                throttle: echinomap_programme::auth::sessions::Throttle {
+                    per_address_per_minute: 1_000_000,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
             ..Settings::defaults()
         };
         tweak(&mut settings);
@@ -450,25 +518,52 @@ impl Drop for TestApp {
 pub struct BinaryServer {
     pub child: std::process::Child,
     pub base: String,
+    /// With its own embedded cluster ([`BinaryServer::start_embedded`]): the data directory.
+    pub data_dir: Option<PathBuf>,
+    name: String,
+    port: u16,
 }
 
 impl BinaryServer {
     pub async fn start(db: &TestDb, name: &str) -> Result<Self> {
+        Self::spawn(name, &[], &[("DATABASE_URL", db.url().as_str())], None).await
+    }
+
+    /// The binary with its own embedded cluster under `data_dir` (`serve --data-dir`, no
+    /// `DATABASE_URL`), with the variables `env` set. The cluster's log joins the run's logs
+    /// (as `postgresql-NAME-PORT.log`) when the server is dropped.
+    pub async fn start_embedded(data_dir: &Path, name: &str, env: &[(&str, &str)]) -> Result<Self> {
+        let dir = data_dir.display().to_string();
+        Self::spawn(name, &["--data-dir", &dir], env, Some(data_dir)).await
+    }
+
+    async fn spawn(
+        name: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        data_dir: Option<&Path>,
+    ) -> Result<Self> {
         let port = free_port();
         let log = std::fs::File::create(log_dir().join(format!("{name}-{port}.log")))?;
         let child = std::process::Command::new(binary())
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", db.url())
+            .args(args)
+            .env_remove("DATABASE_URL")
             .env("ECHINOMAP_ADMIN_PASSWORD", TEST_ADMIN_PASSWORD)
             .env("ECHINOMAP_LOG", TEST_LOG_FILTER)
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(log)
             .spawn()?;
         let server = Self {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            data_dir: data_dir.map(Path::to_path_buf),
+            name: name.to_owned(),
+            port,
         };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        // A first start with its own cluster runs initdb and loads the gazetteer.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
         while reqwest::get(format!("{}/healthz", server.base))
             .await
             .is_err()
@@ -480,6 +575,11 @@ impl BinaryServer {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
         Ok(server)
+    }
+
+    /// The embedded cluster's data directory (`DATA_DIR/pg`), with [`BinaryServer::start_embedded`].
+    pub fn pgdata(&self) -> Option<PathBuf> {
+        self.data_dir.as_ref().map(|d| d.join("pg"))
     }
 
     /// The server process's resident-size high-water mark (`VmHWM`), in KiB.
@@ -497,6 +597,13 @@ impl Drop for BinaryServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(pgdata) = self.pgdata() {
+            // Its cluster's own log joins the run's logs (the personal-data check reads them).
+            let _ = std::fs::copy(
+                pgdata.join("postgresql.log"),
+                log_dir().join(format!("postgresql-{}-{}.log", self.name, self.port)),
+            );
+        }
     }
 }
 

@@ -9,11 +9,15 @@
 use std::collections::HashMap;
 
 use echinomap_programme::audit::Actor;
+use echinomap_programme::auth::sessions::Throttle;
 use echinomap_programme::auth::{Perm, Role, store};
-use echinomap_programme::records::spec::SPECS;
+use echinomap_programme::records::spec::{SPECS, Village};
 use echinomap_server::http::routes;
 use echinomap_server::http::session::Access;
-use echinomap_tests::{ApiClient, Result, TEST_USER_PASSWORD, TestApp, TestDb};
+use echinomap_server::settings::LoginSettings;
+use echinomap_tests::{
+    ApiClient, Result, TEST_ADMIN_PASSWORD, TEST_USER_PASSWORD, TestApp, TestDb,
+};
 use mvt_reader::Reader;
 use mvt_reader::feature::Value as MvtValue;
 use reqwest::Method;
@@ -238,6 +242,27 @@ fn expectations(
             },
         ),
     );
+    // The county's review of possible duplicates: unknown pairs are 404 to everyone who may
+    // reach the route.
+    m.insert((Method::GET, "/api/duplicates"), get("/api/duplicates"));
+    m.insert(
+        (Method::POST, "/api/duplicates/{id}/merge"),
+        call(
+            Method::POST,
+            "/api/duplicates/0/merge",
+            Some(json!({ "keep": 0 })),
+            &[404],
+        ),
+    );
+    m.insert(
+        (Method::POST, "/api/duplicates/{id}/distinct"),
+        call(
+            Method::POST,
+            "/api/duplicates/0/distinct",
+            Some(json!({})),
+            &[404],
+        ),
+    );
     // Every register: list, one record (404 outside the jurisdiction), and writes whose empty
     // or unknown targets are refused after the access check.
     for spec in SPECS {
@@ -264,18 +289,27 @@ fn expectations(
                 ),
             );
         }
+        // A register of the whole county (no village) is written by county accounts only.
+        let county_only = matches!(spec.village, Village::None) && jurisdiction != COUNTY;
+        let or_refused = |s: &'static [u16]| if county_only { &[403][..] } else { s };
         m.insert(
             (Method::POST, list),
-            call(Method::POST, list, Some(json!({})), &[422]),
+            call(Method::POST, list, Some(json!({})), or_refused(&[422])),
         );
         let missing = format!("/api/{}/0", spec.name);
         m.insert(
             (Method::PATCH, one),
-            call(Method::PATCH, &missing, Some(json!({})), &[404]),
+            // An unknown id may be answered as unknown before the register's rule.
+            call(
+                Method::PATCH,
+                &missing,
+                Some(json!({})),
+                if county_only { &[403, 404] } else { &[404] },
+            ),
         );
         m.insert(
             (Method::DELETE, one),
-            call(Method::DELETE, &missing, None, &[404]),
+            call(Method::DELETE, &missing, None, or_refused(&[404])),
         );
     }
     m
@@ -546,6 +580,33 @@ async fn every_route_answers_every_role_within_its_jurisdiction_only() -> Result
         "the county spans {} tiles at z9",
         tiles.len()
     );
+    // The role policy, written here rather than read from the route table or `Role::permissions`
+    // (a route declared with the wrong access would pass a test that reads it back).
+    for spec in &table {
+        if takes_data_away(spec.path) {
+            assert_eq!(
+                spec.access,
+                Access::Needs(Perm::Export),
+                "{} {} must need Export",
+                spec.method,
+                spec.path
+            );
+        }
+    }
+    #[derive(Default)]
+    struct Figures {
+        requests: usize,
+        codes: usize,
+        tile_codes: usize,
+    }
+    let mut figures = Figures::default();
+    let scans_before: i64 = sqlx::query_scalar("SELECT count(*) FROM scan_results")
+        .fetch_one(&app.db.pool)
+        .await?;
+    // Scans answered to roles that publish exports, and to the others.
+    let (mut published, mut looked) = (0i64, 0i64);
+    // What the vet's household lists showed.
+    let mut vet_household_rows = Vec::new();
     let mut n = 0usize;
     for role in Role::ALL {
         for jurisdiction in [COUNTY, OWN_TOWNSHIP, SIBLING_TOWNSHIP, VILLAGE] {
@@ -569,6 +630,7 @@ async fn every_route_answers_every_role_within_its_jurisdiction_only() -> Result
                     req = req.json(body);
                 }
                 let r = req.send().await?;
+                figures.requests += 1;
                 let status = r.status().as_u16();
                 let text = r.text().await?;
                 let what = format!(
@@ -577,6 +639,27 @@ async fn every_route_answers_every_role_within_its_jurisdiction_only() -> Result
                     call.path,
                     role.as_str()
                 );
+                if takes_data_away(spec.path) {
+                    assert_eq!(
+                        status == 403,
+                        !EXPORTERS.contains(&role),
+                        "{what}: {status}: exports and OGC are for {EXPORTERS:?} only: {text}"
+                    );
+                }
+                if spec.method == Method::GET && (200..300).contains(&status) {
+                    if spec.path == "/api/scan" {
+                        if EXPORTERS.contains(&role) {
+                            published += 1;
+                        } else {
+                            looked += 1;
+                        }
+                    }
+                    if spec.path == "/api/households" && role == Role::Vet {
+                        let body: Value = serde_json::from_str(&text)?;
+                        vet_household_rows
+                            .extend(body["items"].as_array().cloned().unwrap_or_default());
+                    }
+                }
                 if let Some(expect) = &call.expect {
                     if let Access::Needs(perm) = spec.access
                         && !role.can(perm)
@@ -663,6 +746,7 @@ async fn every_route_answers_every_role_within_its_jurisdiction_only() -> Result
                     checked += 1;
                 }
             }
+            figures.codes += checked;
             assert!(
                 checked > 0,
                 "{} of {jurisdiction}: no place code was checked in any answer",
@@ -684,6 +768,7 @@ async fn every_route_answers_every_role_within_its_jurisdiction_only() -> Result
                 );
                 in_tiles += 1;
             }
+            figures.tile_codes += in_tiles;
             assert!(
                 in_tiles > 0,
                 "{} of {jurisdiction}: no place code was checked in the tiles",
@@ -691,6 +776,28 @@ async fn every_route_answers_every_role_within_its_jurisdiction_only() -> Result
             );
         }
     }
+    // The figures of docs/SECURITY.md (`--nocapture` prints them).
+    eprintln!(
+        "figures: {} requests by {} callers, {} place codes in answers and {} in tiles checked, 0 outside the caller's jurisdiction",
+        figures.requests,
+        Role::ALL.len() * 4,
+        figures.codes,
+        figures.tile_codes
+    );
+    // Only the scans of the roles that publish exports were kept: a viewer's, a vet's or a
+    // village doctor's scan changes nothing the county exports.
+    let scans_after: i64 = sqlx::query_scalar("SELECT count(*) FROM scan_results")
+        .fetch_one(&app.db.pool)
+        .await?;
+    assert!(
+        looked > 0 && published > 0,
+        "scans: {looked} looked, {published} published"
+    );
+    assert_eq!(
+        scans_after - scans_before,
+        published,
+        "{looked} scans by roles without Export were answered; none may be kept"
+    );
     let anon = reqwest::Client::new();
     for spec in &table {
         if spec.access == Access::Public {
@@ -706,7 +813,34 @@ async fn every_route_answers_every_role_within_its_jurisdiction_only() -> Result
         let body: Value = r.json().await?;
         assert_eq!(body["error"]["code"], "login_required");
     }
+    // Last, so that it hides no other finding: the vet works with dogs, not with the people of a
+    // household (names, addresses, exact positions are for roles with case rows).
+    assert_vet_household_rows_are_anonymous(&vet_household_rows);
     Ok(())
+}
+
+/// The roles that take data away (`/api/export`, `/ogc`), as docs/API.md states the policy.
+const EXPORTERS: [Role; 3] = [Role::Admin, Role::Epidemiologist, Role::Planner];
+
+/// The routes that take data away: the export files and the OGC API.
+fn takes_data_away(path: &str) -> bool {
+    path.starts_with("/api/export/") || path == "/ogc" || path.starts_with("/ogc/")
+}
+
+/// What only roles with case rows see of a household.
+const HOUSEHOLD_PERSONAL_KEYS: [&str; 4] = ["head_name", "address", "lon", "lat"];
+
+fn assert_vet_household_rows_are_anonymous(rows: &[Value]) {
+    assert!(!rows.is_empty(), "the vet's household lists were empty");
+    for row in rows {
+        let object = row.as_object().expect("a household row is an object");
+        for key in HOUSEHOLD_PERSONAL_KEYS {
+            assert!(
+                !object.contains_key(key),
+                "a vet's list row of /api/households has `{key}`: {row}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
@@ -976,8 +1110,9 @@ async fn tampered_cookies_and_bad_tokens_get_401_in_the_json_shape() -> Result<(
 }
 
 #[tokio::test]
-async fn five_failed_logins_lock_known_and_unknown_names_alike() -> Result<()> {
-    let app = TestApp::empty().await?;
+async fn five_failed_logins_make_known_and_unknown_names_wait_alike() -> Result<()> {
+    let db = TestDb::empty().await?;
+    let app = TestApp::spawn_with(db, None, |s| s.login.throttle.first_delay_secs = 60).await?;
     let user = app.user(Role::Viewer, COUNTY).await?;
     let c = reqwest::Client::new();
     for name in [user.username.as_str(), "no-such-user"] {
@@ -988,10 +1123,13 @@ async fn five_failed_logins_lock_known_and_unknown_names_alike() -> Result<()> {
             messages.push(r.json::<Value>().await?["error"].clone());
         }
         assert!(messages.windows(2).all(|w| w[0] == w[1]));
-        // Locked: even the right password is refused now, with the same answer for both names.
+        // Waiting: even the right password is refused now from this address, with the same
+        // answer for both names.
         let r = login(&app, &c, name, TEST_USER_PASSWORD).await?;
         assert_eq!(r.status().as_u16(), 429, "{name}");
-        assert_eq!(r.json::<Value>().await?["error"]["code"], "locked");
+        let (wait, code) = retry_after(r).await?;
+        assert_eq!(code, "locked");
+        assert!((55..=60).contains(&wait), "{name}: {wait}");
     }
     let unknown_wrong = login(&app, &c, "another-unknown", "x")
         .await?
@@ -1008,7 +1146,7 @@ async fn five_failed_logins_lock_known_and_unknown_names_alike() -> Result<()> {
         unknown_wrong, known_wrong,
         "the answer must not tell whether the user exists"
     );
-    // An admin's new password lifts the lock at once.
+    // An admin's new password lifts the wait at once.
     store::set_password(
         &app.db.pool,
         &user.username,
@@ -1278,5 +1416,401 @@ async fn demo_accounts_exist_only_while_the_service_runs_with_demo() -> Result<(
     let again = TestApp::spawn(TestDb::reopen(&name).await?, None).await?;
     let r = login(&again, &c, "epi", store::DEMO_PASSWORD).await?;
     assert_eq!(r.status().as_u16(), 401);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_scan_by_a_role_that_does_not_export_leaves_the_scan_export_as_it_was() -> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let epi = app.epi().await?;
+    let planner = app.user(Role::Planner, COUNTY).await?;
+    // The county's epidemiologist publishes a year of human cases.
+    epi.get_json(
+        "/api/scan?layer=human_cases&from=2025-01-01&to=2025-12-31",
+        200,
+    )
+    .await?;
+    let export = |query: &'static str| {
+        let planner = planner.clone();
+        async move {
+            let doc = planner
+                .get_json(&format!("/api/export/scan_clusters.geojson{query}"), 200)
+                .await?;
+            anyhow::Ok(doc["features"].as_array().cloned().unwrap_or_default())
+        }
+    };
+    let county_before = export("").await?;
+    assert!(!county_before.is_empty(), "the year's scan found clusters");
+    assert!(county_before.iter().all(|f| {
+        f["properties"]["layer"] == "human_cases" && f["properties"]["period_from"] == "2025-01-01"
+    }));
+    let township_before = export("?township=654022100").await?;
+    // Others scan an odd layer and period, for the county and for a township: they get their
+    // answer, and the exports do not move.
+    for (role, jurisdiction) in [
+        (Role::Viewer, COUNTY),
+        (Role::Vet, COUNTY),
+        (Role::TownshipStaff, OWN_TOWNSHIP),
+        (Role::Viewer, OWN_TOWNSHIP),
+    ] {
+        let c = app.user(role, jurisdiction).await?;
+        let odd = c
+            .get_json(
+                "/api/scan?layer=dog_positivity&from=2025-03-01&to=2025-05-31",
+                200,
+            )
+            .await?;
+        assert!(
+            odd["features"].as_array().is_some_and(|f| !f.is_empty()),
+            "{} of {jurisdiction} gets its scan: {odd}",
+            role.as_str()
+        );
+    }
+    assert_eq!(
+        export("").await?,
+        county_before,
+        "the county's export moved"
+    );
+    assert_eq!(
+        export("?township=654022100").await?,
+        township_before,
+        "the township's export moved"
+    );
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM scan_results")
+        .fetch_one(&app.db.pool)
+        .await?;
+    assert_eq!(kept, 1, "only the epidemiologist's scan is kept");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_hotspot_grid_of_a_role_that_does_not_export_leaves_the_hotspots_export_as_it_was()
+-> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let epi = app.epi().await?;
+    let planner = app.user(Role::Planner, COUNTY).await?;
+    epi.get_json(
+        "/api/hotspots?layer=human_cases&from=2022-01-01&to=2026-12-31&resolution=7",
+        200,
+    )
+    .await?;
+    let export = || async {
+        let doc = planner
+            .get_json("/api/export/hotspots.geojson", 200)
+            .await?;
+        anyhow::Ok(doc["features"].as_array().cloned().unwrap_or_default())
+    };
+    let before = export().await?;
+    assert!(!before.is_empty(), "the published grid is exported");
+    // A viewer and a vet look at odd grids (another layer, resolution and period): answered,
+    // and the export does not move.
+    for role in [Role::Viewer, Role::Vet] {
+        let c = app.user(role, COUNTY).await?;
+        let odd = c
+            .get_json(
+                "/api/hotspots?layer=human_cases&from=2025-03-01&to=2025-05-31&resolution=8",
+                200,
+            )
+            .await?;
+        assert!(odd["features"].is_array(), "{odd}");
+    }
+    assert!(export().await? == before, "the hotspots export moved");
+    Ok(())
+}
+
+#[tokio::test]
+async fn exports_and_ogc_are_for_the_roles_that_take_data_away() -> Result<()> {
+    let app = TestApp::with_demo().await?;
+    for role in Role::ALL {
+        let c = app.user(role, COUNTY).await?;
+        for path in [
+            "/api/export/villages.csv?period=2025",
+            "/api/export/case_counts.geojson?period=2025",
+            "/ogc",
+            "/ogc/collections",
+            "/ogc/collections/villages/items?limit=5",
+        ] {
+            let r = c.get(path).await?;
+            let status = r.status().as_u16();
+            let body = r.text().await?;
+            if EXPORTERS.contains(&role) {
+                assert_eq!(status, 200, "{path} as {}: {body}", role.as_str());
+            } else {
+                assert_eq!(status, 403, "{path} as {}: {body}", role.as_str());
+                let err: Value = serde_json::from_str(&body)?;
+                assert_eq!(err["error"]["code"], "forbidden", "{body}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_vet_lists_households_without_names_addresses_or_positions() -> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let vet = app.user(Role::Vet, COUNTY).await?;
+    let page = vet.get_json("/api/households?limit=100", 200).await?;
+    let rows = page["items"].as_array().cloned().unwrap_or_default();
+    assert_vet_household_rows_are_anonymous(&rows);
+    // The keys are the ones the register has: roles with case rows see them.
+    let epi = app.epi().await?;
+    let page = epi.get_json("/api/households?limit=100", 200).await?;
+    let rows = page["items"].as_array().cloned().unwrap_or_default();
+    assert!(
+        rows.iter().any(|r| r.get("head_name").is_some()),
+        "the epidemiologist sees the head of household: {page}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn common_and_trivial_passwords_are_refused_in_chinese_and_english() -> Result<()> {
+    let app = TestApp::empty().await?;
+    let admin = app.user(Role::Admin, COUNTY).await?;
+    let cjk = |m: &str| m.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    for (password, says) in [
+        ("aaaaaaaaaa", "kinds of characters"),
+        ("password12", "commonly used"),
+        ("Password12", "commonly used"),
+        ("P@ssw0rd2024", "commonly used"),
+        ("Woaini1314!", "commonly used"),
+        ("Bcdefgh12345", "run of"),
+        ("2wsx3edc4RFV", "run of"),
+        ("Aaaaaaaaa1", "mostly one character"),
+        ("Weak.user-1", "username"),
+    ] {
+        let err = admin
+            .post_json(
+                "/api/users",
+                &json!({ "username": "weak.user-1", "role": "viewer", "jurisdiction": COUNTY, "password": password }),
+                422,
+            )
+            .await?;
+        assert_eq!(err["error"]["details"]["field"], "password", "{err}");
+        let message = err["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(says) && cjk(message),
+            "{password}: {message}"
+        );
+    }
+    admin
+        .post_json(
+            "/api/users",
+            &json!({ "username": "weak.user-1", "role": "viewer", "jurisdiction": COUNTY, "password": "Tamarisk river 19" }),
+            201,
+        )
+        .await?;
+    // A new password passes the same policy.
+    let r = app
+        .client
+        .post(app.url("/api/auth/password"))
+        .json(&json!({ "username": "weak.user-1", "old_password": "Tamarisk river 19", "new_password": "password12" }))
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 422);
+    let err: Value = r.json().await?;
+    assert_eq!(err["error"]["details"]["field"], "new_password", "{err}");
+    Ok(())
+}
+
+/// A service behind a reverse proxy at 127.0.0.1 (the test itself), so that `X-Forwarded-For`
+/// stands for the client's address, with logins throttled by `throttle`.
+async fn behind_a_proxy(throttle: Throttle) -> Result<TestApp> {
+    let db = TestDb::empty().await?;
+    TestApp::spawn_with(db, None, |s| {
+        s.login = LoginSettings {
+            throttle,
+            trusted_proxies: vec!["127.0.0.1/32".parse().expect("a CIDR range")],
+        };
+    })
+    .await
+}
+
+/// A login as a client at `address`, through the proxy: the client wrote an address of its own
+/// choosing into `X-Forwarded-For`, and the proxy appended the one it saw.
+async fn login_from(
+    app: &TestApp,
+    address: &str,
+    username: &str,
+    password: &str,
+) -> Result<reqwest::Response> {
+    Ok(app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("X-Forwarded-For", format!("10.9.8.7, {address}"))
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await?)
+}
+
+/// A 429's `Retry-After`, checked against the JSON error's `details.retry_after_seconds`, with
+/// the error's code.
+async fn retry_after(r: reqwest::Response) -> Result<(u64, String)> {
+    anyhow::ensure!(r.status().as_u16() == 429, "{}", r.status());
+    let header: u64 = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no Retry-After"))?;
+    let body: Value = r.json().await?;
+    assert_eq!(
+        body["error"]["details"]["retry_after_seconds"].as_u64(),
+        Some(header),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&format!("{header} seconds")), "{body}");
+    Ok((
+        header,
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    ))
+}
+
+#[tokio::test]
+async fn failed_logins_from_one_address_do_not_lock_the_admin_out_from_another() -> Result<()> {
+    let app = behind_a_proxy(Throttle {
+        first_delay_secs: 60,
+        ..Throttle::DEFAULT
+    })
+    .await?;
+    let a = "203.0.113.7";
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let r = login_from(&app, a, "admin", "not-the-password").await?;
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+    // That address waits, even with the right password.
+    let (wait, code) =
+        retry_after(login_from(&app, a, "admin", TEST_ADMIN_PASSWORD).await?).await?;
+    assert_eq!(code, "locked");
+    assert!((55..=60).contains(&wait), "{wait}");
+    // The admin at another address logs in at once, and so does anyone at the proxy itself.
+    let r = login_from(&app, "198.51.100.20", "admin", TEST_ADMIN_PASSWORD).await?;
+    assert_eq!(r.status().as_u16(), 200);
+    let r = login(&app, &app.client, "admin", TEST_ADMIN_PASSWORD).await?;
+    assert_eq!(r.status().as_u16(), 200);
+    // The audit says where the failures came from.
+    let failed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE username = 'admin' AND action = 'login_failed'
+         AND detail->>'address' = '203.0.113.7'",
+    )
+    .fetch_one(&app.db.pool)
+    .await?;
+    assert_eq!(failed, 7);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_wait_after_failed_logins_grows_and_says_how_long() -> Result<()> {
+    let app = behind_a_proxy(Throttle {
+        free_failures: 2,
+        first_delay_secs: 2,
+        ..Throttle::DEFAULT
+    })
+    .await?;
+    let a = "203.0.113.8";
+    for _ in 0..2 {
+        let r = login_from(&app, a, "admin", "not-the-password").await?;
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    // After the free failures: 2 s, then 4 s after the next failure.
+    let (first, code) =
+        retry_after(login_from(&app, a, "admin", "not-the-password").await?).await?;
+    assert_eq!(code, "locked");
+    assert!((1..=2).contains(&first), "{first}");
+    tokio::time::sleep(std::time::Duration::from_millis(first * 1000 + 300)).await;
+    let r = login_from(&app, a, "admin", "not-the-password").await?;
+    assert_eq!(r.status().as_u16(), 401, "the wait was over");
+    let (second, _) = retry_after(login_from(&app, a, "admin", TEST_ADMIN_PASSWORD).await?).await?;
+    assert!(
+        second > first && (3..=4).contains(&second),
+        "{first} then {second}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn one_address_gets_its_login_attempts_per_minute() -> Result<()> {
+    let app = behind_a_proxy(Throttle {
+        per_address_per_minute: 4,
+        ..Throttle::DEFAULT
+    })
+    .await?;
+    let c = "192.0.2.44";
+    // Any names, right or wrong: an address's attempts.
+    for n in 0..4 {
+        let r = login_from(&app, c, &format!("someone{n}"), "not-the-password").await?;
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    let (wait, code) =
+        retry_after(login_from(&app, c, "admin", TEST_ADMIN_PASSWORD).await?).await?;
+    assert_eq!(code, "too_many_attempts");
+    assert!((1..=60).contains(&wait), "{wait}");
+    // Others are not counted with it: another address, and the proxy's own requests.
+    let r = login_from(&app, "192.0.2.45", "admin", TEST_ADMIN_PASSWORD).await?;
+    assert_eq!(r.status().as_u16(), 200);
+    let r = login(&app, &app.client, "admin", TEST_ADMIN_PASSWORD).await?;
+    assert_eq!(r.status().as_u16(), 200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn x_forwarded_for_is_believed_only_from_a_trusted_proxy() -> Result<()> {
+    let db = TestDb::empty().await?;
+    // No trusted proxy: every request comes from its peer, 127.0.0.1, whatever it claims.
+    let app = TestApp::spawn_with(db, None, |s| {
+        s.login.throttle.per_address_per_minute = 3;
+    })
+    .await?;
+    for n in 0..3 {
+        let r = login_from(&app, &format!("203.0.113.{n}"), "admin", "not-the-password").await?;
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    let (_, code) =
+        retry_after(login_from(&app, "203.0.113.99", "admin", TEST_ADMIN_PASSWORD).await?).await?;
+    assert_eq!(code, "too_many_attempts");
+    Ok(())
+}
+
+#[tokio::test]
+async fn users_unlock_on_the_command_line_lets_the_name_in_at_once() -> Result<()> {
+    let app = behind_a_proxy(Throttle {
+        first_delay_secs: 600,
+        ..Throttle::DEFAULT
+    })
+    .await?;
+    let a = "203.0.113.9";
+    for _ in 0..5 {
+        login_from(&app, a, "admin", "not-the-password").await?;
+    }
+    let (wait, _) = retry_after(login_from(&app, a, "admin", TEST_ADMIN_PASSWORD).await?).await?;
+    assert!(wait > 500, "{wait}");
+    let out = std::process::Command::new(echinomap_tests::binary())
+        .args(["users", "unlock", "admin"])
+        .env("DATABASE_URL", app.db.url())
+        .env("ECHINOMAP_LOG", echinomap_tests::TEST_LOG_FILTER)
+        .output()?;
+    echinomap_tests::keep_log("cli-unlock", &out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("admin unlocked"), "{stdout}");
+    let r = login_from(&app, a, "admin", TEST_ADMIN_PASSWORD).await?;
+    assert_eq!(r.status().as_u16(), 200);
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'user_update' AND detail->>'unlocked' = '1'
+         AND detail->>'for' = 'admin'",
+    )
+    .fetch_one(&app.db.pool)
+    .await?;
+    assert_eq!(audited, 1);
     Ok(())
 }

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use echinomap_programme::auth::Role;
 use echinomap_server::http::streaming;
-use echinomap_tests::{ApiClient, BinaryServer, Result, TestApp, TestDb, api_client};
+use echinomap_tests::{ApiClient, BinaryServer, Result, TestApp, TestDb, api_client, grow_dogs};
 use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
 use serde_json::Value;
 use sha2::Digest;
@@ -263,11 +263,7 @@ async fn probe(Path((chunks, pause)): Path<(String, u64)>) -> Response {
 
 /// Serves the probe inside `echinomap_server::http::with_layers` on a free loopback port.
 async fn serve_probe(db: &TestDb) -> Result<std::net::SocketAddr> {
-    let database = echinomap_programme::db::Database {
-        pool: db.pool.clone(),
-        embedded: None,
-        description: "test".into(),
-    };
+    let database = echinomap_programme::db::Database::over_pool(db.pool.clone(), "test");
     let programme = echinomap_programme::config::Programme::load(&Default::default())
         .map_err(|e| anyhow::anyhow!("programme settings: {e}"))?;
     let (state, _listener) = echinomap_server::app::app_state(
@@ -275,6 +271,7 @@ async fn serve_probe(db: &TestDb) -> Result<std::net::SocketAddr> {
         echinomap_programme::auth::password::PasswordPolicy::Default,
         16,
         programme,
+        Default::default(),
     );
     let routes = axum::Router::new().route("/probe/{chunks}/{pause}", get(probe));
     let app = echinomap_server::http::with_layers(routes, state);
@@ -556,24 +553,6 @@ async fn ogc_items_workbooks_tiles_and_pages_arrive_whole_under_every_encoding()
         )
         .await?;
     }
-    Ok(())
-}
-
-/// Grows the dog register to `n` dogs by copying the demo's (as `bench/exports.sh` does).
-async fn grow_dogs(db: &TestDb, n: i64) -> Result<()> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO dogs (tag, household_id, village_id, kind, sex, birth_year, status, status_on,
-                           registered_on, link_method, link_distance_m, created_by)
-         SELECT d.tag || '~' || k, d.household_id, d.village_id, d.kind, d.sex, d.birth_year,
-                d.status, d.status_on, d.registered_on, d.link_method, d.link_distance_m, 'test'
-         FROM dogs d
-         CROSS JOIN generate_series(1, ceil({n}::float8 / (SELECT count(*) FROM dogs))::int) k
-         ORDER BY k, d.id
-         LIMIT greatest({n} - (SELECT count(*) FROM dogs WHERE deleted_at IS NULL), 0)"
-    )))
-    .execute(&db.pool)
-    .await?;
-    sqlx::query("ANALYZE dogs").execute(&db.pool).await?;
     Ok(())
 }
 

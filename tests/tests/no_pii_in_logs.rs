@@ -5,8 +5,11 @@
 //! mobile number, whoever wrote it: an 18-character number with a valid check character and
 //! birth date, and an 11-digit number of a mainland mobile range.
 
+use std::str::FromStr;
+
 use echinomap_domain::IdNumber;
 use echinomap_tests::log_dir;
+use sqlx::{ConnectOptions, Connection};
 
 /// Runs of ASCII digits (with X or x, an ID number's check character) in `text`.
 fn runs(text: &str) -> impl Iterator<Item = String> + '_ {
@@ -151,34 +154,75 @@ async fn the_detector_finds_every_id_and_phone_number_of_the_demo() -> echinomap
 async fn a_write_refused_by_the_database_leaves_no_personal_data_in_its_log()
 -> echinomap_tests::Result<()> {
     let db = echinomap_tests::TestDb::demo().await?;
-    let (first, second): (i64, String) = sqlx::query_as(
-        "SELECT a.id, b.id_number::text FROM people a, people b
-         WHERE a.id <> b.id AND a.id_number IS NOT NULL AND b.id_number IS NOT NULL LIMIT 1",
+    let (person, id_number, phone): (i64, String, String) = sqlx::query_as(
+        "SELECT id, id_number::text, phone FROM people
+         WHERE id_number IS NOT NULL AND phone IS NOT NULL LIMIT 1",
     )
     .fetch_one(&db.pool)
     .await?;
-    // A duplicate ID number and a row breaking a CHECK: PostgreSQL would quote both rows.
-    let duplicate = sqlx::query("UPDATE people SET id_number = $2 WHERE id = $1")
-        .bind(first)
-        .bind(&second)
-        .execute(&db.pool)
+    assert_eq!(findings(&format!("{id_number} {phone}")).len(), 2);
+    // A connection of its own that does not log its statements: this test's process log must
+    // not hold the values it writes into statements on purpose.
+    let options = sqlx::postgres::PgConnectOptions::from_str(&db.url())?;
+    let mut conn = sqlx::PgConnection::connect_with(&options.disable_statement_logging()).await?;
+    // A unique violation on an ID number (the registers' own natural keys are no longer unique:
+    // a repeat is a possible duplicate), bound and as a literal in the statement's text:
+    // PostgreSQL would quote the key (DETAIL) and the statement (STATEMENT).
+    sqlx::query("CREATE TEMP TABLE refused_ids (id_number text UNIQUE)")
+        .execute(&mut conn)
+        .await?;
+    sqlx::query("INSERT INTO refused_ids VALUES ($1)")
+        .bind(&id_number)
+        .execute(&mut conn)
+        .await?;
+    let bound = sqlx::query("INSERT INTO refused_ids VALUES ($1)")
+        .bind(&id_number)
+        .execute(&mut conn)
         .await;
+    assert!(bound.is_err(), "the unique index refuses a second holder");
+    let literal = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO refused_ids VALUES ('{id_number}')"
+    )))
+    .execute(&mut conn)
+    .await;
     assert!(
-        duplicate.is_err(),
-        "the unique index refuses a second holder"
+        literal.is_err(),
+        "the unique index refuses it as a literal too"
+    );
+    // A person breaking the CHECK on phone (digits, +, - and spaces): PostgreSQL would quote the
+    // whole row, ID number and phone ("Failing row contains …"), and the statement.
+    let bad_phone = sqlx::query("UPDATE people SET phone = $2 || '!' WHERE id = $1")
+        .bind(person)
+        .bind(&phone)
+        .execute(&mut conn)
+        .await;
+    assert!(bad_phone.is_err(), "the CHECK on phone refuses a '!'");
+    let literal_phone = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE people SET phone = '{phone}!' WHERE id_number = '{id_number}'"
+    )))
+    .execute(&mut conn)
+    .await;
+    assert!(
+        literal_phone.is_err(),
+        "the CHECK on phone refuses it as a literal too"
     );
     let broken = sqlx::query("UPDATE people SET birth_date = DATE '1800-01-01' WHERE id = $1")
-        .bind(first)
-        .execute(&db.pool)
+        .bind(person)
+        .execute(&mut conn)
         .await;
     assert!(broken.is_err(), "the CHECK on birth_date refuses 1800");
+    conn.close().await?;
     let log = std::fs::read_to_string(echinomap_tests::cluster_log())?;
     assert!(
-        log.contains("people_id_number_key"),
-        "the refusal is logged (without its values)"
+        log.contains("refused_ids_id_number_key") && log.contains("people_phone_check"),
+        "the refusals are logged (without their values)"
     );
     assert!(
-        findings(&log).is_empty() && !log.contains(&second),
+        !log.contains("STATEMENT:") && !log.contains("DETAIL:"),
+        "PostgreSQL logs the statements or the rows it refused"
+    );
+    assert!(
+        findings(&log).is_empty() && !log.contains(&id_number) && !log.contains(&phone),
         "PostgreSQL's log holds personal data: {:?}",
         findings(&log)
     );
@@ -188,8 +232,9 @@ async fn a_write_refused_by_the_database_leaves_no_personal_data_in_its_log()
 #[test]
 #[ignore = "run by `make test` after the whole suite, over its logs"]
 fn the_logs_of_a_full_test_run_hold_no_id_or_phone_number() -> echinomap_tests::Result<()> {
-    // The clusters of the test processes that ran before: their PostgreSQL logs join the rest.
-    echinomap_tests::remove_clusters_of_ended_runs();
+    // The clusters of the test processes that ran before, and any cluster of a served data
+    // directory a test left behind: their PostgreSQL logs join the rest.
+    echinomap_tests::collect_postgres_logs();
     let mut files = Vec::new();
     let mut bytes = 0;
     let mut found = Vec::new();

@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use echinomap_domain::spreadsheet;
+
 use super::{Budget, Format, ImportError, Limits, Row, Table, is_blank};
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -36,7 +38,12 @@ pub(super) fn read(bytes: &[u8], limits: &Limits) -> Result<Table, ImportError> 
         let number = record
             .position()
             .map_or(line, |p| record_line(text.as_bytes(), p));
-        let cells: Vec<String> = record.iter().map(str::to_owned).collect();
+        // A cell that an export neutralised against formula injection (`'=1+1`) reads as it was
+        // stored (`=1+1`): the round trip adds nothing (docs/IMPORT.md).
+        let cells: Vec<String> = record
+            .iter()
+            .map(|c| spreadsheet::strip_quote_prefix(c).to_owned())
+            .collect();
         if is_blank(&cells) {
             continue;
         }
@@ -210,6 +217,13 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_cell_an_export_neutralised_against_formulas_reads_without_its_quote() {
+        let t = csv("name,note\n'=1+1,'-3\n''@x,'abc\n".as_bytes()).unwrap();
+        assert_eq!(t.rows[0].cells, ["=1+1", "-3"]);
+        assert_eq!(t.rows[1].cells, ["'@x", "'abc"]);
     }
 
     #[test]

@@ -3,9 +3,9 @@
 
 use std::io::Cursor;
 
-use calamine::{Data, Reader, Xlsx};
+use calamine::{Data, DataRef, Reader, Xlsx};
 
-use super::{Budget, Format, ImportError, Limits, Row, Table, is_blank, values};
+use super::{Budget, Format, ImportError, Limits, Row, Table, values};
 
 /// Entries smaller than this are not held to the compression-ratio limit: tiny XML parts
 /// (styles, relationships) can compress far better than any sheet without being a threat.
@@ -34,32 +34,86 @@ pub(super) fn read(
             .cloned()
             .ok_or_else(|| not_xlsx("the workbook has no sheet".into()))?,
     };
-    let range = workbook
-        .worksheet_range(&name)
-        .map_err(|e| not_xlsx(format!("sheet {name:?} cannot be read: {e}")))?;
-    let first_row = range
-        .start()
-        .map_or(0, |(row, _)| usize::try_from(row).unwrap_or(usize::MAX));
+    let cells = sparse_cells(&mut workbook, &name)?;
+    let (Some(col_start), Some(col_end)) = (
+        cells.iter().map(|c| c.1).min(),
+        cells.iter().map(|c| c.1).max(),
+    ) else {
+        return Err(ImportError::Empty);
+    };
+    // Rows are as wide as the columns the sheet uses, and only non-empty rows are laid out:
+    // calamine's dense `worksheet_range` (used until 2026-12-07) made a 5 KB file with cells in
+    // A1 and XFD1048576 ask for 550 GB and abort the process (found by bench/fuzz). A cell
+    // reference past Excel's last column would make even one row too wide: refused.
+    let width = u64::from(col_end - col_start) + 1;
+    if width > MAX_COLUMNS {
+        return Err(ImportError::TooLarge {
+            what: "the number of columns",
+            actual: width,
+            limit: MAX_COLUMNS,
+        });
+    }
+    let width = usize::try_from(width).unwrap_or(usize::MAX);
 
     let mut headers: Option<Vec<String>> = None;
     let mut rows = Vec::new();
     let mut budget = Budget::new(limits);
-    for (i, cells) in range.rows().enumerate() {
-        let number = first_row.saturating_add(i).saturating_add(1);
-        let cells: Vec<String> = cells.iter().map(cell_text).collect();
-        if is_blank(&cells) {
+    let mut cells = cells.into_iter().peekable();
+    while let Some(&(row, ..)) = cells.peek() {
+        let mut in_row = Vec::new();
+        while let Some((_, col, text)) = cells.next_if(|c| c.0 == row) {
+            in_row.push((col, text));
+        }
+        if in_row.iter().all(|(_, t)| t.trim().is_empty()) {
             continue;
         }
+        if headers.is_some() {
+            // Counted before the row is made, so that the budget bounds memory.
+            budget.take_row(width)?;
+        }
+        let mut line = vec![String::new(); width];
+        for (col, text) in in_row {
+            line[usize::try_from(col - col_start).unwrap_or(0)] = text;
+        }
         match headers {
-            None => headers = Some(cells.iter().map(|c| c.trim().to_owned()).collect()),
-            Some(_) => {
-                budget.take_row(cells.len())?;
-                rows.push(Row { number, cells });
-            }
+            None => headers = Some(line.iter().map(|c| c.trim().to_owned()).collect()),
+            Some(_) => rows.push(Row {
+                number: usize::try_from(row).unwrap_or(usize::MAX).saturating_add(1),
+                cells: line,
+            }),
         }
     }
     let headers = headers.ok_or(ImportError::Empty)?;
     Ok(Table { headers, rows })
+}
+
+/// Excel's last column is XFD, the 16,384th.
+const MAX_COLUMNS: u64 = 16_384;
+
+/// The non-empty cells of sheet `name` as (row, column, text), sorted by row and column (a later
+/// cell at the same position wins, as in calamine's ranges). Sparse: memory follows the cells
+/// the file holds, never the area they span. A chart sheet has none.
+fn sparse_cells(
+    workbook: &mut Xlsx<Cursor<&[u8]>>,
+    name: &str,
+) -> Result<Vec<(u32, u32, String)>, ImportError> {
+    let cannot = |e: calamine::XlsxError| not_xlsx(format!("sheet {name:?} cannot be read: {e}"));
+    let mut reader = match workbook.worksheet_cells_reader(name) {
+        Ok(reader) => reader,
+        Err(calamine::XlsxError::NotAWorksheet(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(cannot(e)),
+    };
+    let mut cells = Vec::new();
+    while let Some(cell) = reader.next_cell().map_err(cannot)? {
+        if matches!(cell.get_value(), DataRef::Empty) {
+            continue;
+        }
+        let (row, col) = cell.get_position();
+        let text = cell_text(&Data::from(cell.get_value().clone()));
+        cells.push((row, col, text));
+    }
+    cells.sort_by_key(|c| (c.0, c.1));
+    Ok(cells)
 }
 
 fn not_xlsx(reason: String) -> ImportError {
@@ -87,12 +141,21 @@ fn check_container(bytes: &[u8], limits: &Limits) -> Result<(), ImportError> {
         .map_err(|e| not_xlsx(format!("its ZIP container is damaged: {e}")))?;
     let mut declared: u64 = 0;
     let mut has_workbook = false;
+    let mut shared_strings = Vec::new();
     for i in 0..archive.len() {
         let entry = archive
             .by_index_raw(i)
             .map_err(|e| not_xlsx(format!("ZIP entry {i} is damaged: {e}")))?;
         if entry.name().is_ok_and(|n| n == "xl/workbook.xml") {
             has_workbook = true;
+        }
+        // calamine finds parts by name whatever their case and slashes.
+        if entry.name().is_ok_and(|n| {
+            n.replace('\\', "/")
+                .to_ascii_lowercase()
+                .ends_with("sharedstrings.xml")
+        }) {
+            shared_strings.push(i);
         }
         let size = entry.size();
         declared = declared.saturating_add(size);
@@ -117,10 +180,92 @@ fn check_container(bytes: &[u8], limits: &Limits) -> Result<(), ImportError> {
             "it is a ZIP archive without xl/workbook.xml, not an Excel workbook".into(),
         ));
     }
+    for i in shared_strings {
+        check_shared_strings(&mut archive, i)?;
+    }
     // Declared sizes can lie, but the zip crate (which calamine reads through) refuses to inflate
     // an entry past its declared size, so the sums checked above bound what parsing inflates; a
     // test pins that behaviour.
     Ok(())
+}
+
+/// The fewest bytes a shared string takes in its part: `<si/>`.
+const SHARED_STRING_MIN_BYTES: u64 = 5;
+
+/// Refuses a shared-strings part whose `<sst uniqueCount="N">` says more strings than the part
+/// can hold. calamine reserves room for N strings before it reads one: a 5 KB workbook that
+/// declared 10^17 asked for exabytes and aborted the process (found by bench/fuzz). The `sst`
+/// element is found as calamine finds it (quick-xml's events, the first element of that local
+/// name); every `uniqueCount` in its tag is read, leading zeros and all, and a number too long
+/// to read counts as too large.
+fn check_shared_strings(
+    archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
+    index: usize,
+) -> Result<(), ImportError> {
+    use quick_xml::events::Event;
+
+    let entry = archive
+        .by_index(index)
+        .map_err(|e| not_xlsx(format!("ZIP entry {index} is damaged: {e}")))?;
+    let name = entry
+        .name()
+        .map_or_else(|_| "?".to_owned(), |n| n.into_owned());
+    let holds = entry.size() / SHARED_STRING_MIN_BYTES;
+    let mut xml = quick_xml::Reader::from_reader(std::io::BufReader::new(entry));
+    let config = xml.config_mut();
+    config.check_end_names = false;
+    config.trim_text(false);
+    config.check_comments = false;
+    config.expand_empty_elements = true;
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match xml.read_event_into(&mut buf) {
+            Ok(Event::Start(e)) if e.local_name().as_ref() == "sst" => {
+                let tag: &str = &e;
+                let declared = unique_counts(tag.as_bytes()).max().unwrap_or(0);
+                if declared > holds {
+                    return Err(not_xlsx(format!(
+                        "{name} declares {} shared strings; it can hold at most {holds}",
+                        if declared == u64::MAX {
+                            "more than 2^64".to_owned()
+                        } else {
+                            declared.to_string()
+                        }
+                    )));
+                }
+                return Ok(());
+            }
+            // Whatever calamine makes of a malformed part, it reserves nothing for it.
+            Ok(Event::Eof) | Err(_) => return Ok(()),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The values of every `uniqueCount` in the bytes of a start tag (`u64::MAX` for one too long).
+fn unique_counts(tag: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    const KEY: &[u8] = b"uniqueCount";
+    tag.windows(KEY.len())
+        .enumerate()
+        .filter(|(_, w)| *w == KEY)
+        .map(move |(at, _)| {
+            let rest = &tag[at + KEY.len()..];
+            let value = rest
+                .iter()
+                .position(|b| *b == b'"' || *b == b'\'')
+                .map_or(&[][..], |q| &rest[q + 1..]);
+            let digits: Vec<u8> = value
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .copied()
+                .skip_while(|b| *b == b'0')
+                .collect();
+            std::str::from_utf8(&digits)
+                .ok()
+                .filter(|d| !d.is_empty())
+                .map_or(0, |d| d.parse().unwrap_or(u64::MAX))
+        })
 }
 
 /// A cell as text: strings as they are, integral numbers without `.0`, dates as their serial
@@ -194,6 +339,101 @@ mod tests {
         other.set_name("说明").unwrap();
         other.write_string(0, 0, "字段").unwrap();
         wb.save_to_buffer().unwrap()
+    }
+
+    /// `bytes` (an XLSX) with `edit` applied to the XML of its part `part`, zipped again.
+    fn with_part(bytes: &[u8], part: &str, edit: impl Fn(&str) -> String) -> Vec<u8> {
+        use std::io::Read;
+        let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for i in 0..archive.len() {
+            let mut entry = archive.by_index(i).unwrap();
+            let name = entry.name().unwrap().into_owned();
+            let mut data = String::new();
+            entry.read_to_string(&mut data).unwrap();
+            if name == part {
+                data = edit(&data);
+            }
+            zip.start_file(name, SimpleFileOptions::default()).unwrap();
+            zip.write_all(data.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    }
+
+    // Found by bench/fuzz: calamine's dense range of a sheet with two far-apart cells asked for
+    // 550 GB (1.3 TB for the input the fuzzer made) and aborted the process: an allocation
+    // failure is not a panic.
+    #[test]
+    fn two_cells_at_opposite_corners_of_a_sheet_read_as_one_row_without_a_dense_sheet() {
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.write_string(0, 0, "村名").unwrap();
+        ws.write_string(1_048_575, 16_383, "x").unwrap();
+        let t = xlsx(&wb.save_to_buffer().unwrap(), None).unwrap();
+        assert_eq!(t.headers.len(), 16_384);
+        assert_eq!(t.rows.len(), 1);
+        assert_eq!(t.rows[0].number, 1_048_576);
+        assert_eq!(t.rows[0].cells[16_383], "x");
+    }
+
+    // Found by bench/fuzz: calamine reserved room for the declared number of shared strings and
+    // aborted the process asking for 4.7 EB.
+    #[test]
+    fn more_shared_strings_declared_than_the_part_holds_is_not_xlsx_not_an_abort() {
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.write_string(0, 0, "村名").unwrap();
+        ws.write_string(1, 0, "安定村").unwrap();
+        let good = wb.save_to_buffer().unwrap();
+        for (count, says) in [
+            (
+                "196666666666666666",
+                "declares 196666666666666666 shared strings",
+            ),
+            ("0000000000000000000000000000001", "declares 1 shared"),
+            (
+                "99999999999999999999999",
+                "declares more than 2^64 shared strings",
+            ),
+        ] {
+            let bytes = with_part(&good, "xl/sharedStrings.xml", |xml| {
+                xml.replacen("uniqueCount=\"2\"", &format!("uniqueCount=\"{count}\""), 1)
+            });
+            match xlsx(&bytes, None) {
+                Err(e) if count.starts_with('0') => panic!("{count}: {e}"),
+                Err(e) => assert!(e.to_string().contains(says), "{count}: {e}"),
+                Ok(t) => assert!(count.starts_with('0'), "{count}: read {t:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_cell_past_excels_last_column_is_too_large_not_an_abort() {
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.write_string(0, 0, "村名").unwrap();
+        ws.write_string(1, 0, "安定村").unwrap();
+        let bytes = with_part(
+            &wb.save_to_buffer().unwrap(),
+            "xl/worksheets/sheet1.xml",
+            |xml| {
+                xml.replace(
+                    "</row></sheetData>",
+                    "<c r=\"ZZZZZZ2\" t=\"inlineStr\"><is><t>x</t></is></c></row></sheetData>",
+                )
+            },
+        );
+        let err = xlsx(&bytes, None).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ImportError::TooLarge {
+                    what: "the number of columns",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -41,7 +41,12 @@ pub enum Perm {
     CaseRows,
     /// Animal registers: dogs, deworming, faecal tests, strays, slaughter, vaccination, rodents.
     AnimalRows,
-    /// De-identified exports.
+    /// Taking data away: the export files (`/api/export`) and the OGC API (`/ogc`), and
+    /// publishing what they show (a scan run by a role with it is the one `scan_clusters`
+    /// exports). The county's desk roles have it (admin, epidemiologist, planner); the field roles
+    /// (township staff, village doctors, vets) work inside the service, where every read is
+    /// scoped and audited, and viewers only look. A township that needs files gets an
+    /// epidemiologist account of the township.
     Export,
     /// Users, tokens of others, the audit log.
     Admin,
@@ -193,6 +198,18 @@ mod tests {
         assert!(!Role::Vet.can(Perm::CaseRows));
         assert!(Role::Vet.can(Perm::AnimalRows));
         assert!(Role::Admin.can(Perm::Admin) && !Role::Epidemiologist.can(Perm::Admin));
+    }
+
+    #[test]
+    fn only_the_county_desk_roles_take_data_away() {
+        let exporters: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| r.can(Perm::Export))
+            .collect();
+        assert_eq!(
+            exporters,
+            [Role::Admin, Role::Epidemiologist, Role::Planner]
+        );
     }
 
     #[test]

@@ -1,8 +1,17 @@
-//! Sessions and the credentials of a request, in the database: logging in (password, lockout,
-//! expiry) and out, changing one's password, and resolving a session secret or an API token to
-//! its [`Caller`] through a cache that is exact for the account generation it was read at.
-//! Cookies, headers and the CSRF check are the HTTP layer's (`server::http::session`).
-
+//! Sessions and the credentials of a request, in the database: logging in (password, the
+//! throttle of attempts, expiry) and out, changing one's password, and resolving a session secret
+//! or an API token to its [`Caller`] through a cache that is exact for the account generation it
+//! was read at. Cookies, headers, the client's address and the CSRF check are the HTTP layer's
+//! (`server::http::session`).
+//!
+//! Logins are throttled twice ([`Throttle`]): each client address may try
+//! [`Throttle::per_address_per_minute`] times a minute, whatever the names (counted in memory by
+//! [`LoginGate`]), and each name typed at each address has [`Throttle::free_failures`] failures,
+//! after which every attempt waits a delay that doubles with each further failure (counted in
+//! `login_failures`). Failures elsewhere never lock a name out here: an office behind one NAT
+//! address keeps logging in while a stranger guesses the admin's password from another.
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -19,9 +28,113 @@ use crate::watch::Watch;
 
 /// How long a session lasts, in hours.
 pub const SESSION_HOURS: i64 = 12;
-/// Failed logins within [`LOCKOUT_MINUTES`] that lock a name.
-pub const LOCKOUT_FAILURES: i64 = 5;
-pub const LOCKOUT_MINUTES: i64 = 15;
+/// A name's failures at an address are forgotten when the last is older than this.
+pub const FAILURES_FORGOTTEN_AFTER_HOURS: i32 = 24;
+
+/// How logins are throttled (module docs). The defaults leave an office behind one address room
+/// for dozens of people logging in at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    /// Login attempts (right or wrong, any name) one client address may make in a minute.
+    pub per_address_per_minute: u32,
+    /// Failed logins of one name from one address before its attempts from there wait.
+    pub free_failures: u32,
+    /// The wait after the last free failure, in seconds; each further failure doubles it.
+    pub first_delay_secs: u64,
+    /// The longest wait, in seconds.
+    pub max_delay_secs: u64,
+}
+
+impl Throttle {
+    pub const DEFAULT: Self = Self {
+        per_address_per_minute: 30,
+        free_failures: 5,
+        first_delay_secs: 1,
+        max_delay_secs: 900,
+    };
+
+    /// How long after its last failure a name that failed `failures` times at an address waits
+    /// there, in seconds: nothing for the free failures, then the first delay (1 s by default),
+    /// doubling with each further failure, up to the maximum.
+    pub fn delay_secs(&self, failures: u32) -> u64 {
+        match failures.checked_sub(self.free_failures) {
+            None => 0,
+            Some(beyond) => 2u64
+                .checked_pow(beyond)
+                .and_then(|d| d.checked_mul(self.first_delay_secs))
+                .unwrap_or(u64::MAX)
+                .min(self.max_delay_secs),
+        }
+    }
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// The login attempts of each client address in the last minute, in memory: the first throttle,
+/// checked before anything touches the database. Bounded: addresses without an attempt in the
+/// last minute are dropped when it holds [`LoginGate::MAX_ADDRESSES`].
+#[derive(Debug, Default)]
+pub struct LoginGate {
+    pub throttle: Throttle,
+    recent: std::sync::Mutex<HashMap<IpAddr, VecDeque<std::time::Instant>>>,
+}
+
+impl LoginGate {
+    const MAX_ADDRESSES: usize = 100_000;
+    const WINDOW: Duration = Duration::from_secs(60);
+
+    pub fn new(throttle: Throttle) -> Self {
+        Self {
+            throttle,
+            recent: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Counts an attempt from `address`, or refuses it ([`Error::Locked`], `too_many_attempts`)
+    /// when the address made [`Throttle::per_address_per_minute`] attempts in the last minute.
+    pub fn admit(&self, address: IpAddr) -> Result<(), Error> {
+        let now = std::time::Instant::now();
+        let limit = self.throttle.per_address_per_minute as usize;
+        let mut map = self
+            .recent
+            .lock()
+            .map_err(|_| Error::Internal(anyhow::anyhow!("the login gate's lock is poisoned")))?;
+        if map.len() >= Self::MAX_ADDRESSES {
+            map.retain(|_, times| times.back().is_some_and(|t| now - *t < Self::WINDOW));
+        }
+        let times = map.entry(address).or_default();
+        while times.front().is_some_and(|t| now - *t >= Self::WINDOW) {
+            times.pop_front();
+        }
+        if times.len() >= limit {
+            let wait = times
+                .front()
+                .map_or(Self::WINDOW, |t| Self::WINDOW.saturating_sub(now - *t));
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Err(Error::Locked {
+                code: "too_many_attempts",
+                message: format!(
+                    "该地址登录尝试过多，请 {secs} 秒后再试 / too many login attempts from this address: try again in {secs} seconds"
+                ),
+                retry_after_secs: secs.max(1),
+            });
+        }
+        times.push_back(now);
+        Ok(())
+    }
+}
+
+/// Where a login attempt comes from: the client's address (as the HTTP layer established it)
+/// and the gate that throttles it.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    pub address: IpAddr,
+    pub gate: &'a LoginGate,
+}
 
 /// How often `last_used_at`/`last_seen_at` is written for one credential.
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
@@ -204,50 +317,53 @@ impl Credentials<'_> {
     }
 }
 
-/// `Some(until)` when the name is locked: [`LOCKOUT_FAILURES`] failed logins within
-/// [`LOCKOUT_MINUTES`] since its last success (or password change), locked until
-/// [`LOCKOUT_MINUTES`] after the latest failure.
-async fn locked_until(
-    pool: &PgPool,
-    username: &str,
-    user_id: Option<i64>,
-) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    let failures: Vec<DateTime<Utc>> = sqlx::query_scalar(
-        "SELECT at FROM audit_log
-         WHERE username = $1 AND action = 'login_failed'
-           AND at > now() - make_interval(mins => $3)
-           AND at > coalesce((SELECT max(at) FROM audit_log WHERE username = $1 AND action = 'login'), '-infinity')
-           AND at > coalesce((SELECT max(at) FROM audit_log
-                              WHERE action = 'password_change' AND table_name = 'users' AND row_id = $2::text), '-infinity')
-         ORDER BY at DESC
-         LIMIT $4",
-    )
-    .bind(username)
-    .bind(user_id.map(|id| id.to_string()))
-    .bind(LOCKOUT_MINUTES as i32)
-    .bind(LOCKOUT_FAILURES)
-    .fetch_all(pool)
-    .await?;
-    if failures.len() as i64 >= LOCKOUT_FAILURES {
-        let until = failures[0] + chrono::Duration::minutes(LOCKOUT_MINUTES);
-        if until > Utc::now() {
-            return Ok(Some(until));
-        }
-    }
-    Ok(None)
+/// The name as counted: as typed, at most 64 characters (no account has a longer one).
+fn counted_name(username: &str) -> String {
+    username.chars().take(64).collect()
 }
 
-/// The account named `username` if `password` is its password and it is enabled and not
-/// locked. Every failure is audited as `login_failed` (by the name typed, with `during`) and
-/// answered the same way whether the user exists or not: [`Error::Locked`] for a locked name,
-/// [`Error::InvalidLogin`] for anything else.
+/// The seconds `name` still waits at `address` before it may try again, if it must.
+async fn waiting(
+    pool: &PgPool,
+    name: &str,
+    address: IpAddr,
+    throttle: &Throttle,
+) -> Result<Option<u64>, sqlx::Error> {
+    let row: Option<(i32, f64)> = sqlx::query_as(
+        "SELECT failures, extract(epoch FROM now() - last_failed_at)::float8 FROM login_failures
+         WHERE username = $1 AND address = $2::inet
+           AND last_failed_at > now() - make_interval(hours => $3)",
+    )
+    .bind(name)
+    .bind(address.to_string())
+    .bind(FAILURES_FORGOTTEN_AFTER_HOURS)
+    .fetch_optional(pool)
+    .await?;
+    let Some((failures, elapsed)) = row else {
+        return Ok(None);
+    };
+    let delay = throttle.delay_secs(u32::try_from(failures).unwrap_or(0)) as f64;
+    let left = (delay - elapsed).ceil();
+    Ok((left > 0.0).then_some(left as u64))
+}
+
+/// The account named `username` if `password` is its password and it is enabled, and the
+/// attempt is neither over its address's limit nor waiting after the name's failures at that
+/// address ([`Throttle`]). Every refusal of a password is audited as `login_failed` (by the name
+/// typed, with `during` and the address) and answered the same way whether the user exists or
+/// not: [`Error::Locked`] while the name waits at this address, [`Error::InvalidLogin`] for
+/// anything else.
 pub async fn check_password(
     pool: &PgPool,
     username: &str,
     password: &str,
     during: &str,
+    from: Attempt<'_>,
 ) -> Result<User, Error> {
+    from.gate.admit(from.address)?;
     let username = username.trim().to_owned();
+    let name = counted_name(&username);
+    let address = from.address.to_string();
     let mut conn = pool.acquire().await?;
     let user = store::find(&mut conn, &username).await?;
     drop(conn);
@@ -258,15 +374,19 @@ pub async fn check_password(
     };
     let fail = |reason: &'static str| Entry {
         action: "login_failed",
-        detail: Some(json!({ "reason": reason, "during": during })),
+        detail: Some(json!({ "reason": reason, "during": during, "address": address })),
         ..Entry::default()
     };
-    if locked_until(pool, &username, user_id).await?.is_some() {
+    if let Some(secs) = waiting(pool, &name, from.address, &from.gate.throttle).await? {
         let mut tx = pool.begin().await?;
         audit::record(&mut tx, &actor, fail("locked")).await?;
         tx.commit().await?;
         return Err(Error::Locked {
-            minutes: LOCKOUT_MINUTES,
+            code: "locked",
+            message: format!(
+                "该用户名从此地址登录失败次数过多，请 {secs} 秒后再试 / too many failed logins of this name from this address: try again in {secs} seconds"
+            ),
+            retry_after_secs: secs,
         });
     }
     // Verify against a dummy hash when there is no such user: the same work either way.
@@ -279,9 +399,30 @@ pub async fn check_password(
         .await
         .map_err(anyhow::Error::from)?;
     match user {
-        Some(u) if verified && !u.disabled => Ok(u),
+        Some(u) if verified && !u.disabled => {
+            // A success clears this address's count of the name; other addresses keep theirs.
+            sqlx::query("DELETE FROM login_failures WHERE username = $1 AND address = $2::inet")
+                .bind(&name)
+                .bind(&address)
+                .execute(pool)
+                .await?;
+            Ok(u)
+        }
         _ => {
             let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO login_failures (username, address, failures) VALUES ($1, $2::inet, 1)
+                 ON CONFLICT (username, address) DO UPDATE
+                 SET failures = CASE
+                         WHEN login_failures.last_failed_at <= now() - make_interval(hours => $3) THEN 1
+                         ELSE login_failures.failures + 1 END,
+                     last_failed_at = now()",
+            )
+            .bind(&name)
+            .bind(&address)
+            .bind(FAILURES_FORGOTTEN_AFTER_HOURS)
+            .execute(&mut *tx)
+            .await?;
             audit::record(&mut tx, &actor, fail("credentials")).await?;
             tx.commit().await?;
             // The same answer for an unknown name, a wrong password and a disabled account.
@@ -299,14 +440,15 @@ pub struct Session {
 }
 
 /// Logs in: checks the password ([`check_password`]) and its age under `policy`, then opens a
-/// session of [`SESSION_HOURS`], audited as `login`.
+/// session of [`SESSION_HOURS`], audited as `login` with the client's address.
 pub async fn login(
     pool: &PgPool,
     username: &str,
     password: &str,
     policy: PasswordPolicy,
+    from: Attempt<'_>,
 ) -> Result<Session, Error> {
-    let user = check_password(pool, username, password, "login").await?;
+    let user = check_password(pool, username, password, "login", from).await?;
     if let Some(days) = policy.max_age_days()
         && user.password_changed_at < Utc::now() - chrono::Duration::days(days)
     {
@@ -330,6 +472,7 @@ pub async fn login(
         &Actor::user(user.id, &user.username),
         Entry {
             action: "login",
+            detail: Some(json!({ "address": from.address.to_string() })),
             ..Entry::default()
         },
     )
@@ -371,8 +514,9 @@ pub async fn change_password(
     old_password: &str,
     new_password: &str,
     policy: PasswordPolicy,
+    from: Attempt<'_>,
 ) -> Result<(), Error> {
-    let u = check_password(pool, username, old_password, "password_change").await?;
+    let u = check_password(pool, username, old_password, "password_change", from).await?;
     if new_password == old_password {
         return Err(Error::invalid_field(
             "new_password",
@@ -393,12 +537,71 @@ pub async fn change_password(
     })
 }
 
-/// Removes expired sessions now and then, forever; they are refused anyway.
+/// Removes expired sessions and forgotten login failures now and then, forever; they are
+/// refused or ignored anyway.
 pub async fn purge_expired_sessions(pool: PgPool) {
     loop {
         let _ = sqlx::query("DELETE FROM sessions WHERE expires_at < now()")
             .execute(&pool)
             .await;
+        let _ = sqlx::query(
+            "DELETE FROM login_failures WHERE last_failed_at < now() - make_interval(hours => $1)",
+        )
+        .bind(FAILURES_FORGOTTEN_AFTER_HOURS)
+        .execute(&pool)
+        .await;
         tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_doubles_after_the_free_failures_up_to_the_maximum() {
+        let t = Throttle::DEFAULT;
+        let waits: Vec<u64> = (0..=16).map(|f| t.delay_secs(f)).collect();
+        assert_eq!(
+            waits,
+            [
+                0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900
+            ]
+        );
+        assert_eq!(t.delay_secs(u32::MAX), 900);
+        let slow = Throttle {
+            free_failures: 2,
+            first_delay_secs: 60,
+            ..Throttle::DEFAULT
+        };
+        assert_eq!(
+            (0..6).map(|f| slow.delay_secs(f)).collect::<Vec<_>>(),
+            [0, 0, 60, 120, 240, 480]
+        );
+    }
+
+    #[test]
+    fn an_address_gets_its_attempts_per_minute_and_others_are_not_counted_with_it() {
+        let gate = LoginGate::new(Throttle {
+            per_address_per_minute: 3,
+            ..Throttle::DEFAULT
+        });
+        let a: IpAddr = [192, 0, 2, 1].into();
+        let b: IpAddr = [192, 0, 2, 2].into();
+        for _ in 0..3 {
+            assert!(gate.admit(a).is_ok());
+        }
+        match gate.admit(a) {
+            Err(Error::Locked {
+                code,
+                retry_after_secs,
+                ..
+            }) => {
+                assert_eq!(code, "too_many_attempts");
+                assert!((1..=60).contains(&retry_after_secs), "{retry_after_secs}");
+            }
+            other => panic!("a fourth attempt in a minute: {other:?}"),
+        }
+        assert!(gate.admit(b).is_ok());
     }
 }

@@ -129,7 +129,7 @@ pub async fn create(
 ) -> Result<User, Error> {
     check_username(&new.username)?;
     policy
-        .check(&new.password)
+        .check(&new.password, &new.username)
         .map_err(|m| Error::invalid_field("password", m))?;
     let hash = password::hash(&new.password)?;
     let mut tx = pool.begin().await?;
@@ -182,11 +182,16 @@ pub async fn set_password(
     actor: &Actor,
 ) -> Result<(), Error> {
     policy
-        .check(new_password)
+        .check(new_password, username)
         .map_err(|m| Error::invalid_field("password", m))?;
     let hash = password::hash(new_password)?;
     let mut tx = pool.begin().await?;
     let user = existing(&mut tx, username).await?;
+    // A new password lifts every wait of the name, at every address.
+    sqlx::query("DELETE FROM login_failures WHERE username = $1")
+        .bind(&user.username)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "UPDATE users SET password_hash = $2, password_changed_at = now(), locked_until = NULL WHERE id = $1",
     )
@@ -252,6 +257,34 @@ pub async fn set_disabled(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Clears every count of failed logins of the name `username` (at every address), so that it
+/// logs in at once from anywhere: `echinomap user unlock`. Works for a name without an account
+/// too (failures are counted by the name typed); audited as `user_update` with `unlocked`, the
+/// number of addresses cleared.
+pub async fn unlock(pool: &PgPool, username: &str, actor: &Actor) -> Result<u64, Error> {
+    let mut tx = pool.begin().await?;
+    let user = find(&mut tx, username).await?;
+    let cleared = sqlx::query("DELETE FROM login_failures WHERE username = $1")
+        .bind(username)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    audit::record(
+        &mut tx,
+        actor,
+        Entry {
+            action: "user_update",
+            table: Some("users"),
+            row_id: user.map(|u| u.id.to_string()),
+            detail: Some(json!({ "for": username, "unlocked": cleared })),
+            ..Entry::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(cleared)
 }
 
 /// A new API token for `username`; the token itself is returned once and never stored.

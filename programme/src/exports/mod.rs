@@ -19,6 +19,7 @@ pub mod read;
 
 pub use read::{Extent, Page, Selection, StreamError, audience, jurisdiction_extent};
 
+use echinomap_domain::spreadsheet;
 use serde_json::{Map, Value};
 
 use crate::auth::Perm;
@@ -292,7 +293,7 @@ pub const LAYERS: &[ExportLayer] = &[
                 (h.stats->>'gi_star_z')::float8 AS gi_star_z, (h.stats->>'gi_star_bin')::float8 AS gi_star_bin,
                 h.stats->>'lisa_cluster' AS lisa_cluster
               FROM hotspot_cells h JOIN hotspot_results r ON r.id = h.result_id
-              WHERE r.id = (SELECT r2.id FROM hotspot_results r2 WHERE r2.scope = $1 AND ($4::text IS NULL OR $4 IS NOT NULL)
+              WHERE r.id = (SELECT r2.id FROM hotspot_results r2 WHERE r2.scope = $1 AND r2.published AND ($4::text IS NULL OR $4 IS NOT NULL)
                               AND $2::date IS NOT NULL AND $3::date IS NOT NULL
                             ORDER BY (r2.layer = 'human_cases') DESC, r2.computed_at DESC LIMIT 1)",
         has_data_sql: None,
@@ -486,6 +487,16 @@ fn csv_cell_sql(text: &str) -> String {
     )
 }
 
+/// One CSV cell from a SQL text that a person may have written: a formula-like text gets the
+/// quote in front ([`echinomap_domain::spreadsheet`], OWASP's rule against formula injection),
+/// then it is quoted as [`csv_cell_sql`] quotes.
+fn csv_text_sql(text: &str) -> String {
+    // One regexp_replace (the quote, then the whole match `\&`) rather than a CASE that names
+    // the value three times, each of them again in every mention `csv_cell_sql` makes.
+    let re = spreadsheet::csv_quote_regex().replace('\'', "''");
+    csv_cell_sql(&format!("regexp_replace({text}, '{re}', '''\\&')"))
+}
+
 /// The SQL expression (over the row `l`) that writes one row in `format`, with the parameters
 /// `params` names.
 fn row_sql(layer: &ExportLayer, format: Format, params: RowParams) -> String {
@@ -518,9 +529,9 @@ fn row_sql(layer: &ExportLayer, format: Format, params: RowParams) -> String {
             let cells: Vec<String> = values
                 .map(|(c, v)| match c.kind {
                     Col::Flag => flag(&v),
-                    Col::List => csv_cell_sql(&format!("array_to_string({v}, ' ')")),
+                    Col::List => csv_text_sql(&format!("array_to_string({v}, ' ')")),
                     Col::Risk => csv_cell_sql(&format!("({v} #>> '{{}}')")),
-                    Col::Text => csv_cell_sql(&format!("({v})::text")),
+                    Col::Text => csv_text_sql(&format!("({v})::text")),
                     // A number never needs quoting; the value is named once, because a column of
                     // the layer may be a subquery that each mention evaluates again.
                     _ => format!("({v})::text"),
@@ -632,6 +643,30 @@ mod tests {
             !dogs.contains("$11") && dogs.contains("'suppressed', false"),
             "{dogs}"
         );
+    }
+
+    #[test]
+    fn a_csv_text_cell_is_neutralised_against_formulas_and_a_number_is_not_touched() {
+        let l = layer("slaughter_points").expect("slaughter_points");
+        let sql = row_sql(
+            l,
+            Format::Csv { english: true },
+            RowParams { max: 11, risk: 12 },
+        );
+        let re = spreadsheet::csv_quote_regex().replace('\'', "''");
+        for text in ["l.code", "l.name", "l.kind", "l.village_code"] {
+            assert!(
+                sql.contains(&format!("regexp_replace(({text})::text, '{re}', '''\\&')")),
+                "{text}: {sql}"
+            );
+        }
+        for number in ["l.slaughtered", "l.infected", "l.infection_rate"] {
+            assert!(sql.contains(&format!("({number})::text, ")), "{sql}");
+            assert!(
+                !sql.contains(&format!("regexp_replace(({number})")),
+                "{sql}"
+            );
+        }
     }
 
     #[test]

@@ -294,10 +294,12 @@ impl Selection {
     /// Every row of the layer as one document in `format` (GeoJSON per RFC 7946 with `bbox`, the
     /// extent of [`Selection::extent`]; or CSV with its header line and CRLF line ends),
     /// suppressed, in chunks of about [`CHUNK`] bytes. The head comes first, before the query
-    /// runs; the rows are read as the chunks are taken, so memory stays flat.
+    /// runs; the rows are read as the chunks are taken, so memory stays flat. `conn` runs the
+    /// one statement (a [`crate::db::Cancellable`] of the long pool: a download takes minutes,
+    /// and one the client gives up stops its statement).
     pub fn document<'a>(
         &'a self,
-        pool: &'a PgPool,
+        conn: &'a mut sqlx::PgConnection,
         format: Format,
         bbox: Option<[f64; 4]>,
         risk: &'a Value,
@@ -308,7 +310,7 @@ impl Selection {
         // The query starts when the first row is asked for, that is after the head is taken.
         let rows = self
             .rows(page_sql(self.layer, format), None, None, 0, risk)
-            .fetch(pool);
+            .fetch(conn);
         let state = (rows, BytesMut::with_capacity(CHUNK + 4096), true, false);
         let body = stream::try_unfold(
             state,

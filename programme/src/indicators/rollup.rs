@@ -23,7 +23,8 @@ pub async fn refresh(
     opts: &Options,
 ) -> Result<(), sqlx::Error> {
     let started = std::time::Instant::now();
-    let mut tx = pool.begin().await?;
+    // Long work: the first fill reads every dose (40 s at demo scale 100).
+    let mut tx = crate::db::begin_long(pool).await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(LOCK)
         .execute(&mut *tx)

@@ -46,7 +46,12 @@ struct Person<'a> {
     id: i64,
     name: &'a str,
     sex: &'a str,
-    birth_date: chrono::NaiveDate,
+    /// In the audited detail only; lists give the age, which does not rebuild a masked ID
+    /// number (its hidden digits are the birth date).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    birth_date: Option<chrono::NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    age: Option<i32>,
     id_number: Option<String>,
     phone: Option<String>,
 }
@@ -86,7 +91,8 @@ impl CaseRow {
                 id: self.person_id,
                 name: &self.person_name,
                 sex: &self.sex,
-                birth_date: self.birth_date,
+                birth_date: full.then_some(self.birth_date),
+                age: (!full).then(|| echinomap_domain::privacy::age_years(self.birth_date, today)),
                 id_number,
                 phone,
             },

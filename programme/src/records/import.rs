@@ -165,6 +165,20 @@ impl Who {
     pub(crate) fn prefix(&self) -> &str {
         self.scope.as_ref().map_or("", PlaceCode::as_str)
     }
+
+    /// A register of the whole county (stock items, vaccination campaigns: no village) is
+    /// written only by accounts of the whole county (or the command line).
+    pub fn may_write(&self, spec: &RegisterSpec) -> Result<(), crate::error::Error> {
+        if matches!(spec.village, spec::Village::None)
+            && !matches!(self.scope, None | Some(PlaceCode::County(_)))
+        {
+            return Err(crate::error::Error::forbidden(format!(
+                "{} ({}) belong to the whole county: only accounts of the county write them",
+                spec.name_zh, spec.name
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// How far an import is, for `GET /api/imports/{id}` and the CLI's progress bar.
@@ -414,7 +428,12 @@ async fn write_persons(
     let keys: Vec<String> = people
         .keys
         .iter()
-        .map(|k| format!("(SELECT t.id FROM {} t WHERE {k} LIMIT 1)", people.table))
+        .map(|k| {
+            format!(
+                "(SELECT t.id FROM {} t WHERE {k} ORDER BY t.id LIMIT 1)",
+                write::scoped(people.table, batch.scope)
+            )
+        })
         .collect();
     sqlx::query("DROP TABLE IF EXISTS import_people")
         .execute(&mut *tx)
@@ -495,6 +514,9 @@ pub(super) async fn run_register(
             Value::Null,
         )
     })?;
+    if let Err(e) = who.may_write(spec) {
+        return Err(file_error("county_register", e.to_string(), Value::Null));
+    }
     progress.phase.store(1, Ordering::Relaxed);
     progress
         .rows_total
@@ -532,7 +554,7 @@ pub(super) async fn run_register(
     };
     let keep_valid = req.mode == Mode::ValidRows;
     progress.phase.store(2, Ordering::Relaxed);
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin_long(pool).await?;
     let present = present_of(&layout);
     let (written, revisits) = if errors.is_empty() || keep_valid {
         let batch = Batch {
@@ -540,6 +562,7 @@ pub(super) async fn run_register(
             target: Target::Upsert,
             scope: who.scope.as_ref(),
             user: &who.actor.username,
+            user_id: who.actor.user_id,
             keep_valid,
             // Only a register that flags revisits needs the new ids; the rest only counts.
             ids: spec.revisits.is_some(),
@@ -761,9 +784,12 @@ pub fn error_workbook(
     sheet.set_name("errors")?;
     let bold = CellFormat::new().set_bold();
     let red = CellFormat::new().set_font_color(rust_xlsxwriter::Color::Red);
+    // The sheet is what people uploaded: a formula-like cell keeps its text and gets the quote
+    // prefix (`workbook`), so that opening the error workbook evaluates nothing.
+    let plain = CellFormat::new();
     let err_col = table.headers.len() as u16;
     for (c, h) in table.headers.iter().enumerate() {
-        sheet.write_string_with_format(0, c as u16, h, &bold)?;
+        crate::workbook::write_text(sheet, 0, c as u16, h, &bold)?;
     }
     sheet.write_string_with_format(0, err_col, "错误 / errors", &bold)?;
     let mut out_row = 1u32;
@@ -773,10 +799,10 @@ pub fn error_workbook(
             continue;
         }
         for (c, v) in r.cells.iter().enumerate() {
-            sheet.write_string(out_row, c as u16, v)?;
+            crate::workbook::write_text(sheet, out_row, c as u16, v, &plain)?;
         }
         if let Some(errs) = errs {
-            sheet.write_string_with_format(out_row, err_col, errs.join("; "), &red)?;
+            crate::workbook::write_text(sheet, out_row, err_col, &errs.join("; "), &red)?;
         }
         out_row += 1;
     }

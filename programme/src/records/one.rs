@@ -38,11 +38,13 @@ pub async fn read_audited(
     pool: &PgPool,
     spec: &'static RegisterSpec,
     who: &Who,
+    case_rows: bool,
     id: i64,
 ) -> Result<Value, Error> {
     let mut tx = pool.begin().await?;
     let record = read::one(&mut *tx, spec, who.scope.as_ref(), id)
         .await?
+        .map(|r| read::restrict(spec, r, case_rows))
         .ok_or_else(|| not_found(spec, id))?;
     if spec.personal {
         audit::record(
@@ -59,6 +61,47 @@ pub async fn read_audited(
     }
     tx.commit().await?;
     Ok(record)
+}
+
+/// A page of a register's list (`read::list`), audited when it shows people by name (the ids
+/// listed are kept, so the log says who saw whom).
+pub async fn list(
+    pool: &PgPool,
+    spec: &'static RegisterSpec,
+    who: &Who,
+    scope: &Scope,
+    case_rows: bool,
+    filters: &read::Filters,
+) -> Result<(Vec<Value>, Option<i64>), Error> {
+    let (items, next) = read::list(pool, spec, scope, case_rows, filters).await?;
+    let names = spec.personal || (case_rows && !spec.personal_fields.is_empty());
+    if names && !items.is_empty() {
+        audit_list(pool, who, spec.table, &items).await?;
+    }
+    Ok((items, next))
+}
+
+/// Records that `who` was shown the listed `items` (their ids) of `table`.
+pub async fn audit_list(
+    pool: &PgPool,
+    who: &Who,
+    table: &str,
+    items: &[Value],
+) -> Result<(), Error> {
+    let ids: Vec<&Value> = items.iter().filter_map(|r| r.get("id")).collect();
+    let mut conn = pool.acquire().await?;
+    audit::record(
+        &mut conn,
+        &who.actor,
+        Entry {
+            action: "list",
+            table: Some(table),
+            detail: Some(json!({ "count": ids.len(), "ids": ids })),
+            ..Entry::default()
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// The record `id` in the caller's `scope`, or [`not_found`]; not audited (the answer to a
@@ -227,6 +270,7 @@ pub async fn save(
             return Ok((id, true));
         }
     }
+    who.may_write(spec)?;
     let (headers, fields, cells) = body_row(spec, body)?;
     if matches!(target, Target::Id(_))
         && let Some(f) = fields.iter().flatten().find(|f| spec.is_person_field(f))
@@ -256,6 +300,7 @@ pub async fn save(
         target,
         scope: who.scope.as_ref(),
         user: &who.actor.username,
+        user_id: who.actor.user_id,
         keep_valid: false,
         ids: true,
     };
@@ -273,21 +318,7 @@ pub async fn save(
             .map(|(_, id)| *id)
             .ok_or_else(|| anyhow::anyhow!("a created record has no id"))?,
     };
-    audit::record(
-        &mut tx,
-        &who.actor,
-        Entry {
-            action: if matches!(target, Target::Id(_)) {
-                "update"
-            } else {
-                "create"
-            },
-            table: Some(spec.table),
-            row_id: Some(id.to_string()),
-            ..Entry::default()
-        },
-    )
-    .await?;
+    // The write audited itself, with the fields it changed (`write::write`).
     if let Some(key) = client_key {
         sqlx::query(
             "INSERT INTO client_writes (key, user_id, register, record_id) VALUES ($1, $2, $3, $4)",
@@ -311,16 +342,12 @@ pub async fn delete(
     who: &Who,
     id: i64,
 ) -> Result<(), Error> {
+    who.may_write(spec)?;
     let mut tx = pool.begin().await?;
-    read::one(&mut *tx, spec, who.scope.as_ref(), id)
+    let before = read::one(&mut *tx, spec, who.scope.as_ref(), id)
         .await?
         .ok_or_else(|| not_found(spec, id))?;
-    let sql = if spec.soft_delete {
-        format!("UPDATE {} SET deleted_at = now() WHERE id = $1", spec.table)
-    } else {
-        format!("DELETE FROM {} WHERE id = $1", spec.table)
-    };
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query(sqlx::AssertSqlSafe(spec.delete_sql()))
         .bind(id)
         .execute(&mut *tx)
         .await
@@ -338,6 +365,7 @@ pub async fn delete(
             action: "delete",
             table: Some(spec.table),
             row_id: Some(id.to_string()),
+            before: Some(before),
             ..Entry::default()
         },
     )

@@ -86,8 +86,33 @@ fn from_sql(spec: &RegisterSpec) -> String {
     format!("FROM {} t {join} WHERE {scope}{live}", spec.table)
 }
 
-/// Masks the identifiers of a listed record.
+/// Leaves out what a reader without case rows may not read of a record (a household head's name
+/// and address, and the household's position with them).
+pub fn restrict(spec: &RegisterSpec, mut record: Value, case_rows: bool) -> Value {
+    if !case_rows
+        && !spec.personal_fields.is_empty()
+        && let Value::Object(map) = &mut record
+    {
+        for field in spec.personal_fields.iter().chain(&["lon", "lat"]) {
+            map.remove(*field);
+        }
+    }
+    record
+}
+
+/// Masks the identifiers of a listed record. A masked ID number is never listed beside the
+/// birth date its hidden digits are: the list gives the age in years instead.
 pub fn mask(spec: &RegisterSpec, mut record: Value) -> Value {
+    if spec.masks.iter().any(|(_, m)| *m == Mask::IdNumber)
+        && let Value::Object(map) = &mut record
+        && let Some(born) = map.remove("birth_date")
+    {
+        let age = born
+            .as_str()
+            .and_then(|s| s.parse::<chrono::NaiveDate>().ok())
+            .map(|d| echinomap_domain::privacy::age_years(d, chrono::Utc::now().date_naive()));
+        map.insert("age".to_owned(), age.into());
+    }
     for (field, how) in spec.masks {
         if let Some(v) = record.get_mut(*field)
             && let Some(s) = v.as_str()
@@ -121,6 +146,7 @@ pub async fn list(
     pool: &PgPool,
     spec: &RegisterSpec,
     scope: &Scope,
+    case_rows: bool,
     f: &Filters,
 ) -> Result<(Vec<Value>, Option<i64>), sqlx::Error> {
     let date = spec.date_column.map_or_else(
@@ -154,7 +180,8 @@ pub async fn list(
         json = json_sql(spec),
         from = from_sql(spec),
     );
-    let rows: Vec<(i64, Value)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    // A list is the expensive read a client may walk away from: its statement is cancelled then.
+    let query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(scope.prefix())
         .bind(&f.township)
         .bind(&f.village)
@@ -163,9 +190,9 @@ pub async fn list(
         .bind(&f.status)
         .bind(&f.q)
         .bind(f.cursor)
-        .bind(f.limit + 1)
-        .fetch_all(pool)
-        .await?;
+        .bind(f.limit + 1);
+    let rows: Vec<(i64, Value)> =
+        crate::db::cancel_on_drop(pool, async |c| query.fetch_all(c).await).await?;
     let more = rows.len() as i64 > f.limit;
     let page: Vec<(i64, Value)> = rows.into_iter().take(f.limit as usize).collect();
     let next = if more {
@@ -173,5 +200,10 @@ pub async fn list(
     } else {
         None
     };
-    Ok((page.into_iter().map(|(_, v)| mask(spec, v)).collect(), next))
+    Ok((
+        page.into_iter()
+            .map(|(_, v)| restrict(spec, mask(spec, v), case_rows))
+            .collect(),
+        next,
+    ))
 }

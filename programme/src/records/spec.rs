@@ -232,6 +232,13 @@ pub struct RegisterSpec {
     /// (cases: the line list with the person, the latest stage and the next follow-up), not
     /// from the generic one; its writes are the generic ones.
     pub own_read_side: bool,
+    /// The natural key that may also name a record in another jurisdiction, `(field, column)`
+    /// (an ID number, a dog tag): a writer who cannot see that record writes a new one, and the
+    /// pair is queued in `possible_duplicates` for the county ([`crate::duplicates`]).
+    pub shared_key: Option<(&'static str, &'static str)>,
+    /// Fields only roles with case rows read (a household head's name and address; the
+    /// household's position goes with them).
+    pub personal_fields: &'static [&'static str],
 }
 
 impl RegisterSpec {
@@ -245,6 +252,16 @@ impl RegisterSpec {
         self.person
             .and_then(|link| by_name(link.register))
             .is_some_and(|people| people.field(field).is_some())
+    }
+
+    /// The statement that deletes the record `$1`: soft where the register keeps deleted
+    /// records.
+    pub fn delete_sql(&self) -> String {
+        if self.soft_delete {
+            format!("UPDATE {} SET deleted_at = now() WHERE id = $1", self.table)
+        } else {
+            format!("DELETE FROM {} WHERE id = $1", self.table)
+        }
     }
 
     pub fn has_village(&self) -> bool {
@@ -293,6 +310,8 @@ const BASE: RegisterSpec = RegisterSpec {
     person: None,
     revisits: None,
     own_read_side: false,
+    shared_key: None,
+    personal_fields: &[],
 };
 
 const DOG_BY_TAG: Reference = Reference {
@@ -370,6 +389,8 @@ pub const SPECS: &[RegisterSpec] = &[
         point: Point::Optional,
         keys: &["t.household_no = q.household_no"],
         search: &["household_no", "head_name"],
+        shared_key: Some(("household_no", "household_no")),
+        personal_fields: &["head_name", "address"],
         ..BASE
     },
     RegisterSpec {
@@ -396,6 +417,7 @@ pub const SPECS: &[RegisterSpec] = &[
         search: &["name"],
         masks: &[("id_number", Mask::IdNumber), ("phone", Mask::Phone)],
         personal: true,
+        shared_key: Some(("id_number", "id_number")),
         ..BASE
     },
     RegisterSpec {
@@ -434,6 +456,7 @@ pub const SPECS: &[RegisterSpec] = &[
                 |g| ends_after(g, "registered_on", "status_on"),
             ),
         ],
+        shared_key: Some(("dog_tag", "tag")),
         ..BASE
     },
     RegisterSpec {
@@ -508,6 +531,7 @@ pub const SPECS: &[RegisterSpec] = &[
         checks: &[("tested_on", "tested_on cannot be before sampled_on", |g| {
             ends_after(g, "sampled_on", "tested_on")
         })],
+        shared_key: Some(("sample_id", "sample_id")),
         ..BASE
     },
     RegisterSpec {
@@ -553,6 +577,7 @@ pub const SPECS: &[RegisterSpec] = &[
         keys: &["t.code = q.point_code"],
         status_column: Some("kind"),
         search: &["code", "name"],
+        shared_key: Some(("point_code", "code")),
         ..BASE
     },
     RegisterSpec {
@@ -791,6 +816,7 @@ pub const SPECS: &[RegisterSpec] = &[
                  AND o.deleted_at IS NULL AND o.reported_on <= c.reported_on)",
         ),
         own_read_side: true,
+        shared_key: Some(("nndrs_id", "nndrs_id")),
         ..BASE
     },
     RegisterSpec {

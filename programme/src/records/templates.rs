@@ -5,6 +5,7 @@
 use echinomap_geodata::import::headers::{self, Kind, LINK_FIELDS};
 
 use super::spec::{self, Ty};
+use crate::workbook;
 
 /// The template's columns: header text and whether it is required.
 pub fn headers(kind: Kind) -> Vec<(String, bool)> {
@@ -69,7 +70,7 @@ pub fn workbook(kind: Kind) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let sheet = wb.add_worksheet();
     sheet.set_name(kind.as_str())?;
     for (i, (h, req)) in cols.iter().enumerate() {
-        sheet.write_string_with_format(0, i as u16, h, if *req { &required } else { &bold })?;
+        workbook::write_text(sheet, 0, i as u16, h, if *req { &required } else { &bold })?;
         sheet.set_column_width(i as u16, 18)?;
     }
     let help = wb.add_worksheet();
@@ -95,7 +96,7 @@ pub fn workbook(kind: Kind) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
         .collect();
     for (r, (f, req)) in fields.iter().enumerate() {
         let r = r as u32 + 1;
-        help.write_string(r, 0, cols[r as usize - 1].0.as_str())?;
+        workbook::write_text(help, r, 0, cols[r as usize - 1].0.as_str(), &Format::new())?;
         help.write_string(r, 1, if *req { "是" } else { "" })?;
         help.write_string(r, 2, accepts(kind, f))?;
     }

@@ -148,7 +148,7 @@ pub(super) async fn run(
         }
     }
     progress.phase.store(2, Ordering::Relaxed);
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin_long(pool).await?;
     let mut counts = Counts::default();
     for r in &rows {
         // Each row behind a savepoint: a boundary PostGIS refuses fails its statement, and only

@@ -122,6 +122,52 @@ fn key_exprs(key: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The rows of `table` a writer in `scope` may see, as a FROM item; the table itself for the
+/// whole database. A record outside the jurisdiction is never matched, referenced or changed:
+/// for the writer it does not exist. The scope is written into the SQL as a literal: a
+/// [`PlaceCode`] is 6, 9 or 12 digits, checked when it was made.
+pub(crate) fn scoped(table: &str, scope: Option<&PlaceCode>) -> String {
+    let sql = crate::registers::REGISTERS
+        .iter()
+        .find(|r| r.table == table)
+        .and_then(|r| r.scope_sql());
+    match (scope, sql) {
+        (Some(scope), Some(sql)) => {
+            debug_assert!(scope.as_str().bytes().all(|b| b.is_ascii_digit()));
+            format!(
+                "(SELECT * FROM {table} WHERE {})",
+                sql.replace("$1", &format!("'{}'", scope.as_str()))
+            )
+        }
+        _ => table.to_owned(),
+    }
+}
+
+/// A reference's scalar SQL with every register it reads (`FROM dogs x`) limited to `scope`.
+fn scoped_ref_sql(sql: &str, scope: Option<&PlaceCode>) -> String {
+    let mut out = sql.to_owned();
+    for r in crate::registers::REGISTERS {
+        let from = format!("FROM {} x", r.table);
+        if out.contains(&from) {
+            out = out.replace(&from, &format!("FROM {} x", scoped(r.table, scope)));
+        }
+    }
+    out
+}
+
+/// A record as the audit log keeps it: its columns without the derived ones.
+fn audit_json(spec: &RegisterSpec, alias: &str) -> String {
+    let mut sql = format!(
+        "(to_jsonb({alias}) - 'geom' - 'h3_r7' - 'h3_r8' - 'h3_r9' - 'updated_at' - 'created_at')"
+    );
+    if spec.point != Point::None {
+        sql.push_str(&format!(
+            " || CASE WHEN {alias}.geom IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object('lon', round(ST_X({alias}.geom)::numeric, 6), 'lat', round(ST_Y({alias}.geom)::numeric, 6)) END"
+        ));
+    }
+    sql
+}
+
 fn err(row: usize, field: Option<&str>, value: Option<String>, reason: String) -> RowError {
     RowError {
         row,
@@ -138,6 +184,7 @@ async fn stage(
     spec: &RegisterSpec,
     rows: &[Staged],
     target: Target,
+    scope: Option<&PlaceCode>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("DROP TABLE IF EXISTS import_s, import_q")
         .execute(&mut *conn)
@@ -161,19 +208,28 @@ async fn stage(
     copy.finish().await?;
     sqlx::query("ANALYZE import_s").execute(&mut *conn).await?;
 
-    // References: a hash join where the key is unique, a scalar subquery otherwise.
+    // References: a hash join on the key, a scalar subquery otherwise; both see only the
+    // records of the writer's jurisdiction. A key shared by records of several jurisdictions
+    // (before the county merged them) refers to the oldest ([`RegisterSpec::shared_key`]).
     let mut refs = String::new();
     let mut joins = String::new();
+    let mut ref_order = String::new();
     for (i, r) in spec.refs.iter().enumerate() {
         match r.join {
             Some((table, key)) => {
                 refs.push_str(&format!(", j{i}.id AS \"{}\"", r.column));
                 joins.push_str(&format!(
-                    " LEFT JOIN {table} j{i} ON j{i}.{key} = s.\"{}\"",
+                    " LEFT JOIN {} j{i} ON j{i}.{key} = s.\"{}\"",
+                    scoped(table, scope),
                     r.fields[0]
                 ));
+                ref_order.push_str(&format!(", q.\"{}\"", r.column));
             }
-            None => refs.push_str(&format!(", {} AS \"{}\"", r.sql, r.column)),
+            None => refs.push_str(&format!(
+                ", {} AS \"{}\"",
+                scoped_ref_sql(r.sql, scope),
+                r.column
+            )),
         }
     }
     let village = match spec.village {
@@ -184,17 +240,18 @@ async fn stage(
         },
         Village::ViaCase => "(SELECT c.village_id FROM cases c WHERE c.id = r.case_id)".to_owned(),
     };
+    let table = scoped(spec.table, scope);
     let (target_sql, target_join) = match target {
         Target::Id(id) => (format!("{id}::bigint"), String::new()),
         Target::Upsert | Target::CreateOnly if spec.unique_key && spec.keys.len() == 1 => (
             "t.id".to_owned(),
-            format!(" LEFT JOIN {} t ON {}", spec.table, spec.keys[0]),
+            format!(" LEFT JOIN {table} t ON {}", spec.keys[0]),
         ),
         Target::Upsert | Target::CreateOnly if !spec.keys.is_empty() => {
             let alts: Vec<String> = spec
                 .keys
                 .iter()
-                .map(|k| format!("(SELECT t.id FROM {} t WHERE {k} LIMIT 1)", spec.table))
+                .map(|k| format!("(SELECT t.id FROM {table} t WHERE {k} ORDER BY t.id LIMIT 1)"))
                 .collect();
             (format!("coalesce({})", alts.join(", ")), String::new())
         }
@@ -202,11 +259,12 @@ async fn stage(
     };
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "CREATE TEMP TABLE import_q ON COMMIT DROP AS
-         SELECT q.*, {target_sql} AS target_id
+         SELECT DISTINCT ON (q.row_no) q.*, {target_sql} AS target_id
          FROM (SELECT r.*, {village} AS village_id
                FROM (SELECT s.*, lv.id AS link_village_id{refs}
                      FROM import_s s LEFT JOIN villages lv ON lv.code = s.link_village_code{joins}) r) q
-         {target_join}"
+         {target_join}
+         ORDER BY q.row_no, target_id{ref_order}"
     )))
     .execute(&mut *conn)
     .await?;
@@ -276,34 +334,29 @@ async fn check(
     if !matches!(spec.village, Village::None)
         && let Some(scope) = scope
     {
-        // The village a row lands in, and the village of a record it would change.
-        let existing = spec.village_id_sql().unwrap_or("NULL");
-        let rows: Vec<(i32, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        // The village a row would land in, as the row gave it (references and the record
+        // changed were looked up inside the jurisdiction already).
+        let rows: Vec<(i32, String)> = sqlx::query_as(
             "SELECT q.row_no, v.code::text FROM import_q q JOIN villages v ON v.id = q.village_id
-             WHERE v.code NOT LIKE $1 || '%'
-             UNION ALL
-             SELECT q.row_no, v.code::text FROM import_q q JOIN {table} t ON t.id = q.target_id
-             JOIN villages v ON v.id = {existing}
-             WHERE v.code NOT LIKE $1 || '%'
-             ORDER BY 1",
-            table = spec.table
-        )))
+             WHERE v.code NOT LIKE $1 || '%' ORDER BY 1",
+        )
         .bind(scope.as_str())
         .fetch_all(&mut *conn)
         .await?;
         for (row, code) in rows {
             errors.push(err(
                 row as usize,
-                None,
+                Some("village_code"),
                 Some(code.clone()),
-                format!("the record belongs to village {code}, outside your jurisdiction {scope}"),
+                format!("village {code} lies outside your jurisdiction {scope}"),
             ));
         }
     }
     if let Target::Id(id) = target {
+        // Outside the jurisdiction reads exactly like unknown.
         let found: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT id FROM {} WHERE id = $1",
-            spec.table
+            "SELECT t.id FROM {} t WHERE t.id = $1",
+            scoped(spec.table, scope)
         )))
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -429,8 +482,10 @@ pub struct Batch<'a> {
     pub target: Target,
     /// The caller's jurisdiction (`None`: the whole database, the command line).
     pub scope: Option<&'a PlaceCode>,
-    /// Written to `created_by`.
+    /// Written to `created_by` and the audit log.
     pub user: &'a str,
+    /// The account, for the audit log (`None`: the command line).
+    pub user_id: Option<i64>,
     /// Write the good rows when some are refused (`valid_rows`).
     pub keep_valid: bool,
     /// Return the ids written (one API record, revisits of a case import); a large import only
@@ -451,11 +506,12 @@ pub async fn write(
         target,
         scope,
         user,
+        user_id,
         keep_valid,
         ids: want_ids,
     } = *batch;
     let started = std::time::Instant::now();
-    stage(conn, spec, rows, target).await?;
+    stage(conn, spec, rows, target, scope).await?;
     let staged_at = started.elapsed();
     let errors = check(conn, spec, present, target, scope).await?;
     let checked_at = started.elapsed();
@@ -491,17 +547,34 @@ pub async fn write(
         )
         .fetch_one(&mut *conn)
         .await?;
+        // Every changed record is audited in the same statement: the changed fields, before
+        // and after.
         let updated: Vec<(i32, i64)> = if any_existing {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "UPDATE {table} t SET {assigns}{undelete}
-                 FROM import_q q
-                 WHERE t.id = q.target_id
-                   AND (ROW({old}{deleted_old}) IS DISTINCT FROM ROW({new}{deleted_new}))
-                 RETURNING q.row_no, t.id",
+                "WITH old AS (
+                   SELECT t.id, {json_t} AS j FROM {table} t JOIN import_q q ON t.id = q.target_id),
+                 upd AS (
+                   UPDATE {table} t SET {assigns}{undelete}
+                   FROM import_q q
+                   WHERE t.id = q.target_id
+                     AND (ROW({old}{deleted_old}) IS DISTINCT FROM ROW({new}{deleted_new}))
+                   RETURNING q.row_no, t.id, {json_t} AS j),
+                 aud AS (
+                   INSERT INTO audit_log (user_id, username, action, table_name, row_id, before, after)
+                   SELECT $1, $2, 'update', '{table}', upd.id::text,
+                     (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(old.j) e
+                       WHERE upd.j -> e.key IS DISTINCT FROM e.value),
+                     (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(upd.j) e
+                       WHERE old.j -> e.key IS DISTINCT FROM e.value)
+                   FROM upd JOIN old ON old.id = upd.id)
+                 SELECT row_no, id FROM upd",
+                json_t = audit_json(spec, "t"),
                 assigns = assigns.join(", "),
                 old = old.join(", "),
                 new = exprs.join(", "),
             )))
+            .bind(user_id)
+            .bind(user)
             .fetch_all(&mut *conn)
             .await?
         } else {
@@ -544,12 +617,25 @@ pub async fn write(
                 written.unchanged =
                     (valid.0 as u64).saturating_sub(written.inserted + written.updated);
                 written.ids.sort_unstable();
+                flag_duplicates(conn, spec, scope, user).await?;
                 return Ok((errors, written));
             }
-            let sql = format!("WITH ins AS ({insert} RETURNING id) SELECT 0, id FROM ins");
+            // One record at a time (the API): each is audited with what it holds.
+            let sql = format!(
+                "WITH ins AS ({insert} RETURNING id, {json_t} AS j),
+                 aud AS (
+                   INSERT INTO audit_log (user_id, username, action, table_name, row_id, after)
+                   SELECT {uid}, {uname}, 'create', '{table}', ins.id::text, ins.j FROM ins)
+                 SELECT 0, id FROM ins",
+                json_t = audit_json(spec, table),
+                uid = if spec.soft_delete { "$2" } else { "$1" },
+                uname = if spec.soft_delete { "$1" } else { "$2" },
+            );
             let mut query = sqlx::query_as::<_, (i32, i64)>(sqlx::AssertSqlSafe(sql));
             if spec.soft_delete {
-                query = query.bind(user);
+                query = query.bind(user).bind(user_id);
+            } else {
+                query = query.bind(user_id).bind(user);
             }
             let inserted: Vec<(i32, i64)> = query.fetch_all(&mut *conn).await?;
             written.inserted = inserted.len() as u64;
@@ -572,7 +658,47 @@ pub async fn write(
         .await?;
     written.unchanged = (valid.0 as u64).saturating_sub(written.inserted + written.updated);
     written.ids.sort_unstable();
+    flag_duplicates(conn, spec, scope, user).await?;
     Ok((errors, written))
+}
+
+/// Queues for the county's review every record the batch wrote whose shared key
+/// ([`RegisterSpec::shared_key`]) an older live record also holds, inside the writer's
+/// jurisdiction or not. The writer's answer is the same either way: nothing here is returned.
+async fn flag_duplicates(
+    conn: &mut PgConnection,
+    spec: &RegisterSpec,
+    scope: Option<&PlaceCode>,
+    user: &str,
+) -> Result<(), sqlx::Error> {
+    let (Some((field, column)), Some(_)) = (spec.shared_key, scope) else {
+        return Ok(());
+    };
+    let live = |alias: &str| {
+        if spec.soft_delete {
+            format!(" AND {alias}.deleted_at IS NULL")
+        } else {
+            String::new()
+        }
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO possible_duplicates (register, record_id, other_id, key_field, found_by)
+         SELECT DISTINCT $1, n.id, o.id, $2, $3
+         FROM import_q q
+         JOIN {scoped} n ON n.{column} = q.\"{field}\"{live_n}
+         JOIN {table} o ON o.{column} = n.{column} AND o.id < n.id{live_o}
+         ON CONFLICT DO NOTHING",
+        scoped = scoped(spec.table, scope),
+        table = spec.table,
+        live_n = live("n"),
+        live_o = live("o"),
+    )))
+    .bind(spec.name)
+    .bind(field)
+    .bind(user)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

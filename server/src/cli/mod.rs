@@ -13,6 +13,7 @@ use crate::settings::{Secret, Settings};
 use echinomap_domain::privacy::Suppression;
 use echinomap_programme::audit::Actor;
 use echinomap_programme::auth::password::{self, PasswordPolicy};
+use echinomap_programme::auth::sessions::Throttle;
 use echinomap_programme::auth::{Role, store};
 use echinomap_programme::demo::DemoSettings;
 
@@ -35,7 +36,8 @@ pub enum Command {
     DemoData(DemoDataArgs),
     /// Apply the database migrations and exit.
     Migrate(DatabaseArgs),
-    /// Manage accounts and API tokens.
+    /// Manage accounts and API tokens (also `echinomap users`).
+    #[command(alias = "users")]
     User(UserArgs),
     /// H3 hotspots of a CSV of places: EB rates, Gi*, local and global Moran, FDR.
     Hotspots(stats::HotspotsArgs),
@@ -92,6 +94,9 @@ pub enum UserCommand {
     },
     /// Revoke an API token by its id (effective at once).
     Revoke { token_id: i64 },
+    /// Lift every wait after failed logins of a name, at every address (at once, also while
+    /// the service runs).
+    Unlock { username: String },
 }
 
 #[derive(Debug, Args)]
@@ -117,6 +122,39 @@ pub struct DatabaseArgs {
         global = true
     )]
     pub tile_cache_mb: u64,
+    /// The longest a request's statement may run, in seconds (0: no limit).
+    #[arg(
+        long,
+        env = "ECHINOMAP_STATEMENT_TIMEOUT_SECS",
+        default_value_t = 15,
+        global = true
+    )]
+    pub statement_timeout_secs: u64,
+    /// The longest a tile's statement may run, in seconds (0: no limit).
+    #[arg(
+        long,
+        env = "ECHINOMAP_TILE_STATEMENT_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub tile_statement_timeout_secs: u64,
+    /// The longest a statement of long work may run (an import, a demo load, the deworming
+    /// rollup's fill, migrations, an export's download), in seconds (0: no limit).
+    #[arg(
+        long,
+        env = "ECHINOMAP_LONG_STATEMENT_TIMEOUT_SECS",
+        default_value_t = 1800,
+        global = true
+    )]
+    pub long_statement_timeout_secs: u64,
+    /// The longest pause between two attempts to start again an embedded PostgreSQL that died.
+    #[arg(
+        long,
+        env = "ECHINOMAP_PG_RESTART_MAX_BACKOFF_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub pg_restart_max_backoff_secs: u64,
 }
 
 fn parse_policy(s: &str) -> Result<PasswordPolicy, String> {
@@ -139,6 +177,10 @@ pub struct ServeArgs {
     pub seed: u64,
     #[command(flatten)]
     pub programme: ProgrammeArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
+    #[command(flatten)]
+    pub login: LoginArgs,
 }
 
 /// The control programme's settings: rule files, the deworming day, work lists.
@@ -203,6 +245,22 @@ pub struct DemoDataArgs {
 }
 
 impl DatabaseArgs {
+    /// The statement limits and the embedded cluster's restart pauses.
+    pub fn database_settings(&self) -> echinomap_programme::db::DbSettings {
+        use std::time::Duration;
+        echinomap_programme::db::DbSettings {
+            limits: echinomap_programme::db::Limits {
+                request: Duration::from_secs(self.statement_timeout_secs),
+                tile: Duration::from_secs(self.tile_statement_timeout_secs),
+                long: Duration::from_secs(self.long_statement_timeout_secs),
+            },
+            restart: echinomap_programme::embedded_pg::RestartPolicy {
+                max_backoff: Duration::from_secs(self.pg_restart_max_backoff_secs.max(1)),
+                ..Default::default()
+            },
+        }
+    }
+
     pub fn settings(&self) -> Settings {
         Settings {
             data_dir: self.data_dir.clone(),
@@ -214,6 +272,7 @@ impl DatabaseArgs {
             include_xpcc: self.include_xpcc,
             password_policy: self.password_policy,
             tile_cache_mb: self.tile_cache_mb,
+            database: self.database_settings(),
             admin_password: std::env::var("ECHINOMAP_ADMIN_PASSWORD")
                 .ok()
                 .filter(|p| !p.is_empty())
@@ -232,6 +291,8 @@ impl ServeArgs {
                 ..DemoSettings::default()
             }),
             programme: self.programme.settings(),
+            http: self.http.limits(),
+            login: self.login.settings(),
             ..self.db.settings()
         }
     }
@@ -419,6 +480,10 @@ async fn user_command(
             );
             println!("{token}");
         }
+        UserCommand::Unlock { username } => {
+            let cleared = store::unlock(pool, &username, &actor).await.map_err(app)?;
+            println!("{username} unlocked ({cleared} addresses with failed logins cleared)");
+        }
         UserCommand::Revoke { token_id } => {
             store::revoke_token(pool, token_id, &actor)
                 .await
@@ -427,4 +492,89 @@ async fn user_command(
         }
     }
     Ok(())
+}
+
+/// What one client may hold or send (README "HTTP limits").
+#[derive(Debug, Args)]
+pub struct HttpArgs {
+    /// Seconds for a request's line and headers to arrive.
+    #[arg(long, env = "ECHINOMAP_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may send nothing before it is cut.
+    #[arg(long, env = "ECHINOMAP_BODY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout_secs: u64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(long, env = "ECHINOMAP_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_secs: u64,
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, env = "ECHINOMAP_MAX_CONNECTIONS", default_value_t = 2048, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// The most characters of one query parameter.
+    #[arg(long, env = "ECHINOMAP_MAX_PARAM_CHARS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_param_chars: u64,
+    /// Send Strict-Transport-Security (only when served over TLS).
+    #[arg(long, env = "ECHINOMAP_HSTS")]
+    pub hsts: bool,
+}
+
+impl HttpArgs {
+    pub fn limits(&self) -> crate::settings::HttpLimits {
+        use std::time::Duration;
+        crate::settings::HttpLimits {
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            body_timeout: Duration::from_secs(self.body_timeout_secs),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            max_connections: self.max_connections,
+            max_param_chars: usize::try_from(self.max_param_chars).unwrap_or(usize::MAX),
+            hsts: self.hsts,
+        }
+    }
+}
+
+/// How logins are throttled (README "Logins").
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Login attempts one client address may make in a minute (any name, right or wrong).
+    #[arg(long, env = "ECHINOMAP_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = Throttle::DEFAULT.per_address_per_minute, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_attempts_per_minute: u32,
+    /// Failed logins of one name from one address before its attempts from there wait.
+    #[arg(long, env = "ECHINOMAP_LOGIN_FREE_FAILURES", default_value_t = Throttle::DEFAULT.free_failures)]
+    pub login_free_failures: u32,
+    /// The wait after the last free failure, in seconds; it doubles with each further failure.
+    #[arg(long, env = "ECHINOMAP_LOGIN_FIRST_DELAY_SECS", default_value_t = Throttle::DEFAULT.first_delay_secs, value_parser = clap::value_parser!(u64).range(1..))]
+    pub login_first_delay_secs: u64,
+    /// The longest wait after failed logins, in seconds.
+    #[arg(long, env = "ECHINOMAP_LOGIN_MAX_DELAY_SECS", default_value_t = Throttle::DEFAULT.max_delay_secs, value_parser = clap::value_parser!(u64).range(1..))]
+    pub login_max_delay_secs: u64,
+    /// Reverse proxies whose X-Forwarded-For names the client: addresses or CIDR ranges,
+    /// comma-separated (default none: the client is the connection's peer).
+    #[arg(long, env = "ECHINOMAP_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    pub trusted_proxies: Vec<Option<ipnet::IpNet>>,
+}
+
+/// An address (`10.0.0.5`, a network of one) or a CIDR range (`10.0.0.0/8`); nothing for an
+/// empty value (`ECHINOMAP_TRUSTED_PROXIES=`).
+fn parse_net(s: &str) -> Result<Option<ipnet::IpNet>, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map(Some)
+        .map_err(|_| format!("{s:?} is not an IP address or a CIDR range (10.0.0.0/8)"))
+}
+
+impl LoginArgs {
+    pub fn settings(&self) -> crate::settings::LoginSettings {
+        crate::settings::LoginSettings {
+            throttle: Throttle {
+                per_address_per_minute: self.login_attempts_per_minute,
+                free_failures: self.login_free_failures,
+                first_delay_secs: self.login_first_delay_secs,
+                max_delay_secs: self.login_max_delay_secs,
+            },
+            trusted_proxies: self.trusted_proxies.iter().flatten().copied().collect(),
+        }
+    }
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
+use echinomap_domain::spreadsheet;
 use echinomap_geodata::hotspots::{
     self, Correction, Field, HotspotError, HotspotOptions, Place, Variable, cell_hex,
     scan::{self, Location, Model, ScanOptions},
@@ -442,10 +443,11 @@ fn scan_command(args: &ScanArgs) -> anyhow::Result<()> {
                 .collect();
             w.write_record([
                 c.rank.to_string(),
-                locations[c.center].id.clone(),
+                // The ids are the input file's text: neutralised as every CSV echinomap writes.
+                spreadsheet::csv_text(&locations[c.center].id).into_owned(),
                 c.radius_km.to_string(),
                 c.members.len().to_string(),
-                members.join(";"),
+                spreadsheet::csv_text(&members.join(";")).into_owned(),
                 c.population.to_string(),
                 c.observed.to_string(),
                 c.expected.to_string(),

@@ -57,6 +57,14 @@ pub async fn list(
     };
     let today = chrono::Local::now().date_naive();
     let (items, next_cursor) = cases::list(&state.pool, &caller.scope, &filter, today).await?;
+    // The line list names patients: audited with the cases it showed.
+    let who = Who {
+        actor: Actor::user(caller.user_id, &caller.username),
+        scope: Some(caller.scope.jurisdiction().clone()),
+    };
+    if !items.is_empty() {
+        echinomap_programme::records::one::audit_list(&state.pool, &who, "cases", &items).await?;
+    }
     Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
 }
 

@@ -176,29 +176,38 @@ pub async fn export(
         exports::Format::Csv { english }
     };
     let (writer, body) = streaming::body();
-    let pool = state.pool.clone();
+    // The long pool: the statement runs until the client has taken the last row.
+    let pool = state.long_pool.clone();
     // The producer logs in the request's span (its path), after the handler has returned.
     let span = tracing::Span::current();
     tokio::spawn(
         async move {
-            // PostgreSQL writes every row (suppression included); the programme only joins them
-            // into chunks, read as the client takes them: memory stays flat.
-            let chunks = sel.document(&pool, row_format, extent.bbox, &risk);
-            let mut chunks = std::pin::pin!(chunks);
-            while let Some(chunk) = chunks.next().await {
-                match chunk {
-                    Ok(bytes) => {
-                        if writer.send(bytes).await.is_err() {
+            // A client that goes away drops `conn` before `done`: its statement is cancelled.
+            let mut conn = match echinomap_programme::db::Cancellable::acquire(&pool).await {
+                Ok(conn) => conn,
+                Err(e) => return writer.fail(e.to_string()).await,
+            };
+            {
+                // PostgreSQL writes every row (suppression included); the programme only joins
+                // them into chunks, read as the client takes them: memory stays flat.
+                let chunks = sel.document(&mut conn, row_format, extent.bbox, &risk);
+                let mut chunks = std::pin::pin!(chunks);
+                while let Some(chunk) = chunks.next().await {
+                    match chunk {
+                        Ok(bytes) => {
+                            if writer.send(bytes).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            // The body is already streaming: end it as failed rather than pretend.
+                            writer.fail(e.to_string()).await;
                             return;
                         }
                     }
-                    Err(e) => {
-                        // The body is already streaming: end it as failed rather than pretend.
-                        writer.fail(e.to_string()).await;
-                        return;
-                    }
                 }
             }
+            conn.done();
             writer.finish();
         }
         .instrument(span),

@@ -1,5 +1,6 @@
-//! `GET /healthz`: is the service up, and can it reach its database
-//! ([`echinomap_programme::health::probe`]).
+//! `GET /healthz`: is the service up, can it reach its database
+//! ([`echinomap_programme::health::probe`]), and, with the embedded cluster, what its keeper did
+//! (`restarts`, `last_restart`, `last_error`: [`echinomap_programme::embedded_pg::Keeper`]).
 
 use std::time::Duration;
 
@@ -12,14 +13,14 @@ use super::AppState;
 
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let probe = echinomap_programme::health::probe(&state.pool);
-    match tokio::time::timeout(Duration::from_secs(3), probe).await {
+    let (status, mut body) = match tokio::time::timeout(Duration::from_secs(3), probe).await {
         Ok(Ok(db)) => (
             StatusCode::OK,
-            Json(json!({
+            json!({
                 "status": "ok",
                 "version": env!("CARGO_PKG_VERSION"),
                 "database": { "status": "ok", "postgres": db.postgres, "postgis": db.postgis },
-            })),
+            }),
         ),
         outcome => {
             let reason = match outcome {
@@ -29,13 +30,22 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>)
             tracing::warn!(error = %reason, "health check: database unavailable");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({
+                json!({
                     "status": "unavailable",
                     "version": env!("CARGO_PKG_VERSION"),
                     "database": { "status": "unavailable", "reason": reason },
                     "error": { "code": "database_unavailable", "message": "the database is not reachable", "details": null },
-                })),
+                }),
             )
         }
+    };
+    if let Some(keeper) = &state.keeper
+        && let Some(database) = body["database"].as_object_mut()
+    {
+        let report = keeper.report();
+        database.insert("restarts".into(), json!(report.restarts));
+        database.insert("last_restart".into(), json!(report.last_restart));
+        database.insert("last_error".into(), json!(report.last_error));
     }
+    (status, Json(body))
 }

@@ -9,7 +9,8 @@ use axum::extract::State;
 use chrono::NaiveDate;
 use echinomap_domain::PlaceCode;
 use echinomap_geodata::hotspots::Variable;
-use echinomap_programme::hotspots::{self, HotspotSource, HotspotsError, Request, round6};
+use echinomap_programme::auth::Perm;
+use echinomap_programme::hotspots::{self, HotspotSource, HotspotsError, Request, ScanUse, round6};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -138,7 +139,22 @@ pub async fn hotspots(
     if !(1..=3).contains(&ring) {
         return Err(AppError::invalid_param("ring", "ring must be 1–3"));
     }
-    let grid = hotspots::grid(&state.pool, &state.watch, &r, resolution, ring, variable).await?;
+    // As with the scan: only a role that exports publishes the grid the export reads.
+    let using = if caller.can(Perm::Export) {
+        ScanUse::Publish
+    } else {
+        ScanUse::Look
+    };
+    let grid = hotspots::grid(
+        &state.pool,
+        &state.watch,
+        &r,
+        resolution,
+        ring,
+        variable,
+        using,
+    )
+    .await?;
     let small_max = small_max(&state, &caller, r.source);
     let features: Vec<Value> = grid
         .cells
@@ -205,7 +221,14 @@ pub async fn scan(
     ApiQuery(p): ApiQuery<ScanParams>,
 ) -> AppResult<Json<Value>> {
     let r = request(&caller, &p.layer, p.from, p.to, p.township.as_deref())?;
-    let run = hotspots::scan(&state.pool, &r).await?;
+    // Only the roles that publish exports change what `scan_clusters` exports: a viewer's
+    // scan of an odd period or layer is answered and forgotten.
+    let using = if caller.can(Perm::Export) {
+        ScanUse::Publish
+    } else {
+        ScanUse::Look
+    };
+    let run = hotspots::scan(&state.pool, &r, using).await?;
     let small_max = small_max(&state, &caller, r.source);
     let locations = &run.locations;
     let features: Vec<Value> = run

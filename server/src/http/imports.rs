@@ -106,23 +106,25 @@ pub fn kind_perm(kind: Kind) -> Perm {
     spec::by_kind(kind).map_or(Perm::Admin, |s| s.perm)
 }
 
-fn failure_body(f: &Failure) -> (StatusCode, Value) {
+fn failure_body(f: Failure) -> (StatusCode, Value) {
     match f {
         Failure::File(e) => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            crate::error::error_body(e.code, &e.message, e.details.clone()),
+            crate::error::error_body(e.code, &e.message, e.details),
         ),
-        Failure::Database(e) => {
-            tracing::error!(error = %e, "import failed in the database");
-            (
+        // The import's one transaction rolled back. A cause the client can act on (a full disk,
+        // a timeout, the database away) is named as for any request; any other is internal.
+        Failure::Database(e) => match AppError::Database(e).status_and_body() {
+            (StatusCode::INTERNAL_SERVER_ERROR, _) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 crate::error::error_body(
                     "internal",
                     "internal error; it has been logged; nothing was written",
                     Value::Null,
                 ),
-            )
-        }
+            ),
+            named => named,
+        },
     }
 }
 
@@ -233,9 +235,9 @@ pub async fn create(
                     Ok(report)
                 }
                 Err(f) => {
-                    let (_, body) = failure_body(&f);
-                    state.imports.finish(&id, Err(body), None);
-                    Err(f)
+                    let (status, body) = failure_body(f);
+                    state.imports.finish(&id, Err(body.clone()), None);
+                    Err((status, body))
                 }
             }
         }
@@ -252,10 +254,7 @@ pub async fn create(
     }
     match task.await {
         Ok(report) => Ok(report_response(&report)),
-        Err(f) => {
-            let (status, body) = failure_body(&f);
-            Ok((status, Json(body)).into_response())
-        }
+        Err((status, body)) => Ok((status, Json(body)).into_response()),
     }
 }
 

@@ -6,9 +6,11 @@
 
 mod audit;
 pub mod cases;
+pub mod connections;
 mod exports;
 pub mod extract;
 mod field;
+pub mod hardening;
 mod health;
 mod hotspots;
 pub mod imports;
@@ -67,6 +69,10 @@ pub struct Shared {
     pub pool: PgPool,
     /// Tile queries only: generic plans (`Database::tile_pool`).
     pub tile_pool: PgPool,
+    /// Long statements a request streams to its client, an export (`Database::long_pool`).
+    pub long_pool: PgPool,
+    /// The embedded cluster's keeper, for `/healthz` (none with `DATABASE_URL`).
+    pub keeper: Option<echinomap_programme::embedded_pg::Keeper>,
     pub password_policy: PasswordPolicy,
     pub tile_cache: echinomap_tiles::cache::TileCache,
     pub linker: echinomap_programme::linking::LinkerCache,
@@ -82,6 +88,8 @@ pub struct Shared {
     pub risk: echinomap_programme::risk::RiskCache,
     /// `/api/summary` counts per jurisdiction and data versions.
     pub summaries: echinomap_programme::summary::SummaryCache,
+    /// The throttle of logins and the trusted proxies (`session::Logins`).
+    pub logins: session::Logins,
 }
 
 impl AppState {
@@ -122,7 +130,7 @@ pub fn routes() -> Vec<RouteSpec> {
     route_table().into_iter().map(|(s, _)| s).collect()
 }
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, limits: &crate::settings::HttpLimits) -> Router {
     let mut router = Router::new();
     for (spec, handler) in route_table() {
         let access = spec.access;
@@ -131,17 +139,30 @@ pub fn router(state: AppState) -> Router {
         }));
         router = router.route(spec.path, guarded);
     }
-    with_layers(router, state)
+    with_layers_for(router, state, limits)
 }
 
-/// The layers every answer passes through, around `routes`: authentication, compression, the
-/// trace span and the tiles' fast path, with the JSON 404 and 405. [`router`] puts the route
-/// table in it; the layer test of `tests/tests/encodings.rs` puts a streaming probe in it, so
-/// that what reaches a client is tested through exactly these layers.
+/// [`with_layers_for`] with the default limits.
 pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
+    with_layers_for(routes, state, &crate::settings::HttpLimits::default())
+}
+
+/// The layers every answer passes through, around `routes`: the security headers and the
+/// query guard ([`hardening`]), authentication, compression, the trace span, the tiles' fast
+/// path, and the JSON shape for the 404, the 405 and axum's text rejections. [`router`] puts
+/// the route table in it; the layer test of `tests/tests/encodings.rs` puts a streaming probe in
+/// it, so that what reaches a client is tested through exactly these layers.
+pub fn with_layers_for(
+    routes: Router<AppState>,
+    state: AppState,
+    limits: &crate::settings::HttpLimits,
+) -> Router {
+    let settings = hardening::LayerSettings::from(limits);
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Innermost: rejections are still uncompressed text here.
+        .layer(middleware::map_response(hardening::json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), session::authenticate))
         // gzip or brotli by Accept-Encoding for every answer: JSON shrinks 20–30 times, which is
         // what makes the field page usable on 2G (docs/FIELD.md). Answers that carry their own
@@ -153,8 +174,16 @@ pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
                 tracing::info_span!("http", http.method = %req.method(), http.path = %req.uri().path())
             }),
         )
-        // Outermost: tile requests are answered before the router (tiles::fast_path).
+        // Tile requests are answered before the router (tiles::fast_path).
         .layer(middleware::from_fn_with_state(state.clone(), tiles::fast_path))
+        // Before anything reads the query (the fast path does).
+        .layer(middleware::from_fn(move |req, next| {
+            hardening::guard_query(settings.max_param_chars, req, next)
+        }))
+        // Outermost: every answer, errors and tiles included, gets the headers.
+        .layer(middleware::from_fn(move |req, next| {
+            hardening::security_headers(settings.hsts, req, next)
+        }))
         .with_state(state)
 }
 

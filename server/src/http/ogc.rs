@@ -457,5 +457,8 @@ pub async fn item(
         .item(&state.pool, &fid, &risk)
         .await?
         .ok_or_else(|| OgcError::not_found(format!("no feature {fid:?} in {}", l.name)))?;
+    // One feature by id is a look at one place's (or dog's) row: audited like one record.
+    let actor = Actor::user(caller.user_id, &caller.username);
+    audit::record_read(&state.pool, &actor, l.name, &fid).await?;
     Ok(geojson_text(feature))
 }

@@ -100,6 +100,18 @@ const SUMMARIES: &[(&str, &str)] = &[
         "GET /api/reports/{file}",
         "A report form as XLSX: {form}.xlsx?period=",
     ),
+    (
+        "GET /api/duplicates",
+        "Possible duplicates for the county's review (a key held in two jurisdictions)",
+    ),
+    (
+        "POST /api/duplicates/{id}/merge",
+        "Merge a pair: {\"keep\": id}; references move to the kept record",
+    ),
+    (
+        "POST /api/duplicates/{id}/distinct",
+        "Mark a pair as two different records",
+    ),
     ("GET /api/openapi.json", "This description"),
     ("GET /api/docs", "Browse this description"),
 ];
@@ -371,5 +383,13 @@ pub async fn json() -> Json<Value> {
 const DOCS_HTML: &str = include_str!("docs.html");
 
 pub async fn docs() -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "no-cache")], Html(DOCS_HTML))
+    // Its own policy: the page's inline script and style, allowed by their hashes.
+    let csp = super::hardening::inline_page_csp(DOCS_HTML);
+    (
+        [
+            (header::CACHE_CONTROL, "no-cache".to_owned()),
+            (header::CONTENT_SECURITY_POLICY, csp),
+        ],
+        Html(DOCS_HTML),
+    )
 }

@@ -22,9 +22,10 @@ use super::{AppState, Handler, RouteSpec};
 use crate::error::{AppError, AppResult};
 use crate::http::session::Access;
 use echinomap_programme::audit::Actor;
+use echinomap_programme::auth::Perm;
 use echinomap_programme::records::import::Who;
 use echinomap_programme::records::one::{self, Linking, Save};
-use echinomap_programme::records::read::{self, Filters};
+use echinomap_programme::records::read::Filters;
 use echinomap_programme::records::spec::{RegisterSpec, SPECS};
 use echinomap_programme::records::write::Target;
 
@@ -87,7 +88,70 @@ pub fn routes() -> Vec<(RouteSpec, Handler)> {
             delete(move |st, c, p| remove(spec, st, c, p)),
         ));
     }
+    // The county's review of records that may repeat one of another jurisdiction.
+    let access = Access::Needs(Perm::AnimalRows);
+    out.push((
+        RouteSpec {
+            method: Method::GET,
+            path: "/api/duplicates",
+            access,
+        },
+        get(duplicates),
+    ));
+    out.push((
+        RouteSpec {
+            method: Method::POST,
+            path: "/api/duplicates/{id}/merge",
+            access,
+        },
+        post(merge_duplicate),
+    ));
+    out.push((
+        RouteSpec {
+            method: Method::POST,
+            path: "/api/duplicates/{id}/distinct",
+            access,
+        },
+        post(distinct_duplicate),
+    ));
     out
+}
+
+async fn duplicates(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
+    let items = echinomap_programme::duplicates::list(&state.pool, &caller).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeBody {
+    /// The record of the pair to keep.
+    keep: i64,
+}
+
+async fn merge_duplicate(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    Json(body): Json<MergeBody>,
+) -> AppResult<Json<Value>> {
+    let decision = echinomap_programme::duplicates::Decision::Merge { keep: body.keep };
+    Ok(Json(
+        echinomap_programme::duplicates::resolve(&state.pool, &caller, &who(&caller), id, decision)
+            .await?,
+    ))
+}
+
+async fn distinct_duplicate(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<Value>> {
+    let decision = echinomap_programme::duplicates::Decision::Distinct;
+    Ok(Json(
+        echinomap_programme::duplicates::resolve(&state.pool, &caller, &who(&caller), id, decision)
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,7 +220,15 @@ async fn list(
         cursor: p.cursor,
         limit,
     };
-    let (items, next_cursor) = read::list(&state.pool, spec, &caller.scope, &filters).await?;
+    let (items, next_cursor) = one::list(
+        &state.pool,
+        spec,
+        &who(&caller),
+        &caller.scope,
+        caller.can(Perm::CaseRows),
+        &filters,
+    )
+    .await?;
     Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
 }
 
@@ -175,7 +247,14 @@ async fn one(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
-        one::read_audited(&state.pool, spec, &who(&caller), id).await?,
+        one::read_audited(
+            &state.pool,
+            spec,
+            &who(&caller),
+            caller.can(Perm::CaseRows),
+            id,
+        )
+        .await?,
     ))
 }
 

@@ -315,60 +315,53 @@ fn docs() -> Vec<(RouteSpec, Handler)> {
     ]
 }
 
-/// `/ogc`: the export layers as OGC API – Features.
+/// `/ogc`: the export layers as OGC API – Features, for the roles that take data away
+/// ([`Perm::Export`]); each collection also checks its own rows (a register layer needs its
+/// register's permission).
 fn ogc() -> Vec<(RouteSpec, Handler)> {
     vec![
-        spec(
-            Method::GET,
-            "/ogc",
-            Needs(Perm::Aggregates),
-            get(ogc::landing),
-        ),
+        spec(Method::GET, "/ogc", Needs(Perm::Export), get(ogc::landing)),
         spec(
             Method::GET,
             "/ogc/conformance",
-            Needs(Perm::Aggregates),
+            Needs(Perm::Export),
             get(ogc::conformance),
         ),
-        spec(
-            Method::GET,
-            "/ogc/api",
-            Needs(Perm::Aggregates),
-            get(ogc::api),
-        ),
+        spec(Method::GET, "/ogc/api", Needs(Perm::Export), get(ogc::api)),
         spec(
             Method::GET,
             "/ogc/collections",
-            Needs(Perm::Aggregates),
+            Needs(Perm::Export),
             get(ogc::collections),
         ),
         spec(
             Method::GET,
             "/ogc/collections/{id}",
-            Needs(Perm::Aggregates),
+            Needs(Perm::Export),
             get(ogc::one_collection),
         ),
         spec(
             Method::GET,
             "/ogc/collections/{id}/items",
-            Needs(Perm::Aggregates),
+            Needs(Perm::Export),
             get(ogc::items),
         ),
         spec(
             Method::GET,
             "/ogc/collections/{id}/items/{fid}",
-            Needs(Perm::Aggregates),
+            Needs(Perm::Export),
             get(ogc::item),
         ),
     ]
 }
 
-/// `/api/export`: the layers planners take away (each layer checks its own audience).
+/// `/api/export`: the layers planners take away, for the roles that take data away
+/// ([`Perm::Export`]; each layer also checks its own rows and audience).
 fn exports() -> Vec<(RouteSpec, Handler)> {
     vec![spec(
         Method::GET,
         "/api/export/{file}",
-        Needs(Perm::Aggregates),
+        Needs(Perm::Export),
         get(exports::export),
     )]
 }

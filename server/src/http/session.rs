@@ -1,13 +1,16 @@
 //! Logging in and out, the session cookie and API tokens on each request, and the guard that
 //! every route passes through (authentication, CSRF, permission). What is stored (accounts,
-//! sessions, tokens, the lockout, the cache of resolved callers) lives in
-//! `echinomap_programme::auth::sessions`; this module keeps the cookies, the headers and the
-//! answers.
+//! sessions, tokens, the throttle of logins, the cache of resolved callers) lives in
+//! `echinomap_programme::auth::sessions`; this module keeps the cookies, the headers, the
+//! client's address ([`ClientAddr`]) and the answers (a throttled login is a 429 with
+//! `Retry-After`).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
@@ -15,10 +18,11 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, error_body};
 use crate::http::AppState;
+use crate::settings::LoginSettings;
 use echinomap_programme::audit::Actor;
-use echinomap_programme::auth::sessions::{self, Credentials, SESSION_HOURS};
+use echinomap_programme::auth::sessions::{self, Attempt, Credentials, LoginGate, SESSION_HOURS};
 use echinomap_programme::auth::{AuthVia, Perm, Role, store};
 
 pub use echinomap_programme::auth::sessions::{CallerCache, purge_expired_sessions};
@@ -182,6 +186,99 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
+/// Logins as this server throttles them: the programme's gate (attempts per address, waits per
+/// name and address) and the proxies whose `X-Forwarded-For` names the client.
+#[derive(Debug, Default)]
+pub struct Logins {
+    pub gate: LoginGate,
+    trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl Logins {
+    pub fn new(settings: &LoginSettings) -> Self {
+        Self {
+            gate: LoginGate::new(settings.throttle),
+            trusted_proxies: settings.trusted_proxies.clone(),
+        }
+    }
+
+    fn trusted(&self, address: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|n| n.contains(&address))
+    }
+
+    /// The client's address: the connection's peer; when the peer is a trusted proxy, the last
+    /// address of `X-Forwarded-For` that is not a trusted proxy (the hop the proxies saw: a
+    /// client cannot choose it by sending its own header, which the proxy appends to). A router
+    /// served without the peer's address (`ConnectInfo`) sees every client as the loopback
+    /// address.
+    pub fn client_address(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> IpAddr {
+        let peer = peer.map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |p| p.to_canonical());
+        if !self.trusted(peer) {
+            return peer;
+        }
+        let hops: Vec<IpAddr> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|hop| {
+                let hop = hop.trim();
+                hop.parse::<IpAddr>()
+                    .or_else(|_| hop.parse::<SocketAddr>().map(|s| s.ip()))
+                    .ok()
+            })
+            .map(|a| a.to_canonical())
+            .collect();
+        hops.iter()
+            .rev()
+            .find(|a| !self.trusted(**a))
+            .or(hops.first())
+            .copied()
+            .unwrap_or(peer)
+    }
+}
+
+/// The address a request comes from ([`Logins::client_address`]), as a handler argument.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(Self(state.logins.client_address(peer, &parts.headers)))
+    }
+}
+
+/// A refused login as an answer: a throttled one is 429 with `Retry-After` and
+/// `details.retry_after_seconds`; anything else as [`AppError`] maps it.
+fn refused(e: echinomap_programme::Error) -> Response {
+    match e {
+        echinomap_programme::Error::Locked {
+            code,
+            message,
+            retry_after_secs,
+        } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, retry_after_secs.to_string())],
+            Json(error_body(
+                code,
+                &message,
+                json!({ "retry_after_seconds": retry_after_secs }),
+            )),
+        )
+            .into_response(),
+        e => AppError::from(e).into_response(),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
@@ -198,18 +295,24 @@ fn is_tls(headers: &HeaderMap) -> bool {
 
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddr(address): ClientAddr,
     jar: CookieJar,
     headers: HeaderMap,
     body: Result<Json<LoginBody>, axum::extract::rejection::JsonRejection>,
-) -> AppResult<(CookieJar, Json<Value>)> {
-    let Json(body) = body?;
+) -> Result<(CookieJar, Json<Value>), Response> {
+    let Json(body) = body.map_err(|e| AppError::from(e).into_response())?;
     let session = sessions::login(
         &state.pool,
         &body.username,
         &body.password,
         state.password_policy,
+        Attempt {
+            address,
+            gate: &state.logins.gate,
+        },
     )
-    .await?;
+    .await
+    .map_err(refused)?;
     let user = &session.user;
     let cookie = Cookie::build((SESSION_COOKIE, session.secret.clone()))
         .path("/")
@@ -297,16 +400,22 @@ pub struct PasswordBody {
 /// Changes one's own password with the old one (also when it has expired).
 pub async fn change_password(
     State(state): State<AppState>,
+    ClientAddr(address): ClientAddr,
     body: Result<Json<PasswordBody>, axum::extract::rejection::JsonRejection>,
-) -> AppResult<Json<Value>> {
-    let Json(body) = body?;
+) -> Result<Json<Value>, Response> {
+    let Json(body) = body.map_err(|e| AppError::from(e).into_response())?;
     sessions::change_password(
         &state.pool,
         &body.username,
         &body.old_password,
         &body.new_password,
         state.password_policy,
+        Attempt {
+            address,
+            gate: &state.logins.gate,
+        },
     )
-    .await?;
+    .await
+    .map_err(refused)?;
     Ok(Json(json!({ "ok": true })))
 }
