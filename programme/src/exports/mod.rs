@@ -27,7 +27,12 @@ use crate::auth::Perm;
 /// What a column holds, for suppression and CSV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Col {
+    /// Text a person may have written (a name, a tag): a formula-like value is neutralised in
+    /// CSV ([`echinomap_domain::spreadsheet`]).
     Text,
+    /// Text the programme writes itself (an official code, an H3 cell, an enumeration, a date or
+    /// month): never formula-like, so written as it is, without the per-cell check.
+    Code,
     Number,
     /// Yes or no (是/否 in a Chinese CSV).
     Flag,
@@ -87,7 +92,7 @@ pub struct ExportLayer {
 const PLACE_COLS: [Column; 4] = [
     c("code", "代码", Col::Text),
     c("name", "名称", Col::Text),
-    c("township_code", "乡镇代码", Col::Text),
+    c("township_code", "乡镇代码", Col::Code),
     c("township_name", "乡镇", Col::Text),
 ];
 
@@ -201,9 +206,9 @@ pub const LAYERS: &[ExportLayer] = &[
         columns: &[
             c("code", "代码", Col::Text),
             c("name", "名称", Col::Text),
-            c("kind", "类型", Col::Text),
-            c("disposal_facility", "无害化设施", Col::Text),
-            c("village_code", "村代码", Col::Text),
+            c("kind", "类型", Col::Code),
+            c("disposal_facility", "无害化设施", Col::Code),
+            c("village_code", "村代码", Col::Code),
             c("slaughtered", "屠宰数", Col::Count),
             c("infected", "感染数", Col::Count),
             c("infection_rate", "感染率", Col::Number),
@@ -225,10 +230,10 @@ pub const LAYERS: &[ExportLayer] = &[
         description: "Human cases reported in the period, by village and month.",
         periodic: true,
         columns: &[
-            c("village_code", "村代码", Col::Text),
+            c("village_code", "村代码", Col::Code),
             c("village_name", "村", Col::Text),
-            c("township_code", "乡镇代码", Col::Text),
-            c("month", "月份", Col::Text),
+            c("township_code", "乡镇代码", Col::Code),
+            c("month", "月份", Col::Code),
             c("cases", "病例数", Col::PersonalCount),
             c("ce", "囊型", Col::PersonalCount),
             c("ae", "泡型", Col::PersonalCount),
@@ -251,9 +256,9 @@ pub const LAYERS: &[ExportLayer] = &[
         description: "Registered live dogs by village and kind, at the end of the period.",
         periodic: true,
         columns: &[
-            c("village_code", "村代码", Col::Text),
+            c("village_code", "村代码", Col::Code),
             c("village_name", "村", Col::Text),
-            c("township_code", "乡镇代码", Col::Text),
+            c("township_code", "乡镇代码", Col::Code),
             c("dogs", "犬只数", Col::Count),
             c("domestic_tethered", "拴养家犬", Col::Count),
             c("domestic_semi", "半拴养犬", Col::Count),
@@ -280,13 +285,13 @@ pub const LAYERS: &[ExportLayer] = &[
         description: "The latest stored hotspot result for human cases in the caller's jurisdiction (compute one with /api/hotspots).",
         periodic: false,
         columns: &[
-            c("h3_cell", "H3 单元", Col::Text),
-            c("layer", "图层", Col::Text),
+            c("h3_cell", "H3 单元", Col::Code),
+            c("layer", "图层", Col::Code),
             c("count", "计数", Col::PersonalCount),
             c("eb_rate", "EB 平滑率", Col::RateOf("count")),
             c("gi_star_z", "Gi* z", Col::Number),
             c("gi_star_bin", "Gi* 分级", Col::Number),
-            c("lisa_cluster", "LISA 聚类", Col::Text),
+            c("lisa_cluster", "LISA 聚类", Col::Code),
         ],
         sql: "SELECT lower(to_hex(h.cell)) AS id, h.geom, lower(to_hex(h.cell)) AS h3_cell, r.layer,
                 (h.stats->>'count')::float8 AS count, (h.stats->>'eb_rate')::float8 AS eb_rate,
@@ -307,13 +312,13 @@ pub const LAYERS: &[ExportLayer] = &[
         periodic: false,
         columns: &[
             c("rank", "排序", Col::Number),
-            c("layer", "图层", Col::Text),
-            c("model", "模型", Col::Text),
-            c("period_from", "起始日期", Col::Text),
-            c("period_to", "截止日期", Col::Text),
-            c("scope", "范围", Col::Text),
-            c("computed_at", "计算时间", Col::Text),
-            c("centre_code", "中心村代码", Col::Text),
+            c("layer", "图层", Col::Code),
+            c("model", "模型", Col::Code),
+            c("period_from", "起始日期", Col::Code),
+            c("period_to", "截止日期", Col::Code),
+            c("scope", "范围", Col::Code),
+            c("computed_at", "计算时间", Col::Code),
+            c("centre_code", "中心村代码", Col::Code),
             c("centre_lon", "中心经度", Col::Number),
             c("centre_lat", "中心纬度", Col::Number),
             c("radius_m", "半径(米)", Col::Number),
@@ -351,18 +356,18 @@ pub const LAYERS: &[ExportLayer] = &[
         columns: &[
             c("tag", "犬牌号", Col::Text),
             c("collar_id", "项圈编号", Col::Text),
-            c("village_code", "村代码", Col::Text),
+            c("village_code", "村代码", Col::Code),
             c("village_name", "村", Col::Text),
-            c("township_code", "乡镇代码", Col::Text),
+            c("township_code", "乡镇代码", Col::Code),
             c("township_name", "乡镇", Col::Text),
-            c("kind", "类型", Col::Text),
-            c("sex", "性别", Col::Text),
+            c("kind", "类型", Col::Code),
+            c("sex", "性别", Col::Code),
             c("birth_year", "出生年份", Col::Number),
-            c("status", "状态", Col::Text),
-            c("status_on", "状态日期", Col::Text),
-            c("registered_on", "登记日期", Col::Text),
-            c("last_dewormed_on", "最近驱虫日期", Col::Text),
-            c("located_at", "位置来源", Col::Text),
+            c("status", "状态", Col::Code),
+            c("status_on", "状态日期", Col::Code),
+            c("registered_on", "登记日期", Col::Code),
+            c("last_dewormed_on", "最近驱虫日期", Col::Code),
+            c("located_at", "位置来源", Col::Code),
         ],
         // The latest dose through the (dog_id, dosed_on) index: one short backward scan per dog.
         sql: "SELECT d.id, coalesce(h.geom, v.geom) AS geom, d.tag, d.collar_id, v.code::text AS village_code,
@@ -529,7 +534,8 @@ fn row_sql(layer: &ExportLayer, format: Format, params: RowParams) -> String {
             let cells: Vec<String> = values
                 .map(|(c, v)| match c.kind {
                     Col::Flag => flag(&v),
-                    Col::List => csv_text_sql(&format!("array_to_string({v}, ' ')")),
+                    Col::List => csv_cell_sql(&format!("array_to_string({v}, ' ')")),
+                    Col::Code => csv_cell_sql(&format!("({v})::text")),
                     Col::Risk => csv_cell_sql(&format!("({v} #>> '{{}}')")),
                     Col::Text => csv_text_sql(&format!("({v})::text")),
                     // A number never needs quoting; the value is named once, because a column of
@@ -654,10 +660,18 @@ mod tests {
             RowParams { max: 11, risk: 12 },
         );
         let re = spreadsheet::csv_quote_regex().replace('\'', "''");
-        for text in ["l.code", "l.name", "l.kind", "l.village_code"] {
+        for text in ["l.code", "l.name"] {
             assert!(
                 sql.contains(&format!("regexp_replace(({text})::text, '{re}', '''\\&')")),
                 "{text}: {sql}"
+            );
+        }
+        // What the programme writes itself (an enumeration, an official code) skips the check.
+        for code in ["l.kind", "l.village_code"] {
+            assert!(sql.contains(&format!("({code})::text")), "{sql}");
+            assert!(
+                !sql.contains(&format!("regexp_replace(({code})")),
+                "{code}: {sql}"
             );
         }
         for number in ["l.slaughtered", "l.infected", "l.infection_rate"] {
