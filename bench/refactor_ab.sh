@@ -18,7 +18,9 @@ cd "$(dirname "$0")/.."
 A=${1:?build A}; B=${2:?build B}; rounds=${3:-5}
 OHA=${OHA:-/tmp/oha/bin/oha}
 [ -x "$OHA" ] || { echo "missing $OHA: cargo install oha --locked --root /tmp/oha" >&2; exit 1; }
-data=bench/var-ab
+# Each build has its own data directory (the same seeded demo): a build with newer migrations
+# would leave a database the older build refuses to open.
+data_a=bench/var-ab-a; data_b=bench/var-ab-b; data=$data_a
 work=$(mktemp -d /tmp/echinomap-ab-XXXX)
 chmod 777 "$work"
 # Each build runs as `echinomap`: a command finds the serving process that owns the embedded
@@ -32,8 +34,9 @@ trap cleanup EXIT
 port=18961
 as_pg=(); [ "$(id -u)" -eq 0 ] && as_pg=(runuser -u postgres --)
 
-start() { # bin [env...] : serve the demo on $port
+start() { # bin [env...] : serve the demo on $port, from the build's own data directory
   local bin=$1; shift
+  if [ "$bin" = "$A" ]; then data=$data_a; token=${token_a:-}; else data=$data_b; token=${token_b:-}; fi
   env "$@" "$bin" serve --demo --listen 127.0.0.1:$port --data-dir "$data" >>"$work/serve.log" 2>&1 &
   server=$!
   for _ in $(seq 1 600); do curl -sf -o /dev/null http://127.0.0.1:$port/healthz && return 0; sleep 0.5; done
@@ -65,7 +68,9 @@ PY
 # 50,000 deworming rows of the demo's dogs, dated before any demo dose (a dry run writes nothing).
 psql_ -c "\\copy (SELECT d.tag AS dog_tag, v.code AS village_code, date '2000-01-03' + 7 * g AS dosed_on, 50 AS dose_mg, 'B' || g AS batch FROM generate_series(0, 99) g CROSS JOIN dogs d JOIN villages v ON v.id = d.village_id ORDER BY g, d.id LIMIT 50000) TO '$work/dewormings.csv' WITH (FORMAT csv, HEADER)"
 stop
-token=$("$A" user token epi --name ab-bench --data-dir "$data" 2>/dev/null | tail -n 1)
+token_a=$("$A" user token epi --name ab-bench --data-dir "$data_a" 2>/dev/null | tail -n 1)
+start "$B"; stop
+token_b=$("$B" user token epi --name ab-bench --data-dir "$data_b" 2>/dev/null | tail -n 1)
 
 rps() { # requests concurrency -> req/s from oha's JSON, refusing any non-2xx answer
   "$OHA" --no-tui --output-format json -n "$1" -c "$2" --urls-from-file "$work/tiles.urls" \
