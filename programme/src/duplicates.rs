@@ -21,7 +21,7 @@ use crate::records::spec::{self, RegisterSpec};
 fn reviewer(caller: &Caller, spec: &RegisterSpec) -> Result<(), Error> {
     if caller.scope.jurisdiction().as_str().len() != 6 || !caller.can(spec.perm) {
         return Err(Error::forbidden(format!(
-            "possible duplicates of {} are reviewed by the county's accounts",
+            "疑似重复记录由县级账号审核 / possible duplicates of {} are reviewed by the county's accounts",
             spec.name
         )));
     }
@@ -50,7 +50,7 @@ type PairRow = (
 pub async fn list(pool: &PgPool, caller: &Caller) -> Result<Vec<Value>, Error> {
     let rows: Vec<PairRow> = sqlx::query_as(
         "SELECT id, register, record_id, other_id, key_field, found_at, found_by
-         FROM possible_duplicates WHERE resolution IS NULL ORDER BY id LIMIT 1000",
+         FROM possible_duplicates WHERE resolution IS NULL ORDER BY id LIMIT 200",
     )
     .fetch_all(pool)
     .await?;

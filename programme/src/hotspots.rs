@@ -214,21 +214,25 @@ pub async fn grid(
         r.scope,
         versions
     );
-    let stored: Option<(i64, Value, DateTime<Utc>)> =
-        sqlx::query_as("SELECT id, summary, computed_at FROM hotspot_results WHERE cache_key = $1")
-            .bind(&key)
-            .fetch_optional(pool)
-            .await?;
+    let publish = using == ScanUse::Publish;
+    let stored: Option<(i64, Value, DateTime<Utc>, bool)> = sqlx::query_as(
+        "SELECT id, summary, computed_at, published FROM hotspot_results WHERE cache_key = $1",
+    )
+    .bind(&key)
+    .fetch_optional(pool)
+    .await?;
     let (id, summary, computed_at) = match stored {
-        Some(s) => s,
-        None => compute_and_store(pool, r, resolution, ring, variable, &key).await?,
+        Some((id, summary, computed_at, published)) => {
+            if publish && !published {
+                sqlx::query("UPDATE hotspot_results SET published = true WHERE id = $1")
+                    .bind(id)
+                    .execute(pool)
+                    .await?;
+            }
+            (id, summary, computed_at)
+        }
+        None => compute_and_store(pool, r, (resolution, ring, variable), &key, publish).await?,
     };
-    if using == ScanUse::Publish {
-        sqlx::query("UPDATE hotspot_results SET published = true WHERE id = $1 AND NOT published")
-            .bind(id)
-            .execute(pool)
-            .await?;
-    }
     let cells: Vec<(i64, Value, Value)> = sqlx::query_as(
         "SELECT cell, ST_AsGeoJSON(geom, 6)::json, stats FROM hotspot_cells WHERE result_id = $1 ORDER BY cell",
     )
@@ -271,10 +275,9 @@ pub fn round6(x: f64) -> f64 {
 async fn compute_and_store(
     pool: &PgPool,
     r: &Request,
-    resolution: u8,
-    ring: u32,
-    variable: Variable,
+    (resolution, ring, variable): (u8, u32, Variable),
     key: &str,
+    publish: bool,
 ) -> Result<(i64, Value, DateTime<Utc>), HotspotsError> {
     let places: Vec<Place> = places(pool, r)
         .await?
@@ -295,9 +298,10 @@ async fn compute_and_store(
     let summary = serde_json::to_value(&result.summary).map_err(|e| Error::Internal(e.into()))?;
     let mut tx = pool.begin().await?;
     let (id, computed_at): (i64, DateTime<Utc>) = sqlx::query_as(
-        "INSERT INTO hotspot_results (cache_key, layer, resolution, period_from, period_to, scope, params, summary)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (cache_key) DO UPDATE SET computed_at = hotspot_results.computed_at
+        "INSERT INTO hotspot_results (cache_key, layer, resolution, period_from, period_to, scope, params, summary, published)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (cache_key) DO UPDATE
+           SET published = hotspot_results.published OR EXCLUDED.published
          RETURNING id, computed_at",
     )
     .bind(key)
@@ -308,6 +312,7 @@ async fn compute_and_store(
     .bind(r.scope.as_str())
     .bind(json!({ "variable": variable.as_str(), "ring": ring, "permutations": opts.permutations, "seed": opts.seed, "alpha": opts.alpha, "correction": "fdr" }))
     .bind(&summary)
+    .bind(publish)
     .fetch_one(&mut *tx)
     .await?;
     let mut cells = Vec::with_capacity(result.cells.len());

@@ -173,7 +173,7 @@ impl Who {
             && !matches!(self.scope, None | Some(PlaceCode::County(_)))
         {
             return Err(crate::error::Error::forbidden(format!(
-                "{} ({}) belong to the whole county: only accounts of the county write them",
+                "{}属于全县，只有县级账号可以修改 / {} belong to the whole county: only accounts of the county write them",
                 spec.name_zh, spec.name
             )));
         }

@@ -13,9 +13,7 @@ use super::AppState;
 use super::extract::{ApiPath, ApiQuery};
 use super::session::Caller;
 use crate::error::{AppError, AppResult};
-use echinomap_programme::audit::Actor;
 use echinomap_programme::records::cases::{self, Filter};
-use echinomap_programme::records::import::Who;
 
 const MAX_LIMIT: i64 = 500;
 
@@ -58,10 +56,7 @@ pub async fn list(
     let today = chrono::Local::now().date_naive();
     let (items, next_cursor) = cases::list(&state.pool, &caller.scope, &filter, today).await?;
     // The line list names patients: audited with the cases it showed.
-    let who = Who {
-        actor: Actor::user(caller.user_id, &caller.username),
-        scope: Some(caller.scope.jurisdiction().clone()),
-    };
+    let who = caller.who();
     if !items.is_empty() {
         echinomap_programme::records::one::audit_list(&state.pool, &who, "cases", &items).await?;
     }
@@ -74,9 +69,6 @@ pub async fn detail(
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<Value>> {
     let today = chrono::Local::now().date_naive();
-    let who = Who {
-        actor: Actor::user(caller.user_id, &caller.username),
-        scope: Some(caller.scope.jurisdiction().clone()),
-    };
+    let who = caller.who();
     Ok(Json(cases::detail(&state.pool, &who, id, today).await?))
 }

@@ -22,7 +22,6 @@ use super::AppState;
 use super::extract::{ApiPath, ApiQuery};
 use super::session::Caller;
 use crate::error::{AppError, AppResult};
-use echinomap_programme::audit::Actor;
 use echinomap_programme::auth::Perm;
 use echinomap_programme::records::import::{
     self, Failure, Progress, Report, Request as ImportRequest, Who,
@@ -204,10 +203,7 @@ pub async fn create(
             request.format = f;
         }
     }
-    let who = Who {
-        actor: Actor::user(caller.user_id, &caller.username),
-        scope: Some(caller.scope.jurisdiction().clone()),
-    };
+    let who = caller.who();
     let limits = Limits::default();
     if bytes.len() as u64 > limits.max_bytes {
         return Err(AppError::Unprocessable {

@@ -21,9 +21,7 @@ use super::session::Caller;
 use super::{AppState, Handler, RouteSpec};
 use crate::error::{AppError, AppResult};
 use crate::http::session::Access;
-use echinomap_programme::audit::Actor;
 use echinomap_programme::auth::Perm;
-use echinomap_programme::records::import::Who;
 use echinomap_programme::records::one::{self, Linking, Save};
 use echinomap_programme::records::read::Filters;
 use echinomap_programme::records::spec::{RegisterSpec, SPECS};
@@ -137,7 +135,7 @@ async fn merge_duplicate(
 ) -> AppResult<Json<Value>> {
     let decision = echinomap_programme::duplicates::Decision::Merge { keep: body.keep };
     Ok(Json(
-        echinomap_programme::duplicates::resolve(&state.pool, &caller, &who(&caller), id, decision)
+        echinomap_programme::duplicates::resolve(&state.pool, &caller, &caller.who(), id, decision)
             .await?,
     ))
 }
@@ -149,7 +147,7 @@ async fn distinct_duplicate(
 ) -> AppResult<Json<Value>> {
     let decision = echinomap_programme::duplicates::Decision::Distinct;
     Ok(Json(
-        echinomap_programme::duplicates::resolve(&state.pool, &caller, &who(&caller), id, decision)
+        echinomap_programme::duplicates::resolve(&state.pool, &caller, &caller.who(), id, decision)
             .await?,
     ))
 }
@@ -223,21 +221,13 @@ async fn list(
     let (items, next_cursor) = one::list(
         &state.pool,
         spec,
-        &who(&caller),
+        &caller.who(),
         &caller.scope,
         caller.can(Perm::CaseRows),
         &filters,
     )
     .await?;
     Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
-}
-
-/// Who asks, as the programme's writes and audited reads take it.
-fn who(caller: &Caller) -> Who {
-    Who {
-        actor: Actor::user(caller.user_id, &caller.username),
-        scope: Some(caller.scope.jurisdiction().clone()),
-    }
 }
 
 async fn one(
@@ -250,7 +240,7 @@ async fn one(
         one::read_audited(
             &state.pool,
             spec,
-            &who(&caller),
+            &caller.who(),
             caller.can(Perm::CaseRows),
             id,
         )
@@ -302,7 +292,7 @@ async fn create(
         target: Target::CreateOnly,
         client_key: key,
     };
-    let (id, replayed) = one::save(&state.pool, linking(&state), spec, &who(&caller), save).await?;
+    let (id, replayed) = one::save(&state.pool, linking(&state), spec, &caller.who(), save).await?;
     let record = one::read_written(&state.pool, spec, &caller.scope, id).await?;
     let status = if replayed {
         StatusCode::OK
@@ -328,7 +318,7 @@ async fn update(
         target: Target::Id(id),
         client_key: None,
     };
-    one::save(&state.pool, linking(&state), spec, &who(&caller), save).await?;
+    one::save(&state.pool, linking(&state), spec, &caller.who(), save).await?;
     let record = one::read_written(&state.pool, spec, &caller.scope, id).await?;
     Ok(Json(record))
 }
@@ -339,6 +329,6 @@ async fn remove(
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<StatusCode> {
-    one::delete(&state.pool, spec, &who(&caller), id).await?;
+    one::delete(&state.pool, spec, &caller.who(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

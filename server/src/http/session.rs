@@ -166,6 +166,17 @@ fn cross_origin(headers: &HeaderMap) -> bool {
 #[derive(Debug, Clone)]
 pub struct Caller(pub echinomap_programme::auth::Caller);
 
+impl Caller {
+    /// The caller as the programme's writes and audited reads take it: the audit actor and
+    /// the jurisdiction.
+    pub fn who(&self) -> echinomap_programme::records::import::Who {
+        echinomap_programme::records::import::Who {
+            actor: echinomap_programme::audit::Actor::user(self.user_id, &self.username),
+            scope: Some(self.scope.jurisdiction().clone()),
+        }
+    }
+}
+
 impl std::ops::Deref for Caller {
     type Target = echinomap_programme::auth::Caller;
 
