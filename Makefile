@@ -35,6 +35,8 @@ test: prepare
 	node web/e2e/run.mjs
 	# The field page offline: geolocation, service worker, queued entries, no duplicates (web/e2e/field.mjs).
 	node web/e2e/field.mjs
+	# The desk's pages, one script per area (web/e2e/desk-*.mjs): forms, patient record, work lists, admin.
+	set -e; for f in $(sort $(wildcard web/e2e/desk-*.mjs)); do echo "== $$f"; node $$f; done
 	# Last, over the logs the whole run wrote: no ID or phone number in any of them.
 	$(CARGO) test --locked -p echinomap-tests --test no_pii_in_logs -- --ignored
 

@@ -274,3 +274,6 @@ export const fmt = {
   pct: (v: unknown, digits = 1) => (typeof v === 'number' ? `${(v * 100).toFixed(digits)}%` : '—'),
   num: (v: unknown, digits = 1) => (typeof v === 'number' ? v.toFixed(digits) : '—'),
 };
+
+/** A page's own string in the page's language: `L('保存', 'Save')`. */
+export const L = (zh: string, en: string): string => (lang.value === 'zh' ? zh : en);
