@@ -39,6 +39,8 @@ pub enum DomainError {
     IdNumberChecksum { got: char, expected: char },
     #[error("national ID number holds birth date {0}, which is not a date")]
     IdNumberBirthDate(String),
+    #[error("national ID number starts with {0}, which is no province's code (GB/T 2260)")]
+    IdNumberRegion(String),
     #[error(
         "small-count suppression needs 1 ≤ inside maximum ≤ outside maximum, got inside {inside_max} and outside {outside_max}"
     )]
@@ -235,11 +237,25 @@ impl IdNumber {
         if got != expected {
             return Err(DomainError::IdNumberChecksum { got, expected });
         }
+        if !Self::province_known(&value[..2]) {
+            return Err(DomainError::IdNumberRegion(value[..2].to_owned()));
+        }
         let birth = &value[6..14];
         if chrono::NaiveDate::parse_from_str(birth, "%Y%m%d").is_err() {
             return Err(DomainError::IdNumberBirthDate(birth.to_owned()));
         }
         Ok(Self(value))
+    }
+
+    /// Whether the first two digits are a province of GB/T 2260 (with 83, Taiwan residents'
+    /// permits, and 9x, foreigners' permanent residence cards).
+    fn province_known(two: &str) -> bool {
+        const PROVINCES: [&str; 35] = [
+            "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36",
+            "37", "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62",
+            "63", "64", "65", "71", "81", "82", "83",
+        ];
+        PROVINCES.contains(&two) || two.starts_with('9')
     }
 
     /// The ISO 7064 MOD 11-2 check character of the first 17 digits.
@@ -353,5 +369,11 @@ mod tests {
             IdNumber::parse("1101051949123100"),
             Err(DomainError::IdNumberShape { .. })
         ));
+        let first17 = "10010519491231002";
+        let no_province = format!("{first17}{}", IdNumber::check_character(first17));
+        assert_eq!(
+            IdNumber::parse(&no_province),
+            Err(DomainError::IdNumberRegion("10".to_owned()))
+        );
     }
 }

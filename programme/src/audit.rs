@@ -95,9 +95,13 @@ pub async fn record_read(
 /// Which audit rows a page shows, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    /// The account, or the name typed at a failed login.
+    /// The account, or the name typed at a failed login (exactly).
     pub user: Option<String>,
+    /// Part of the username or of the account's display name (any case).
+    pub q: Option<String>,
     pub table: Option<String>,
+    /// The id of one record (with `table`: the history of that record).
+    pub record_id: Option<String>,
     pub action: Option<String>,
     /// First day included.
     pub from: Option<chrono::NaiveDate>,
@@ -108,13 +112,15 @@ pub struct Filter {
     pub limit: i64,
 }
 
-/// One audit row as the log shows it.
+/// One audit row as the log shows it, with the account's display name (when the row has an
+/// account and the account has one).
 #[derive(Debug, sqlx::FromRow, serde::Serialize)]
 pub struct Row {
     pub id: i64,
     pub at: chrono::DateTime<chrono::Utc>,
     pub user_id: Option<i64>,
     pub username: Option<String>,
+    pub display_name: Option<String>,
     pub action: String,
     pub table_name: Option<String>,
     pub row_id: Option<String>,
@@ -123,22 +129,45 @@ pub struct Row {
     pub detail: Option<Value>,
 }
 
+/// `text` as a LIKE pattern that matches it literally anywhere.
+fn contains_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
 /// A page of the log, newest first, and the cursor of the next page.
 pub async fn list(
     pool: &sqlx::PgPool,
     filter: &Filter,
 ) -> Result<(Vec<Row>, Option<i64>), sqlx::Error> {
     let limit = filter.limit;
+    let q = filter
+        .q
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(contains_pattern);
     let mut rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, at, user_id, username, action::text AS action, table_name, row_id, before, after, detail
-         FROM audit_log
-         WHERE ($1::text IS NULL OR username = $1)
-           AND ($2::text IS NULL OR table_name = $2)
-           AND ($3::text IS NULL OR action::text = $3)
-           AND ($4::date IS NULL OR at >= $4::date)
-           AND ($5::date IS NULL OR at < $5::date + 1)
-           AND ($6::bigint IS NULL OR id < $6)
-         ORDER BY id DESC
+        "SELECT a.id, a.at, a.user_id, a.username, u.display_name, a.action::text AS action,
+                a.table_name, a.row_id, a.before, a.after, a.detail
+         FROM audit_log a LEFT JOIN users u ON u.id = a.user_id
+         WHERE ($1::text IS NULL OR a.username = $1)
+           AND ($2::text IS NULL OR a.table_name = $2)
+           AND ($3::text IS NULL OR a.action::text = $3)
+           AND ($4::date IS NULL OR a.at >= $4::date)
+           AND ($5::date IS NULL OR a.at < $5::date + 1)
+           AND ($6::bigint IS NULL OR a.id < $6)
+           AND ($8::text IS NULL OR a.row_id = $8)
+           AND ($9::text IS NULL OR a.username ILIKE $9 OR u.display_name ILIKE $9)
+         ORDER BY a.id DESC
          LIMIT $7",
     )
     .bind(&filter.user)
@@ -148,6 +177,8 @@ pub async fn list(
     .bind(filter.to)
     .bind(filter.cursor)
     .bind(limit + 1)
+    .bind(&filter.record_id)
+    .bind(q)
     .fetch_all(pool)
     .await?;
     let more = rows.len() as i64 > limit;
@@ -158,4 +189,15 @@ pub async fn list(
         None
     };
     Ok((rows, next_cursor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_text_matches_itself_literally() {
+        assert_eq!(contains_pattern("wang"), "%wang%");
+        assert_eq!(contains_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
 }

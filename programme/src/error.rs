@@ -8,18 +8,34 @@ pub enum Error {
     /// A parameter of the request is not acceptable (HTTP 400 `invalid_parameter`).
     #[error("{message}")]
     InvalidParam { field: String, message: String },
-    /// A field's value is refused (HTTP 422 `invalid_field`).
+    /// A field's value is refused (HTTP 422 with `code`, `invalid_field` unless a reason code
+    /// says more; `details` is `{"field", ...params}`).
     #[error("{message}")]
-    InvalidField { field: String, message: String },
-    /// The role or the jurisdiction does not allow it (HTTP 403).
+    InvalidField {
+        field: String,
+        code: &'static str,
+        message: String,
+        /// The code's parameters (a JSON object, or null).
+        params: serde_json::Value,
+    },
+    /// The role or the jurisdiction does not allow it (HTTP 403 with `code`, `forbidden` unless
+    /// a code says why, like `county_register`).
     #[error("{message}")]
-    Forbidden { message: String },
+    Forbidden { code: &'static str, message: String },
     /// The thing named does not exist, or lies outside what the caller may see (HTTP 404).
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
     /// The change conflicts with what is there (HTTP 409).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// The same as [`Error::Conflict`], with parameters for the client in `details` (a record
+    /// whose natural key exists: `{"field", "register", "id"}`).
+    #[error("{message}")]
+    ConflictWith {
+        code: &'static str,
+        message: String,
+        details: serde_json::Value,
+    },
     /// The request is malformed as a whole, not in one parameter (HTTP 400 with `code`): a body
     /// that is not a JSON object, an idempotency key of the wrong length.
     #[error("{message}")]
@@ -65,12 +81,38 @@ impl Error {
     pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
         Self::InvalidField {
             field: field.to_owned(),
+            code: "invalid_field",
             message: message.into(),
+            params: serde_json::Value::Null,
+        }
+    }
+
+    /// A field refused with a reason code and its parameters, for the client to word.
+    pub fn field_refused(
+        field: &str,
+        code: &'static str,
+        params: serde_json::Value,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::InvalidField {
+            field: field.to_owned(),
+            code,
+            message: message.into(),
+            params,
         }
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::Forbidden {
+            code: "forbidden",
+            message: message.into(),
+        }
+    }
+
+    /// A refusal whose `code` says why (`county_register`).
+    pub fn forbidden_because(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Forbidden {
+            code,
             message: message.into(),
         }
     }

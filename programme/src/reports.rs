@@ -74,15 +74,21 @@ pub struct Filled {
     /// (unit code, unit name, cells after the name)
     pub rows: Vec<(String, String, Vec<Value>)>,
     pub total: Vec<Value>,
+    /// The account's display name (its username when it has none).
     pub compiled_by: String,
     pub compiled_on: NaiveDate,
     /// The range of counts shown as `*`, for the form's note (`1–4`).
     pub small_label: String,
+    /// The smallest count shown as a number, for the form's note (“小于5的数”): the small-count
+    /// maximum the note states plus one.
+    pub small_below: Option<i64>,
 }
 
-/// Who a form is filled in for: their name (compiled by) and the small-count rule they read.
+/// Who a form is filled in for: their account (compiled by) and the small-count rule they read.
 #[derive(Debug, Clone, Copy)]
 pub struct Reader<'a> {
+    /// The account's username: the form names the account's display name, this when it has
+    /// none.
     pub name: &'a str,
     pub audience: Audience,
     pub suppression: Suppression,
@@ -102,6 +108,28 @@ impl Reader<'_> {
             .or_else(|| self.suppression.label(Audience::Inside))
             .unwrap_or_default()
     }
+
+    /// The note's bound: one more than the largest count of [`Self::small_label`].
+    fn small_below(&self) -> Option<i64> {
+        self.suppression
+            .max_for(self.audience)
+            .or_else(|| self.suppression.max_for(Audience::Inside))
+            .map(|max| max + 1)
+    }
+}
+
+/// The name a form gives as 填表人: the account's display name, its username without one.
+async fn compiled_by(pool: &sqlx::PgPool, username: &str) -> Result<String, sqlx::Error> {
+    let display: Option<Option<String>> =
+        sqlx::query_scalar("SELECT display_name FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(pool)
+            .await?;
+    Ok(display
+        .flatten()
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| username.to_owned()))
 }
 
 /// One column: a header and how a unit's numbers give its cell.
@@ -158,6 +186,11 @@ fn columns(form: &Form) -> Vec<Column> {
             c("应管理病例(例)", "patients_managed", What::Den),
             c("规范管理病例(例)", "patients_managed", What::Num),
             c("规范管理率(%)", "patients_managed", What::Rate),
+            c(
+                "随访逾期病例(例)",
+                "patients_managed",
+                What::Extra("overdue"),
+            ),
         ],
     }
 }
@@ -251,9 +284,10 @@ pub async fn fill(
             })
             .collect(),
         total: line(code),
-        compiled_by: reader.name.to_owned(),
+        compiled_by: compiled_by(pool, reader.name).await?,
         compiled_on: opts.as_of,
         small_label: reader.small_label(),
+        small_below: reader.small_below(),
     })
 }
 
@@ -349,13 +383,17 @@ pub fn to_xlsx(f: &Filled) -> Result<Vec<u8>, XlsxError> {
         6,
         format!("填报日期：{}", f.compiled_on.format("%Y年%m月%d日")),
     )?;
+    let stars = match f.small_below {
+        Some(below) => format!(
+            "“*”为小于{below}的数（{}），按规定不予显示；",
+            f.small_label
+        ),
+        None => String::new(),
+    };
     ws.write_string(
         notes + 1,
         0,
-        format!(
-            "说明：“*”为小数（{}）按规定不予显示；“—”为无数据。指标定义见 docs/INDICATORS.md。",
-            f.small_label
-        ),
+        format!("说明：{stars}“—”为无数据。指标定义见 docs/INDICATORS.md。"),
     )?;
     wb.save_to_buffer()
 }
@@ -387,5 +425,8 @@ mod tests {
         // Nothing is hidden from case access; the note states the organisation's rule.
         assert_eq!(reader(Audience::CaseAccess).small_max(), None);
         assert_eq!(reader(Audience::CaseAccess).small_label(), "1–6");
+        assert_eq!(reader(Audience::Inside).small_below(), Some(7));
+        assert_eq!(reader(Audience::Outside).small_below(), Some(12));
+        assert_eq!(reader(Audience::CaseAccess).small_below(), Some(7));
     }
 }

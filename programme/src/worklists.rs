@@ -1,6 +1,7 @@
 //! Work lists: what is due, per village and township of a unit. Kinds ([`Kind`]):
 //! `deworming` (live dogs not dosed this month, against the county's deworming day),
-//! `followups` (patients whose next follow-up by the DOMAIN.md schedule is overdue),
+//! `followups` (patients whose next follow-up is overdue by the one schedule, the SQL function
+//! `followup_schedule` of docs/INDICATORS.md, and on request those due in the next days),
 //! `faecal_sampling` (villages with dogs and no recent faecal sample) and `vaccination`
 //! (villages behind the target of this year's campaigns).
 //!
@@ -51,6 +52,14 @@ impl Kind {
     }
 }
 
+/// What to list besides what is due now.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// `followups`: also the patients whose next visit is due within this many days (not yet
+    /// overdue), each line's `state` saying which.
+    pub upcoming_days: Option<u32>,
+}
+
 /// One village with something due, and the lines of what is.
 #[derive(Debug, Clone)]
 pub struct VillageDue {
@@ -59,6 +68,8 @@ pub struct VillageDue {
     pub township_code: String,
     /// One per dog, patient, sampling or campaign due, as the API shows it.
     pub items: Vec<Value>,
+    /// Of the items, those upcoming rather than overdue (`followups` with upcoming ones).
+    pub upcoming: usize,
 }
 
 /// One township: how many lines are due in its villages.
@@ -67,6 +78,8 @@ pub struct TownshipDue {
     pub code: String,
     pub name: Option<String>,
     pub count: usize,
+    /// Of the count, the upcoming lines.
+    pub upcoming: usize,
 }
 
 /// A work list of a unit as of a day.
@@ -85,10 +98,13 @@ pub struct Worklist {
     /// By township code.
     pub townships: Vec<TownshipDue>,
     pub total: usize,
+    /// Of the total, the upcoming lines.
+    pub upcoming: usize,
 }
 
-/// One line of a work list: its village (code, name, township) and what to show.
-type Line = (String, String, String, Value);
+/// One line of a work list: its village (code, name, township), what to show and whether it is
+/// upcoming rather than due now.
+type Line = (String, String, String, Value, bool);
 
 /// What one kind's query gives: its lines, its rule, the permission the lines need, personal.
 type Built = (Vec<Line>, Value, Perm, bool);
@@ -99,26 +115,28 @@ pub async fn build(
     programme: &Programme,
     kind: Kind,
     unit: &PlaceCode,
+    options: Options,
 ) -> Result<Worklist, sqlx::Error> {
     let today = programme.today();
     let (lines, rule, row_perm, personal) = match kind {
         Kind::Deworming => deworming(pool, programme, unit, today).await?,
-        Kind::Followups => followups(pool, programme, unit, today).await?,
+        Kind::Followups => followups(pool, programme, unit, today, options).await?,
         Kind::FaecalSampling => faecal(pool, programme, unit, today).await?,
         Kind::Vaccination => vaccination(pool, unit, today).await?,
     };
     let mut by_village: BTreeMap<String, VillageDue> = BTreeMap::new();
-    for (code, name, township_code, item) in lines {
-        by_village
+    for (code, name, township_code, item, upcoming) in lines {
+        let village = by_village
             .entry(code.clone())
             .or_insert_with(|| VillageDue {
                 code,
                 name,
                 township_code,
                 items: Vec::new(),
-            })
-            .items
-            .push(item);
+                upcoming: 0,
+            });
+        village.items.push(item);
+        village.upcoming += usize::from(upcoming);
     }
     let names: BTreeMap<String, String> =
         units::within(pool, &units::townships_area(unit), Level::Township)
@@ -126,9 +144,11 @@ pub async fn build(
             .into_iter()
             .map(|u| (u.code.as_str().to_owned(), u.name))
             .collect();
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for v in by_village.values() {
-        *counts.entry(v.township_code.clone()).or_default() += v.items.len();
+        let c = counts.entry(v.township_code.clone()).or_default();
+        c.0 += v.items.len();
+        c.1 += v.upcoming;
     }
     Ok(Worklist {
         kind,
@@ -136,13 +156,15 @@ pub async fn build(
         rule,
         row_perm,
         personal,
-        total: counts.values().sum(),
+        total: counts.values().map(|c| c.0).sum(),
+        upcoming: counts.values().map(|c| c.1).sum(),
         townships: counts
             .into_iter()
-            .map(|(code, count)| TownshipDue {
+            .map(|(code, (count, upcoming))| TownshipDue {
                 name: names.get(&code).cloned(),
                 code,
                 count,
+                upcoming,
             })
             .collect(),
         villages: by_village.into_values().collect(),
@@ -170,9 +192,11 @@ struct FollowupRow {
     case_type: String,
     status: String,
     remote: bool,
-    start: Option<NaiveDate>,
+    treatment_start: Option<NaiveDate>,
+    start: NaiveDate,
     last_visit: Option<NaiveDate>,
     next_due: NaiveDate,
+    overdue: bool,
 }
 
 async fn deworming(
@@ -212,6 +236,7 @@ async fn deworming(
                 r.name,
                 r.township,
                 json!({ "dog_id": r.id, "tag": r.tag, "kind": r.kind, "household_no": r.household_no, "last_dosed_on": r.last_dosed_on }),
+                false,
             )
         })
         .collect();
@@ -230,17 +255,23 @@ async fn followups(
     programme: &Programme,
     unit: &PlaceCode,
     today: NaiveDate,
+    options: Options,
 ) -> Result<Built, sqlx::Error> {
-    let grace = i32::try_from(programme.followup_grace_days).unwrap_or(0);
+    let grace = i32::try_from(programme.followup_grace_days).unwrap_or(i32::MAX);
+    let upcoming_days = options
+        .upcoming_days
+        .map(|d| i32::try_from(d).unwrap_or(i32::MAX));
     let rows: Vec<FollowupRow> = sqlx::query_as(include_str!("worklist_followups.sql"))
         .bind(unit.as_str())
         .bind(today)
         .bind(grace)
+        .bind(upcoming_days)
         .fetch_all(pool)
         .await?;
     let lines = rows
         .into_iter()
         .map(|r| {
+            let days = (today - r.next_due).num_days();
             (
                 r.code,
                 r.name,
@@ -250,17 +281,23 @@ async fn followups(
                     "case_type": r.case_type,
                     "status": r.status,
                     "remote": r.remote,
-                    "treatment_started_on": r.start,
+                    "state": if r.overdue { "overdue" } else { "upcoming" },
+                    "treatment_started_on": r.treatment_start,
+                    "counted_from": r.start,
                     "last_visit_on": r.last_visit,
                     "next_due_on": r.next_due,
-                    "days_overdue": (today - r.next_due).num_days(),
+                    "days_overdue": r.overdue.then_some(days),
+                    "days_until": (!r.overdue).then_some(-days),
                 }),
+                !r.overdue,
             )
         })
         .collect();
     let rule = json!({
-        "text": "first visit within 1 month of the start of albendazole (or of diagnosis), then every 3 months, 6 in remote villages, counted from the last visit",
+        "text": "first visit one month after the start of albendazole (or the diagnosis, else the report, without one) while no visit has been made since, then 3 months after the last visit, 6 in remote villages; overdue when today is past the due date plus the grace days",
+        "text_zh": "首次随访在阿苯达唑治疗开始（无治疗则诊断，否则报告）后1个月内；此后距上次随访3个月（偏远村6个月）；超过应随访日期加宽限天数即为逾期",
         "grace_days": grace,
+        "upcoming_days": upcoming_days,
     });
     Ok((lines, rule, Perm::CaseRows, true))
 }
@@ -300,6 +337,7 @@ async fn faecal(
                 name,
                 township,
                 json!({ "live_dogs": dogs, "last_sampled_on": last, "samples_last_365_days": recent }),
+                false,
             )
         })
         .collect();
@@ -342,6 +380,7 @@ async fn vaccination(
                     "behind": target - immunised,
                     "progress": if target > 0 { json!(f64::from(immunised) / f64::from(target)) } else { Value::Null },
                 }),
+                false,
             )
         })
         .collect();

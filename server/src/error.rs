@@ -25,7 +25,11 @@ pub enum AppError {
     Forbidden { code: &'static str, message: String },
     /// 409: the change conflicts with what is there (a duplicate key).
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict {
+        code: &'static str,
+        message: String,
+        details: Value,
+    },
     /// 429: too many attempts; try again later.
     #[error("{message}")]
     TooMany { code: &'static str, message: String },
@@ -117,9 +121,11 @@ impl AppError {
             Self::Forbidden { code, message } => {
                 (StatusCode::FORBIDDEN, code, message.clone(), Value::Null)
             }
-            Self::Conflict { code, message } => {
-                (StatusCode::CONFLICT, code, message.clone(), Value::Null)
-            }
+            Self::Conflict {
+                code,
+                message,
+                details,
+            } => (StatusCode::CONFLICT, code, message.clone(), details.clone()),
             Self::TooMany { code, message } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 code,
@@ -265,10 +271,40 @@ impl From<echinomap_programme::Error> for AppError {
         use echinomap_programme::Error as E;
         match e {
             E::InvalidParam { field, message } => Self::invalid_param(&field, message),
-            E::InvalidField { field, message } => Self::invalid_field(&field, message),
-            E::Forbidden { message } => Self::forbidden(message),
+            E::InvalidField {
+                field,
+                code,
+                message,
+                params,
+            } => {
+                // `details` is the field and the code's parameters, side by side.
+                let mut details = match params {
+                    Value::Object(map) => map,
+                    _ => serde_json::Map::new(),
+                };
+                details.insert("field".to_owned(), Value::String(field));
+                Self::Unprocessable {
+                    code,
+                    message,
+                    details: Value::Object(details),
+                }
+            }
+            E::Forbidden { code, message } => Self::Forbidden { code, message },
             E::NotFound { code, message } => Self::NotFound { code, message },
-            E::Conflict { code, message } => Self::Conflict { code, message },
+            E::Conflict { code, message } => Self::Conflict {
+                code,
+                message,
+                details: Value::Null,
+            },
+            E::ConflictWith {
+                code,
+                message,
+                details,
+            } => Self::Conflict {
+                code,
+                message,
+                details,
+            },
             E::InvalidRequest { code, message } => Self::bad_request(code, message),
             E::InvalidRecord { message, details } => Self::Unprocessable {
                 code: "invalid_record",

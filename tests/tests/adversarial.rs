@@ -313,6 +313,12 @@ fn targets(ids: &BTreeMap<&'static str, i64>) -> Vec<Target> {
             &["indicator", "units", "unit", "from", "to", "step"],
         ),
         t(
+            "/api/indicators/matrix",
+            &[],
+            "indicator=new_cases&units=township&periods=2022..2026,last_12_months",
+            &["indicator", "units", "periods"],
+        ),
+        t(
             "/api/worklists/{kind}",
             &[("kind", "followups")],
             "",
@@ -373,7 +379,17 @@ fn targets(ids: &BTreeMap<&'static str, i64>) -> Vec<Target> {
             "/api/audit",
             &[],
             "limit=5",
-            &["user", "table", "action", "from", "to", "limit", "cursor"],
+            &[
+                "user",
+                "q",
+                "table",
+                "record_id",
+                "action",
+                "from",
+                "to",
+                "limit",
+                "cursor",
+            ],
         ),
         gone(t(
             "/api/imports/{id}",
@@ -397,8 +413,9 @@ fn targets(ids: &BTreeMap<&'static str, i64>) -> Vec<Target> {
             "/api/quality",
             &[],
             "limit=5",
-            &["max_distance_m", "check", "limit"],
+            &["max_distance_m", "check", "limit", "reviewed"],
         ),
+        gone(t("/api/users/{id}/tokens", &[("id", "0")], "", &[])),
         t(
             "/api/export/{file}",
             &[("file", "villages.geojson")],

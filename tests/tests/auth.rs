@@ -178,6 +178,59 @@ fn expectations(
             expect: None,
         },
     );
+    // Accounts and tokens: unknown ids are 404 to admins.
+    m.insert(
+        (Method::PATCH, "/api/users/{id}"),
+        call(
+            Method::PATCH,
+            "/api/users/0",
+            Some(json!({ "display_name": "无人" })),
+            &[404],
+        ),
+    );
+    m.insert(
+        (Method::POST, "/api/users/{id}/password"),
+        call(Method::POST, "/api/users/0/password", Some(json!({})), &[404]),
+    );
+    m.insert(
+        (Method::GET, "/api/users/{id}/tokens"),
+        call(Method::GET, "/api/users/0/tokens", None, &[404]),
+    );
+    m.insert(
+        (Method::POST, "/api/users/{id}/tokens"),
+        call(
+            Method::POST,
+            "/api/users/0/tokens",
+            Some(json!({ "name": "script" })),
+            &[404],
+        ),
+    );
+    m.insert(
+        (Method::DELETE, "/api/tokens/{id}"),
+        call(Method::DELETE, "/api/tokens/0", None, &[404]),
+    );
+    // Quality reviews: an unknown finding is 404 to the reviewers (epidemiologists and
+    // admins), and the other roles that reach the route are refused.
+    let reviewer = matches!(role, Role::Admin | Role::Epidemiologist);
+    let review_refusal: &[u16] = if reviewer { &[404] } else { &[403] };
+    m.insert(
+        (Method::POST, "/api/quality/reviews"),
+        call(
+            Method::POST,
+            "/api/quality/reviews",
+            Some(json!({ "key": "future_date:dogs:0" })),
+            review_refusal,
+        ),
+    );
+    m.insert(
+        (Method::DELETE, "/api/quality/reviews/{key}"),
+        call(
+            Method::DELETE,
+            "/api/quality/reviews/future_date:dogs:0",
+            None,
+            review_refusal,
+        ),
+    );
     // Imports: an empty JSON body is not a sheet (422) for roles that may import dogs.
     m.insert(
         (Method::POST, "/api/imports"),
@@ -261,6 +314,50 @@ fn expectations(
             "/api/duplicates/0/distinct",
             Some(json!({})),
             &[404],
+        ),
+    );
+    // The desk: the register declaration, a list as a file (also the register's own
+    // permission), the deworming round of a village (unknown outside the jurisdiction; a round
+    // without dogs is refused).
+    m.insert((Method::GET, "/api/registers"), get("/api/registers"));
+    m.insert(
+        (Method::GET, "/api/registers/{name}/export"),
+        call(
+            Method::GET,
+            "/api/registers/dogs/export?format=csv",
+            None,
+            if role.can(Perm::AnimalRows) {
+                &[200]
+            } else {
+                &[403]
+            },
+        ),
+    );
+    let round_village: &[u16] = if VILLAGE.starts_with(jurisdiction) {
+        &[200]
+    } else {
+        &[404]
+    };
+    m.insert(
+        (Method::GET, "/api/dewormings/round"),
+        call(
+            Method::GET,
+            &format!("/api/dewormings/round?village={VILLAGE}&month=2026-10"),
+            None,
+            round_village,
+        ),
+    );
+    m.insert(
+        (Method::POST, "/api/dewormings/round"),
+        call(
+            Method::POST,
+            "/api/dewormings/round",
+            Some(json!({ "village_code": VILLAGE, "dosed_on": "2026-10-05", "dog_tags": [] })),
+            if VILLAGE.starts_with(jurisdiction) {
+                &[422]
+            } else {
+                &[404]
+            },
         ),
     );
     // Every register: list, one record (404 outside the jurisdiction), and writes whose empty

@@ -113,21 +113,26 @@ fn raw_sql(indicator: &str) -> &'static str {
                AND va.vaccinated_on BETWEEN $2 AND $3"
         }
         "patients_managed" => {
+            // The follow-up schedule (docs/INDICATORS.md) written out again: first reports under
+            // treatment or watch-and-wait; due a month after the first albendazole course (else
+            // the diagnosis, else the report) until a visit, then 3 months after the last visit
+            // (6 when remote); managed when not overdue on the as-of day (grace 0).
             "WITH a AS (SELECT least($3::date, $4::date) AS d),
              c AS (
-               SELECT c.id,
-                 (SELECT min(t.started_on) FROM treatments t WHERE t.case_id = c.id
-                    AND t.kind = 'albendazole' AND t.deleted_at IS NULL) AS s
+               SELECT v.remote,
+                 coalesce((SELECT min(t.started_on) FROM treatments t WHERE t.case_id = c.id
+                    AND t.kind = 'albendazole' AND t.deleted_at IS NULL AND t.started_on <= a.d),
+                    c.diagnosed_on, c.reported_on) AS s,
+                 (SELECT max(f.visited_on) FROM followups f WHERE f.case_id = c.id
+                    AND f.deleted_at IS NULL AND f.visited_on <= a.d) AS lv
                FROM cases c JOIN villages v ON v.id = c.village_id JOIN people p ON p.id = c.person_id, a
                WHERE v.code LIKE $1 || '%' AND c.deleted_at IS NULL AND p.deleted_at IS NULL
+                 AND NOT c.is_revisit
                  AND c.status IN ('under_treatment', 'watch_and_wait') AND c.reported_on <= a.d)
-             SELECT count(*) FILTER (WHERE ok)::float8, count(*)::float8 FROM (
-               SELECT c.id,
-                 (SELECT count(*) FROM followups f, a WHERE f.case_id = c.id AND f.deleted_at IS NULL
-                    AND f.due_on < a.d AND (f.visited_on IS NULL OR f.visited_on > a.d)) = 0
-                 AND (c.s IS NULL OR c.s + interval '1 month' >= (SELECT d FROM a)
-                      OR EXISTS (SELECT 1 FROM followups f WHERE f.case_id = c.id AND f.deleted_at IS NULL
-                                   AND f.visited_on >= c.s AND f.visited_on <= c.s + interval '1 month')) AS ok
+             SELECT count(*) FILTER (WHERE due >= (SELECT d FROM a))::float8, count(*)::float8 FROM (
+               SELECT CASE WHEN lv IS NULL OR lv < s THEN (s + interval '1 month')::date
+                           WHEN remote THEN (lv + interval '6 months')::date
+                           ELSE (lv + interval '3 months')::date END AS due
                FROM c) x"
         }
         "awareness" => {

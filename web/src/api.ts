@@ -10,6 +10,8 @@ export interface Me {
   jurisdiction_name?: string | null;
   permissions: string[];
   csrf_token?: string;
+  /** Set by an administrator's reset: the account chooses a new password before anything else. */
+  must_change_password?: boolean;
 }
 
 export class ApiError extends Error {
@@ -36,6 +38,8 @@ export const auth = reactive<{ me: Me | null; csrf: string; checked: boolean }>(
 
 /** Requests in flight; the spinner shows when it stays above 0 for 300 ms. */
 export const pending = ref(0);
+// For the browser tests and bench/desk.mjs: a page is shown when nothing is in flight.
+(window as unknown as { __echinomapPending: () => number }).__echinomapPending = () => pending.value;
 /** Called when the session ends under our feet (401 on a call that needs a login). */
 export const onLoggedOut = { handler: () => {} };
 

@@ -1,5 +1,7 @@
 // zh-CN first, English on request; the choice is kept in localStorage.
 import { ref } from 'vue';
+import type { ApiError } from './api';
+import { errorMessage, reasonText } from './reasons';
 
 export type Lang = 'zh' | 'en';
 export const lang = ref<Lang>((localStorage.getItem('echinomap.lang') as Lang) || 'zh');
@@ -260,13 +262,17 @@ export function t(k: Key): string {
   return (lang.value === 'zh' ? zh : en)[k];
 }
 
-/** A message that says what to do, for an error from the API. */
+/** A message that says what to do, for an error from the API: worded from its code and
+ *  details (reasons.ts), so that no English sentence of the server reaches a Chinese screen. */
 export function errorText(e: unknown): string {
-  const err = e as { status?: number; code?: string; message?: string };
+  const err = e as { status?: number; code?: string; message?: string; details?: unknown };
   if (err?.code === 'network') return t('network');
-  if (err?.status === 403) return `${t('forbidden')} (${err.message})`;
+  if (err && typeof err === 'object' && typeof err.code === 'string' && typeof err.status === 'number') {
+    return errorMessage(err as ApiError);
+  }
   if (err?.status && err.status >= 500) return t('server_error');
-  return err?.message ?? String(e);
+  // Not an answer of the API (a script error): its message only in English.
+  return lang.value === 'zh' ? reasonText('') : (err?.message ?? String(e));
 }
 
 export const fmt = {

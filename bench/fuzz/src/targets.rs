@@ -232,7 +232,7 @@ fn phone(s: &str) -> String {
     assert_eq!(masked.chars().count(), s.chars().count());
     match parse_value(Ty::Phone, s) {
         Ok(v) => format!("phone {}", bucket(v.len() / 5)),
-        Err(e) => shape_of(&e, s),
+        Err(e) => format!("{} {}", e.code, shape_of(&e.text, s)),
     }
 }
 
@@ -268,7 +268,7 @@ fn cells(input: &[u8]) -> String {
         let ty = types[input.len() % types.len()];
         match parse_value(ty, &s) {
             Ok(_) => format!("{} ok", ty.sql()),
-            Err(e) => format!("{} {}", ty.sql(), shape_of(&e, &s)),
+            Err(e) => format!("{} {} {}", ty.sql(), e.code, shape_of(&e.text, &s)),
         }
     });
     let _ = values::parse_decimal(&s);

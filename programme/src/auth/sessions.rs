@@ -149,7 +149,7 @@ struct CallerRow {
     token_id: Option<i64>,
     /// `last_used_at`/`last_seen_at` is older than a minute: refresh it off the request path.
     stale: bool,
-    /// When the session ends (tokens: never).
+    /// When the session or the token ends (`None`: a token without expiry).
     expires_at: Option<DateTime<Utc>>,
 }
 
@@ -261,8 +261,8 @@ impl Credentials<'_> {
         Ok(row)
     }
 
-    /// The caller of an API token; `None` when it is unknown or revoked, or its account is
-    /// disabled.
+    /// The caller of an API token; `None` when it is unknown, revoked or expired, or its
+    /// account is disabled.
     pub async fn by_token(&self, secret: &str) -> Result<Option<Caller>, sqlx::Error> {
         // Revocation takes effect at once: the cache holds rows only for the current account
         // generation. `last_used_at` is written at most once a minute, off the request path, so
@@ -272,9 +272,10 @@ impl Credentials<'_> {
             .lookup(
                 "SELECT u.id AS user_id, u.username, u.role, u.jurisdiction, NULL::text AS csrf_token, t.id AS token_id,
                         (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale,
-                        NULL::timestamptz AS expires_at
+                        t.expires_at
                  FROM api_tokens t JOIN users u ON u.id = t.user_id
-                 WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT u.disabled",
+                 WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT u.disabled
+                   AND (t.expires_at IS NULL OR t.expires_at > now())",
                 &digest,
             )
             .await?;
@@ -532,7 +533,12 @@ pub async fn change_password(
     )
     .await
     .map_err(|e| match e {
-        Error::InvalidField { message, .. } => Error::invalid_field("new_password", message),
+        Error::InvalidField {
+            code,
+            message,
+            params,
+            ..
+        } => Error::field_refused("new_password", code, params, message),
         other => other,
     })
 }

@@ -2,18 +2,21 @@
 //! counted over what, how a period is read, the target and which way is better. The SQL of each
 //! sits beside this file in `sql/KEY.sql`; the engine (`super`) runs it and aggregates.
 
-/// How the numbers of a period are gathered.
+/// How the numbers of a period are gathered. A range (`2022..2026`) is read as one period over
+/// its whole span, as a year is (docs/INDICATORS.md, "Periods, ranges and relative periods").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PeriodRule {
-    /// Rows dated inside the period.
+    /// Rows dated inside the period (a range: from its first day to its last).
     Span,
-    /// Each month on its own; a quarter or year is the sum of its months' numerators over the
-    /// sum of their denominators, and reports how many months met the target (`rounds`).
+    /// Each month on its own; a quarter, year or range is the sum of its months' numerators over
+    /// the sum of their denominators (never a mean of ratios), and reports how many months met
+    /// the target (`rounds`).
     Monthly,
-    /// The state at the period's last day, over the denominator of the period's year.
+    /// The state at the period's last day, over the denominator of that day's year (a range:
+    /// its last day, the denominator of its last year).
     AtEnd,
-    /// The state at the period's last day, or today while the period runs.
+    /// The state at the period's last day, or today while the period (or range) runs.
     AsOf,
 }
 
@@ -271,8 +274,8 @@ pub const INDICATORS: &[Indicator] = &[
         key: "patients_managed",
         name_zh: "规范管理率",
         name_en: "patients managed on schedule",
-        numerator: "patients with no overdue follow-up and a first visit within a month of albendazole",
-        denominator: "patients under treatment or watch-and-wait",
+        numerator: "followed patients whose next follow-up is not overdue (the one schedule)",
+        denominator: "followed patients: first reports under treatment or watch-and-wait",
         measure: Measure::Proportion,
         period_rule: PeriodRule::AsOf,
         target: None,

@@ -1,5 +1,7 @@
 //! The indicator engine: the programme's indicators ([`defs::INDICATORS`]) for any village,
-//! township or county and any month, quarter or year.
+//! township or county and any month, quarter or year, or any range of them (`2022..2026`): a
+//! [`Period`] is read only by its days and months, so a range is computed as a year is, over
+//! its whole span (monthly indicators as the ratio of the sums over its months).
 //!
 //! Each indicator's SQL returns one row per village (or, for livestock without an origin, per
 //! county) and period: numerator, denominator and extra counts. The engine runs it once for all
@@ -93,6 +95,42 @@ pub struct Cell {
 /// Unit code → one cell per requested period (in order).
 pub type Cells = HashMap<String, Vec<Cell>>;
 
+/// The periods the SQL is run for, and for each requested period the indices of the rows that
+/// add up to it. Monthly indicators are computed on the distinct months of all periods (a
+/// quarter, year or range is the sum of its months); the others on the periods themselves (a
+/// range as one span of days). A month that begins after `as_of` is not counted: the rest of a
+/// running year or range is not yet due (its dogs would count as due with none dosed).
+fn query_plan(
+    rule: PeriodRule,
+    periods: &[Period],
+    as_of: NaiveDate,
+) -> (Vec<Period>, Vec<Vec<usize>>) {
+    if rule == PeriodRule::Monthly {
+        let mut months: Vec<Period> = periods
+            .iter()
+            .flat_map(Period::months)
+            .filter(|m| m.start() <= as_of)
+            .collect();
+        months.sort();
+        months.dedup();
+        let map = periods
+            .iter()
+            .map(|p| {
+                p.months()
+                    .iter()
+                    .filter_map(|m| months.binary_search(m).ok())
+                    .collect()
+            })
+            .collect();
+        (months, map)
+    } else {
+        (
+            periods.to_vec(),
+            (0..periods.len()).map(|i| vec![i]).collect(),
+        )
+    }
+}
+
 /// Runs `def` for the villages inside `area` (a county, township or village) and `periods`, and
 /// adds the rows up by `grouping`.
 pub async fn compute(
@@ -103,28 +141,7 @@ pub async fn compute(
     grouping: &Grouping,
     opts: &Options,
 ) -> Result<Cells, sqlx::Error> {
-    // Monthly indicators are computed on the distinct months of all periods.
-    let (query_periods, months_of): (Vec<Period>, Vec<Vec<usize>>) =
-        if def.period_rule == PeriodRule::Monthly {
-            let mut months: Vec<Period> = periods.iter().flat_map(Period::months).collect();
-            months.sort();
-            months.dedup();
-            let map = periods
-                .iter()
-                .map(|p| {
-                    p.months()
-                        .iter()
-                        .filter_map(|m| months.binary_search(m).ok())
-                        .collect()
-                })
-                .collect();
-            (months, map)
-        } else {
-            (
-                periods.to_vec(),
-                (0..periods.len()).map(|i| vec![i]).collect(),
-            )
-        };
+    let (query_periods, months_of) = query_plan(def.period_rule, periods, opts.as_of);
     if def.rollup {
         rollup::refresh(pool, &query_periods, opts).await?;
     }
@@ -371,6 +388,36 @@ mod tests {
         let pos = defs::find("dog_faecal_positivity").expect("def");
         assert_eq!(status_of(pos, Some(0.05)), "not_met");
         assert_eq!(status_of(pos, Some(0.0499)), "met");
+    }
+
+    #[test]
+    fn a_range_is_computed_on_its_months_or_as_one_span() {
+        let p = |s: &str| Period::parse(s).expect("period");
+        let asked = [p("2022..2026"), p("2026"), p("2025-12..2026-11")];
+        let later = NaiveDate::from_ymd_opt(2030, 1, 1).expect("date");
+        let (months, of) = query_plan(PeriodRule::Monthly, &asked, later);
+        // 2022-01 … 2026-12, each once although three periods hold some of them.
+        assert_eq!(months.len(), 60);
+        assert_eq!(months[0].key(), "2022-01");
+        assert_eq!(months[59].key(), "2026-12");
+        assert_eq!(of[0], (0..60).collect::<Vec<_>>());
+        assert_eq!(of[1], (48..60).collect::<Vec<_>>());
+        assert_eq!(of[2], (47..59).collect::<Vec<_>>());
+        // A range of one part and its single period read the same months.
+        let (m1, of1) = query_plan(PeriodRule::Monthly, &[p("2024..2024")], later);
+        let (m2, of2) = query_plan(PeriodRule::Monthly, &[p("2024")], later);
+        assert_eq!((m1, of1), (m2, of2));
+        // The months of a running year after today are not yet due: 2026 on 15 November is
+        // January to November.
+        let today = NaiveDate::from_ymd_opt(2026, 11, 15).expect("date");
+        let (months, of) = query_plan(PeriodRule::Monthly, &[p("2026")], today);
+        assert_eq!(months.len(), 11);
+        assert_eq!(months[10].key(), "2026-11");
+        assert_eq!(of[0], (0..11).collect::<Vec<_>>());
+        // Other rules run the range as one period: its first day to its last.
+        let (spans, of) = query_plan(PeriodRule::Span, &asked, today);
+        assert_eq!(spans, asked.to_vec());
+        assert_eq!(of, vec![vec![0], vec![1], vec![2]]);
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! line list of cases with their person, village, latest imaging stage and next follow-up
 //! (identifiers masked), and one patient in full with the history of imaging, treatment and
 //! follow-up (every read audited). Only cases inside the caller's jurisdiction are seen.
+//!
+//! The next follow-up and whether it is overdue come from the one schedule, the SQL function
+//! `followup_schedule` (docs/INDICATORS.md, "Follow-up schedule"), as of [`AsOf`].
 
 use echinomap_domain::PlaceCode;
 use echinomap_domain::privacy::{mask_id_number, mask_phone};
@@ -39,6 +42,15 @@ struct CaseRow {
     phone: Option<String>,
     latest_stage: Option<String>,
     next_followup_due: Option<chrono::NaiveDate>,
+    followup_overdue: bool,
+}
+
+/// The day a list or record is read as of, and the follow-up grace days
+/// (`config::Programme::today` and `followup_grace_days`).
+#[derive(Debug, Clone, Copy)]
+pub struct AsOf {
+    pub today: chrono::NaiveDate,
+    pub grace_days: i32,
 }
 
 #[derive(Debug, Serialize)]
@@ -86,7 +98,7 @@ impl CaseRow {
             "township_code": self.township_code,
             "latest_stage": self.latest_stage,
             "next_followup_due": self.next_followup_due,
-            "followup_overdue": self.next_followup_due.is_some_and(|d| d < today),
+            "followup_overdue": self.followup_overdue,
             "person": Person {
                 id: self.person_id,
                 name: &self.person_name,
@@ -114,14 +126,25 @@ pub struct Filter {
     pub limit: i64,
 }
 
-/// A page of the line list in `scope`, identifiers masked, and the cursor of the next page.
-/// A unit outside the jurisdiction is refused (403), not answered empty.
+/// A page of the line list.
+#[derive(Debug)]
+pub struct Page {
+    /// The cases of the page, identifiers masked.
+    pub items: Vec<Value>,
+    /// The cursor of the next page.
+    pub next_cursor: Option<i64>,
+    /// Every case the filter selects, on all pages.
+    pub total: i64,
+}
+
+/// A page of the line list in `scope` as of `as_of`. A unit outside the jurisdiction is
+/// refused (403), not answered empty.
 pub async fn list(
     pool: &PgPool,
     scope: &Scope,
     filter: &Filter,
-    today: chrono::NaiveDate,
-) -> Result<(Vec<Value>, Option<i64>), Error> {
+    as_of: AsOf,
+) -> Result<Page, Error> {
     let unit = match &filter.unit {
         None => None,
         Some(code) => {
@@ -135,25 +158,54 @@ pub async fn list(
         }
     };
     let limit = filter.limit;
-    let rows: Vec<CaseRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT_CASES}
-         WHERE c.deleted_at IS NULL
-           AND v.code LIKE $1 || '%'
-           AND ($2::text IS NULL OR v.code LIKE $2 || '%')
-           AND ($3::bigint IS NULL OR c.id > $3)
-           AND (NOT $5 OR EXISTS (SELECT 1 FROM followups f WHERE f.case_id = c.id
-                AND f.visited_on IS NULL AND f.deleted_at IS NULL AND f.due_on < $6))
-         ORDER BY c.id
-         LIMIT $4"
+    // `$1`, `$2` are the schedule's as-of day and grace (cases_select.sql).
+    let filtered = |select: &str, page: &str| {
+        format!(
+            "{select}
+             WHERE c.deleted_at IS NULL
+               AND v.code LIKE $3 || '%'
+               AND ($4::text IS NULL OR v.code LIKE $4 || '%')
+               AND (NOT $5 OR coalesce(followup_overdue(fs.next_due, $1::date, $2::int), false))
+               {page}"
+        )
+    };
+    let rows: Vec<CaseRow> = sqlx::query_as(sqlx::AssertSqlSafe(filtered(
+        SELECT_CASES,
+        "AND ($6::bigint IS NULL OR c.id > $6) ORDER BY c.id LIMIT $7",
     )))
+    .bind(as_of.today)
+    .bind(as_of.grace_days)
     .bind(scope.prefix())
-    .bind(unit)
+    .bind(&unit)
+    .bind(filter.overdue)
     .bind(filter.cursor)
     .bind(limit + 1)
-    .bind(filter.overdue)
-    .bind(today)
     .fetch_all(pool)
     .await?;
+    // The count reads the schedule only when it filters on it: for every case of a county it
+    // is the costly part.
+    let count = if filter.overdue {
+        format!(
+            "SELECT count(*) FROM ({}) selected",
+            filtered(SELECT_CASES, "")
+        )
+    } else {
+        filtered(
+            "SELECT count(*) FROM cases c
+             JOIN people p ON p.id = c.person_id
+             JOIN villages v ON v.id = c.village_id
+             CROSS JOIN (SELECT NULL::date AS next_due) fs",
+            "",
+        )
+    };
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+        .bind(as_of.today)
+        .bind(as_of.grace_days)
+        .bind(scope.prefix())
+        .bind(&unit)
+        .bind(filter.overdue)
+        .fetch_one(pool)
+        .await?;
     let more = rows.len() as i64 > limit;
     let page: Vec<&CaseRow> = rows.iter().take(limit as usize).collect();
     let next_cursor = if more {
@@ -161,25 +213,57 @@ pub async fn list(
     } else {
         None
     };
-    Ok((
-        page.iter().map(|r| r.to_json(false, today)).collect(),
+    Ok(Page {
+        items: page.iter().map(|r| r.to_json(false, as_of.today)).collect(),
         next_cursor,
-    ))
+        total,
+    })
 }
 
-/// One case of the jurisdiction in full, with its imaging, treatments and follow-ups; the
-/// read is audited in its own transaction. Outside the jurisdiction is answered like unknown:
-/// existence is not disclosed.
-pub async fn detail(
-    pool: &PgPool,
-    who: &Who,
-    id: i64,
-    today: chrono::NaiveDate,
-) -> Result<Value, Error> {
+/// Where a followed patient stands on the schedule (`followup_schedule`).
+#[derive(Debug, sqlx::FromRow)]
+struct ScheduleRow {
+    start: chrono::NaiveDate,
+    last_visit: Option<chrono::NaiveDate>,
+    remote: bool,
+    next_due: chrono::NaiveDate,
+    overdue: bool,
+}
+
+impl ScheduleRow {
+    fn to_json(&self, as_of: AsOf) -> Value {
+        let counted_from = match self.last_visit {
+            Some(v) if v >= self.start => "last_visit",
+            _ => "start",
+        };
+        json!({
+            "due_on": self.next_due,
+            "state": if self.overdue { "overdue" } else { "upcoming" },
+            "overdue": self.overdue,
+            "days_overdue": self.overdue.then(|| (as_of.today - self.next_due).num_days()),
+            "days_until": (!self.overdue).then(|| (self.next_due - as_of.today).num_days()),
+            "counted_from": counted_from,
+            "start_on": self.start,
+            "last_visit_on": self.last_visit,
+            "interval_months": if counted_from == "start" { 1 } else if self.remote { 6 } else { 3 },
+            "remote": self.remote,
+            "grace_days": as_of.grace_days,
+            "as_of": as_of.today,
+        })
+    }
+}
+
+/// One case of the jurisdiction in full, with its imaging, treatments, the follow-ups recorded
+/// and `next_followup` (the schedule's next visit due, `null` for a case that is not followed);
+/// the read is audited in its own transaction. Outside the jurisdiction is answered like
+/// unknown: existence is not disclosed.
+pub async fn detail(pool: &PgPool, who: &Who, id: i64, as_of: AsOf) -> Result<Value, Error> {
     let mut tx = pool.begin().await?;
     let row: Option<CaseRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT_CASES} WHERE c.id = $1 AND c.deleted_at IS NULL AND v.code LIKE $2 || '%'"
+        "{SELECT_CASES} WHERE c.id = $3 AND c.deleted_at IS NULL AND v.code LIKE $4 || '%'"
     )))
+    .bind(as_of.today)
+    .bind(as_of.grace_days)
     .bind(id)
     .bind(who.prefix())
     .fetch_optional(&mut *tx)
@@ -197,12 +281,21 @@ pub async fn detail(
                 'procedure', t.procedure) ORDER BY t.started_on)
               FROM treatments t WHERE t.case_id = $1 AND t.deleted_at IS NULL), '[]'::json),
             coalesce((SELECT json_agg(json_build_object('due_on', f.due_on, 'visited_on', f.visited_on, 'outcome', f.outcome,
-                'ultrasound_done', f.ultrasound_done, 'overdue', f.visited_on IS NULL AND f.due_on < $2) ORDER BY f.due_on)
+                'ultrasound_done', f.ultrasound_done) ORDER BY f.due_on)
               FROM followups f WHERE f.case_id = $1 AND f.deleted_at IS NULL), '[]'::json)",
     )
     .bind(id)
-    .bind(today)
     .fetch_one(&mut *tx)
+    .await?;
+    let schedule: Option<ScheduleRow> = sqlx::query_as(
+        "SELECT s.start, s.last_visit, s.remote, s.next_due,
+                followup_overdue(s.next_due, $2, $3) AS overdue
+         FROM followup_schedule($2) s WHERE s.case_id = $1",
+    )
+    .bind(id)
+    .bind(as_of.today)
+    .bind(as_of.grace_days)
+    .fetch_optional(&mut *tx)
     .await?;
     // Every read of a patient record is audited, in the same transaction as the read.
     audit::record(
@@ -218,9 +311,12 @@ pub async fn detail(
     )
     .await?;
     tx.commit().await?;
-    let mut body = row.to_json(true, today);
+    let mut body = row.to_json(true, as_of.today);
     body["imaging"] = history.0;
     body["treatments"] = history.1;
+    // The visits recorded (and visits planned, `visited_on` null); whether the patient is
+    // overdue is the schedule's `next_followup`, not a planned `due_on`.
     body["followups"] = history.2;
+    body["next_followup"] = schedule.map_or(Value::Null, |s| s.to_json(as_of));
     Ok(body)
 }

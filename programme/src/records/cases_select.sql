@@ -1,4 +1,6 @@
--- One case with its person, village, latest imaging stage and next open follow-up.
+-- One case with its person, village, latest imaging stage and its next follow-up due by the one
+-- schedule (`followup_schedule`, migrations/20261208000001): `$1` is the as-of day (today), `$2`
+-- the grace days; the caller's WHERE clause numbers its own parameters from `$3`.
 SELECT c.id,
        c.case_type::text AS case_type,
        c.diagnosis_class::text AS diagnosis_class,
@@ -25,9 +27,11 @@ SELECT c.id,
          WHERE e.case_id = c.id AND e.deleted_at IS NULL
          ORDER BY e.examined_on DESC
          LIMIT 1) AS latest_stage,
-       (SELECT min(f.due_on)
-          FROM followups f
-         WHERE f.case_id = c.id AND f.visited_on IS NULL AND f.deleted_at IS NULL) AS next_followup_due
+       fs.next_due AS next_followup_due,
+       coalesce(followup_overdue(fs.next_due, $1::date, $2::int), false) AS followup_overdue
 FROM cases c
 JOIN people p ON p.id = c.person_id
 JOIN villages v ON v.id = c.village_id
+-- Lateral, so that a page of cases reads the schedule of its own cases only.
+LEFT JOIN LATERAL (SELECT s.next_due FROM followup_schedule($1::date) s WHERE s.case_id = c.id) fs
+    ON true

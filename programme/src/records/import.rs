@@ -172,10 +172,13 @@ impl Who {
         if matches!(spec.village, spec::Village::None)
             && !matches!(self.scope, None | Some(PlaceCode::County(_)))
         {
-            return Err(crate::error::Error::forbidden(format!(
-                "{}属于全县，只有县级账号可以修改 / {} belong to the whole county: only accounts of the county write them",
-                spec.name_zh, spec.name
-            )));
+            return Err(crate::error::Error::forbidden_because(
+                "county_register",
+                format!(
+                    "{}属于全县，只有县级账号可以修改 / {} belong to the whole county: only accounts of the county write them",
+                    spec.name_zh, spec.name
+                ),
+            ));
         }
         Ok(())
     }
@@ -828,13 +831,13 @@ mod tests {
     fn row_error(row: usize) -> BTreeMap<usize, Vec<RowError>> {
         BTreeMap::from([(
             row,
-            vec![RowError {
+            vec![RowError::new(
                 row,
-                column: None,
-                field: None,
-                value: None,
-                reason: "bad".to_owned(),
-            }],
+                None,
+                None,
+                None,
+                parse::Reason::plain("required", "bad"),
+            )],
         )])
     }
 

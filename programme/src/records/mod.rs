@@ -7,9 +7,12 @@
 
 pub mod cases;
 pub mod import;
+pub mod labels;
 pub mod one;
 pub mod parse;
 pub mod read;
+pub mod round;
+pub mod schema;
 pub mod spec;
 pub mod templates;
 mod villages;

@@ -144,8 +144,10 @@ fn body_row(spec: &RegisterSpec, body: &Value) -> Result<BodyRow, Error> {
             if links {
                 known.extend(LINK_FIELDS);
             }
-            return Err(Error::invalid_field(
+            return Err(Error::field_refused(
                 k,
+                "unknown_field",
+                json!({ "register": spec.name, "known": known }),
                 format!(
                     "{} has no field {k:?}; its fields are {}",
                     spec.name,
@@ -159,8 +161,10 @@ fn body_row(spec: &RegisterSpec, body: &Value) -> Result<BodyRow, Error> {
             Value::Bool(b) => b.to_string(),
             Value::Number(n) => n.to_string(),
             _ => {
-                return Err(Error::invalid_field(
+                return Err(Error::field_refused(
                     k,
+                    "bad_json_value",
+                    json!({}),
                     format!("{k} must be a string, number, boolean or null"),
                 ));
             }
@@ -173,8 +177,9 @@ fn body_row(spec: &RegisterSpec, body: &Value) -> Result<BodyRow, Error> {
 }
 
 /// The record refused by the parser or the writer: a 409 when its natural key exists, else a
-/// 422 naming the first field and listing every row error.
-fn refused(errors: Vec<RowError>) -> Error {
+/// 422 naming the first field and listing every row error (also the deworming round's,
+/// [`super::round`]).
+pub(crate) fn refused(errors: Vec<RowError>) -> Error {
     let first = errors.first();
     let message = first.map_or_else(
         || "the record was refused".to_owned(),
@@ -183,13 +188,14 @@ fn refused(errors: Vec<RowError>) -> Error {
             None => e.reason.clone(),
         },
     );
-    let conflict = errors
-        .iter()
-        .any(|e| e.reason.contains("same natural key exists"));
-    if conflict {
-        return Error::Conflict {
+    if let Some(dup) = errors.iter().find(|e| e.code == "duplicate") {
+        // The client shows it at the key's (first) field and may open the record that exists.
+        let mut details = dup.params.clone();
+        details["field"] = details["fields"].get(0).cloned().unwrap_or(Value::Null);
+        return Error::ConflictWith {
             code: "duplicate_record",
             message,
+            details,
         };
     }
     Error::InvalidRecord {
@@ -275,8 +281,10 @@ pub async fn save(
     if matches!(target, Target::Id(_))
         && let Some(f) = fields.iter().flatten().find(|f| spec.is_person_field(f))
     {
-        return Err(Error::invalid_field(
+        return Err(Error::field_refused(
             f,
+            "person_field",
+            json!({ "register": "people" }),
             "person fields are changed at /api/people/{id}, not on the case",
         ));
     }

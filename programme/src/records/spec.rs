@@ -182,12 +182,56 @@ pub struct PersonLink {
     pub named_by: &'static str,
 }
 
-/// A rule across fields of one row, checked in Rust: `(field, message, holds)`.
-pub type Check = (
-    &'static str,
-    &'static str,
-    fn(&dyn Fn(&str) -> Option<String>) -> bool,
-);
+/// Whether a row keeps a rule, given `get`, which gives a field's parsed value.
+pub type Rule = fn(&dyn Fn(&str) -> Option<String>) -> bool;
+
+/// A rule across fields of one row, checked in Rust.
+#[derive(Debug, Clone, Copy)]
+pub struct Check {
+    /// The field the refusal is shown at.
+    pub field: &'static str,
+    /// The reason code (`records::parse::ALL_CODES`): general codes take the fields they name
+    /// as parameters (`date_order {first, second}`).
+    pub code: &'static str,
+    /// The code's parameters, a JSON object.
+    pub params: &'static str,
+    /// The English sentence, for files and the command line.
+    pub message: &'static str,
+    /// Whether a row keeps the rule.
+    pub holds: Rule,
+}
+
+/// `first` must not come after `second` (`ends_after`).
+const fn date_order(
+    first_then_second: &'static str,
+    message: &'static str,
+    holds: Rule,
+    field: &'static str,
+) -> Check {
+    Check {
+        field,
+        code: "date_order",
+        params: first_then_second,
+        message,
+        holds,
+    }
+}
+
+/// `part` cannot exceed `whole` (`not_more`).
+const fn no_more(
+    part_and_whole: &'static str,
+    message: &'static str,
+    holds: Rule,
+    field: &'static str,
+) -> Check {
+    Check {
+        field,
+        code: "not_more",
+        params: part_and_whole,
+        message,
+        holds,
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct RegisterSpec {
@@ -330,23 +374,33 @@ const HOUSEHOLD_BY_NO: Reference = Reference {
     what: "household with number",
     join: Some(("households", "household_no")),
 };
-/// A case by its NNDRS report id, else the latest case of the person with that ID number, else of
-/// the person with that name and birth date.
+/// A case by its id (a form opened from the patient's record), else by its NNDRS report id, else
+/// the latest case of the person with that ID number, else of the person with that name and
+/// birth date. Every branch reads only the writer's cases (`write::scoped`).
 const CASE_REF: Reference = Reference {
     column: "case_id",
     sql: "coalesce(
-        (SELECT x.id FROM cases x WHERE x.nndrs_id = s.nndrs_id),
+        (SELECT x.id FROM cases x WHERE x.id = s.case_id_key AND x.deleted_at IS NULL),
+        (SELECT x.id FROM cases x WHERE s.case_id_key IS NULL AND x.nndrs_id = s.nndrs_id),
         (SELECT x.id FROM cases x JOIN people p ON p.id = x.person_id
-          WHERE s.nndrs_id IS NULL AND p.id_number = s.id_number ORDER BY x.reported_on DESC, x.id DESC LIMIT 1),
+          WHERE s.case_id_key IS NULL AND s.nndrs_id IS NULL AND p.id_number = s.id_number ORDER BY x.reported_on DESC, x.id DESC LIMIT 1),
         (SELECT x.id FROM cases x JOIN people p ON p.id = x.person_id
-          WHERE s.nndrs_id IS NULL AND s.id_number IS NULL AND p.name = s.name AND p.birth_date = s.birth_date
+          WHERE s.case_id_key IS NULL AND s.nndrs_id IS NULL AND s.id_number IS NULL AND p.name = s.name AND p.birth_date = s.birth_date
           ORDER BY x.reported_on DESC, x.id DESC LIMIT 1))",
-    fields: &["nndrs_id", "id_number", "name"],
+    // `case_id` last: a sheet names its cases by the others, and an unknown one is named by them.
+    fields: &["nndrs_id", "id_number", "name", "case_id"],
     required: true,
-    what: "case with NNDRS id, ID number or name and birth date",
+    what: "case with id, NNDRS id, ID number or name and birth date",
     join: None,
 };
-const CASE_FIELDS_FOR_REF: [Field; 4] = [
+const CASE_FIELDS_FOR_REF: [Field; 5] = [
+    key_only(f(
+        "case_id",
+        Ty::Int {
+            min: 1,
+            max: 1_000_000_000_000,
+        },
+    )),
     key_only(f("nndrs_id", TEXT)),
     key_only(f("id_number", Ty::IdNumber)),
     key_only(f("name", TEXT)),
@@ -443,20 +497,28 @@ pub const SPECS: &[RegisterSpec] = &[
         date_column: Some("registered_on"),
         status_column: Some("status"),
         search: &["tag"],
-        extra_json: "jsonb_build_object('dog_tag', t.tag, 'household_no', (SELECT x.household_no FROM households x WHERE x.id = t.household_id))",
+        // The owner (the household head: only for roles with case rows, `personal_fields`) and
+        // the latest dose, which the desk's lists and the deworming round show.
+        extra_json: "jsonb_build_object('dog_tag', t.tag, 'household_no', (SELECT x.household_no FROM households x WHERE x.id = t.household_id),
+            'owner', (SELECT x.head_name FROM households x WHERE x.id = t.household_id),
+            'last_dosed_on', (SELECT max(x.dosed_on) FROM dewormings x WHERE x.dog_id = t.id AND x.deleted_at IS NULL))",
         checks: &[
-            (
-                "status_on",
-                "a dog that is no longer alive needs status_on (since when)",
-                |g| g("status").is_none_or(|s| s == "alive") || g("status_on").is_some(),
-            ),
-            (
-                "status_on",
+            Check {
+                field: "status_on",
+                code: "dog_status_on",
+                params: "{}",
+                message: "a dog that is no longer alive needs status_on (since when)",
+                holds: |g| g("status").is_none_or(|s| s == "alive") || g("status_on").is_some(),
+            },
+            date_order(
+                r#"{"first": "registered_on", "second": "status_on"}"#,
                 "status_on cannot be before registered_on",
                 |g| ends_after(g, "registered_on", "status_on"),
+                "status_on",
             ),
         ],
         shared_key: Some(("dog_tag", "tag")),
+        personal_fields: &["owner"],
         ..BASE
     },
     RegisterSpec {
@@ -528,9 +590,12 @@ pub const SPECS: &[RegisterSpec] = &[
         status_column: Some("result"),
         search: &["sample_id"],
         extra_json: "jsonb_build_object('dog_tag', (SELECT x.tag FROM dogs x WHERE x.id = t.dog_id))",
-        checks: &[("tested_on", "tested_on cannot be before sampled_on", |g| {
-            ends_after(g, "sampled_on", "tested_on")
-        })],
+        checks: &[date_order(
+            r#"{"first": "sampled_on", "second": "tested_on"}"#,
+            "tested_on cannot be before sampled_on",
+            |g| ends_after(g, "sampled_on", "tested_on"),
+            "tested_on",
+        )],
         shared_key: Some(("sample_id", "sample_id")),
         ..BASE
     },
@@ -626,9 +691,12 @@ pub const SPECS: &[RegisterSpec] = &[
         date_column: Some("inspected_on"),
         status_column: Some("species"),
         extra_json: "jsonb_build_object('point_code', (SELECT x.code FROM slaughter_points x WHERE x.id = t.point_id))",
-        checks: &[("infected", "infected cannot exceed slaughtered", |g| {
-            not_more(g, "infected", "slaughtered")
-        })],
+        checks: &[no_more(
+            r#"{"part": "infected", "whole": "slaughtered"}"#,
+            "infected cannot exceed slaughtered",
+            |g| not_more(g, "infected", "slaughtered"),
+            "infected",
+        )],
         ..BASE
     },
     RegisterSpec {
@@ -649,9 +717,12 @@ pub const SPECS: &[RegisterSpec] = &[
         keys: &["t.name = q.name"],
         date_column: Some("starts_on"),
         search: &["name"],
-        checks: &[("ends_on", "ends_on cannot be before starts_on", |g| {
-            ends_after(g, "starts_on", "ends_on")
-        })],
+        checks: &[date_order(
+            r#"{"first": "starts_on", "second": "ends_on"}"#,
+            "ends_on cannot be before starts_on",
+            |g| ends_after(g, "starts_on", "ends_on"),
+            "ends_on",
+        )],
         ..BASE
     },
     RegisterSpec {
@@ -727,12 +798,18 @@ pub const SPECS: &[RegisterSpec] = &[
         point: Point::Required,
         date_column: Some("surveyed_on"),
         checks: &[
-            ("dissected", "dissected cannot exceed trapped", |g| {
-                not_more(g, "dissected", "trapped")
-            }),
-            ("infected", "infected cannot exceed dissected", |g| {
-                not_more(g, "infected", "dissected")
-            }),
+            no_more(
+                r#"{"part": "dissected", "whole": "trapped"}"#,
+                "dissected cannot exceed trapped",
+                |g| not_more(g, "dissected", "trapped"),
+                "dissected",
+            ),
+            no_more(
+                r#"{"part": "infected", "whole": "dissected"}"#,
+                "infected cannot exceed dissected",
+                |g| not_more(g, "infected", "dissected"),
+                "infected",
+            ),
         ],
         ..BASE
     },
@@ -788,21 +865,27 @@ pub const SPECS: &[RegisterSpec] = &[
         search: &["nndrs_id"],
         personal: true,
         checks: &[
-            (
-                "diagnosed_on",
+            date_order(
+                r#"{"first": "onset_on", "second": "diagnosed_on"}"#,
                 "diagnosed_on cannot be before onset_on",
                 |g| ends_after(g, "onset_on", "diagnosed_on"),
+                "diagnosed_on",
             ),
-            (
-                "reported_on",
+            date_order(
+                r#"{"first": "diagnosed_on", "second": "reported_on"}"#,
                 "reported_on cannot be before diagnosed_on",
                 |g| ends_after(g, "diagnosed_on", "reported_on"),
+                "reported_on",
             ),
-            (
-                "birth_date",
-                "a person without an ID number needs sex and birth_date",
-                |g| g("id_number").is_some() || (g("birth_date").is_some() && g("sex").is_some()),
-            ),
+            Check {
+                field: "birth_date",
+                code: "person_sex_birth_date",
+                params: "{}",
+                message: "a person without an ID number needs sex and birth_date",
+                holds: |g| {
+                    g("id_number").is_some() || (g("birth_date").is_some() && g("sex").is_some())
+                },
+            },
         ],
         person: Some(PersonLink {
             register: "people",
@@ -831,6 +914,7 @@ pub const SPECS: &[RegisterSpec] = &[
             CASE_FIELDS_FOR_REF[1],
             CASE_FIELDS_FOR_REF[2],
             CASE_FIELDS_FOR_REF[3],
+            CASE_FIELDS_FOR_REF[4],
             req(f("examined_on", DATE)),
             default(f("modality", en(&enums::IMAGING_MODALITY)), "'ultrasound'"),
             f("ce_stage", en(&enums::CE_STAGE)),
@@ -847,17 +931,19 @@ pub const SPECS: &[RegisterSpec] = &[
         ],
         date_column: Some("examined_on"),
         personal: true,
-        checks: &[(
-            "ce_stage",
-            "give either ce_stage (CE) or all of pnm_p, pnm_n, pnm_m (AE), not both",
-            |g| {
+        checks: &[Check {
+            field: "ce_stage",
+            code: "stage_ce_or_pnm",
+            params: "{}",
+            message: "give either ce_stage (CE) or all of pnm_p, pnm_n, pnm_m (AE), not both",
+            holds: |g| {
                 let pnm = [g("pnm_p"), g("pnm_n"), g("pnm_m")];
                 match g("ce_stage") {
                     Some(_) => pnm.iter().all(Option::is_none),
                     None => pnm.iter().all(Option::is_some),
                 }
             },
-        )],
+        }],
         ..BASE
     },
     RegisterSpec {
@@ -871,6 +957,7 @@ pub const SPECS: &[RegisterSpec] = &[
             CASE_FIELDS_FOR_REF[1],
             CASE_FIELDS_FOR_REF[2],
             CASE_FIELDS_FOR_REF[3],
+            CASE_FIELDS_FOR_REF[4],
             req(f("kind", en(&enums::TREATMENT_KIND))),
             req(f("started_on", DATE)),
             f("ended_on", DATE),
@@ -900,17 +987,28 @@ pub const SPECS: &[RegisterSpec] = &[
         status_column: Some("kind"),
         personal: true,
         checks: &[
-            ("ended_on", "ended_on cannot be before started_on", |g| {
-                ends_after(g, "started_on", "ended_on")
-            }),
-            ("dose_mg_per_kg", "albendazole needs dose_mg_per_kg", |g| {
-                g("kind").as_deref() != Some("albendazole") || g("dose_mg_per_kg").is_some()
-            }),
-            (
-                "hospital",
-                "surgery and percutaneous treatment need the hospital",
-                |g| g("kind").is_none_or(|k| k == "albendazole") || g("hospital").is_some(),
+            date_order(
+                r#"{"first": "started_on", "second": "ended_on"}"#,
+                "ended_on cannot be before started_on",
+                |g| ends_after(g, "started_on", "ended_on"),
+                "ended_on",
             ),
+            Check {
+                field: "dose_mg_per_kg",
+                code: "needs",
+                params: r#"{"field": "dose_mg_per_kg", "if_field": "kind", "if_values": ["albendazole"], "type": "treatment_kind"}"#,
+                message: "albendazole needs dose_mg_per_kg",
+                holds: |g| {
+                    g("kind").as_deref() != Some("albendazole") || g("dose_mg_per_kg").is_some()
+                },
+            },
+            Check {
+                field: "hospital",
+                code: "needs",
+                params: r#"{"field": "hospital", "if_field": "kind", "if_values": ["surgery", "percutaneous"], "type": "treatment_kind"}"#,
+                message: "surgery and percutaneous treatment need the hospital",
+                holds: |g| g("kind").is_none_or(|k| k == "albendazole") || g("hospital").is_some(),
+            },
         ],
         ..BASE
     },
@@ -927,6 +1025,7 @@ pub const SPECS: &[RegisterSpec] = &[
             CASE_FIELDS_FOR_REF[1],
             CASE_FIELDS_FOR_REF[2],
             CASE_FIELDS_FOR_REF[3],
+            CASE_FIELDS_FOR_REF[4],
             req(f("due_on", DATE)),
             f("visited_on", DATE),
             f("outcome", en(&enums::FOLLOWUP_OUTCOME)),
@@ -940,11 +1039,13 @@ pub const SPECS: &[RegisterSpec] = &[
         date_column: Some("due_on"),
         status_column: Some("outcome"),
         personal: true,
-        checks: &[(
-            "outcome",
-            "a visit (visited_on) and its outcome go together: give both or neither",
-            |g| g("visited_on").is_some() == g("outcome").is_some(),
-        )],
+        checks: &[Check {
+            field: "outcome",
+            code: "together",
+            params: r#"{"fields": ["visited_on", "outcome"]}"#,
+            message: "a visit (visited_on) and its outcome go together: give both or neither",
+            holds: |g| g("visited_on").is_some() == g("outcome").is_some(),
+        }],
         ..BASE
     },
     RegisterSpec {
@@ -969,9 +1070,12 @@ pub const SPECS: &[RegisterSpec] = &[
         ],
         date_column: Some("screened_on"),
         status_column: Some("target_group"),
-        checks: &[("positives", "positives cannot exceed screened", |g| {
-            not_more(g, "positives", "screened")
-        })],
+        checks: &[no_more(
+            r#"{"part": "positives", "whole": "screened"}"#,
+            "positives cannot exceed screened",
+            |g| not_more(g, "positives", "screened"),
+            "positives",
+        )],
         ..BASE
     },
     RegisterSpec {
@@ -994,9 +1098,12 @@ pub const SPECS: &[RegisterSpec] = &[
             column: "village_id",
         },
         date_column: Some("held_on"),
-        checks: &[("aware", "aware cannot exceed respondents", |g| {
-            not_more(g, "aware", "respondents")
-        })],
+        checks: &[no_more(
+            r#"{"part": "aware", "whole": "respondents"}"#,
+            "aware cannot exceed respondents",
+            |g| not_more(g, "aware", "respondents"),
+            "aware",
+        )],
         ..BASE
     },
     RegisterSpec {
@@ -1065,22 +1172,30 @@ pub const SPECS: &[RegisterSpec] = &[
         status_column: Some("kind"),
         extra_json: "jsonb_build_object('item_code', (SELECT x.code FROM stock_items x WHERE x.id = t.item_id))",
         checks: &[
-            (
-                "village",
-                "an issue names the village that receives it",
-                |g| {
+            Check {
+                field: "village",
+                code: "issue_needs_village",
+                params: "{}",
+                message: "an issue names the village that receives it",
+                holds: |g| {
                     g("movement_kind").as_deref() != Some("issue")
                         || g("village_code").is_some()
                         || g("village").is_some()
                         || g("lon").is_some()
                 },
-            ),
-            ("quantity", "only an adjustment may be negative", |g| {
-                g("movement_kind").as_deref() == Some("adjustment")
-                    || g("quantity")
-                        .and_then(|q| q.parse::<i64>().ok())
-                        .is_none_or(|q| q >= 0)
-            }),
+            },
+            Check {
+                field: "quantity",
+                code: "only_adjustment_negative",
+                params: "{}",
+                message: "only an adjustment may be negative",
+                holds: |g| {
+                    g("movement_kind").as_deref() == Some("adjustment")
+                        || g("quantity")
+                            .and_then(|q| q.parse::<i64>().ok())
+                            .is_none_or(|q| q >= 0)
+                },
+            },
         ],
         ..BASE
     },
@@ -1112,5 +1227,21 @@ mod tests {
             }
         }
         assert!(!by_name("people").expect("people").is_person_field("name"));
+    }
+
+    #[test]
+    fn every_check_has_object_params_naming_fields_of_its_register() {
+        for spec in SPECS {
+            for check in spec.checks {
+                let params: serde_json::Value =
+                    serde_json::from_str(check.params).expect("params are JSON");
+                let params = params.as_object().expect("params are an object");
+                for key in ["first", "second", "part", "whole", "field", "if_field"] {
+                    if let Some(name) = params.get(key).and_then(|v| v.as_str()) {
+                        assert!(spec.field(name).is_some(), "{}: {name}", spec.name);
+                    }
+                }
+            }
+        }
     }
 }

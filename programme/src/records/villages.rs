@@ -13,9 +13,10 @@ use std::sync::atomic::Ordering;
 use echinomap_domain::VillageCode;
 use echinomap_geodata::gcj02::LonLat;
 use echinomap_geodata::import::values;
+use serde_json::json;
 
 use super::import::{self, Counts, Failure, Progress, Report, Request, Sheet, Who};
-use super::parse::RowError;
+use super::parse::{Reason, RowError};
 
 struct Row {
     row: usize,
@@ -55,14 +56,14 @@ pub(super) async fn run(
                 .filter(|s| !s.is_empty())
         };
         let mut errs = Vec::new();
-        let mut e = |c: Option<usize>, field: &str, value: Option<&str>, reason: String| {
-            errs.push(RowError {
-                row: r.number,
-                column: c.and_then(|c| table.headers.get(c).cloned()),
-                field: Some(field.to_owned()),
-                value: value.map(str::to_owned),
-                reason,
-            });
+        let mut e = |c: Option<usize>, field: &str, value: Option<&str>, why: Reason| {
+            errs.push(RowError::new(
+                r.number,
+                c.and_then(|c| table.headers.get(c).cloned()),
+                Some(field),
+                value.map(str::to_owned),
+                why,
+            ));
         };
         let code = match cell(c_code).map(VillageCode::parse) {
             Some(Ok(code)) => match who
@@ -72,17 +73,23 @@ pub(super) async fn run(
             {
                 None => Some(code.as_str().to_owned()),
                 Some(scope) => {
-                    e(
-                        c_code,
-                        "village_code",
-                        Some(code.as_str()),
-                        format!("outside your jurisdiction {scope}"),
-                    );
+                    let mut why = Reason::outside_jurisdiction(code.as_str(), scope);
+                    why.text = format!("outside your jurisdiction {scope}");
+                    e(c_code, "village_code", Some(code.as_str()), why);
                     None
                 }
             },
             Some(Err(err)) => {
-                e(c_code, "village_code", cell(c_code), err.to_string());
+                e(
+                    c_code,
+                    "village_code",
+                    cell(c_code),
+                    Reason::new(
+                        "bad_code",
+                        json!({ "value": cell(c_code), "digits": VillageCode::DIGITS }),
+                        err.to_string(),
+                    ),
+                );
                 None
             }
             None => {
@@ -90,7 +97,7 @@ pub(super) async fn run(
                     c_code,
                     "village_code",
                     None,
-                    "village_code is required".to_owned(),
+                    Reason::plain("required", "village_code is required"),
                 );
                 None
             }
@@ -102,33 +109,65 @@ pub(super) async fn run(
                         let p = req.crs.to_wgs84(p);
                         echinomap_geodata::gazetteer::h3_cells(p.into())
                             .map(|h| (p.lon(), p.lat(), h))
-                            .map_err(|err| e(c_lon, "lon", Some(x), err.to_string()))
+                            .map_err(|err| {
+                                let why = Reason::new(
+                                    "bad_coordinate",
+                                    json!({ "axis": "lon", "min": -180, "max": 180 }),
+                                    err.to_string(),
+                                );
+                                e(c_lon, "lon", Some(x), why)
+                            })
                             .ok()
                     }
                     Err(err) => {
-                        e(c_lon, "lon", Some(x), err.to_string());
+                        e(c_lon, "lon", Some(x), Reason::coordinate(&err));
                         None
                     }
                 },
                 (Err(err), _) => {
-                    e(c_lon, "lon", Some(x), err.to_string());
+                    e(
+                        c_lon,
+                        "lon",
+                        Some(x),
+                        Reason::plain("not_a_number", err.to_string()),
+                    );
                     None
                 }
                 (_, Err(err)) => {
-                    e(c_lat, "lat", Some(y), err.to_string());
+                    e(
+                        c_lat,
+                        "lat",
+                        Some(y),
+                        Reason::plain("not_a_number", err.to_string()),
+                    );
                     None
                 }
             },
             (None, None) => None,
             (x, y) => {
-                e(c_lon, "lon", x.or(y), "give both lon and lat".to_owned());
+                let code = if x.is_some() {
+                    "lon_without_lat"
+                } else {
+                    "lat_without_lon"
+                };
+                e(
+                    c_lon,
+                    "lon",
+                    x.or(y),
+                    Reason::plain(code, "give both lon and lat"),
+                );
                 None
             }
         };
         let remote = match cell(c_remote).map(values::parse_bool) {
             Some(Ok(b)) => Some(b),
             Some(Err(err)) => {
-                e(c_remote, "remote", cell(c_remote), err.to_string());
+                e(
+                    c_remote,
+                    "remote",
+                    cell(c_remote),
+                    Reason::plain("bad_bool", err.to_string()),
+                );
                 None
             }
             None => None,
@@ -197,28 +236,35 @@ pub(super) async fn run(
                 if exists.is_some() {
                     counts.unchanged += 1;
                 } else {
-                    errors.entry(r.row).or_default().push(RowError {
-                        row: r.row,
-                        column: c_code.and_then(|c| table.headers.get(c).cloned()),
-                        field: Some("village_code".into()),
-                        value: Some(r.code.clone()),
-                        reason: format!(
-                            "no village has code {}; villages come from the gazetteer",
-                            r.code
+                    errors.entry(r.row).or_default().push(RowError::new(
+                        r.row,
+                        c_code.and_then(|c| table.headers.get(c).cloned()),
+                        Some("village_code"),
+                        Some(r.code.clone()),
+                        Reason::new(
+                            "village_not_found",
+                            json!({ "code": r.code }),
+                            format!(
+                                "no village has code {}; villages come from the gazetteer",
+                                r.code
+                            ),
                         ),
-                    });
+                    ));
                 }
             }
             Err(sqlx::Error::Database(db)) => {
                 // A boundary that is not GeoJSON (or not a polygon).
                 row_tx.rollback().await?;
-                errors.entry(r.row).or_default().push(RowError {
-                    row: r.row,
-                    column: c_geom.and_then(|c| table.headers.get(c).cloned()),
-                    field: Some("geometry".into()),
-                    value: r.boundary.clone(),
-                    reason: format!("not a GeoJSON polygon: {}", db.message()),
-                });
+                errors.entry(r.row).or_default().push(RowError::new(
+                    r.row,
+                    c_geom.and_then(|c| table.headers.get(c).cloned()),
+                    Some("geometry"),
+                    r.boundary.clone(),
+                    Reason::plain(
+                        "bad_geometry",
+                        format!("not a GeoJSON polygon: {}", db.message()),
+                    ),
+                ));
             }
             Err(e) => return Err(e.into()),
         }

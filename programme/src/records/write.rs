@@ -6,10 +6,11 @@
 use std::fmt::Write as _;
 
 use echinomap_domain::PlaceCode;
+use serde_json::json;
 use sqlx::PgConnection;
 
-use super::parse::{RowError, Staged};
-use super::spec::{Point, RegisterSpec, Village};
+use super::parse::{Reason, RowError, Staged};
+use super::spec::{Point, Reference, RegisterSpec, Village};
 
 /// What the batch may do with records that already exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,11 +58,23 @@ fn copy_escape(out: &mut String, v: &str) {
     }
 }
 
+/// The staging column of a field: its name, or `{name}_key` for a key field named like the
+/// column its reference fills (`case_id`, the case a form names by id: the staged key and the
+/// resolved reference are different columns of the staged row; the reference's SQL reads
+/// `s.case_id_key`).
+pub(crate) fn staged_name(spec: &RegisterSpec, field: &str) -> String {
+    if spec.refs.iter().any(|r| r.column == field) {
+        format!("{field}_key")
+    } else {
+        field.to_owned()
+    }
+}
+
 /// The staging table's value columns, in order.
 fn staging_columns(spec: &RegisterSpec) -> Vec<(String, &'static str)> {
     let mut cols: Vec<(String, &'static str)> = vec![("row_no".into(), "integer")];
     for f in spec.fields {
-        cols.push((f.name.to_owned(), f.ty.sql()));
+        cols.push((staged_name(spec, f.name), f.ty.sql()));
     }
     cols.extend([
         ("link_village_code".into(), "text"),
@@ -168,13 +181,42 @@ fn audit_json(spec: &RegisterSpec, alias: &str) -> String {
     sql
 }
 
-fn err(row: usize, field: Option<&str>, value: Option<String>, reason: String) -> RowError {
-    RowError {
-        row,
-        column: field.map(str::to_owned),
-        field: field.map(str::to_owned),
-        value,
-        reason,
+fn err(row: usize, field: Option<&str>, value: Option<String>, why: Reason) -> RowError {
+    RowError::new(row, field.map(str::to_owned), field, value, why)
+}
+
+/// The fields of the register's first natural key (`dog_tag` of `t.tag = q.dog_tag`), for the
+/// client to show a duplicate at.
+fn key_fields(spec: &RegisterSpec) -> Vec<&'static str> {
+    let Some(key) = spec.keys.first() else {
+        return Vec::new();
+    };
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    spec.fields
+        .iter()
+        .map(|f| f.name)
+        .filter(|name| {
+            [format!("q.{name}"), format!("q.\"{name}\"")]
+                .iter()
+                .any(|pat| {
+                    key.match_indices(pat.as_str())
+                        .any(|(i, _)| key.as_bytes().get(i + pat.len()).is_none_or(|&b| !ident(b)))
+                })
+        })
+        .collect()
+}
+
+/// The register a reference points into (`dogs`), named in its error: the table its join or
+/// its SQL reads (a case line's person is in `people`).
+fn referenced(r: &Reference) -> &'static str {
+    let table = r.join.map(|(t, _)| t).or_else(|| {
+        let from = r.sql.find("FROM ")? + "FROM ".len();
+        r.sql[from..].split_whitespace().next()
+    });
+    match table {
+        Some("import_people") => "people",
+        Some(t) => t,
+        None => r.column,
     }
 }
 
@@ -282,34 +324,48 @@ async fn check(
 ) -> Result<Vec<RowError>, sqlx::Error> {
     let mut errors = Vec::new();
     for r in spec.refs {
-        let field = r.fields[0];
-        let given = r
-            .fields
-            .iter()
-            .filter_map(|f| spec.fields.iter().position(|x| x.name == *f))
-            .any(|i| present.fields[i]);
+        // The refusal names the first key the batch gives (a form's `case_id`, a sheet's NNDRS
+        // id), the first declared when it gives none.
+        let is_given = |f: &&str| {
+            spec.fields
+                .iter()
+                .position(|x| x.name == *f)
+                .is_some_and(|i| present.fields[i])
+        };
+        let given = r.fields.iter().any(is_given);
         if !given {
             continue;
         }
+        let field = *r
+            .fields
+            .iter()
+            .find(|f| is_given(f))
+            .unwrap_or(&r.fields[0]);
         let rows: Vec<(i32, Option<String>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT row_no, \"{field}\"::text FROM import_q
+            "SELECT row_no, \"{}\"::text FROM import_q
              WHERE \"{}\" IS NULL AND ({}) ORDER BY row_no",
+            staged_name(spec, field),
             r.column,
             r.fields
                 .iter()
                 .filter(|f| spec.field(f).is_some())
-                .map(|f| format!("\"{f}\" IS NOT NULL"))
+                .map(|f| format!("\"{}\" IS NOT NULL", staged_name(spec, f)))
                 .collect::<Vec<_>>()
                 .join(" OR ")
         )))
         .fetch_all(&mut *conn)
         .await?;
         for (row, value) in rows {
-            let reason = match &value {
+            let text = match &value {
                 Some(v) => format!("no {} {v:?}", r.what),
                 None => format!("no {} given", r.what),
             };
-            errors.push(err(row as usize, Some(field), value, reason));
+            let why = Reason::new(
+                "reference_not_found",
+                json!({ "what": referenced(r), "key": field, "value": value }),
+                text,
+            );
+            errors.push(err(row as usize, Some(field), value, why));
         }
     }
     if let Village::Linked { required: true, .. } | Village::ViaCase = spec.village {
@@ -325,8 +381,7 @@ async fn check(
                     row as usize,
                     Some("village_code"),
                     None,
-                    "the village is required: give village_code, village (and township) or lon and lat"
-                        .to_owned(),
+                    Reason::village_required(),
                 ));
             }
         }
@@ -348,7 +403,7 @@ async fn check(
                 row as usize,
                 Some("village_code"),
                 Some(code.clone()),
-                format!("village {code} lies outside your jurisdiction {scope}"),
+                Reason::outside_jurisdiction(&code, scope),
             ));
         }
     }
@@ -362,7 +417,16 @@ async fn check(
         .fetch_optional(&mut *conn)
         .await?;
         if found.is_none() {
-            errors.push(err(1, None, None, format!("no record with id {id}")));
+            errors.push(err(
+                1,
+                None,
+                None,
+                Reason::new(
+                    "record_not_found",
+                    json!({ "register": spec.name, "id": id }),
+                    format!("no record with id {id}"),
+                ),
+            ));
         }
     }
     if target == Target::CreateOnly {
@@ -376,7 +440,13 @@ async fn check(
                 row as usize,
                 None,
                 Some(id.to_string()),
-                format!("a record with the same natural key exists (id {id}); update it instead"),
+                Reason::new(
+                    "duplicate",
+                    json!({ "register": spec.name, "id": id, "fields": key_fields(spec) }),
+                    format!(
+                        "a record with the same natural key exists (id {id}); update it instead"
+                    ),
+                ),
             ));
         }
     }
@@ -411,7 +481,11 @@ async fn check(
                 row as usize,
                 None,
                 None,
-                format!("the same record as row {first} (same natural key)"),
+                Reason::new(
+                    "duplicate_in_file",
+                    json!({ "row": first }),
+                    format!("the same record as row {first} (same natural key)"),
+                ),
             ));
         }
     }

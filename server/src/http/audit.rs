@@ -1,5 +1,5 @@
-//! `GET /api/audit`: the audit log for admins, newest first, with filters and cursor paging
-//! ([`echinomap_programme::audit::list`]).
+//! `GET /api/audit`: the audit log for admins, newest first, with filters (who, what, when, which
+//! record) and cursor paging ([`echinomap_programme::audit::list`]).
 
 use axum::Json;
 use axum::extract::State;
@@ -16,9 +16,14 @@ const MAX_LIMIT: i64 = 1000;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
-    /// Username (the account, or the name typed at a failed login).
+    /// Username (the account, or the name typed at a failed login), exactly.
     user: Option<String>,
+    /// Part of the username or of the account's display name.
+    q: Option<String>,
+    /// The table of the record (`cases`, `users`, `quality_reviews`, …).
     table: Option<String>,
+    /// The id of one record: with `table`, the history of that record.
+    record_id: Option<String>,
     action: Option<String>,
     /// First day included (YYYY-MM-DD).
     from: Option<chrono::NaiveDate>,
@@ -47,7 +52,12 @@ pub async fn list(
     }
     let filter = Filter {
         user: p.user,
+        q: p.q,
         table: p.table,
+        record_id: p
+            .record_id
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty()),
         action: p.action,
         from: p.from,
         to: p.to,

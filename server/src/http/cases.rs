@@ -13,7 +13,7 @@ use super::AppState;
 use super::extract::{ApiPath, ApiQuery};
 use super::session::Caller;
 use crate::error::{AppError, AppResult};
-use echinomap_programme::records::cases::{self, Filter};
+use echinomap_programme::records::cases::{self, AsOf, Filter};
 
 const MAX_LIMIT: i64 = 500;
 
@@ -22,7 +22,7 @@ const MAX_LIMIT: i64 = 500;
 pub struct ListParams {
     /// A township or village code inside the caller's jurisdiction.
     unit: Option<String>,
-    /// Only cases with an overdue follow-up.
+    /// Only cases whose next follow-up is overdue (the one schedule, docs/INDICATORS.md).
     overdue: Option<bool>,
     limit: Option<i64>,
     /// The `next_cursor` of the previous page.
@@ -53,14 +53,16 @@ pub async fn list(
         cursor: params.cursor,
         limit,
     };
-    let today = chrono::Local::now().date_naive();
-    let (items, next_cursor) = cases::list(&state.pool, &caller.scope, &filter, today).await?;
+    let page = cases::list(&state.pool, &caller.scope, &filter, as_of(&state)).await?;
     // The line list names patients: audited with the cases it showed.
     let who = caller.who();
-    if !items.is_empty() {
-        echinomap_programme::records::one::audit_list(&state.pool, &who, "cases", &items).await?;
+    if !page.items.is_empty() {
+        echinomap_programme::records::one::audit_list(&state.pool, &who, "cases", &page.items)
+            .await?;
     }
-    Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
+    Ok(Json(
+        json!({ "items": page.items, "next_cursor": page.next_cursor, "total": page.total }),
+    ))
 }
 
 pub async fn detail(
@@ -68,7 +70,16 @@ pub async fn detail(
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<Value>> {
-    let today = chrono::Local::now().date_naive();
     let who = caller.who();
-    Ok(Json(cases::detail(&state.pool, &who, id, today).await?))
+    Ok(Json(
+        cases::detail(&state.pool, &who, id, as_of(&state)).await?,
+    ))
+}
+
+/// The programme's today and follow-up grace: the work lists read the schedule as of the same.
+fn as_of(state: &AppState) -> AsOf {
+    AsOf {
+        today: state.programme.today(),
+        grace_days: i32::try_from(state.programme.followup_grace_days).unwrap_or(i32::MAX),
+    }
 }

@@ -23,7 +23,8 @@ use echinomap_programme::exports::{self, ExportLayer, Selection};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportParams {
-    /// `2024`, `2024Q2` or `2024-06`; default: the current year.
+    /// `2024`, `2024Q2`, `2024-06`, a range (`2022..2026`) or a relative name
+    /// (`last_12_months`); default: the current year.
     period: Option<String>,
     township: Option<String>,
     /// `zh` (default) or `en` CSV headers.
@@ -118,10 +119,15 @@ pub async fn export(
             format!("no layer {name}; layers are {}", names.join(", ")),
         )
     })?;
-    let period = match p.period.as_deref() {
-        Some(s) => super::tiles::period_param(s)?,
-        None => echinomap_domain::Period::year_of(chrono::Local::now().date_naive()),
+    let today = state.programme.today();
+    let asked = match p.period.as_deref() {
+        Some(s) => super::tiles::period_param(s, today)?,
+        None => echinomap_domain::period::Asked {
+            period: echinomap_domain::Period::year_of(today),
+            relative: None,
+        },
     };
+    let period = asked.period;
     let english = match p.lang.as_deref() {
         None | Some("zh") => false,
         Some("en") => true,
@@ -163,7 +169,7 @@ pub async fn export(
         Entry {
             action: "export",
             table: Some(layer.name),
-            detail: Some(json!({"format": format, "period": sel.period_label, "township": sel.township,
+            detail: Some(json!({"format": format, "period": sel.period_label, "period_asked": asked.asked(), "township": sel.township,
                 "audience": if external { "external" } else { "internal" }, "suppressed": sel.suppress_max, "features": extent.count})),
             ..Entry::default()
         },

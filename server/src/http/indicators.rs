@@ -12,7 +12,10 @@ use super::AppState;
 use super::extract::ApiQuery;
 use super::session::Caller;
 use crate::error::{AppError, AppResult};
-use echinomap_programme::indicators::{self, Grouping, Indicator, Period, PeriodKind, defs};
+use echinomap_programme::indicators::period::Asked;
+use echinomap_programme::indicators::{
+    self, Grouping, Indicator, Period, PeriodError, PeriodKind, defs,
+};
 use echinomap_programme::units::{self, Level, Unit};
 
 /// The unit named in `field` (default: the caller's jurisdiction): well-formed (400), inside
@@ -43,10 +46,57 @@ pub async fn resolve_unit(
     })
 }
 
-/// A period in `field`, not in the future (400 naming the field otherwise).
+/// A refused period parameter: 400 `invalid_parameter` with `details.field` and
+/// `details.reason` ([`PeriodError::reason`]: `period_malformed`, `period_order`, …), plus the
+/// limit or the day it was judged against.
+pub fn period_error(field: &str, e: &PeriodError) -> AppError {
+    let mut details = json!({ "field": field, "reason": e.reason() });
+    match e {
+        PeriodError::TooLong { months, max, .. } => {
+            details["months"] = json!(months);
+            details["max_months"] = json!(max);
+        }
+        PeriodError::Future { today, .. } => details["today"] = json!(today),
+        _ => {}
+    }
+    AppError::BadRequest {
+        code: "invalid_parameter",
+        message: e.to_string(),
+        details,
+    }
+}
+
+/// A period in `field`: a month, quarter, year, a range of one kind (`2022..2026`) or a
+/// relative name (`last_12_months`) resolved against the service's today; not in the future.
+pub fn parse_period_or_range(state: &AppState, field: &str, s: &str) -> AppResult<Asked> {
+    let today = state.programme.today();
+    let asked = Period::resolve(s, today).map_err(|e| period_error(field, &e))?;
+    asked
+        .period
+        .not_future(today)
+        .map_err(|e| period_error(field, &e))?;
+    Ok(asked)
+}
+
+/// A single month, quarter or year in `field` (a relative name that resolves to one, such as
+/// `last_month`, too), not in the future; a range is refused (`period_range_not_allowed`).
 pub fn parse_period(state: &AppState, field: &str, s: &str) -> AppResult<Period> {
-    Period::parse_not_future(s, state.programme.today())
-        .map_err(|e| AppError::invalid_param(field, e.to_string()))
+    parse_period_or_range(state, field, s)?
+        .period
+        .single_only()
+        .map_err(|e| period_error(field, &e))
+}
+
+/// The period as the JSON answers echo it.
+fn period_json(p: &Period) -> Value {
+    json!({
+        "key": p.key(),
+        "kind": p.kind(),
+        "from": p.start(),
+        "to": p.end(),
+        "range": p.is_range(),
+        "months": p.month_count(),
+    })
 }
 
 /// The indicators named in `field` (comma-separated), or all of them.
@@ -73,7 +123,7 @@ fn parse_indicators(field: &str, s: Option<&str>) -> AppResult<Vec<&'static Indi
 pub struct Params {
     /// County, township or village code; default the caller's jurisdiction.
     unit: Option<String>,
-    /// `2024-03`, `2024Q1` or `2024`.
+    /// `2024-03`, `2024Q1`, `2024`, a range (`2022..2026`) or a relative name (`last_12_months`).
     period: String,
     /// One or more indicator keys, comma-separated; default all.
     indicator: Option<String>,
@@ -85,7 +135,8 @@ pub async fn indicators(
     ApiQuery(p): ApiQuery<Params>,
 ) -> AppResult<Json<Value>> {
     let wanted = parse_indicators("indicator", p.indicator.as_deref())?;
-    let period = parse_period(&state, "period", &p.period)?;
+    let asked = parse_period_or_range(&state, "period", &p.period)?;
+    let period = asked.period;
     let unit = resolve_unit(&state, &caller, "unit", p.unit.as_deref()).await?;
     let opts = state.programme.options();
     let small_max = state.programme.small_max(caller.audience());
@@ -99,7 +150,8 @@ pub async fn indicators(
     }
     Ok(Json(json!({
         "unit": unit,
-        "period": { "key": period.key(), "kind": period.kind(), "from": period.start(), "to": period.end() },
+        "period": period_json(&period),
+        "period_asked": asked.asked(),
         "as_of": opts.as_of,
         "case_definition": state.programme.rules.case_definition,
         "small_counts_suppressed": small_max.is_some(),
@@ -115,15 +167,64 @@ pub struct MatrixParams {
     units: Option<String>,
     /// The area whose units are listed; default the caller's jurisdiction.
     unit: Option<String>,
-    /// First and last period (any period syntax); default the last 12 steps up to today.
+    /// First and last period (any period syntax, ranges and relative names too: the series
+    /// runs from the step containing `from`'s first day to the step containing the start of
+    /// `to`'s last part); default the last 12 steps up to today.
     from: Option<String>,
     to: Option<String>,
     /// `month` (default), `quarter` or `year`.
     step: Option<String>,
+    /// Instead of `from`/`to`/`step`: the columns, comma-separated, each any period (a range or
+    /// a relative name is one column, the ratio of the sums over its months).
+    periods: Option<String>,
 }
 
 /// Most periods one matrix may span.
 const MAX_PERIODS: usize = 240;
+
+/// The matrix's columns from `from`, `to` and `step`, and the step.
+fn series_of(state: &AppState, p: &MatrixParams) -> AppResult<(Vec<Period>, PeriodKind)> {
+    let step = p.step.as_deref().unwrap_or("month");
+    let step = PeriodKind::parse(step).ok_or_else(|| {
+        AppError::invalid_param(
+            "step",
+            format!("step must be month, quarter or year, got {step:?}"),
+        )
+    })?;
+    let today = state.programme.today();
+    let to = match p.to.as_deref() {
+        Some(t) => parse_period_or_range(state, "to", t)?.period,
+        None => Period::month_of(today).as_kind(step),
+    };
+    let from = match p.from.as_deref() {
+        Some(f) => parse_period_or_range(state, "from", f)?.period,
+        None => {
+            let mut f = to.last().as_kind(step);
+            for _ in 0..11 {
+                f = Period::month_of(f.start().pred_opt().unwrap_or(f.start())).as_kind(step);
+            }
+            f
+        }
+    };
+    if from.start() > to.last().start() {
+        return Err(AppError::BadRequest {
+            code: "invalid_parameter",
+            message: format!("from ({from}) is after to ({to})"),
+            details: json!({ "field": "from", "reason": "period_order" }),
+        });
+    }
+    let periods = indicators::period::series(from, to, step);
+    if periods.len() > MAX_PERIODS {
+        return Err(AppError::invalid_param(
+            "from",
+            format!(
+                "at most {MAX_PERIODS} periods per matrix, asked for {}",
+                periods.len()
+            ),
+        ));
+    }
+    Ok((periods, step))
+}
 
 pub async fn matrix(
     State(state): State<AppState>,
@@ -147,44 +248,37 @@ pub async fn matrix(
             format!("units must be county, township or village, got {units_param:?}"),
         )
     })?;
-    let step = p.step.as_deref().unwrap_or("month");
-    let step = PeriodKind::parse(step).ok_or_else(|| {
-        AppError::invalid_param(
-            "step",
-            format!("step must be month, quarter or year, got {step:?}"),
-        )
-    })?;
-    let today = state.programme.today();
-    let to = match p.to.as_deref() {
-        Some(t) => parse_period(&state, "to", t)?,
-        None => Period::month_of(today).as_kind(step),
-    };
-    let from = match p.from.as_deref() {
-        Some(f) => parse_period(&state, "from", f)?,
-        None => {
-            let mut f = to.as_kind(step);
-            for _ in 0..11 {
-                f = Period::month_of(f.start().pred_opt().unwrap_or(f.start())).as_kind(step);
+    let (periods, asked, step): (Vec<Period>, Vec<String>, Option<PeriodKind>) =
+        match p.periods.as_deref() {
+            Some(list) => {
+                if p.from.is_some() || p.to.is_some() || p.step.is_some() {
+                    return Err(AppError::invalid_param(
+                        "periods",
+                        "periods names the columns: leave out from, to and step",
+                    ));
+                }
+                let asked = list
+                    .split(',')
+                    .map(|s| parse_period_or_range(&state, "periods", s))
+                    .collect::<AppResult<Vec<Asked>>>()?;
+                if asked.len() > MAX_PERIODS {
+                    return Err(AppError::invalid_param(
+                        "periods",
+                        format!(
+                            "at most {MAX_PERIODS} periods per matrix, asked for {}",
+                            asked.len()
+                        ),
+                    ));
+                }
+                let periods: Vec<Period> = asked.iter().map(|a| a.period).collect();
+                (periods, asked.iter().map(Asked::asked).collect(), None)
             }
-            f
-        }
-    };
-    if from.start() > to.start() {
-        return Err(AppError::invalid_param(
-            "from",
-            format!("from ({from}) is after to ({to})"),
-        ));
-    }
-    let periods = indicators::period::series(from, to, step);
-    if periods.len() > MAX_PERIODS {
-        return Err(AppError::invalid_param(
-            "from",
-            format!(
-                "at most {MAX_PERIODS} periods per matrix, asked for {}",
-                periods.len()
-            ),
-        ));
-    }
+            None => {
+                let (periods, step) = series_of(&state, &p)?;
+                let keys = periods.iter().map(Period::key).collect();
+                (periods, keys, Some(step))
+            }
+        };
     let parent = resolve_unit(&state, &caller, "unit", p.unit.as_deref()).await?;
     if parent.level() > level {
         return Err(AppError::invalid_param(
@@ -267,6 +361,7 @@ pub async fn matrix(
         "units_level": level,
         "step": step,
         "periods": period_keys,
+        "periods_asked": asked,
         "units": rows,
         "as_of": opts.as_of,
         "small_counts_suppressed": small_max.is_some(),

@@ -250,14 +250,19 @@ fn parse_date(s: &str) -> Option<chrono::NaiveDate> {
     chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()
 }
 
-/// `datetime`: an instant or an interval (`a/b`, `../b`, `a/..`), dates or RFC 3339 times.
-fn datetime_range(s: Option<&str>) -> OgcResult<(chrono::NaiveDate, chrono::NaiveDate, String)> {
-    let today = chrono::Local::now().date_naive();
+/// `datetime`: an instant or an interval (`a/b`, `../b`, `a/..`), dates or RFC 3339 times; or,
+/// as the rest of the API takes them, a period (`2024`, `2024Q2`, `2024-06`), a range
+/// (`2022..2026`) or a relative name (`last_12_months`, against `today`).
+fn datetime_range(
+    s: Option<&str>,
+    today: chrono::NaiveDate,
+) -> OgcResult<(chrono::NaiveDate, chrono::NaiveDate, String)> {
     let bad = || {
         OgcError::bad(
             "InvalidParameterValue",
             format!(
-                "datetime {:?} is not a date, a date-time or an interval a/b (.. for open)",
+                "datetime {:?} is not a date, a date-time, an interval a/b (.. for open) or a \
+                 period (2024, 2024Q2, 2024-06, 2022..2026, last_12_months)",
                 s.unwrap_or("")
             ),
         )
@@ -266,6 +271,17 @@ fn datetime_range(s: Option<&str>) -> OgcResult<(chrono::NaiveDate, chrono::Naiv
         None => {
             let p = echinomap_domain::Period::year_of(today);
             Ok((p.start(), p.end(), p.key()))
+        }
+        // Not a date and not an interval: a period in the API's own syntax.
+        Some(s) if !s.contains('/') && parse_date(s).is_none() => {
+            match echinomap_domain::Period::resolve(s, today) {
+                Ok(a) => Ok((a.period.start(), a.period.end(), a.period.key())),
+                Err(echinomap_domain::PeriodError::Malformed(_)) => Err(bad()),
+                Err(e) => Err(OgcError::bad(
+                    "InvalidParameterValue",
+                    format!("datetime: {e}"),
+                )),
+            }
         }
         Some(s) => {
             let (a, b) = match s.split_once('/') {
@@ -372,7 +388,7 @@ pub async fn items(
     let bbox = parse_bbox(p.bbox.as_deref())?;
     let limit = parse_int("limit", p.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let offset = parse_int("offset", p.offset.as_deref(), 0, i64::MAX)?;
-    let (from, to, label) = datetime_range(p.datetime.as_deref())?;
+    let (from, to, label) = datetime_range(p.datetime.as_deref(), state.programme.today())?;
     let sel = Selection {
         layer: l,
         scope: caller.scope.clone(),
@@ -442,7 +458,7 @@ pub async fn item(
     ApiPath((id, fid)): ApiPath<(String, String)>,
 ) -> OgcResult<Response> {
     let l = find_layer(&caller, &id)?;
-    let (from, to, label) = datetime_range(None)?;
+    let (from, to, label) = datetime_range(None, state.programme.today())?;
     let sel = Selection {
         layer: l,
         scope: caller.scope.clone(),

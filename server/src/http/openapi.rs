@@ -54,6 +54,20 @@ const SUMMARIES: &[(&str, &str)] = &[
     ("GET /api/users", "Accounts"),
     ("POST /api/users", "Create an account"),
     (
+        "PATCH /api/users/{id}",
+        "Change an account: display_name, role, jurisdiction, disabled",
+    ),
+    (
+        "POST /api/users/{id}/password",
+        "Reset a password: {\"password\"} or {} for a generated one (answered once)",
+    ),
+    ("GET /api/users/{id}/tokens", "The API tokens of an account"),
+    (
+        "POST /api/users/{id}/tokens",
+        "A new API token: {\"name\", \"expires_in_days\"} (answered once)",
+    ),
+    ("DELETE /api/tokens/{id}", "Revoke an API token"),
+    (
         "POST /api/imports",
         "Import a file: ?kind=&format=csv|xlsx|geojson&crs=&mode=atomic|valid_rows&dry_run=",
     ),
@@ -70,6 +84,14 @@ const SUMMARIES: &[(&str, &str)] = &[
     (
         "GET /api/quality",
         "Data quality findings per village and township",
+    ),
+    (
+        "POST /api/quality/reviews",
+        "Mark a finding as reviewed: {\"key\", \"note\"}",
+    ),
+    (
+        "DELETE /api/quality/reviews/{key}",
+        "Take back the review of a finding",
     ),
     (
         "GET /api/indicators",
@@ -89,7 +111,7 @@ const SUMMARIES: &[(&str, &str)] = &[
     ),
     (
         "GET /api/worklists/{kind}",
-        "Work list: deworming, followups, faecal_sampling, vaccination",
+        "Work list with counts by township and village: deworming, followups (?include=upcoming&days=N), faecal_sampling, vaccination",
     ),
     (
         "GET /api/stage",
@@ -111,6 +133,22 @@ const SUMMARIES: &[(&str, &str)] = &[
     (
         "POST /api/duplicates/{id}/distinct",
         "Mark a pair as two different records",
+    ),
+    (
+        "GET /api/registers",
+        "The registers the caller may read, as forms and lists (fields, labels, pickers)",
+    ),
+    (
+        "GET /api/registers/{name}/export",
+        "A register's list as CSV or XLSX (masked like the list; audited)",
+    ),
+    (
+        "GET /api/dewormings/round",
+        "A village's live dogs for the month's deworming round",
+    ),
+    (
+        "POST /api/dewormings/round",
+        "Save a deworming round: one dose per ticked dog, all or nothing",
     ),
     ("GET /api/openapi.json", "This description"),
     ("GET /api/docs", "Browse this description"),
@@ -244,12 +282,24 @@ fn operation(route: &RouteSpec) -> Value {
                         ("to", "string", "last date (inclusive)"),
                         ("status", "string", "status value"),
                         ("q", "string", "prefix search"),
-                        ("cursor", "integer", "next_cursor of the previous page"),
+                        (
+                            "sort",
+                            "string",
+                            "a list key (sort_keys of GET /api/registers)",
+                        ),
+                        ("order", "string", "asc (default) or desc"),
+                        (
+                            "cursor",
+                            "integer",
+                            "next_cursor of the previous page (unsorted lists)",
+                        ),
+                        ("offset", "integer", "next_offset of the previous page"),
                         ("limit", "integer", "1–500, default 100"),
+                        ("count", "boolean", "also answer total"),
                     ] {
                         params.push(json!({"name": p, "in": "query", "schema": {"type": t}, "description": d}));
                     }
-                    responses.insert("200".into(), json!({"description": "A page", "content": {"application/json": {"schema": {"type": "object", "properties": {"items": {"type": "array", "items": record}, "next_cursor": {"type": ["integer", "null"]}}}}}}));
+                    responses.insert("200".into(), json!({"description": "A page", "content": {"application/json": {"schema": {"type": "object", "properties": {"items": {"type": "array", "items": record}, "next_cursor": {"type": ["integer", "null"]}, "next_offset": {"type": ["integer", "null"]}, "total": {"type": ["integer", "null"]}}}}}}));
                     format!("List {}", spec.name_en.to_lowercase())
                 }
                 ("GET", true) => {
@@ -350,9 +400,19 @@ pub fn document() -> Value {
         "type": "object",
         "properties": {"error": {"type": "object", "properties": {
             "code": {"type": "string"}, "message": {"type": "string"},
-            "details": {"description": "what and where: field, row, column, the import report"}},
+            "details": {"description": "what and where: field, row, column, the import report; the parameters of `code`; `errors` (RowError) for invalid_record"}},
             "required": ["code", "message"]}},
         "required": ["error"],
+    }));
+    schemas.insert("RowError".into(), json!({
+        "type": "object",
+        "description": "one refused value or row: `code` and `params` for the client to word (docs/API.md, Reason codes), `reason` the English sentence",
+        "properties": {
+            "row": {"type": "integer"}, "column": {"type": ["string", "null"]},
+            "field": {"type": ["string", "null"]}, "value": {"type": ["string", "null"]},
+            "code": {"type": "string", "enum": echinomap_programme::records::parse::ALL_CODES},
+            "params": {"type": "object"}, "reason": {"type": "string"}},
+        "required": ["row", "code", "params", "reason"],
     }));
     json!({
         "openapi": "3.1.0",

@@ -9,9 +9,10 @@ use std::sync::LazyLock;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
-use echinomap_domain::PlaceCode;
+use echinomap_domain::{PlaceCode, VillageCode};
 use echinomap_geodata::gcj02::Crs;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -23,7 +24,9 @@ use crate::error::{AppError, AppResult};
 use crate::http::session::Access;
 use echinomap_programme::auth::Perm;
 use echinomap_programme::records::one::{self, Linking, Save};
-use echinomap_programme::records::read::Filters;
+use echinomap_programme::records::read::{self, FileFormat, FileRequest, Filters};
+use echinomap_programme::records::round::{self, Round};
+use echinomap_programme::records::schema;
 use echinomap_programme::records::spec::{RegisterSpec, SPECS};
 use echinomap_programme::records::write::Target;
 
@@ -163,8 +166,90 @@ pub struct ListParams {
     to: Option<chrono::NaiveDate>,
     status: Option<String>,
     q: Option<String>,
+    /// A list key (`read::sort_keys`); default the id.
+    sort: Option<String>,
+    /// `asc` (default) or `desc`.
+    order: Option<String>,
     cursor: Option<i64>,
+    /// Rows skipped (paging of a sorted list: the `next_offset` of the previous page).
+    offset: Option<i64>,
     limit: Option<i64>,
+    /// Also answer `total`, the records selected on every page.
+    count: Option<bool>,
+}
+
+/// The filters a list and its file share.
+struct FilterParams {
+    township: Option<String>,
+    village: Option<String>,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    status: Option<String>,
+    q: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
+}
+
+/// The list's filters and order, checked against the register (`case_rows`: what the reader
+/// may sort by).
+fn filters_of(
+    spec: &'static RegisterSpec,
+    p: FilterParams,
+    case_rows: bool,
+    limit: i64,
+) -> AppResult<Filters> {
+    if let (Some(from), Some(to)) = (p.from, p.to)
+        && from > to
+    {
+        return Err(AppError::invalid_param("from", "from is after to"));
+    }
+    if p.status.is_some() && spec.status_column.is_none() {
+        return Err(AppError::invalid_param(
+            "status",
+            format!("{} has no status to filter by", spec.name),
+        ));
+    }
+    let descending = match p.order.as_deref().map(str::trim) {
+        None | Some("") | Some("asc") => false,
+        Some("desc") => true,
+        Some(o) => {
+            return Err(AppError::invalid_param(
+                "order",
+                format!("order is asc or desc, not {o:?}"),
+            ));
+        }
+    };
+    let sort = p
+        .sort
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    if let Some(key) = &sort {
+        let keys = read::sort_keys(spec, case_rows);
+        if !keys.iter().any(|(k, _)| k == key) {
+            let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+            return Err(AppError::invalid_param(
+                "sort",
+                format!(
+                    "{} cannot be sorted by {key:?}; its keys are {}",
+                    spec.name,
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(Filters {
+        township: place_param("township", p.township, 9)?,
+        village: place_param("village", p.village, 12)?,
+        from: p.from,
+        to: p.to,
+        status: p.status.filter(|s| !s.is_empty()),
+        q: p.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty()),
+        cursor: None,
+        limit,
+        offset: 0,
+        sort,
+        descending,
+    })
 }
 
 fn place_param(name: &str, value: Option<String>, digits: usize) -> AppResult<Option<String>> {
@@ -197,37 +282,52 @@ async fn list(
             format!("limit must be between 1 and {MAX_LIMIT}"),
         ));
     }
-    if let (Some(from), Some(to)) = (p.from, p.to)
-        && from > to
-    {
-        return Err(AppError::invalid_param("from", "from is after to"));
+    let offset = p.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(AppError::invalid_param("offset", "offset is 0 or more"));
     }
-    if p.status.is_some() && spec.status_column.is_none() {
-        return Err(AppError::invalid_param(
-            "status",
-            format!("{} has no status to filter by", spec.name),
-        ));
-    }
-    let filters = Filters {
-        township: place_param("township", p.township, 9)?,
-        village: place_param("village", p.village, 12)?,
+    let case_rows = caller.can(Perm::CaseRows);
+    let params = FilterParams {
+        township: p.township,
+        village: p.village,
         from: p.from,
         to: p.to,
-        status: p.status.filter(|s| !s.is_empty()),
-        q: p.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty()),
-        cursor: p.cursor,
-        limit,
+        status: p.status,
+        q: p.q,
+        sort: p.sort,
+        order: p.order,
     };
-    let (items, next_cursor) = one::list(
+    let mut filters = filters_of(spec, params, case_rows, limit)?;
+    // The cursor is the last id of a page in id order; a sorted list pages by offset.
+    let by_id = filters.sort.is_none() && !filters.descending;
+    if p.cursor.is_some() && !by_id {
+        return Err(AppError::invalid_param(
+            "cursor",
+            "a sorted list pages by offset (next_offset), not by cursor",
+        ));
+    }
+    filters.cursor = p.cursor;
+    filters.offset = offset;
+    let (items, more) = one::list(
         &state.pool,
         spec,
         &caller.who(),
         &caller.scope,
-        caller.can(Perm::CaseRows),
+        case_rows,
         &filters,
     )
     .await?;
-    Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
+    let total = if p.count.unwrap_or(false) {
+        Some(read::count(&state.pool, spec, &caller.scope, &filters).await?)
+    } else {
+        None
+    };
+    Ok(Json(json!({
+        "items": items,
+        "next_cursor": more.filter(|_| by_id),
+        "next_offset": more.map(|_| offset + limit),
+        "total": total,
+    })))
 }
 
 async fn one(
@@ -294,6 +394,8 @@ async fn create(
     };
     let (id, replayed) = one::save(&state.pool, linking(&state), spec, &caller.who(), save).await?;
     let record = one::read_written(&state.pool, spec, &caller.scope, id).await?;
+    // What the reader may not read of it (a dog's owner for a vet) is left out here too.
+    let record = read::restrict(spec, record, caller.can(Perm::CaseRows));
     let status = if replayed {
         StatusCode::OK
     } else {
@@ -320,7 +422,11 @@ async fn update(
     };
     one::save(&state.pool, linking(&state), spec, &caller.who(), save).await?;
     let record = one::read_written(&state.pool, spec, &caller.scope, id).await?;
-    Ok(Json(record))
+    Ok(Json(read::restrict(
+        spec,
+        record,
+        caller.can(Perm::CaseRows),
+    )))
 }
 
 async fn remove(
@@ -331,4 +437,189 @@ async fn remove(
 ) -> AppResult<StatusCode> {
     one::delete(&state.pool, spec, &caller.who(), id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/registers`: the registers the caller may read, as the desk draws its forms and
+/// lists ([`schema`]).
+pub async fn registers(caller: Caller) -> Json<Value> {
+    Json(schema::registers(&caller, &caller.who()))
+}
+
+/// The most rows a list's file holds.
+const MAX_EXPORT_ROWS: i64 = 100_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportParams {
+    /// `csv` (default) or `xlsx`.
+    format: Option<String>,
+    /// `zh` (default) or `en` headers and labels.
+    lang: Option<String>,
+    township: Option<String>,
+    village: Option<String>,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    status: Option<String>,
+    q: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
+}
+
+/// `GET /api/registers/{name}/export`: the list (its filters and order) as a CSV or XLSX file,
+/// masked like the list, audited as an export. The route needs [`Perm::Export`]; the register
+/// needs its own permission too.
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(p): ApiQuery<ExportParams>,
+) -> AppResult<Response> {
+    let spec = echinomap_programme::records::spec::by_name(&name)
+        .ok_or_else(|| AppError::not_found("unknown_register", format!("no register {name}")))?;
+    caller.require(spec.perm)?;
+    let format = match p.format.as_deref().map(str::trim) {
+        None | Some("") => FileFormat::Csv,
+        Some(f) => FileFormat::parse(f).ok_or_else(|| {
+            AppError::invalid_param("format", format!("format is csv or xlsx, not {f:?}"))
+        })?,
+    };
+    let english = match p.lang.as_deref() {
+        None | Some("zh") => false,
+        Some("en") => true,
+        Some(l) => {
+            return Err(AppError::invalid_param(
+                "lang",
+                format!("lang is zh or en, not {l:?}"),
+            ));
+        }
+    };
+    let case_rows = caller.can(Perm::CaseRows);
+    let params = FilterParams {
+        township: p.township,
+        village: p.village,
+        from: p.from,
+        to: p.to,
+        status: p.status,
+        q: p.q,
+        sort: p.sort,
+        order: p.order,
+    };
+    let filters = filters_of(spec, params, case_rows, MAX_EXPORT_ROWS)?;
+    let req = FileRequest {
+        format,
+        english,
+        max_rows: MAX_EXPORT_ROWS,
+    };
+    let (bytes, _) = read::export(
+        &state.pool,
+        spec,
+        &caller.who(),
+        &caller.scope,
+        case_rows,
+        &filters,
+        req,
+    )
+    .await?;
+    let day = chrono::Local::now().date_naive();
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"{}-{day}.{}\"",
+                    spec.name,
+                    format.extension()
+                ),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoundParams {
+    /// The 12-digit village code.
+    village: String,
+    /// `YYYY-MM`.
+    month: String,
+}
+
+/// `GET /api/dewormings/round?village=&month=`: the village's live dogs for the month's round.
+pub async fn round_dogs(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<RoundParams>,
+) -> AppResult<Json<Value>> {
+    let village = VillageCode::parse(&p.village)
+        .map_err(|e| AppError::invalid_param("village", e.to_string()))?;
+    let first = chrono::NaiveDate::parse_from_str(&format!("{}-01", p.month.trim()), "%Y-%m-%d")
+        .map_err(|_| {
+            AppError::invalid_param("month", format!("month is YYYY-MM, not {:?}", p.month))
+        })?;
+    let last = first
+        .checked_add_months(chrono::Months::new(1))
+        .and_then(|d| d.pred_opt())
+        .ok_or_else(|| AppError::invalid_param("month", "month is out of range"))?;
+    Ok(Json(
+        round::dogs(
+            &state.pool,
+            &caller.who(),
+            caller.can(Perm::CaseRows),
+            &village,
+            (first, last),
+        )
+        .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoundBody {
+    village_code: String,
+    dosed_on: String,
+    drug: Option<String>,
+    method: Option<String>,
+    batch: Option<String>,
+    dose_mg: Option<Value>,
+    given_by: Option<String>,
+    dog_tags: Vec<String>,
+}
+
+/// `POST /api/dewormings/round`: one deworming per ticked dog, in one transaction.
+pub async fn round_save(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<RoundBody>,
+) -> AppResult<Json<Value>> {
+    let village = VillageCode::parse(&body.village_code)
+        .map_err(|e| AppError::invalid_param("village_code", e.to_string()))?;
+    let dose_mg = match body.dose_mg {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::String(s)) => Some(s),
+        Some(_) => {
+            return Err(AppError::invalid_param(
+                "dose_mg",
+                "dose_mg is a number or null",
+            ));
+        }
+    };
+    let blank = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let round = Round {
+        village,
+        dosed_on: body.dosed_on,
+        drug: blank(body.drug),
+        method: blank(body.method),
+        batch: blank(body.batch),
+        dose_mg: blank(dose_mg),
+        given_by: blank(body.given_by),
+        dog_tags: body.dog_tags,
+    };
+    let saved = round::save(&state.pool, linking(&state), &caller.who(), &round).await?;
+    Ok(Json(
+        json!({ "created": saved.created, "unchanged": saved.unchanged }),
+    ))
 }

@@ -4,7 +4,7 @@
 //! list of endpoints walk ([`super::routes`]).
 
 use axum::http::Method;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
 
 use super::session::Access::{self, LoggedIn, Needs, Public};
 use super::{
@@ -46,6 +46,7 @@ pub(super) fn route_table() -> Vec<(RouteSpec, Handler)> {
         ogc(),
         exports(),
         quality(),
+        desk(),
         records::routes(),
     ]
     .into_iter()
@@ -270,6 +271,36 @@ fn admin() -> Vec<(RouteSpec, Handler)> {
             Needs(Perm::Admin),
             post(users::create),
         ),
+        spec(
+            Method::PATCH,
+            "/api/users/{id}",
+            Needs(Perm::Admin),
+            patch(users::update),
+        ),
+        spec(
+            Method::POST,
+            "/api/users/{id}/password",
+            Needs(Perm::Admin),
+            post(users::reset_password),
+        ),
+        spec(
+            Method::GET,
+            "/api/users/{id}/tokens",
+            Needs(Perm::Admin),
+            get(users::tokens),
+        ),
+        spec(
+            Method::POST,
+            "/api/users/{id}/tokens",
+            Needs(Perm::Admin),
+            post(users::create_token),
+        ),
+        spec(
+            Method::DELETE,
+            "/api/tokens/{id}",
+            Needs(Perm::Admin),
+            delete(users::revoke_token),
+        ),
     ]
 }
 
@@ -366,12 +397,60 @@ fn exports() -> Vec<(RouteSpec, Handler)> {
     )]
 }
 
+/// The desk's registers: their declaration as forms and lists are drawn from it (the registers
+/// the caller may read), a list as a file (export, and the register's own permission, checked
+/// by the handler), and the monthly deworming round.
+fn desk() -> Vec<(RouteSpec, Handler)> {
+    vec![
+        spec(
+            Method::GET,
+            "/api/registers",
+            LoggedIn,
+            get(records::registers),
+        ),
+        spec(
+            Method::GET,
+            "/api/registers/{name}/export",
+            Needs(Perm::Export),
+            get(records::export),
+        ),
+        spec(
+            Method::GET,
+            "/api/dewormings/round",
+            Needs(Perm::AnimalRows),
+            get(records::round_dogs),
+        ),
+        spec(
+            Method::POST,
+            "/api/dewormings/round",
+            Needs(Perm::AnimalRows),
+            post(records::round_save),
+        ),
+    ]
+}
+
 /// `/api/quality`: what does not fit in the registers.
 fn quality() -> Vec<(RouteSpec, Handler)> {
-    vec![spec(
-        Method::GET,
-        "/api/quality",
-        Needs(Perm::AnimalRows),
-        get(quality::quality),
-    )]
+    vec![
+        spec(
+            Method::GET,
+            "/api/quality",
+            Needs(Perm::AnimalRows),
+            get(quality::quality),
+        ),
+        // Roles that correct records reach the reviews; of those, only epidemiologists and
+        // administrators mark findings (`programme::quality::REVIEWERS`, 403 for the others).
+        spec(
+            Method::POST,
+            "/api/quality/reviews",
+            Needs(Perm::CaseRows),
+            post(quality::mark),
+        ),
+        spec(
+            Method::DELETE,
+            "/api/quality/reviews/{key}",
+            Needs(Perm::CaseRows),
+            delete(quality::unmark),
+        ),
+    ]
 }

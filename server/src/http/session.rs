@@ -385,7 +385,7 @@ pub async fn session(
 }
 
 pub async fn me(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    let (name, display) = store::profile(&state.pool, caller.user_id).await?;
+    let (name, display, must_change) = store::profile(&state.pool, caller.user_id).await?;
     let mut body = me_json(
         &caller.username,
         caller.role,
@@ -393,6 +393,8 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> AppResult<Json
         display.as_deref(),
     );
     body["jurisdiction_name"] = json!(name);
+    // An administrator set or generated the password: the page asks for a new one.
+    body["must_change_password"] = json!(must_change);
     body["csrf_token"] = match &caller.via {
         AuthVia::Session { csrf_token } => json!(csrf_token),
         AuthVia::Token { .. } => Value::Null,

@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use echinomap_domain::period::Asked;
 use echinomap_domain::{Period, PlaceCode};
 use echinomap_programme::hotspots::HotspotSource;
 use echinomap_programme::tiles::{TileRequest, TileSources};
@@ -32,7 +33,8 @@ pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TileParams {
-    /// `YYYY`, `YYYYQn` or `YYYY-MM`; default the current year.
+    /// `YYYY`, `YYYYQn`, `YYYY-MM`, a range of one kind (`2022..2026`) or a relative name
+    /// (`last_12_months`); default the current year.
     period: Option<String>,
     /// Hotspots: the analysed layer (`human_cases`, `dog_positivity`, `livestock_infection`).
     source: Option<String>,
@@ -40,23 +42,19 @@ pub struct TileParams {
     resolution: Option<u8>,
 }
 
-/// The `period=` of tiles and exports: `YYYY`, `YYYYQn` or `YYYY-MM`, as [`Period::parse`] reads
-/// it, refused with these endpoints' own words.
-pub(super) fn period_param(s: &str) -> AppResult<Period> {
-    Period::parse(s).map_err(|_| {
-        AppError::invalid_param(
-            "period",
-            format!("period must be YYYY, YYYYQn or YYYY-MM, got {s:?}"),
-        )
-    })
+/// The `period=` of tiles and exports: `YYYY`, `YYYYQn`, `YYYY-MM`, a range or a relative name
+/// resolved against `today`, as [`Period::resolve`] reads it (a future period is not refused
+/// here: its map is empty).
+pub(super) fn period_param(s: &str, today: chrono::NaiveDate) -> AppResult<Asked> {
+    Period::resolve(s, today).map_err(|e| super::indicators::period_error("period", &e))
 }
 
 impl TileParams {
-    fn period(&self) -> AppResult<Option<Period>> {
+    fn period(&self, today: chrono::NaiveDate) -> AppResult<Option<Asked>> {
         self.period
             .as_deref()
             .filter(|p| !p.is_empty())
-            .map(period_param)
+            .map(|p| period_param(p, today))
             .transpose()
     }
 
@@ -74,11 +72,19 @@ impl TileParams {
         Ok((source, resolution))
     }
 
-    /// The filters a layer reads, canonical: part of the cache key and of the TileJSON URL.
-    fn canonical(&self, layer: &TileLayer) -> AppResult<String> {
+    /// The filters a layer reads, canonical: part of the cache key (`resolved`: a relative
+    /// period as its concrete key) and of the TileJSON URL (not resolved: the URL stays
+    /// relative, `period=last_12_months`).
+    fn canonical(
+        &self,
+        layer: &TileLayer,
+        today: chrono::NaiveDate,
+        resolved: bool,
+    ) -> AppResult<String> {
         let mut parts = Vec::new();
-        if let (true, Some(p)) = (layer.uses_period, self.period()?) {
-            parts.push(format!("period={}", p.key()));
+        if let (true, Some(p)) = (layer.uses_period, self.period(today)?) {
+            let key = if resolved { p.period.key() } else { p.asked() };
+            parts.push(format!("period={key}"));
         }
         if layer.uses_source {
             let (source, resolution) = self.source()?;
@@ -141,7 +147,7 @@ pub async fn tilejson_handler(
         AppError::not_found("not_found", format!("no such endpoint: /tiles/{file}"))
     })?;
     let layer = find_layer(id)?;
-    let filters = params.canonical(layer)?;
+    let filters = params.canonical(layer, state.programme.today(), false)?;
     Ok(Json(tilejson(
         layer,
         &origin(&headers),
@@ -192,12 +198,14 @@ async fn prepare(
     if coord.z() < layer.minzoom || coord.z() > layer.maxzoom {
         return Ok(None);
     }
-    let today = chrono::Local::now().date_naive();
-    let asked_period = params.period()?;
+    // The service's today (a configured day in tests and demos): relative periods, the default
+    // year and the coverage month are all judged against it.
+    let today = state.programme.today();
+    let asked_period = params.period(today)?.map(|a| a.period);
     let period = asked_period.unwrap_or_else(|| Period::year_of(today));
     let (source, resolution) = params.source()?;
     let coverage_month = period.month_shown(today);
-    let filters = params.canonical(layer)?;
+    let filters = params.canonical(layer, today, true)?;
     let scope = layer.scoped.then(|| caller.scope.jurisdiction().clone());
     // The running rule, by value: the cache key holds it, so tiles of two rules never mix.
     let small_max = if layer.suppressible {

@@ -4,6 +4,8 @@
 //! Rows (dogs, patients) are listed only to roles that may see those registers; the others get
 //! the counts, and small counts of patients are withheld from readers under the small-count
 //! rule, which the answer states (`small_counts`) for the pages that show the hidden range.
+//! Every answer carries `counts` (total, by township, by village) under the same rule;
+//! `followups?include=upcoming&days=N` adds the patients due within N days.
 
 use axum::Json;
 use axum::extract::State;
@@ -23,6 +25,50 @@ use echinomap_programme::worklists::{self, Kind};
 pub struct Params {
     /// A township or village inside the jurisdiction; default the jurisdiction.
     unit: Option<String>,
+    /// `upcoming` (`followups` only): also the patients due within `days`.
+    include: Option<String>,
+    /// With `include=upcoming`: how many days ahead (1–366, default 30).
+    days: Option<u32>,
+}
+
+const MAX_UPCOMING_DAYS: u32 = 366;
+
+fn options(kind: Kind, p: &Params) -> AppResult<worklists::Options> {
+    let upcoming = match p.include.as_deref() {
+        None | Some("") => false,
+        Some("upcoming") if kind == Kind::Followups => true,
+        Some("upcoming") => {
+            return Err(AppError::invalid_param(
+                "include",
+                "include=upcoming is for the followups work list",
+            ));
+        }
+        Some(other) => {
+            return Err(AppError::invalid_param(
+                "include",
+                format!("include must be upcoming, got {other:?}"),
+            ));
+        }
+    };
+    let days = match (upcoming, p.days) {
+        (false, None) => return Ok(worklists::Options::default()),
+        (false, Some(_)) => {
+            return Err(AppError::invalid_param(
+                "days",
+                "days goes with include=upcoming",
+            ));
+        }
+        (true, days) => days.unwrap_or(30),
+    };
+    if !(1..=MAX_UPCOMING_DAYS).contains(&days) {
+        return Err(AppError::invalid_param(
+            "days",
+            format!("days must be between 1 and {MAX_UPCOMING_DAYS}"),
+        ));
+    }
+    Ok(worklists::Options {
+        upcoming_days: Some(days),
+    })
 }
 
 pub async fn worklist(
@@ -40,8 +86,9 @@ pub async fn worklist(
             ),
         ));
     };
+    let options = options(kind, &p)?;
     let unit = resolve_unit(&state, &caller, "unit", p.unit.as_deref()).await?;
-    let list = worklists::build(&state.pool, &state.programme, kind, &unit.code).await?;
+    let list = worklists::build(&state.pool, &state.programme, kind, &unit.code, options).await?;
     let show_rows = caller.can(list.row_perm);
     let small_max = if list.personal {
         state.programme.small_max(caller.audience())
@@ -54,6 +101,51 @@ pub async fn worklist(
         } else {
             json!(n)
         }
+    };
+    let followups = kind == Kind::Followups;
+    // A count of lines, and for follow-ups how many of them are overdue and upcoming (both
+    // withheld when either is small: the other would give it away as n minus it).
+    let counted = |mut entry: Value, n: usize, upcoming: usize| -> Value {
+        entry["n"] = count(n);
+        if followups {
+            let (overdue, upcoming) = (count(n - upcoming), count(upcoming));
+            let hidden = overdue.is_null() || upcoming.is_null();
+            entry["overdue"] = if hidden { Value::Null } else { overdue };
+            entry["upcoming"] = if hidden { Value::Null } else { upcoming };
+        }
+        entry
+    };
+    let by_village: Vec<Value> = list
+        .villages
+        .iter()
+        .map(|v| {
+            counted(
+                json!({ "code": v.code, "name": v.name, "township": v.township_code }),
+                v.items.len(),
+                v.upcoming,
+            )
+        })
+        .collect();
+    let by_township: Vec<Value> = list
+        .townships
+        .iter()
+        .map(|t| {
+            counted(
+                json!({ "code": t.code, "name": t.name }),
+                t.count,
+                t.upcoming,
+            )
+        })
+        .collect();
+    let counts = {
+        let mut c = counted(json!({}), list.total, list.upcoming);
+        c["total"] = c["n"].take();
+        if let Some(o) = c.as_object_mut() {
+            o.remove("n");
+        }
+        c["by_township"] = json!(by_township);
+        c["by_village"] = json!(by_village);
+        c
     };
     let villages: Vec<Value> = list
         .villages
@@ -85,6 +177,7 @@ pub async fn worklist(
         "as_of": list.as_of,
         "rule": list.rule,
         "total": count(list.total),
+        "counts": counts,
         "rows_shown": show_rows,
         "small_counts_suppressed": small_max.is_some(),
         "small_counts": state.programme.small_counts(caller.audience()),

@@ -26,6 +26,9 @@ export interface IndicatorDef {
   en: string;
   classes: Classes;
   source: 'villages' | 'api' | 'risk';
+  /** The API's target (`{op, value}`) and measure, for the legend (`targetText`). */
+  target?: { op?: string; value?: number } | null;
+  measure?: string;
 }
 
 const denominators: IndicatorDef[] = [
@@ -81,6 +84,8 @@ export async function indicatorDefs(unit: string, period: string): Promise<Indic
         zh: pick<string>(r, 'name_zh', 'name', 'label') ?? id,
         en: pick<string>(r, 'name_en', 'label_en', 'name') ?? id,
         source: 'api',
+        target: (r.target as { op?: string; value?: number } | null | undefined) ?? null,
+        measure: typeof r.measure === 'string' ? r.measure : undefined,
         classes: isRate
           ? higherBetter
             ? { breaks: [0, 0.5, 0.7, 0.8, 0.9], colors: RAMP_GREEN_BAD_LOW, format: pctFmt }
@@ -116,7 +121,9 @@ export async function indicatorValues(
     }
     return out;
   }
-  const json = await api(`/api/indicators/matrix${qs({ indicator: def.id, units: 'village', from: period, to: period, step: period.includes('Q') ? 'quarter' : period.length === 4 ? 'year' : 'month' })}`);
+  // One column: the period as the map names it (a month, quarter, year, a range `2022..2026` or a
+  // relative name such as `last_12_months`, which the server resolves).
+  const json = await api(`/api/indicators/matrix${qs({ indicator: def.id, units: 'village', periods: period })}`);
   for (const r of rows(json)) {
     const code = pick<string>(r, 'code', 'unit', 'unit_code', 'village_code');
     if (typeof code !== 'string' || !/^\d{12}$/.test(code)) continue;
@@ -129,4 +136,22 @@ export async function indicatorValues(
     out.set(code, typeof value === 'number' ? value : null);
   }
   return out;
+}
+
+/** An indicator's target as the indicator states it (docs/INDICATORS.md): `≥ 80%`, `< 5%`,
+ *  `100%` (at least all: "100%", not "≥ 100%"), `< 1 per village`; '' without a target. */
+export function targetText(
+  target: { op?: string; value?: number } | null | undefined,
+  measure: string | undefined,
+  zh: boolean,
+): string {
+  if (!target || typeof target.value !== 'number') return '';
+  const v = target.value;
+  const proportion = measure === 'proportion' || measure === undefined;
+  const num = proportion ? `${+(v * 100).toFixed(2)}%` : String(+v.toFixed(3));
+  const unit = measure === 'per_village' ? (zh ? '/村' : ' per village') : '';
+  const op = target.op ?? '>=';
+  if (proportion && v >= 1 && (op === '>=' || op === '≥')) return num;
+  const sign = ({ '>=': '≥', '<=': '≤', '>': '>', '<': '<' } as Record<string, string>)[op] ?? op;
+  return `${sign} ${num}${unit}`;
 }

@@ -337,6 +337,7 @@
         dogs = (row?.items || []).map((d) => ({ tag: d.tag, last: d.last_dosed_on, due: true }));
         parts.push(`<li>${esc(n === 0 ? t('dueDwNone', m) : t('dueDw', n ?? hidden, m))}${dogList(dogs)}</li>`);
       } else if (k === 'faecal_sampling' && row) parts.push(`<li>${esc(t('dueFaecal'))}</li>`);
+      // Overdue follow-ups: the work list's count for the village (the one schedule).
       else if (k === 'followups') parts.push(`<li>${esc(n === 0 ? t('dueFuNone') : t('dueFu', n ?? hidden))}</li>`);
     });
     if (!answers.length) return rs.some((r) => r.offline) ? notSaved(answers) : { html: '', answers };
@@ -357,8 +358,10 @@
     const dueDogs = dogs.filter((d) => d.due);
     parts.push(`<li>${esc(dueDogs.length ? t('dueDw', dueDogs.length, m) : t('dueDwNone', m))}${dogList(dueDogs)}</li>`);
     if (can('case_rows') && has('/api/cases')) {
+      // The same schedule as the work list (docs/INDICATORS.md): its total, not one page.
       const c = await api(`/api/cases?unit=${code}&overdue=true&limit=100`);
-      parts.push(`<li>${esc(c.ok && !c.offline ? (c.data.items.length ? t('dueFu', c.data.items.length) : t('dueFuNone')) : t('dueFuOff'))}</li>`);
+      const n = c.ok && !c.offline ? (c.data.total ?? c.data.items.length) : null;
+      parts.push(`<li>${esc(n === null ? t('dueFuOff') : n ? t('dueFu', n) : t('dueFuNone'))}</li>`);
     }
     return { html: `<ul>${parts.join('')}</ul>`, answers: [dr, dd] };
   }
