@@ -93,7 +93,7 @@ const WRITTEN_BY_DESIGN: [&str; 11] = [
 ];
 
 /// GET routes that read nothing from the request but its credentials.
-const NO_INPUT: [&str; 17] = [
+const NO_INPUT: [&str; 18] = [
     "/healthz",
     "/",
     "/field",
@@ -111,6 +111,7 @@ const NO_INPUT: [&str; 17] = [
     "/ogc/api",
     "/ogc/collections",
     "/api/duplicates",
+    "/api/registers",
 ];
 
 /// The parameters the issue names: the walk must reach each.
@@ -330,6 +331,27 @@ fn targets(ids: &BTreeMap<&'static str, i64>) -> Vec<Target> {
             &[("file", "cases_annual.xlsx")],
             "period=2025",
             &["period", "unit"],
+        ),
+        t(
+            "/api/registers/{name}/export",
+            &[("name", "dogs")],
+            "format=csv&q=654022100200-D000",
+            &[
+                "format", "q", "township", "village", "from", "to", "status", "sort", "order",
+                "lang",
+            ],
+        ),
+        t(
+            "/api/dewormings/round",
+            &[],
+            &format!("village={VILLAGE}&month=2026-10"),
+            &["village", "month"],
+        ),
+        t(
+            "/api/worklists/{kind}",
+            &[("kind", "followups")],
+            "include=upcoming&days=30",
+            &["unit", "include", "days"],
         ),
         t(
             "/api/cases",

@@ -190,7 +190,12 @@ fn expectations(
     );
     m.insert(
         (Method::POST, "/api/users/{id}/password"),
-        call(Method::POST, "/api/users/0/password", Some(json!({})), &[404]),
+        call(
+            Method::POST,
+            "/api/users/0/password",
+            Some(json!({})),
+            &[404],
+        ),
     );
     m.insert(
         (Method::GET, "/api/users/{id}/tokens"),

@@ -122,7 +122,11 @@ async fn a_range_of_years_is_the_ratio_of_the_sums_of_its_years_not_a_mean_of_th
     let dw = &range["deworming_coverage"];
     let months: i64 = years
         .iter()
-        .map(|y| y["deworming_coverage"]["extra"]["months"].as_i64().unwrap_or(0))
+        .map(|y| {
+            y["deworming_coverage"]["extra"]["months"]
+                .as_i64()
+                .unwrap_or(0)
+        })
         .sum();
     assert!((49..=60).contains(&months), "{months} months");
     assert_eq!(dw["extra"]["months"].as_i64(), Some(months));

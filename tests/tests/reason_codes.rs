@@ -171,6 +171,41 @@ async fn every_row_error_of_every_register_carries_a_code_and_its_params() -> Re
         json!({ "first": "sampled_on", "second": "tested_on" })
     );
 
+    // The slaughter table's own rules are said by the parser, on their field, before the
+    // database would refuse the row with no field named: an infected animal has its organ, a
+    // disposal done has its method.
+    let point: String = sqlx::query_scalar("SELECT code FROM slaughter_points ORDER BY id LIMIT 1")
+        .fetch_one(&app.db.pool)
+        .await?;
+    for (organ, infected, done, method, code, field) in [
+        ("none", 2, false, "none", "organ_matches_infected", "organ"),
+        ("liver", 0, false, "none", "organ_matches_infected", "organ"),
+        (
+            "none",
+            0,
+            true,
+            "none",
+            "disposal_done_needs_method",
+            "disposal_method",
+        ),
+    ] {
+        let (status, answer) = post(
+            &epi,
+            "/api/slaughter_inspections",
+            &json!({ "point_code": point, "inspected_on": "2024-05-02", "species": "sheep",
+                     "slaughtered": 10, "infected": infected, "organ": organ,
+                     "disposal_method": method, "disposal_done": done }),
+        )
+        .await?;
+        row_codes("slaughter_inspections", status, &answer);
+        let e = &answer["error"]["details"]["errors"][0];
+        assert_eq!(
+            (e["code"].as_str(), e["field"].as_str()),
+            (Some(code), Some(field)),
+            "{answer}"
+        );
+    }
+
     // A reference that names nothing: what it looked for and by which key.
     let (status, answer) = post(
         &epi,

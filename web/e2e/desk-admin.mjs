@@ -249,6 +249,18 @@ async function run() {
   check(await tryLogin(oldPassword) === 401, 'the old password no longer logs in');
   check(await tryLogin(newPassword) === 200, 'the new password logs in, in a second browser context');
   check((await theirs.evaluate(async () => (await fetch('/api/auth/me')).status)) === 200, 'the second context has a session');
+  // After a reset the user chooses their own password before anything else.
+  await theirs.reload();
+  await theirs.waitForSelector('[data-testid=change-password]');
+  check(await theirs.locator('nav.tabs').count() === 0, 'a reset account is asked for a new password before any page');
+  const chosen = 'Chosen-by-Li-2026';
+  await theirs.fill('[data-testid=change-password] input[name=new_password]', chosen);
+  await theirs.fill('[data-testid=change-password] input[name=new_password_again]', chosen);
+  await theirs.fill('[data-testid=change-password] input[name=old_password]', newPassword);
+  await theirs.click('[data-testid=change-password] button[type=submit]');
+  await theirs.waitForSelector('nav.tabs');
+  const me = await theirs.evaluate(async () => (await fetch('/api/auth/me')).json());
+  check(me.must_change_password === false, 'the chosen password signs in and clears the mark');
 
   // A token: created (the secret shown once), works, revoked, refused.
   await page.fill('[data-testid=token-form] input[name=token_name]', 'e2e 令牌');
@@ -267,7 +279,7 @@ async function run() {
   await page.click('[data-testid=user-disable-confirm]');
   await page.waitForFunction((u) => document.querySelector(`[data-user="${u}"] [data-col=state]`)?.textContent.trim() === '已停用', username);
   check((await theirs.evaluate(async () => (await fetch('/api/auth/me')).status)) === 401, 'the disabled user\'s session ends at once');
-  check(await tryLogin(newPassword) !== 200, 'the disabled user cannot log in');
+  check(await tryLogin(chosen) !== 200, 'the disabled user cannot log in');
   await other.close();
   await shot(page, 'admin-users');
 

@@ -199,6 +199,8 @@ export const REASONS: Record<string, Wording> = {
   stage_ce_or_pnm: () => L('囊型填写 CE 分型，泡型填写 PNM 的 P、N、M 三项；二者只填其一', 'give either the CE stage (CE) or all of P, N and M (AE), not both'),
   issue_needs_village: () => L('出库发放须填写接收的村', 'an issue names the village that receives it'),
   only_adjustment_negative: () => L('只有“调整”可以填负数', 'only an adjustment may be negative'),
+  organ_matches_infected: () => L('有感染（感染数大于0）时须填写感染脏器；无感染时脏器填“无”', 'with infected animals give the organ; with none infected the organ is “none”'),
+  disposal_done_needs_method: () => L('已无害化处理时须填写处理方式（不能为“未处理”）', 'a disposal done needs its method (not “none”)'),
 
   // Top-level errors: requests and parameters.
   bad_request: () => L('请求无效', 'the request is not valid'),

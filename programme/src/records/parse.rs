@@ -65,6 +65,8 @@ pub const ALL_CODES: &[&str] = &[
     "stage_ce_or_pnm",
     "issue_needs_village",
     "only_adjustment_negative",
+    "organ_matches_infected",
+    "disposal_done_needs_method",
 ];
 
 /// Why a value or a row is refused: a code from [`ALL_CODES`], its parameters (a JSON object)

@@ -691,12 +691,35 @@ pub const SPECS: &[RegisterSpec] = &[
         date_column: Some("inspected_on"),
         status_column: Some("species"),
         extra_json: "jsonb_build_object('point_code', (SELECT x.code FROM slaughter_points x WHERE x.id = t.point_id))",
-        checks: &[no_more(
-            r#"{"part": "infected", "whole": "slaughtered"}"#,
-            "infected cannot exceed slaughtered",
-            |g| not_more(g, "infected", "slaughtered"),
-            "infected",
-        )],
+        checks: &[
+            no_more(
+                r#"{"part": "infected", "whole": "slaughtered"}"#,
+                "infected cannot exceed slaughtered",
+                |g| not_more(g, "infected", "slaughtered"),
+                "infected",
+            ),
+            // The table's own rules, said before the database refuses the row without a field.
+            Check {
+                field: "organ",
+                code: "organ_matches_infected",
+                params: "{}",
+                message: "organ is none exactly when no animal is infected",
+                holds: |g| match (g("infected"), g("organ")) {
+                    (Some(n), Some(organ)) => (n == "0") == (organ == "none"),
+                    _ => true,
+                },
+            },
+            Check {
+                field: "disposal_method",
+                code: "disposal_done_needs_method",
+                params: "{}",
+                message: "a disposal done needs a disposal method other than none",
+                holds: |g| {
+                    g("disposal_done").as_deref() != Some("true")
+                        || g("disposal_method").is_none_or(|m| m != "none")
+                },
+            },
+        ],
         ..BASE
     },
     RegisterSpec {

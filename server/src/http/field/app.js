@@ -29,7 +29,7 @@
       due: '待办', dueDw: (n, m) => `本月（${m}）未驱虫的犬：${n} 只`, dueDwNone: (m) => `本月（${m}）登记犬均已驱虫`,
       dueFaecal: '犬粪采样已到期', dueFu: (n) => `逾期随访患者：${n} 人`, dueFuNone: '无逾期随访', dueFuOff: '逾期随访：需联网查看（患者信息不存本机）',
       lastDose: (d) => `上次 ${d}`, noRecentDose: '近两月无记录', moreDogs: (n) => `…另有 ${n} 只`, dueNA: '待办：离线，本机未保存',
-      contacts: '负责人', roles: { village_doctor: '村医', township_staff: '乡镇防疫员' }, noContacts: '未登记村医账号',
+      contacts: '负责人', roles: { village_doctor: '村医', township_staff: '乡镇防治人员' }, noContacts: '未登记村医账号',
       saved: (a) => `数据保存于 ${a}`, fresh: (a) => `数据已更新 ${a}`, offlineData: (a) => `离线：显示本机保存的数据（${a}）`,
       ago: { now: '刚刚', min: (n) => `${n} 分钟前`, h: (n) => `${n} 小时前`, d: (n) => `${n} 天前` },
       listAge: (n, a) => `辖区 ${n} 个村已存本机（${a}）`, noResults: '没有找到', pickVillage: '请先定位或查找村庄',
