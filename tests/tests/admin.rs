@@ -368,6 +368,22 @@ async fn a_reset_password_is_shown_once_and_must_be_changed_and_the_old_one_fail
     assert_eq!(who["must_change_password"], true, "{who}");
     let listed = item_of(&admin.get_json("/api/users", 200).await?, id);
     assert_eq!(listed["must_change_password"], true);
+    // Until then the temporary password opens nothing but signing out and changing it: not
+    // the data, not the map (the administrator who knows it cannot work as the user).
+    for path in [
+        "/api/cases",
+        "/api/villages",
+        "/tiles/villages/9/371/186.mvt",
+    ] {
+        let r = b2
+            .get(app.url(path))
+            .header("Accept", "application/json")
+            .send()
+            .await?;
+        assert_eq!(r.status().as_u16(), 403, "{path}");
+        let e: Value = r.json().await?;
+        assert_eq!(e["error"]["code"], "password_change_required", "{path}");
+    }
     // The user chooses their own: the mark is gone.
     let r = b2
         .post(app.url("/api/auth/password"))
@@ -380,6 +396,12 @@ async fn a_reset_password_is_shown_once_and_must_be_changed_and_the_old_one_fail
         200
     );
     assert_eq!(me(&app, &b2).await?.1["must_change_password"], false);
+    let r = b2.get(app.url("/api/villages")).send().await?;
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "the own password opens the data again"
+    );
     // An admin may also set one: it must be changed as well.
     let (s, set) = send(
         &admin,

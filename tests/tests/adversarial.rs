@@ -357,7 +357,7 @@ fn targets(ids: &BTreeMap<&'static str, i64>) -> Vec<Target> {
             "/api/cases",
             &[],
             "limit=5",
-            &["unit", "overdue", "limit", "cursor"],
+            &["unit", "overdue", "person_id", "q", "limit", "cursor"],
         ),
         detail("cases"),
         t(

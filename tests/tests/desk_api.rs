@@ -553,7 +553,16 @@ async fn a_deworming_round_of_130_dogs_is_saved_in_one_request_all_or_nothing() 
     .bind(township)
     .fetch_one(&app.db.pool)
     .await?;
-    for bad in ["NO-SUCH-TAG", foreign.as_str()] {
+    // A dog of another village of the township: the round is the village's.
+    let neighbour: String = sqlx::query_scalar(
+        "SELECT d.tag FROM dogs d JOIN villages v ON v.id = d.village_id
+         WHERE v.code LIKE $1 || '%' AND v.code <> $2 AND d.deleted_at IS NULL ORDER BY d.id LIMIT 1",
+    )
+    .bind(township)
+    .bind(&village)
+    .fetch_one(&app.db.pool)
+    .await?;
+    for bad in ["NO-SUCH-TAG", foreign.as_str(), neighbour.as_str()] {
         let mut ticked = tags.clone();
         ticked.insert(7, bad);
         let (status, refused) = send(
@@ -576,6 +585,62 @@ async fn a_deworming_round_of_130_dogs_is_saved_in_one_request_all_or_nothing() 
                 .await?;
         assert_eq!(written, 0, "nothing of a refused round is written");
     }
+    // A deleted dog gets no dose, in a round or alone.
+    sqlx::query("UPDATE dogs SET deleted_at = now() WHERE tag = $1")
+        .bind(tags[0])
+        .execute(&app.db.pool)
+        .await?;
+    let (status, refused) = send(
+        &staff,
+        Method::POST,
+        "/api/dewormings/round",
+        &body("2026-12-05", &tags[..3]),
+    )
+    .await?;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(
+        refused["error"]["details"]["errors"][0]["code"], "reference_not_found",
+        "{refused}"
+    );
+    let (status, refused) = send(
+        &staff,
+        Method::POST,
+        "/api/dewormings",
+        &json!({"dog_tag": tags[0], "dosed_on": "2026-12-05"}),
+    )
+    .await?;
+    assert_eq!(status, 422, "a dose for a deleted dog: {refused}");
+    // A tag two live dogs share (another township registered it before the county merged
+    // them) is refused for the county's round: the dose would land on either.
+    let sibling = app.user(Role::TownshipStaff, SIBLING_TOWNSHIP).await?;
+    let sibling_village: String = sqlx::query_scalar(
+        "SELECT code::text FROM villages WHERE code LIKE $1 || '%' ORDER BY code LIMIT 1",
+    )
+    .bind(SIBLING_TOWNSHIP)
+    .fetch_one(&app.db.pool)
+    .await?;
+    let (status, created) = send(
+        &sibling,
+        Method::POST,
+        "/api/dogs",
+        &json!({"dog_tag": tags[1], "dog_kind": "herding", "registered_on": "2024-01-01",
+                "village_code": sibling_village}),
+    )
+    .await?;
+    assert_eq!(status, 201, "{created}");
+    let epi = app.epi().await?;
+    let (status, refused) = send(
+        &epi,
+        Method::POST,
+        "/api/dewormings/round",
+        &body("2026-12-06", &tags[1..3]),
+    )
+    .await?;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(
+        refused["error"]["details"]["errors"][0]["code"], "reference_ambiguous",
+        "{refused}"
+    );
     // A value given once is refused once.
     let (status, refused) = send(
         &staff,
@@ -613,4 +678,103 @@ async fn a_deworming_round_of_130_dogs_is_saved_in_one_request_all_or_nothing() 
         .await?;
     assert_eq!(e["error"]["details"]["field"], "month");
     Ok(())
+}
+
+#[tokio::test]
+async fn what_a_list_hides_it_neither_searches_nor_sorts_and_the_case_list_finds_a_person()
+-> Result<()> {
+    let app = TestApp::with_demo().await?;
+    // A household head's name: a vet's search does not match it (it is hidden from vets), a
+    // case role's does.
+    let (head, number): (String, String) = sqlx::query_as(
+        "SELECT h.head_name, h.household_no FROM households h JOIN villages v ON v.id = h.village_id
+         WHERE v.code LIKE $1 || '%' AND h.deleted_at IS NULL ORDER BY h.id LIMIT 1",
+    )
+    .bind(COUNTY)
+    .fetch_one(&app.db.pool)
+    .await?;
+    let q: String = head.chars().take(2).collect();
+    let path = format!("/api/households?q={}&limit=500", urlencode(&q));
+    let vet = app.user(Role::Vet, COUNTY).await?;
+    let seen = vet.get_json(&path, 200).await?;
+    assert!(
+        seen["items"].as_array().expect("items").is_empty(),
+        "a vet finds households by their head's name: {seen}"
+    );
+    let epi = app.epi().await?;
+    let seen = epi.get_json(&path, 200).await?;
+    assert!(
+        seen["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|h| h["household_no"] == number.as_str()),
+        "{seen}"
+    );
+    // A `%` or `_` typed is itself, not a wildcard.
+    let all = epi.get_json("/api/households?q=%25&limit=5", 200).await?;
+    assert!(all["items"].as_array().expect("items").is_empty(), "{all}");
+    // A masked identifier is no sort key (its order would tell the hidden digits).
+    for key in ["id_number", "phone"] {
+        let (status, _) = send(
+            &epi,
+            Method::GET,
+            &format!("/api/people?sort={key}"),
+            &Value::Null,
+        )
+        .await?;
+        assert_eq!(status, 400, "people sorted by {key}");
+    }
+    // The line list of one person, and by a prefix of the name.
+    let (person, name): (i64, String) = sqlx::query_as(
+        "SELECT p.id, p.name FROM cases c JOIN people p ON p.id = c.person_id
+         WHERE c.deleted_at IS NULL GROUP BY p.id, p.name ORDER BY count(*) DESC, p.id LIMIT 1",
+    )
+    .fetch_one(&app.db.pool)
+    .await?;
+    let cases: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM cases WHERE person_id = $1 AND deleted_at IS NULL",
+    )
+    .bind(person)
+    .fetch_one(&app.db.pool)
+    .await?;
+    let page = epi
+        .get_json(&format!("/api/cases?person_id={person}"), 200)
+        .await?;
+    assert_eq!(page["total"], cases, "{page}");
+    assert!(
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|c| c["person"]["id"] == person)
+    );
+    let first: String = name.chars().take(1).collect();
+    let page = epi
+        .get_json(
+            &format!("/api/cases?q={}&limit=500", urlencode(&first)),
+            200,
+        )
+        .await?;
+    let items = page["items"].as_array().expect("items");
+    assert!(!items.is_empty());
+    assert!(
+        items.iter().all(|c| c["person"]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with(&first))),
+        "{page}"
+    );
+    Ok(())
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

@@ -251,6 +251,7 @@ async fn a_full_data_disk_refuses_writes_whole_and_the_service_recovers_once_spa
     health_until(&server, "ok", Duration::from_secs(60), |s, _| s == 200).await?;
     let pool = connect(&pgdata, 2).await?;
     let epi = api_client(&pool, &server.base, Role::Epidemiologist, "654022").await?;
+    let vet = api_client(&pool, &server.base, Role::Vet, "654022").await?;
     let mut faults = 0;
 
     // WAL from here on goes to a segment of its own, made before the disk fills: the writes
@@ -369,11 +370,18 @@ async fn a_full_data_disk_refuses_writes_whole_and_the_service_recovers_once_spa
         "an audit entry for each write done, none for a refused one"
     );
     assert_eq!(tags_like(&pool, "%").await?, committed);
-    // Reading needs no room.
-    let list = epi
+    // Reading needs no room (a vet's list: it names no owner, so no audit entry is written;
+    // a list that names people is audited, and is refused with the disk when it cannot be).
+    let list = vet
         .get_json(&format!("/api/dogs?village={VILLAGE}"), 200)
         .await?;
     assert!(list.to_string().contains("\"BEFORE-1\""), "{list}");
+    let (status, body) =
+        send(epi.request(Method::GET, &format!("/api/dogs?village={VILLAGE}"))).await?;
+    assert!(
+        status == 200 || refused_for_disk(status, &body),
+        "a list naming owners on a full disk: {status} {body}"
+    );
     pool.close().await;
 
     // 3. The WAL cannot grow: PostgreSQL stops (a PANIC), and its crash recovery needs room

@@ -68,7 +68,7 @@ async function apiClient(base) {
 const TIER = { high: '高风险', medium: '中风险', low: '低风险' };
 const REGIME = { monthly: '每月驱虫（犬犬投药、月月驱虫）', slaughter_season: '屠宰季节驱虫', targeted: '重点犬只驱虫' };
 const BASIS = { village_screening: '本村筛查', township_screening: '乡镇筛查', no_screening: '无筛查数据' };
-const ROLE = { village_doctor: '村医', township_staff: '乡镇防疫员' };
+const ROLE = { village_doctor: '村医', township_staff: '乡镇防治人员' };
 const metres = (m) => (m >= 1000 ? `${(m / 1000).toFixed(1)} km` : `${Math.round(m)} m`);
 function distance(lon1, lat1, lon2, lat2) {
   const rad = Math.PI / 180;
@@ -155,9 +155,12 @@ async function run() {
   const dueDogs = dueRow ? dueRow.count : 0;
   const due = dueDogs === 0 ? `本月（${month}）登记犬均已驱虫` : `本月（${month}）未驱虫的犬：${dueDogs ?? '1–4'} 只`;
   check(await page.locator('#v-due li').first().evaluate((li) => li.firstChild.textContent) === due, `what is due, from the deworming work list: ${due}`);
-  const contacts = (await get(`/api/villages/${VILLAGE}/contacts`)).items.map((p) => `${ROLE[p.role] ?? p.role}：${p.display_name || p.username}`);
+  const people = (await get(`/api/villages/${VILLAGE}/contacts`)).items;
+  const contacts = people.map((p) => `${ROLE[p.role] ?? p.role}：${p.display_name || p.username}`);
   const named = await page.locator('#v-contacts li').allInnerTexts();
-  check(named.join('; ') === contacts.join('; ') && contacts.some((c) => c.endsWith(USER)), `the village doctor is named, as the API lists the contacts: ${named.join('; ')}`);
+  const doctor = people.find((p) => p.username === USER);
+  check(named.join('; ') === contacts.join('; ') && !!doctor?.display_name && named.some((n) => n.endsWith(doctor.display_name)),
+    `the village doctor is named by the display name, as the API lists the contacts: ${named.join('; ')}`);
 
   // The service worker takes over and keeps the answers.
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 20_000 });

@@ -75,6 +75,8 @@ export async function api<T = unknown>(
     if (!r.ok) {
       const err = (json as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
       const e = new ApiError(r.status, err?.code ?? `http_${r.status}`, err?.message ?? r.statusText, err?.details ?? null);
+      // A reset password: the shell asks for a new one before anything else.
+      if (e.code === 'password_change_required' && auth.me) auth.me.must_change_password = true;
       if (r.status === 401 && path !== '/api/auth/login' && auth.me) {
         auth.me = null;
         onLoggedOut.handler();

@@ -172,6 +172,10 @@ export const REASONS: Record<string, Wording> = {
   reference_not_found: (p) => p.value === null || p.value === undefined
     ? L(`未能找到对应的${registerName(p.what)}：请填写${fieldName(p.key)}`, `no ${registerName(p.what)} given: fill in ${fieldName(p.key)}`)
     : L(`找不到${fieldName(p.key)}为“${p.value}”的${registerName(p.what)}`, `no ${registerName(p.what)} with ${fieldName(p.key)} “${p.value}”`),
+  reference_ambiguous: (p) => L(
+    `${fieldName(p.key)}“${p.value ?? ''}”同时属于 ${p.n ?? 2} 条${registerName(p.what)}记录：请县级先合并重复记录`,
+    `${p.n ?? 2} ${registerName(p.what)} records have ${fieldName(p.key)} “${p.value ?? ''}”: the county merges them first`,
+  ),
   record_not_found: (p) => L(
     `找不到${p.id !== undefined ? `编号 ${p.id} 的` : '该'}记录（可能已删除，或不在您的辖区内）`,
     `no record${p.id !== undefined ? ` with id ${p.id}` : ''} (deleted, or outside your jurisdiction)`,
@@ -253,6 +257,7 @@ export const REASONS: Record<string, Wording> = {
   user_exists: () => L('该用户名已存在', 'this username exists'),
   last_admin: () => L('不能停用或降级最后一个系统管理员', 'the last administrator cannot be disabled or demoted'),
   cannot_disable_self: () => L('不能停用自己的账号', 'you cannot disable your own account'),
+  password_change_required: () => L('管理员已重置您的密码：请先设置新密码', 'an administrator reset your password: choose a new one first'),
   weak_password: () => L('密码不符合要求：至少 10 个字符，且不能是常见密码或与用户名相同', 'the password is too weak: at least 10 characters, not a common password, not the username'),
   // Imports.
   import_refused: (p) => L(

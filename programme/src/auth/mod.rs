@@ -142,6 +142,9 @@ pub struct Caller {
     pub role: Role,
     pub scope: Scope,
     pub via: AuthVia,
+    /// An administrator reset the password: until the account chooses its own, it may only
+    /// sign out and change it (`/api/auth/*`).
+    pub must_change_password: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -151,6 +151,7 @@ struct CallerRow {
     stale: bool,
     /// When the session or the token ends (`None`: a token without expiry).
     expires_at: Option<DateTime<Utc>>,
+    must_change_password: bool,
 }
 
 impl CallerRow {
@@ -166,6 +167,7 @@ impl CallerRow {
             role: self.role,
             scope: Scope::new(PlaceCode::parse(&self.jurisdiction).ok()?),
             via,
+            must_change_password: self.must_change_password,
         })
     }
 }
@@ -272,7 +274,7 @@ impl Credentials<'_> {
             .lookup(
                 "SELECT u.id AS user_id, u.username, u.role, u.jurisdiction, NULL::text AS csrf_token, t.id AS token_id,
                         (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale,
-                        t.expires_at
+                        t.expires_at, u.must_change_password
                  FROM api_tokens t JOIN users u ON u.id = t.user_id
                  WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT u.disabled
                    AND (t.expires_at IS NULL OR t.expires_at > now())",
@@ -298,7 +300,8 @@ impl Credentials<'_> {
         let row = self
             .lookup(
                 "SELECT u.id AS user_id, u.username, u.role, u.jurisdiction, s.csrf_token, NULL::bigint AS token_id,
-                        s.last_seen_at < now() - interval '1 minute' AS stale, s.expires_at
+                        s.last_seen_at < now() - interval '1 minute' AS stale, s.expires_at,
+                        u.must_change_password
                  FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.token_hash = $1 AND s.expires_at > now() AND NOT u.disabled",
                 &digest,

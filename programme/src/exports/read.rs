@@ -368,6 +368,7 @@ mod tests {
             role,
             scope: Scope::new(PlaceCode::parse("654022").expect("county code")),
             via: AuthVia::Token { token_id: 1 },
+            must_change_password: false,
         }
     }
 

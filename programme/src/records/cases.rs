@@ -121,6 +121,10 @@ pub struct Filter {
     pub unit: Option<PlaceCode>,
     /// Only cases with an overdue follow-up.
     pub overdue: bool,
+    /// Only the cases of one person (the patient record's other reports).
+    pub person: Option<i64>,
+    /// A prefix of the patient's name or of the NNDRS report id (the case picker).
+    pub q: Option<String>,
     /// The id of the last case of the previous page.
     pub cursor: Option<i64>,
     pub limit: i64,
@@ -158,6 +162,17 @@ pub async fn list(
         }
     };
     let limit = filter.limit;
+    // A prefix: `%`, `_` and `\` typed are themselves.
+    let q = filter
+        .q
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(|q| {
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        });
     // `$1`, `$2` are the schedule's as-of day and grace (cases_select.sql).
     let filtered = |select: &str, page: &str| {
         format!(
@@ -166,18 +181,22 @@ pub async fn list(
                AND v.code LIKE $3 || '%'
                AND ($4::text IS NULL OR v.code LIKE $4 || '%')
                AND (NOT $5 OR coalesce(followup_overdue(fs.next_due, $1::date, $2::int), false))
+               AND ($6::bigint IS NULL OR c.person_id = $6)
+               AND ($7::text IS NULL OR p.name LIKE $7 || '%' OR c.nndrs_id LIKE $7 || '%')
                {page}"
         )
     };
     let rows: Vec<CaseRow> = sqlx::query_as(sqlx::AssertSqlSafe(filtered(
         SELECT_CASES,
-        "AND ($6::bigint IS NULL OR c.id > $6) ORDER BY c.id LIMIT $7",
+        "AND ($8::bigint IS NULL OR c.id > $8) ORDER BY c.id LIMIT $9",
     )))
     .bind(as_of.today)
     .bind(as_of.grace_days)
     .bind(scope.prefix())
     .bind(&unit)
     .bind(filter.overdue)
+    .bind(filter.person)
+    .bind(&q)
     .bind(filter.cursor)
     .bind(limit + 1)
     .fetch_all(pool)
@@ -204,6 +223,8 @@ pub async fn list(
         .bind(scope.prefix())
         .bind(&unit)
         .bind(filter.overdue)
+        .bind(filter.person)
+        .bind(&q)
         .fetch_one(pool)
         .await?;
     let more = rows.len() as i64 > limit;

@@ -48,6 +48,7 @@ pub const ALL_CODES: &[&str] = &[
     "bad_geometry",
     // What the database knows.
     "reference_not_found",
+    "reference_ambiguous",
     "record_not_found",
     "duplicate",
     "duplicate_in_file",
@@ -726,6 +727,7 @@ mod tests {
             include_str!("import.rs"),
             include_str!("villages.rs"),
             include_str!("spec.rs"),
+            include_str!("round.rs"),
         ];
         let mut used = std::collections::BTreeSet::new();
         for source in sources {

@@ -57,6 +57,9 @@ pub fn sort_keys(spec: &RegisterSpec, case_rows: bool) -> Vec<(String, String)> 
             out.push((f.name.to_owned(), format!("t.{}", f.name)));
         }
     }
+    // A masked identifier is no sort key: the order of ID numbers within a region is the order
+    // of birth dates, and of phones their hidden digits.
+    out.retain(|(k, _)| !spec.masks.iter().any(|(m, _)| m == k));
     if spec.masks.iter().any(|(_, m)| *m == Mask::IdNumber) && spec.field("birth_date").is_some() {
         out.retain(|(k, _)| k != "birth_date");
         out.push((
@@ -227,7 +230,7 @@ pub async fn one(
 
 /// The filters of a list as SQL over `t` and `v`: `$1` the jurisdiction, `$2`–`$7` the
 /// filters, `$8` the cursor.
-fn where_sql(spec: &RegisterSpec) -> String {
+fn where_sql(spec: &RegisterSpec, case_rows: bool) -> String {
     let date = spec.date_column.map_or_else(
         || "TRUE".to_owned(),
         |d| format!("($4::date IS NULL OR t.{d} >= $4) AND ($5::date IS NULL OR t.{d} <= $5)"),
@@ -236,14 +239,21 @@ fn where_sql(spec: &RegisterSpec) -> String {
         || "$6::text IS NULL".to_owned(),
         |c| format!("($6::text IS NULL OR t.{c}::text = $6)"),
     );
-    let search = if spec.search.is_empty() {
+    // A field the reader may not see is not searched either (a vet learns no household head's
+    // name by trying names). The text is a prefix: `%`, `_` and `\` in it are themselves.
+    let ors: Vec<String> = spec
+        .search
+        .iter()
+        .filter(|c| case_rows || !spec.personal_fields.contains(c))
+        .map(|c| {
+            format!(
+                "t.{c} ILIKE replace(replace(replace($7, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%'"
+            )
+        })
+        .collect();
+    let search = if ors.is_empty() {
         "$7::text IS NULL".to_owned()
     } else {
-        let ors: Vec<String> = spec
-            .search
-            .iter()
-            .map(|c| format!("t.{c} ILIKE replace(replace($7, '%', ''), '_', '') || '%'"))
-            .collect();
         format!("($7::text IS NULL OR {})", ors.join(" OR "))
     };
     let place = if spec.village_id_sql().is_some() {
@@ -276,9 +286,10 @@ pub async fn count(
     pool: &PgPool,
     spec: &RegisterSpec,
     scope: &Scope,
+    case_rows: bool,
     f: &Filters,
 ) -> Result<i64, sqlx::Error> {
-    let sql = format!("SELECT count(*) {}", where_sql(spec));
+    let sql = format!("SELECT count(*) {}", where_sql(spec, case_rows));
     let query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(scope.prefix())
         .bind(&f.township)
@@ -304,7 +315,7 @@ pub async fn list(
     let sql = format!(
         "SELECT t.id, {json} {filtered} ORDER BY {order} LIMIT $9 OFFSET $10",
         json = json_sql(spec),
-        filtered = where_sql(spec),
+        filtered = where_sql(spec, case_rows),
     );
     // A list is the expensive read a client may walk away from: its statement is cancelled then.
     let query = sqlx::query_as(sqlx::AssertSqlSafe(sql))

@@ -16,7 +16,7 @@ use sqlx::PgPool;
 
 use super::import::{Who, present_of, write_rows};
 use super::one::{Linking, audit_list, refused};
-use super::parse::{self, Layout, Options, RowError};
+use super::parse::{self, Layout, Options, Reason, RowError};
 use super::spec::{self, RegisterSpec};
 use super::write::{Batch, Target, scoped};
 use crate::error::Error;
@@ -147,7 +147,7 @@ pub async fn save(
     let spec: &'static RegisterSpec = spec::by_name("dewormings")
         .ok_or_else(|| anyhow::anyhow!("the dewormings register is declared"))?;
     who.may_write(spec)?;
-    village(pool, who, &round.village).await?;
+    let (village_id, _) = village(pool, who, &round.village).await?;
     // Ticking a dog twice doses it once.
     let mut seen = HashSet::new();
     let tags: Vec<String> = round
@@ -194,6 +194,45 @@ pub async fn save(
         require_all: true,
     };
     let mut tx = pool.begin().await?;
+    let mut errors: BTreeMap<usize, Vec<RowError>> = BTreeMap::new();
+    // Each tag must be one live dog of the round's village: a tag of a dog of another village,
+    // a deleted or dead dog, or a tag two live dogs of the jurisdiction share (before the
+    // county merged them) is refused, so that a dose never lands on another dog.
+    let found: Vec<(String, i64, bool)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT d.tag, count(*), bool_and(d.village_id = $2 AND d.status = 'alive')
+         FROM {} d WHERE d.tag = ANY($1) AND d.deleted_at IS NULL GROUP BY d.tag",
+        scoped("dogs", who.scope.as_ref())
+    )))
+    .bind(&tags)
+    .bind(village_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (i, tag) in tags.iter().enumerate() {
+        let why = match found.iter().find(|(t, _, _)| t == tag) {
+            Some((_, 1, true)) => continue,
+            Some((_, n, _)) if *n > 1 => Reason::new(
+                "reference_ambiguous",
+                json!({ "what": "dogs", "key": "dog_tag", "value": tag, "n": n }),
+                format!("{n} dogs have the tag {tag:?}: the county merges them first"),
+            ),
+            _ => Reason::new(
+                "reference_not_found",
+                json!({ "what": "dogs", "key": "dog_tag", "value": tag }),
+                format!("no live dog with tag {tag:?} in the village"),
+            ),
+        };
+        errors.entry(i + 1).or_default().push(RowError::new(
+            i + 1,
+            Some("dog_tag".to_owned()),
+            Some("dog_tag"),
+            Some(tag.clone()),
+            why,
+        ));
+    }
+    if !errors.is_empty() {
+        tx.rollback().await?;
+        return Err(refused(errors.into_values().flatten().collect()));
+    }
     let dosed_on = parse::parse_value(spec::Ty::Date, &round.dosed_on).ok();
     // Dogs of the writer's jurisdiction already dosed that day.
     let already: Vec<String> = match &dosed_on {
@@ -201,17 +240,18 @@ pub async fn save(
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "SELECT DISTINCT d.tag FROM {} d
              JOIN dewormings w ON w.dog_id = d.id AND w.deleted_at IS NULL
-             WHERE d.tag = ANY($1) AND w.dosed_on = $2::date",
+             WHERE d.tag = ANY($1) AND w.dosed_on = $2::date
+               AND d.deleted_at IS NULL AND d.village_id = $3",
                 scoped("dogs", who.scope.as_ref())
             )))
             .bind(&tags)
             .bind(day)
+            .bind(village_id)
             .fetch_all(&mut *tx)
             .await?
         }
         None => Vec::new(),
     };
-    let mut errors: BTreeMap<usize, Vec<RowError>> = BTreeMap::new();
     let mut staged = Vec::new();
     // A value given once is refused once, not once per dog.
     let mut refused_fields = HashSet::new();

@@ -260,8 +260,17 @@ async fn stage(
         match r.join {
             Some((table, key)) => {
                 refs.push_str(&format!(", j{i}.id AS \"{}\"", r.column));
+                // A deleted record is never referred to (a dose is not given to a deleted dog).
+                let live = if super::spec::SPECS
+                    .iter()
+                    .any(|s| s.table == table && s.soft_delete)
+                {
+                    format!(" AND j{i}.deleted_at IS NULL")
+                } else {
+                    String::new()
+                };
                 joins.push_str(&format!(
-                    " LEFT JOIN {} j{i} ON j{i}.{key} = s.\"{}\"",
+                    " LEFT JOIN {} j{i} ON j{i}.{key} = s.\"{}\"{live}",
                     scoped(table, scope),
                     r.fields[0]
                 ));

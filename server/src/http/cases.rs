@@ -24,6 +24,10 @@ pub struct ListParams {
     unit: Option<String>,
     /// Only cases whose next follow-up is overdue (the one schedule, docs/INDICATORS.md).
     overdue: Option<bool>,
+    /// Only the cases of one person (a patient's other reports).
+    person_id: Option<i64>,
+    /// A prefix of the patient's name or of the NNDRS report id.
+    q: Option<String>,
     limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     cursor: Option<i64>,
@@ -50,6 +54,8 @@ pub async fn list(
     let filter = Filter {
         unit,
         overdue: params.overdue.unwrap_or(false),
+        person: params.person_id,
+        q: params.q,
         cursor: params.cursor,
         limit,
     };

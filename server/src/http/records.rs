@@ -318,7 +318,7 @@ async fn list(
     )
     .await?;
     let total = if p.count.unwrap_or(false) {
-        Some(read::count(&state.pool, spec, &caller.scope, &filters).await?)
+        Some(read::count(&state.pool, spec, &caller.scope, case_rows, &filters).await?)
     } else {
         None
     };

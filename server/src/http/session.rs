@@ -134,10 +134,23 @@ fn check(access: Access, req: &Request) -> AppResult<()> {
             });
         }
     }
+    if caller.must_change_password && !req.uri().path().starts_with("/api/auth/") {
+        return Err(password_change_required());
+    }
     if let Access::Needs(perm) = access {
         caller.require(perm)?;
     }
     Ok(())
+}
+
+/// The answer to an account whose password an administrator reset, for anything but signing
+/// out and choosing its own password.
+pub fn password_change_required() -> AppError {
+    AppError::Forbidden {
+        code: "password_change_required",
+        message: "请先设置新密码 / choose a new password first (POST /api/auth/password)"
+            .to_owned(),
+    }
 }
 
 fn origin_host(headers: &HeaderMap) -> Option<String> {

@@ -308,6 +308,7 @@ pub async fn fast_path(
         Err(e) => return e.into_response(),
     };
     if let crate::http::session::Auth::Caller(caller) = &auth
+        && !caller.must_change_password
         && caller.can(echinomap_programme::auth::Perm::Aggregates)
         && let Ok(axum::extract::Query(params)) =
             axum::extract::Query::<TileParams>::try_from_uri(req.uri())

@@ -29,6 +29,7 @@
       due: '待办', dueDw: (n, m) => `本月（${m}）未驱虫的犬：${n} 只`, dueDwNone: (m) => `本月（${m}）登记犬均已驱虫`,
       dueFaecal: '犬粪采样已到期', dueFu: (n) => `逾期随访患者：${n} 人`, dueFuNone: '无逾期随访', dueFuOff: '逾期随访：需联网查看（患者信息不存本机）',
       lastDose: (d) => `上次 ${d}`, noRecentDose: '近两月无记录', moreDogs: (n) => `…另有 ${n} 只`, dueNA: '待办：离线，本机未保存',
+      mustChange: '管理员已重置您的密码：请先在电脑上登录平台设置新密码，再用新密码登录。',
       contacts: '负责人', roles: { village_doctor: '村医', township_staff: '乡镇防治人员' }, noContacts: '未登记村医账号',
       saved: (a) => `数据保存于 ${a}`, fresh: (a) => `数据已更新 ${a}`, offlineData: (a) => `离线：显示本机保存的数据（${a}）`,
       ago: { now: '刚刚', min: (n) => `${n} 分钟前`, h: (n) => `${n} 小时前`, d: (n) => `${n} 天前` },
@@ -59,6 +60,7 @@
       due: 'Due here', dueDw: (n, m) => `Dogs not dosed this month (${m}): ${n}`, dueDwNone: (m) => `Every registered dog dosed this month (${m})`,
       dueFaecal: 'Faecal sampling is due', dueFu: (n) => `Patients with an overdue follow-up: ${n}`, dueFuNone: 'No overdue follow-up', dueFuOff: 'Overdue follow-ups: online only (patients are not stored on the phone)',
       lastDose: (d) => `last ${d}`, noRecentDose: 'none in 2 months', moreDogs: (n) => `…and ${n} more`, dueNA: 'Due: offline, not saved on this phone',
+      mustChange: 'An administrator reset your password: choose a new one on the dashboard first, then log in with it.',
       contacts: 'Responsible', roles: { village_doctor: 'village doctor', township_staff: 'township staff' }, noContacts: 'No village doctor account',
       saved: (a) => `Data saved ${a}`, fresh: (a) => `Data updated ${a}`, offlineData: (a) => `Offline: data saved on this phone (${a})`,
       ago: { now: 'just now', min: (n) => `${n} min ago`, h: (n) => `${n} h ago`, d: (n) => `${n} days ago` },
@@ -112,6 +114,7 @@
     const savedAt = Number(r.headers.get('x-field-saved-at')) || Date.now();
     const data = await r.json().catch(() => null);
     if (r.status === 401 && !offline && me && !path.startsWith('/api/auth/')) showLogin(t('reLogin'));
+    if (r.status === 403 && data?.error?.code === 'password_change_required') showLogin(t('mustChange'));
     return { ok: r.ok, status: r.status, offline, data, savedAt };
   }
 
@@ -149,6 +152,13 @@
     $('p').value = '';
     const s = await api('/api/auth/session');
     me = s.data?.user || { ...r.data.user, csrf_token: r.data.csrf_token };
+    // A password an administrator reset is changed on the dashboard first.
+    const who = await api('/api/auth/me');
+    if (who.data?.must_change_password) {
+      await api('/api/auth/logout', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': me?.csrf_token || '' }, body: '{}' });
+      me = null;
+      return showLogin(t('mustChange'));
+    }
     startApp();
   }
   async function logout() {
