@@ -778,3 +778,63 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn an_edit_of_one_field_is_checked_with_the_stored_values_of_the_others() -> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let epi = app.epi().await?;
+    // A visit made: its outcome corrected alone keeps its visit date, so the rule that a
+    // visit and its outcome go together holds.
+    let id: i64 = sqlx::query_scalar(
+        "SELECT id FROM followups WHERE visited_on IS NOT NULL AND outcome IS NOT NULL
+           AND deleted_at IS NULL AND outcome <> 'improved' ORDER BY id LIMIT 1",
+    )
+    .fetch_one(&app.db.pool)
+    .await?;
+    let (status, body) = send(
+        &epi,
+        Method::PATCH,
+        &format!("/api/followups/{id}"),
+        &json!({ "outcome": "improved" }),
+    )
+    .await?;
+    assert_eq!(status, 200, "{body}");
+    let outcome: String = sqlx::query_scalar("SELECT outcome::text FROM followups WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db.pool)
+        .await?;
+    assert_eq!(outcome, "improved");
+    // A planned visit not yet made: an outcome alone breaks the rule, with the stored (empty)
+    // visit date.
+    let planned: i64 = sqlx::query_scalar(
+        "SELECT id FROM followups WHERE visited_on IS NULL AND deleted_at IS NULL ORDER BY id LIMIT 1",
+    )
+    .fetch_one(&app.db.pool)
+    .await?;
+    let (status, body) = send(
+        &epi,
+        Method::PATCH,
+        &format!("/api/followups/{planned}"),
+        &json!({ "outcome": "stable" }),
+    )
+    .await?;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["error"]["details"]["errors"][0]["code"], "together",
+        "{body}"
+    );
+    // A case's status changed alone: the patient's sex and birth date are the person's.
+    let case: i64 =
+        sqlx::query_scalar("SELECT id FROM cases WHERE deleted_at IS NULL ORDER BY id LIMIT 1")
+            .fetch_one(&app.db.pool)
+            .await?;
+    let (status, body) = send(
+        &epi,
+        Method::PATCH,
+        &format!("/api/cases/{case}"),
+        &json!({ "status": "cured" }),
+    )
+    .await?;
+    assert_eq!(status, 200, "{body}");
+    Ok(())
+}

@@ -539,6 +539,7 @@ pub(super) async fn run_register(
                 crs,
                 scope: scope.as_ref(),
                 require_all: true,
+                stored: None,
             };
             let mut errors: BTreeMap<usize, Vec<RowError>> = BTreeMap::new();
             let staged = stage_rows(

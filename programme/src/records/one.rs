@@ -222,6 +222,39 @@ fn db_refusal(e: sqlx::Error) -> Error {
     Error::Database(e)
 }
 
+/// The stored values of record `id` as the parser's staging text, by field name (fields kept
+/// in a column of the register's table). Nothing when the writer cannot see the record: the
+/// write then answers that it is not found.
+async fn stored_values(
+    pool: &PgPool,
+    spec: &RegisterSpec,
+    who: &Who,
+    id: i64,
+) -> Result<std::collections::BTreeMap<String, String>, Error> {
+    let row: Option<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT to_jsonb(t) FROM {} t WHERE t.id = $1",
+        super::write::scoped(spec.table, who.scope.as_ref())
+    )))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let mut out = std::collections::BTreeMap::new();
+    let Some(row) = row else {
+        return Ok(out);
+    };
+    for f in spec.fields {
+        let Some(column) = f.column else { continue };
+        let text = match &row[column] {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => continue,
+        };
+        out.insert(f.name.to_owned(), text);
+    }
+    Ok(out)
+}
+
 /// Where [`save`] finds the village linker: built from the villages, cached until they change.
 #[derive(Debug, Clone, Copy)]
 pub struct Linking<'a> {
@@ -290,10 +323,17 @@ pub async fn save(
     }
     let layout = Layout::new(spec, headers, &fields);
     let linker = linking.cache.get(pool, linking.watch).await?;
+    // An update's rules across fields read the stored values of the fields it leaves as they
+    // are (a visit's outcome corrected alone still has its visit date).
+    let stored = match target {
+        Target::Id(id) => Some(stored_values(pool, spec, who, id).await?),
+        _ => None,
+    };
     let opts = Options {
         crs,
         scope: who.scope.as_ref(),
         require_all: !matches!(target, Target::Id(_)),
+        stored: stored.as_ref(),
     };
     let staged = parse::parse_row(spec, &layout, &linker, opts, 1, &cells).map_err(refused)?;
     let present = Present {

@@ -326,6 +326,9 @@ pub struct Options<'a> {
     pub scope: Option<&'a PlaceCode>,
     /// Every required field must have a value (a new record); false for a partial update.
     pub require_all: bool,
+    /// On a partial update, the record's stored values (field → staging text): the rules
+    /// across fields read them for the fields the update leaves as they are.
+    pub stored: Option<&'a std::collections::BTreeMap<String, String>>,
 }
 
 /// A row ready for the staging table.
@@ -623,7 +626,16 @@ pub fn parse_row(
             let tracked = |name: &str| {
                 let value = get(name);
                 read.borrow_mut().push(value.is_some());
-                value
+                // A field the update does not give keeps its stored value.
+                let given = spec
+                    .fields
+                    .iter()
+                    .position(|f| f.name == name)
+                    .is_some_and(|i| layout.field_col[i].is_some());
+                match (value, opts.stored) {
+                    (None, Some(stored)) if !given => stored.get(name).cloned(),
+                    (value, _) => value,
+                }
             };
             let holds = (check.holds)(&tracked);
             let touched = read.borrow().iter().any(|given| *given);

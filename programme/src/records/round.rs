@@ -192,6 +192,7 @@ pub async fn save(
         crs: Crs::Wgs84,
         scope: who.scope.as_ref(),
         require_all: true,
+        stored: None,
     };
     let mut tx = pool.begin().await?;
     let mut errors: BTreeMap<usize, Vec<RowError>> = BTreeMap::new();

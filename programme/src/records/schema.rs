@@ -350,7 +350,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_register_lists_columns_that_its_list_can_be_sorted_by() {
+    fn every_register_lists_columns_that_its_list_can_be_sorted_by_but_masked_identifiers() {
         for spec in SPECS {
             let cols = list_columns(spec, true);
             assert!(!cols.is_empty(), "{} has no list columns", spec.name);
@@ -363,8 +363,9 @@ mod tests {
                 .collect();
             for c in cols {
                 let key = c["key"].as_str().unwrap_or_default();
+                // A masked identifier is shown but not sorted by (its order tells the digits).
                 assert!(
-                    keys.iter().any(|k| k == key),
+                    keys.iter().any(|k| k == key) || spec.masks.iter().any(|(m, _)| *m == key),
                     "{}: {key} is no sort key",
                     spec.name
                 );
