@@ -320,8 +320,10 @@ pub async fn status(
             ));
         }
         return Ok(match outcome {
+            // The rows are all written but the import is still finishing (its history, its
+            // commit): "done" only once its outcome is there.
             None => Json(json!({
-                "id": id, "status": "running", "phase": phase,
+                "id": id, "status": "running", "phase": if phase == "done" { "writing" } else { phase },
                 "rows_total": total, "rows_checked": checked,
             }))
             .into_response(),
