@@ -43,7 +43,11 @@ pub const CHECKS: &[&str] = &[
     "infected_over_slaughtered",
 ];
 
-/// Each check: a SELECT of (check, register, id, village_id, detail).
+/// A record's village inside the scope bound as `$1`: each check keeps to the caller's villages
+/// from its first scan (a county's checks read its own rows, not the province's).
+const IN_SCOPE: &str = "IN (SELECT sv.id FROM villages sv WHERE sv.code LIKE $1 || '%')";
+
+/// Each check: a SELECT of (check, register, id, village_id, detail), of the villages under `$1`.
 fn check_sql(check: &str) -> Vec<String> {
     let point_tables = [
         "households",
@@ -61,7 +65,8 @@ fn check_sql(check: &str) -> Vec<String> {
                      FROM {t} t JOIN villages v ON v.id = t.village_id
                      WHERE t.deleted_at IS NULL AND t.geom IS NOT NULL AND t.link_method IN ('code', 'name', 'name_fuzzy')
                        AND NOT coalesce(ST_Intersects(v.boundary, t.geom), false)
-                       AND ST_DWithin(t.geom::geography, v.geom::geography, $2) = false"
+                       AND ST_DWithin(t.geom::geography, v.geom::geography, $2) = false
+                       AND t.village_id {IN_SCOPE}"
                 )
             })
             .collect(),
@@ -74,7 +79,8 @@ fn check_sql(check: &str) -> Vec<String> {
                      FROM {t} t
                      WHERE t.deleted_at IS NULL AND t.geom IS NOT NULL
                        AND NOT EXISTS (SELECT 1 FROM counties c WHERE c.geom && t.geom)
-                       AND EXISTS (SELECT 1 FROM counties c WHERE ST_Intersects(c.geom, ST_SetSRID(ST_MakePoint(ST_Y(t.geom), ST_X(t.geom)), 4326)))"
+                       AND EXISTS (SELECT 1 FROM counties c WHERE ST_Intersects(c.geom, ST_SetSRID(ST_MakePoint(ST_Y(t.geom), ST_X(t.geom)), 4326)))
+                       AND t.village_id {IN_SCOPE}"
                 )
             })
             .collect(),
@@ -90,7 +96,7 @@ fn check_sql(check: &str) -> Vec<String> {
                 Some(format!(
                     "SELECT 'future_date', '{name}', t.id, {village},
                         format('{d} %s is after today', t.{d})
-                     FROM {table} t WHERE {live} t.{d} > current_date",
+                     FROM {table} t WHERE {live} t.{d} > current_date AND {village} {IN_SCOPE}",
                     name = s.name,
                     table = s.table,
                     live = if s.soft_delete { "t.deleted_at IS NULL AND" } else { "" },
@@ -116,28 +122,30 @@ fn check_sql(check: &str) -> Vec<String> {
                  WHERE p.deleted_at IS NULL AND p.id_number IS NOT NULL
                    AND ({check} <> substr(p.id_number, 18, 1)
                         OR substr(p.id_number, 7, 8) <> to_char(p.birth_date, 'YYYYMMDD')
-                        OR (p.sex <> 'unknown' AND (substr(p.id_number, 17, 1)::int % 2 = 1) <> (p.sex = 'male')))"
+                        OR (p.sex <> 'unknown' AND (substr(p.id_number, 17, 1)::int % 2 = 1) <> (p.sex = 'male')))
+                   AND p.village_id {IN_SCOPE}"
             )]
         }
-        "duplicate_person" => vec![
+        "duplicate_person" => vec![format!(
             "SELECT 'duplicate_person', 'people', p.id, p.village_id,
                 format('same name and birth date as person %s', o.id)
              FROM people p JOIN people o ON o.name = p.name AND o.birth_date = p.birth_date
                AND o.village_id = p.village_id AND o.id < p.id AND o.deleted_at IS NULL
-             WHERE p.deleted_at IS NULL".to_owned(),
-        ],
-        "dead_dog_dewormed" => vec![
+             WHERE p.deleted_at IS NULL AND p.village_id {IN_SCOPE}"
+        )],
+        "dead_dog_dewormed" => vec![format!(
             "SELECT 'dead_dog_dewormed', 'dewormings', d.id, d.village_id,
                 format('dog %s is %s since %s, dosed %s', g.tag, g.status, g.status_on, d.dosed_on)
              FROM dewormings d JOIN dogs g ON g.id = d.dog_id
-             WHERE d.deleted_at IS NULL AND g.status <> 'alive' AND d.dosed_on > g.status_on".to_owned(),
-        ],
-        "infected_over_slaughtered" => vec![
+             WHERE d.deleted_at IS NULL AND g.status <> 'alive' AND d.dosed_on > g.status_on
+               AND d.village_id {IN_SCOPE}"
+        )],
+        "infected_over_slaughtered" => vec![format!(
             "SELECT 'infected_over_slaughtered', 'slaughter_inspections', i.id, p.village_id,
                 format('%s infected of %s slaughtered', i.infected, i.slaughtered)
              FROM slaughter_inspections i JOIN slaughter_points p ON p.id = i.point_id
-             WHERE i.deleted_at IS NULL AND i.infected > i.slaughtered".to_owned(),
-        ],
+             WHERE i.deleted_at IS NULL AND i.infected > i.slaughtered AND p.village_id {IN_SCOPE}"
+        )],
         _ => Vec::new(),
     }
 }
