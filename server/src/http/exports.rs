@@ -128,16 +128,7 @@ pub async fn export(
         },
     };
     let period = asked.period;
-    let english = match p.lang.as_deref() {
-        None | Some("zh") => false,
-        Some("en") => true,
-        Some(l) => {
-            return Err(AppError::invalid_param(
-                "lang",
-                format!("lang is zh or en, not {l:?}"),
-            ));
-        }
-    };
+    let english = english_param(p.lang.as_deref())?;
     let external = match p.audience.as_deref() {
         None | Some("internal") => false,
         Some("external") => true,
@@ -238,4 +229,16 @@ pub async fn export(
         body,
     )
         .into_response())
+}
+
+/// The `lang=` of a file: Chinese headers and labels (`zh`, the default) or English (`en`).
+pub(super) fn english_param(lang: Option<&str>) -> AppResult<bool> {
+    match lang {
+        None | Some("zh") => Ok(false),
+        Some("en") => Ok(true),
+        Some(l) => Err(AppError::invalid_param(
+            "lang",
+            format!("lang is zh or en, not {l:?}"),
+        )),
+    }
 }

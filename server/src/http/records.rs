@@ -483,16 +483,7 @@ pub async fn export(
             AppError::invalid_param("format", format!("format is csv or xlsx, not {f:?}"))
         })?,
     };
-    let english = match p.lang.as_deref() {
-        None | Some("zh") => false,
-        Some("en") => true,
-        Some(l) => {
-            return Err(AppError::invalid_param(
-                "lang",
-                format!("lang is zh or en, not {l:?}"),
-            ));
-        }
-    };
+    let english = super::exports::english_param(p.lang.as_deref())?;
     let case_rows = caller.can(Perm::CaseRows);
     let params = FilterParams {
         township: p.township,
@@ -520,7 +511,7 @@ pub async fn export(
         req,
     )
     .await?;
-    let day = chrono::Local::now().date_naive();
+    let day = state.programme.today();
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type().to_owned()),
