@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= var
 
-.PHONY: run test prepare build release lint fmt clean-data web
+.PHONY: run test prepare build release lint fmt clean-data web deb bundle
 
 prepare:
 	@scripts/prepare.sh
@@ -22,7 +22,7 @@ release: prepare web
 
 ## Starts echinomap with the Qapqal demo data at http://$(LISTEN)/ (data under ./$(DATA_DIR)).
 run: release
-	./target/release/echinomap serve --demo --listen $(LISTEN) --data-dir $(DATA_DIR)
+	./target/release/echinomap serve --demo --listen $(LISTEN) --data-dir $(DATA_DIR) --database-sizing small
 
 ## The whole suite: unit tests, integration tests on a throwaway PostGIS, end-to-end tests.
 test: prepare
@@ -31,6 +31,8 @@ test: prepare
 	$(CARGO) build --locked --workspace --bins
 	rm -rf target/test-logs
 	$(CARGO) test --locked --workspace
+	# The Debian package of the debug binary: install, run as the unit does, backup, upgrade, nginx, purge.
+	tests/package/run.sh
 	# The dashboard in headless Chromium against the real binary (web/e2e/run.mjs).
 	node web/e2e/run.mjs
 	# The field page offline: geolocation, service worker, queued entries, no duplicates (web/e2e/field.mjs).
@@ -46,6 +48,18 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+## The Debian package target/debian/echinomap_<version>_amd64.deb (packaging/deb/build.sh): the
+## release binary by default; `make deb PROFILE=debug` packages the one `cargo build` made.
+PROFILE ?= release
+COMPRESS ?= xz
+deb: $(if $(filter release,$(PROFILE)),release,)
+	@PROFILE=$(PROFILE) COMPRESS=$(COMPRESS) packaging/deb/build.sh
+
+## The offline installer target/debian/echinomap-bundle_<version>_amd64.tar.gz: the package, every
+## Debian package it needs that a minimal Debian 12 lacks, and install.sh (packaging/bundle.sh).
+bundle: deb
+	@PROFILE=$(PROFILE) packaging/bundle.sh
 
 ## Removes the embedded database and local state (asks nothing: the demo reloads itself).
 clean-data:

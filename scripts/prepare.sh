@@ -2,7 +2,8 @@
 # Installs what echinomap needs to build, run and test, on Debian/Ubuntu. As root it installs
 # missing packages with apt-get; otherwise it prints the exact command and stops.
 # Idempotent and quiet when everything is there. Used by `make run`, `make test` and .ci/run.
-# `--test` adds what the browser tests need: Debian's chromium and the Noto CJK fonts.
+# `--test` adds what the browser tests need (Debian's chromium and the Noto CJK fonts) and what
+# the package test needs (dpkg-dev, nginx).
 set -euo pipefail
 for_tests=false
 [ "${1:-}" = "--test" ] && for_tests=true
@@ -31,6 +32,11 @@ if $for_tests; then
   [ -x /usr/bin/chromium ] || need_pkg chromium
   need_font() { dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q "install ok installed" || missing+=(fonts-noto-cjk); }
   need_font
+  # tests/package/run.sh: the Debian package (dpkg-deb, dpkg-shlibdeps, strip) and nginx in
+  # front of it (packaging/nginx/echinomap.conf); nginx is run from a temporary prefix only.
+  command -v dpkg-shlibdeps >/dev/null || need_pkg dpkg-dev
+  command -v strip >/dev/null || need_pkg binutils
+  [ -x /usr/sbin/nginx ] || need_pkg nginx-light
 fi
 
 install() {

@@ -1,5 +1,8 @@
 //! The database: either the embedded cluster under the data directory, or the server named by
-//! `DATABASE_URL` (the production path). Migrations are applied on every start.
+//! `DATABASE_URL` (the production path). Migrations are applied on every start; a database
+//! that a newer echinomap migrated (a migration this binary does not know) is refused first,
+//! with nothing changed ([`schema_status`]). The embedded cluster's server settings come from
+//! [`DbSettings::sizing`] (`crate::sizing`).
 //!
 //! Every statement has a bounded time (PostgreSQL's `statement_timeout`, set on each pool's
 //! connections), by class of work ([`Limits`]): a request's queries on [`Database::pool`]
@@ -24,6 +27,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres};
 
 use crate::embedded_pg::{DATABASE_NAME, EmbeddedPg, Keeper, RestartPolicy};
+use crate::sizing::{Host, Override, Sizing};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
@@ -59,11 +63,16 @@ fn millis(d: Duration) -> u128 {
     if d.is_zero() { 0 } else { d.as_millis().max(1) }
 }
 
-/// How to open the database: the statement limits and the embedded cluster's keeper.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How to open the database: the statement limits, the embedded cluster's keeper and its
+/// server settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DbSettings {
     pub limits: Limits,
     pub restart: RestartPolicy,
+    /// How the embedded cluster is sized (unused with `DATABASE_URL`); `Small` by default.
+    pub sizing: Sizing,
+    /// `--pg-setting NAME=VALUE`: replaces one sized setting of the embedded cluster.
+    pub pg_settings: Vec<Override>,
 }
 
 /// Where the data lives, and the cluster to stop when we stop (if we started it).
@@ -90,6 +99,18 @@ impl Database {
         data_dir: &Path,
         settings: DbSettings,
     ) -> anyhow::Result<Self> {
+        let db = Self::open_unmigrated(database_url, data_dir, settings).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// [`Database::open_with`] without applying migrations: for what must see the database
+    /// as it is (`echinomap doctor`, a restore).
+    pub async fn open_unmigrated(
+        database_url: Option<&str>,
+        data_dir: &Path,
+        settings: DbSettings,
+    ) -> anyhow::Result<Self> {
         let (options, embedded, description) = match database_url {
             Some(url) => {
                 if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
@@ -105,8 +126,19 @@ impl Database {
             }
             None => {
                 let dir = data_dir.to_owned();
+                let server_settings = crate::sizing::server_settings(
+                    settings.sizing,
+                    &Host::detect(),
+                    &settings.pg_settings,
+                );
+                tracing::info!(
+                    sizing = settings.sizing.as_str(),
+                    settings = ?server_settings,
+                    "embedded PostgreSQL settings"
+                );
+                let restart = settings.restart;
                 let pg = tokio::task::spawn_blocking(move || {
-                    EmbeddedPg::start_with(&dir, settings.restart)
+                    EmbeddedPg::start_sized(&dir, restart, server_settings.into_iter().collect())
                 })
                 .await
                 .context("starting the embedded database")??;
@@ -120,14 +152,12 @@ impl Database {
             &description,
         )
         .await?;
-        let db = Self {
+        Ok(Self {
             pool,
             embedded,
             description,
             limits,
-        };
-        db.migrate().await?;
-        Ok(db)
+        })
     }
 
     /// A database over an existing pool (tests that build an application state of their own).
@@ -142,10 +172,16 @@ impl Database {
 
     /// Applies the migrations on a connection of its own, under the long limit (a migration
     /// may rewrite a large table); the connection is closed after, not returned to the pool.
+    /// A database migrated by a newer echinomap (a migration this binary does not know) is
+    /// refused before anything is changed ([`SchemaStatus::newer_than_this_binary`]).
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let failed = |e: &dyn std::fmt::Display| {
             anyhow::anyhow!("applying migrations to {}: {e}", self.description)
         };
+        let status = schema_status(&self.pool).await.map_err(|e| failed(&e))?;
+        if let Some(refusal) = status.newer_than_this_binary() {
+            anyhow::bail!("{}: {refusal}", self.description);
+        }
         let mut conn = self.pool.acquire().await.map_err(|e| failed(&e))?.detach();
         let limited = sqlx::query("SELECT set_config('statement_timeout', $1, false)")
             .bind(millis(self.limits.long).to_string())
@@ -209,6 +245,76 @@ impl Database {
         }
         Ok(())
     }
+}
+
+/// The database's schema against this binary's migrations ([`MIGRATOR`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaStatus {
+    /// The last migration applied (none on an empty database).
+    pub applied: Option<i64>,
+    /// Migrations of this binary not applied yet (version, description).
+    pub pending: Vec<(i64, String)>,
+    /// Migrations applied that this binary does not know: a newer echinomap applied them.
+    pub unknown: Vec<(i64, String)>,
+}
+
+impl SchemaStatus {
+    /// The one line that refuses a database a newer echinomap migrated, if it is one.
+    pub fn newer_than_this_binary(&self) -> Option<String> {
+        let (version, description) = self.unknown.iter().max()?;
+        Some(format!(
+            "the database was migrated by a newer echinomap (migration {version} \"{description}\" is unknown to echinomap {}, whose last migration is {}); nothing was changed: install the echinomap that migrated it, or a later one",
+            env!("CARGO_PKG_VERSION"),
+            last_migration().unwrap_or_default()
+        ))
+    }
+}
+
+/// The version of this binary's last migration.
+pub fn last_migration() -> Option<i64> {
+    MIGRATOR.iter().map(|m| m.version).max()
+}
+
+/// Reads `_sqlx_migrations` (absent on a new database) and compares it with [`MIGRATOR`].
+pub async fn schema_status(pool: &PgPool) -> Result<SchemaStatus, sqlx::Error> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations') IS NOT NULL")
+            .fetch_one(pool)
+            .await?;
+    let applied: Vec<(i64, String)> = if exists {
+        sqlx::query_as(
+            "SELECT version, description FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(pool)
+        .await?
+    } else {
+        Vec::new()
+    };
+    let known = |v: i64| MIGRATOR.iter().any(|m| m.version == v);
+    Ok(SchemaStatus {
+        applied: applied.iter().map(|(v, _)| *v).max(),
+        pending: MIGRATOR
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration())
+            .filter(|m| !applied.iter().any(|(v, _)| *v == m.version))
+            .map(|m| (m.version, m.description.to_string()))
+            .collect(),
+        unknown: applied.into_iter().filter(|(v, _)| !known(*v)).collect(),
+    })
+}
+
+/// The current value of each server setting in `names` that the server has (as `SHOW` gives
+/// it, with its unit), by name.
+pub async fn server_settings(
+    pool: &PgPool,
+    names: &[&str],
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY($1) ORDER BY name",
+    )
+    .bind(names)
+    .fetch_all(pool)
+    .await
 }
 
 /// `options` whose statements stop after `limit`, knowing the `long` limit for [`begin_long`].

@@ -86,7 +86,8 @@ impl PgBinaries {
         Err(found_without_postgis.unwrap_or(EmbeddedPgError::BinariesMissing))
     }
 
-    fn bin(&self, name: &str) -> PathBuf {
+    /// The path of the program `name` (`pg_dump`, `pg_restore` …) of this version.
+    pub fn bin(&self, name: &str) -> PathBuf {
         self.bindir.join(name)
     }
 }
@@ -209,6 +210,8 @@ struct Cluster {
     bins: PgBinaries,
     pgdata: PathBuf,
     run_as: RunAs,
+    /// Server settings by name (`crate::sizing`), given as `-c` options on every start.
+    settings: Vec<(String, String)>,
 }
 
 /// A running embedded cluster. Call [`EmbeddedPg::stop`] to stop it; if the process dies
@@ -234,6 +237,21 @@ impl EmbeddedPg {
 
     /// [`EmbeddedPg::start`], with the keeper's pauses between restart attempts.
     pub fn start_with(root: &Path, restart: RestartPolicy) -> Result<Self, EmbeddedPgError> {
+        let small = crate::sizing::server_settings(
+            crate::sizing::Sizing::Small,
+            &crate::sizing::Host::detect(),
+            &[],
+        );
+        Self::start_sized(root, restart, small.into_iter().collect())
+    }
+
+    /// [`EmbeddedPg::start_with`], the cluster running with the server `settings` (by name,
+    /// from [`crate::sizing::server_settings`]).
+    pub fn start_sized(
+        root: &Path,
+        restart: RestartPolicy,
+        settings: Vec<(String, String)>,
+    ) -> Result<Self, EmbeddedPgError> {
         let bins = PgBinaries::find()?;
         let run_as = RunAs::detect()?;
         let data_dir_err = |reason: String| EmbeddedPgError::DataDir {
@@ -244,11 +262,13 @@ impl EmbeddedPg {
         let root = root
             .canonicalize()
             .map_err(|e| data_dir_err(e.to_string()))?;
+        check_owner(&root).map_err(data_dir_err)?;
         check_writable(&root).map_err(data_dir_err)?;
         let cluster = Cluster {
             bins,
             pgdata: root.join("pg"),
             run_as,
+            settings,
         };
         if !cluster.pgdata.join("PG_VERSION").is_file() {
             cluster.initdb()?;
@@ -295,6 +315,34 @@ impl EmbeddedPg {
 
     pub fn pgdata(&self) -> &Path {
         &self.cluster.pgdata
+    }
+
+    /// One of the cluster's PostgreSQL client programs (`pg_dump`, `pg_restore`, `psql`) of
+    /// the cluster's own version, run as the cluster's user (`postgres` when we are root) and
+    /// reaching `database` through the cluster's socket as the `postgres` role (PGHOST, PGPORT,
+    /// PGUSER and PGDATABASE are set). Its stdin is null and its stdout and stderr are piped:
+    /// set them as the caller needs.
+    pub fn tool(&self, program: &str, database: &str) -> Command {
+        let mut cmd = self.cluster.run_as.command(self.cluster.bins.bin(program));
+        cmd.stdout(Stdio::piped())
+            .env("PGHOST", &self.cluster.pgdata)
+            .env("PGPORT", SOCKET_PORT.to_string())
+            .env("PGUSER", "postgres")
+            .env("PGDATABASE", database)
+            .env_remove("PGPASSWORD")
+            .env_remove("PGSERVICE");
+        cmd
+    }
+
+    /// The PostgreSQL programs this cluster runs with.
+    pub fn binaries(&self) -> &PgBinaries {
+        &self.cluster.bins
+    }
+
+    /// Whether another live echinomap process started this cluster and keeps it (we only use
+    /// it, and leave it running).
+    pub fn is_guest(&self) -> bool {
+        self.guest
     }
 
     /// The keeper of this cluster (none for a guest, whose owner keeps it).
@@ -385,10 +433,11 @@ impl Cluster {
         // - log_statement=none, log_min_duration_statement=-1: no statement is logged for
         //   itself, and log_parameter_max_length(_on_error)=0: never with its parameters.
         let options = format!(
-            "-c listen_addresses='' -k {} -p {SOCKET_PORT} -c fsync=on -c max_connections=100 -c shared_buffers=256MB \
+            "-c listen_addresses='' -k {} -p {SOCKET_PORT} -c fsync=on \
              -c log_error_verbosity=terse -c log_min_error_statement=panic -c log_statement=none \
-             -c log_min_duration_statement=-1 -c log_parameter_max_length=0 -c log_parameter_max_length_on_error=0",
-            self.pgdata.display()
+             -c log_min_duration_statement=-1 -c log_parameter_max_length=0 -c log_parameter_max_length_on_error=0{}",
+            self.pgdata.display(),
+            setting_options(&self.settings)
         );
         let mut cmd = self.run_as.command(self.bins.bin("pg_ctl"));
         cmd.arg("start")
@@ -723,6 +772,43 @@ fn live_owner(owner_file: &Path) -> Option<u32> {
     }
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
     comm.trim().starts_with("echinomap").then_some(pid)
+}
+
+/// `settings` as `-c` options for `pg_ctl -o`, which hands them to a shell: each value is
+/// single-quoted (its quotes escaped), names are PostgreSQL's (checked by
+/// [`crate::sizing::Override::parse`]).
+fn setting_options(settings: &[(String, String)]) -> String {
+    settings
+        .iter()
+        .map(|(name, value)| format!(" -c {name}='{}'", value.replace('\'', "'\\''")))
+        .collect()
+}
+
+/// A data directory of another user is refused with one line (unless we are root, who may
+/// use any and runs the cluster as `postgres`): PostgreSQL would refuse it anyway, later and
+/// less clearly, and the service must not take over a directory it was not given.
+fn check_owner(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let me = nix::unistd::geteuid();
+    if me.is_root() {
+        return Ok(());
+    }
+    let owner = std::fs::metadata(dir).map_err(|e| e.to_string())?.uid();
+    if owner == me.as_raw() {
+        return Ok(());
+    }
+    let name = |uid: u32| {
+        nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+            .ok()
+            .flatten()
+            .map_or_else(|| format!("uid {uid}"), |u| u.name)
+    };
+    Err(format!(
+        "it belongs to {}, and echinomap runs as {}: run echinomap as {0} (e.g. `sudo -u {0} echinomap …`), or give the directory to {1} (`chown -R {1} {}`); nothing was changed",
+        name(owner),
+        name(me.as_raw()),
+        dir.display()
+    ))
 }
 
 fn check_writable(dir: &Path) -> Result<(), String> {

@@ -13,6 +13,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -24,11 +25,13 @@ pub mod health;
 pub mod hotspots;
 pub mod indicators;
 pub mod linking;
+pub mod metrics;
 pub mod quality;
 pub mod records;
 pub mod registers;
 pub mod reports;
 pub mod risk;
+pub mod sizing;
 pub mod stage;
 pub mod summary;
 pub mod tiles;

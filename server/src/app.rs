@@ -21,6 +21,13 @@ pub struct Application {
     programme: std::sync::Arc<echinomap_programme::config::Programme>,
     http: crate::settings::HttpLimits,
     login: crate::settings::LoginSettings,
+    /// The data and backup directories `/metrics` reports on.
+    metrics_paths: crate::http::metrics::Paths,
+    /// HTTPS on `listener` (`http::tls`), and the plain-HTTP listener that only redirects.
+    tls: Option<crate::http::tls::Tls>,
+    redirect: Option<tokio::net::TcpListener>,
+    /// SIGHUP, registered at the start of `build` so that it never ends the process.
+    hangup: tokio::signal::unix::Signal,
 }
 
 /// Demo accounts exist only while the service runs with `--demo`; a database without users
@@ -45,11 +52,61 @@ async fn prepare_accounts(pool: &sqlx::PgPool, settings: &Settings) -> anyhow::R
             .await
             .map_err(anyhow_of)?
     {
-        // Printed once, to the console only (never to the log).
-        println!("first start: created the user `admin` with the password {generated}");
+        // Printed once, to the console only (never to the log), and kept in a file only the
+        // service's user can read, for an installation whose console nobody watches (the
+        // package: docs/OPERATIONS.md). The first login must replace it.
+        let file = initial_password_file(settings);
+        match write_private(&file, &format!("{generated}\n")) {
+            Ok(()) => println!(
+                "first start: created the user `admin`; its password is in {} (and here: {generated}); the first login must change it",
+                file.display()
+            ),
+            Err(e) => {
+                println!("first start: created the user `admin` with the password {generated}");
+                tracing::warn!(file = %file.display(), error = %e, "cannot keep the first admin's password in a file");
+            }
+        }
         println!("change it with: echinomap user passwd admin");
+    } else {
+        forget_initial_password(pool, settings).await;
     }
     Ok(())
+}
+
+/// `DATA_DIR/initial-admin-password`: the generated password of the first admin, until it is
+/// changed.
+pub fn initial_password_file(settings: &Settings) -> std::path::PathBuf {
+    settings.data_dir.join("initial-admin-password")
+}
+
+/// Writes `text` to a new file readable by its owner only (0600 from its creation).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+/// The first admin's generated password stops working when it is changed: its file goes then.
+async fn forget_initial_password(pool: &sqlx::PgPool, settings: &Settings) {
+    let file = initial_password_file(settings);
+    if !file.exists() {
+        return;
+    }
+    if let Ok(Some(false) | None) = store::first_admin_must_change_password(pool).await
+        && std::fs::remove_file(&file).is_ok()
+    {
+        tracing::info!(file = %file.display(), "the first admin's password was changed: its file is removed");
+    }
 }
 
 fn anyhow_of(e: echinomap_programme::Error) -> anyhow::Error {
@@ -60,14 +117,27 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         // The rule set and risk weights first: a bad file stops the start before anything runs.
         let programme = echinomap_programme::config::Programme::load(&settings.programme)?;
+        // SIGHUP reloads the certificate (or is logged): its default action would end us.
+        let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(|e| anyhow::anyhow!("cannot handle SIGHUP: {e}"))?;
+        // The certificate and key are checked before anything starts too.
+        let tls = crate::http::tls::Tls::from_settings(&settings.tls)?;
         // Bind first: a port in use is reported before a database is started for nothing.
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+        let redirect = match settings.tls.redirect_listen {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?,
+            ),
+            None => None,
+        };
         let db = Database::open_with(
             settings.database_url.as_ref().map(Secret::expose),
             &settings.data_dir,
-            settings.database,
+            settings.database.clone(),
         )
         .await?;
         tracing::info!(database = %db.description, "database ready, migrations applied");
@@ -91,14 +161,26 @@ impl Application {
         }
         echinomap_programme::demo::refresh_h3_cells(&db.pool).await?;
         prepare_accounts(&db.pool, &settings).await?;
+        let metrics_paths = crate::http::metrics::Paths {
+            backup_dir: Some(settings.backup_dir()),
+            data_dir: Some(settings.data_dir.clone()),
+        };
         Ok(Self {
             listener,
             db,
             password_policy: settings.password_policy,
             tile_cache_mb: settings.tile_cache_mb,
             programme,
-            http: settings.http,
+            // With its own TLS, the service tells browsers to come back over HTTPS only.
+            http: crate::settings::HttpLimits {
+                hsts: settings.http.hsts || tls.is_some(),
+                ..settings.http
+            },
             login: settings.login,
+            metrics_paths,
+            tls,
+            redirect,
+            hangup,
         })
     }
 
@@ -122,6 +204,7 @@ impl Application {
             self.tile_cache_mb,
             self.programme,
             crate::http::session::Logins::new(&self.login),
+            self.metrics_paths,
         );
         let tile_pool = state.tile_pool.clone();
         let long_pool = state.long_pool.clone();
@@ -130,8 +213,38 @@ impl Application {
         tokio::spawn(crate::http::session::purge_expired_sessions(
             self.db.pool.clone(),
         ));
-        tracing::info!(listen = %addr, "echinomap is serving on http://{addr}/");
-        crate::http::connections::serve(self.listener, app, self.http, shutdown).await;
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        tracing::info!(listen = %addr, "echinomap is serving on {scheme}://{addr}/");
+        let reload = tokio::spawn(crate::http::tls::reload_on_hangup(
+            self.hangup,
+            self.tls.clone(),
+        ));
+        // The redirect listener stops and drains with the main one.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let redirect = self.redirect.map(|listener| {
+            let mut stopped = stopped;
+            if let Ok(at) = listener.local_addr() {
+                tracing::info!(listen = %at, "plain HTTP on {at} redirects to HTTPS");
+            }
+            tokio::spawn(crate::http::connections::serve(
+                listener,
+                crate::http::tls::redirect_router(addr.port()),
+                self.http.clone(),
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                },
+            ))
+        });
+        let acceptor = self.tls.as_ref().map(crate::http::tls::Tls::acceptor);
+        crate::http::connections::serve_with(self.listener, app, self.http, acceptor, async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
+        .await;
+        if let Some(redirect) = redirect {
+            let _ = redirect.await;
+        }
+        reload.abort();
         tracing::info!("stopping");
         // The listener holds a pooled connection: stop it before the pool closes.
         listener.abort();
@@ -153,6 +266,7 @@ pub fn app_state(
     tile_cache_mb: u64,
     programme: std::sync::Arc<echinomap_programme::config::Programme>,
     logins: crate::http::session::Logins,
+    metrics_paths: crate::http::metrics::Paths,
 ) -> (AppState, tokio::task::JoinHandle<()>) {
     let (watch, listener) = echinomap_programme::watch::Watch::spawn(db.pool.clone());
     let state = AppState::new(crate::http::Shared {
@@ -171,6 +285,7 @@ pub fn app_state(
         risk: echinomap_programme::risk::RiskCache::default(),
         summaries: echinomap_programme::summary::SummaryCache::default(),
         logins,
+        metrics: crate::http::metrics::Metrics::new(metrics_paths),
     });
     (state, listener)
 }

@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod config_file;
 pub mod error;
 pub mod http;
 pub mod settings;

@@ -3,11 +3,20 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use echinomap_server::config_file;
 
 fn main() -> ExitCode {
-    let cli = echinomap_server::cli::Cli::parse();
+    // The configuration file's values are the arguments' defaults (config_file.rs).
+    let cli = match config_file::try_parse_from::<echinomap_server::cli::Cli>(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(config_file::Error::CommandLine(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     echinomap_server::telemetry::init();
+    config_file::log_loaded();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -54,6 +54,21 @@ pub struct Settings {
     pub http: HttpLimits,
     /// Statement time limits per class of work, and the embedded cluster's restarts.
     pub database: echinomap_programme::db::DbSettings,
+    /// HTTPS on `listen`, and the plain-HTTP redirect (`http::tls`); none by default.
+    pub tls: TlsSettings,
+    /// Where `echinomap backup` writes (`--backup-dir`); `None`: `DATA_DIR/backups`
+    /// ([`Settings::backup_dir`]). `/metrics` reports the newest backup there.
+    pub backup_dir: Option<PathBuf>,
+}
+
+/// The certificate and key (PEM files) that make `listen` serve HTTPS, and the address whose
+/// plain HTTP only redirects to it. Both files or neither; the redirect only with them
+/// (`http::tls::Tls::from_settings` checks).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub redirect_listen: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -71,7 +86,16 @@ impl Settings {
             login: LoginSettings::default(),
             http: HttpLimits::default(),
             database: echinomap_programme::db::DbSettings::default(),
+            tls: TlsSettings::default(),
+            backup_dir: None,
         }
+    }
+
+    /// The backup directory: `--backup-dir`, else `DATA_DIR/backups`.
+    pub fn backup_dir(&self) -> PathBuf {
+        self.backup_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("backups"))
     }
 }
 
@@ -93,7 +117,8 @@ pub struct HttpLimits {
     pub max_connections: u32,
     /// The most characters of one query parameter (name or value); longer is a 400.
     pub max_param_chars: usize,
-    /// Send `Strict-Transport-Security` (only behind TLS: issue 19).
+    /// Send `Strict-Transport-Security`: for a TLS proxy in front; with echinomap's own TLS it
+    /// is sent anyway (`Application::build`).
     pub hsts: bool,
 }
 

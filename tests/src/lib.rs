@@ -549,8 +549,13 @@ impl BinaryServer {
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(args)
             .env_remove("DATABASE_URL")
+            // A configuration in /etc (a host with the package installed) is not the test's.
+            .env("ECHINOMAP_CONFIG", "none")
             .env("ECHINOMAP_ADMIN_PASSWORD", TEST_ADMIN_PASSWORD)
             .env("ECHINOMAP_LOG", TEST_LOG_FILTER)
+            // A test cluster keeps small fixed settings, whatever the host (a test may ask for
+            // `auto` through `env`).
+            .env("ECHINOMAP_DATABASE_SIZING", "small")
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(log)

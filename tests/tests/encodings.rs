@@ -272,6 +272,7 @@ async fn serve_probe(db: &TestDb) -> Result<std::net::SocketAddr> {
         16,
         programme,
         Default::default(),
+        Default::default(),
     );
     let routes = axum::Router::new().route("/probe/{chunks}/{pause}", get(probe));
     let app = echinomap_server::http::with_layers(routes, state);

@@ -44,6 +44,8 @@ fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Served {
         .env_remove("DATABASE_URL")
         .env("ECHINOMAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("ECHINOMAP_LOG", "debug")
+        .env("ECHINOMAP_CONFIG", "none")
+        .env("ECHINOMAP_DATABASE_SIZING", "small")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

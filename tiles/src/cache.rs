@@ -6,6 +6,7 @@
 
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -184,10 +185,25 @@ pub fn matches_if_none_match(header: Option<&str>, etag: &str) -> bool {
     })
 }
 
-/// Byte-bounded tile cache; `max_bytes` 0 disables it.
+/// Byte-bounded tile cache; `max_bytes` 0 disables it. Counts its hits and misses (`/metrics`).
 #[derive(Clone)]
 pub struct TileCache {
     inner: Option<moka::sync::Cache<String, Arc<CachedTile>>>,
+    /// Lookups that found a tile and that did not, since start (shared by every clone).
+    counts: Arc<[AtomicU64; 2]>,
+}
+
+/// What the tile cache holds and how it served, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Lookups answered from the cache since start.
+    pub hits: u64,
+    /// Lookups that found nothing (the tile was rendered) since start; none while disabled.
+    pub misses: u64,
+    /// Tiles held now.
+    pub entries: u64,
+    /// Bytes held now (every encoding of every tile), as the byte bound weighs them.
+    pub bytes: u64,
 }
 
 impl std::fmt::Debug for TileCache {
@@ -206,7 +222,10 @@ impl TileCache {
                 .weigher(|_k: &String, v: &Arc<CachedTile>| v.weight())
                 .build()
         });
-        Self { inner }
+        Self {
+            inner,
+            counts: Arc::default(),
+        }
     }
 
     pub fn is_enabled(&self) -> bool {
@@ -214,7 +233,25 @@ impl TileCache {
     }
 
     pub fn get(&self, key: &str) -> Option<Arc<CachedTile>> {
-        self.inner.as_ref()?.get(key)
+        let found = self.inner.as_ref()?.get(key);
+        let slot = usize::from(found.is_none());
+        self.counts[slot].fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Hits and misses since start, and what is held now.
+    pub fn stats(&self) -> CacheStats {
+        let (entries, bytes) = self.inner.as_ref().map_or((0, 0), |c| {
+            // Counts settle after moka's pending maintenance (inserts, evictions).
+            c.run_pending_tasks();
+            (c.entry_count(), c.weighted_size())
+        });
+        CacheStats {
+            hits: self.counts[0].load(Ordering::Relaxed),
+            misses: self.counts[1].load(Ordering::Relaxed),
+            entries,
+            bytes,
+        }
     }
 
     pub fn insert(&self, key: String, tile: Arc<CachedTile>) {
@@ -385,5 +422,24 @@ mod tests {
             assert!(c.weighted_size() <= 10_000);
         }
         assert!(TileCache::new(0).get("k1").is_none());
+    }
+
+    #[test]
+    fn the_cache_counts_its_hits_misses_entries_and_bytes() {
+        let cache = TileCache::new(1_000_000);
+        assert!(cache.get("a").is_none());
+        cache.insert(
+            "a".into(),
+            Arc::new(CachedTile::new(vec![7u8; 500]).unwrap()),
+        );
+        assert!(cache.get("a").is_some());
+        assert!(cache.clone().get("a").is_some());
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses, stats.entries), (2, 1, 1));
+        assert!(stats.bytes > 500, "{stats:?}");
+        // A disabled cache is neither hit nor missed: every tile is rendered.
+        let off = TileCache::new(0);
+        assert!(off.get("a").is_none());
+        assert_eq!(off.stats(), CacheStats::default());
     }
 }

@@ -271,7 +271,11 @@ async function run() {
   await page.click('section.records th[data-key=registered_on]');
   await page.click('section.records th[data-key=registered_on]');
   const sortedItems = (await (await sorted).json()).items;
-  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=register-table] tbody tr').length === n, sortedItems.length);
+  // The rows of the sorted answer, not the previous answer's rows (as many) still shown.
+  await page.waitForFunction(([n, first]) => {
+    const rows = document.querySelectorAll('[data-testid=register-table] tbody tr');
+    return rows.length === n && rows[0]?.getAttribute('data-id') === String(first);
+  }, [sortedItems.length, sortedItems[0]?.id]);
   const regCol = await page.locator('section.records th').evaluateAll((ths) => ths.findIndex((th) => th.dataset.key === 'registered_on'));
   const dates = await page.locator(`[data-testid=register-table] tbody td:nth-child(${regCol + 1})`).allTextContents();
   check(await page.getAttribute('section.records th[data-key=registered_on]', 'aria-sort') === 'descending' && dates.length > 10 && dates.every((d, i) => i === 0 || d <= dates[i - 1]),

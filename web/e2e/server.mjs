@@ -49,7 +49,14 @@ export async function startServer({
   }
   const server = spawn(exe, ['serve', '--demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ECHINOMAP_LOG: log },
+    // Small fixed database settings unless the caller's environment says otherwise, and no
+    // configuration file from /etc.
+    env: {
+      ECHINOMAP_DATABASE_SIZING: 'small',
+      ...process.env,
+      ECHINOMAP_CONFIG: 'none',
+      ECHINOMAP_LOG: log,
+    },
   });
   const logDir = path.join(root, 'target', 'test-logs');
   mkdirSync(logDir, { recursive: true });

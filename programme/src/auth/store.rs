@@ -879,7 +879,21 @@ pub async fn ensure_first_admin(
         &Actor::system(),
     )
     .await?;
+    if generated {
+        // A generated password is shown to whoever installed the service: its first use must
+        // replace it (the desk's forced change, as for a reset password).
+        sqlx::query("UPDATE users SET must_change_password = true WHERE username = 'admin'")
+            .execute(pool)
+            .await?;
+    }
     Ok(generated.then_some(password))
+}
+
+/// Whether the first admin (`admin`) still has to replace its password (`None`: no such user).
+pub async fn first_admin_must_change_password(pool: &PgPool) -> Result<Option<bool>, sqlx::Error> {
+    sqlx::query_scalar("SELECT must_change_password FROM users WHERE username = 'admin'")
+        .fetch_optional(pool)
+        .await
 }
 
 /// The jurisdictions of the enabled accounts, sorted: what the first pages will ask for.

@@ -1,5 +1,7 @@
 //! The `echinomap` command line: `serve`, `demo-data`, `migrate`.
 
+pub mod backup;
+pub mod doctor;
 pub mod import;
 pub mod stats;
 
@@ -24,6 +26,10 @@ use echinomap_programme::demo::DemoSettings;
     about = "Echinococcosis surveillance and control: registers, hotspots, maps"
 )]
 pub struct Cli {
+    /// The configuration file (TOML; default /etc/echinomap/echinomap.toml when it exists;
+    /// `none`: no file). Flags and ECHINOMAP_* variables override its values.
+    #[arg(long, env = "ECHINOMAP_CONFIG", global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -45,6 +51,15 @@ pub enum Command {
     Scan(stats::ScanArgs),
     /// Import a register from CSV, XLSX or GeoJSON (as POST /api/imports).
     Import(import::ImportArgs),
+    /// Check the installation: versions, schema, database settings, disk space, the last
+    /// backup; every problem in plain words (Chinese, then English), exit 1 if any.
+    Doctor(doctor::DoctorArgs),
+    /// Write a backup (database dump, manifest, configuration) into the backup directory,
+    /// then apply the retention (7 daily, 4 weekly, 12 monthly).
+    Backup(backup::BackupArgs),
+    /// Check a backup file, restore it into an empty database or a new data directory, and
+    /// compare every table with its manifest.
+    Restore(backup::RestoreArgs),
 }
 
 #[derive(Debug, Args)]
@@ -107,6 +122,16 @@ pub struct DatabaseArgs {
     /// An external PostgreSQL + PostGIS server; without it the embedded cluster is used.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
+    /// The first admin's password on a first start (else generated and logged once). A secret:
+    /// ECHINOMAP_ADMIN_PASSWORD or the secrets file, never the command line of a service.
+    #[arg(
+        long,
+        env = "ECHINOMAP_ADMIN_PASSWORD",
+        hide = true,
+        hide_env_values = true,
+        global = true
+    )]
+    pub admin_password: Option<String>,
     /// Include the two XPCC regiment units (兵团) in the gazetteer.
     #[arg(long, env = "ECHINOMAP_INCLUDE_XPCC", global = true)]
     pub include_xpcc: bool,
@@ -155,6 +180,20 @@ pub struct DatabaseArgs {
         global = true
     )]
     pub pg_restart_max_backoff_secs: u64,
+    /// The embedded PostgreSQL's settings: `auto` sizes memory, WAL and parallelism from the
+    /// host (shared buffers a quarter of the memory …); `small` keeps small fixed ones
+    /// (training instances, tests).
+    #[arg(long, env = "ECHINOMAP_DATABASE_SIZING", default_value = "auto", value_parser = parse_sizing, global = true)]
+    pub database_sizing: echinomap_programme::sizing::Sizing,
+    /// One PostgreSQL setting of the embedded cluster, NAME=VALUE (e.g. work_mem=64MB),
+    /// replacing the sized one; repeat it, or separate them with commas in the variable.
+    #[arg(long, env = "ECHINOMAP_PG_SETTING", value_delimiter = ',', value_parser = echinomap_programme::sizing::Override::parse, global = true)]
+    pub pg_setting: Vec<echinomap_programme::sizing::Override>,
+}
+
+fn parse_sizing(s: &str) -> Result<echinomap_programme::sizing::Sizing, String> {
+    echinomap_programme::sizing::Sizing::parse(s)
+        .ok_or_else(|| format!("unknown database sizing {s:?}: use auto or small"))
 }
 
 fn parse_policy(s: &str) -> Result<PasswordPolicy, String> {
@@ -181,6 +220,21 @@ pub struct ServeArgs {
     pub http: HttpArgs,
     #[command(flatten)]
     pub login: LoginArgs,
+    /// Serve HTTPS on --listen with this certificate: a PEM file, the server's certificate
+    /// first, then the intermediates. Read again on SIGHUP (`systemctl reload echinomap`).
+    #[arg(long, env = "ECHINOMAP_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert: a PEM file (PKCS#8, RSA or EC).
+    #[arg(long, env = "ECHINOMAP_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// With TLS: also listen here for plain HTTP, and answer every request with a redirect to
+    /// HTTPS (e.g. 0.0.0.0:80).
+    #[arg(long, env = "ECHINOMAP_REDIRECT_LISTEN")]
+    pub redirect_listen: Option<SocketAddr>,
+    /// Where `echinomap backup` writes (default: DATA_DIR/backups): /metrics reports the age of
+    /// the newest backup there.
+    #[arg(long, env = "ECHINOMAP_BACKUP_DIR", value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
 }
 
 /// The control programme's settings: rule files, the deworming day, work lists.
@@ -258,6 +312,8 @@ impl DatabaseArgs {
                 max_backoff: Duration::from_secs(self.pg_restart_max_backoff_secs.max(1)),
                 ..Default::default()
             },
+            sizing: self.database_sizing,
+            pg_settings: self.pg_setting.clone(),
         }
     }
 
@@ -273,8 +329,9 @@ impl DatabaseArgs {
             password_policy: self.password_policy,
             tile_cache_mb: self.tile_cache_mb,
             database: self.database_settings(),
-            admin_password: std::env::var("ECHINOMAP_ADMIN_PASSWORD")
-                .ok()
+            admin_password: self
+                .admin_password
+                .clone()
                 .filter(|p| !p.is_empty())
                 .map(Secret::new),
             ..Settings::defaults()
@@ -293,6 +350,16 @@ impl ServeArgs {
             programme: self.programme.settings(),
             http: self.http.limits(),
             login: self.login.settings(),
+            tls: crate::settings::TlsSettings {
+                cert: self.tls_cert.clone(),
+                key: self.tls_key.clone(),
+                redirect_listen: self.redirect_listen,
+            },
+            // An empty variable (`ECHINOMAP_BACKUP_DIR=`) is the default.
+            backup_dir: self
+                .backup_dir
+                .clone()
+                .filter(|d| !d.as_os_str().is_empty()),
             ..self.db.settings()
         }
     }
@@ -336,11 +403,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Hotspots(args) => stats::run_hotspots(args).await,
         Command::Scan(args) => stats::run_scan(args).await,
         Command::Import(args) => import::run(args).await,
+        Command::Doctor(args) => doctor::run(args).await,
+        Command::Backup(args) => backup::run_backup(args).await,
+        Command::Restore(args) => backup::run_restore(args).await,
         Command::Migrate(args) => {
             let settings = args.settings();
-            let db = echinomap_programme::db::Database::open(
+            let db = echinomap_programme::db::Database::open_with(
                 settings.database_url.as_ref().map(Secret::expose),
                 &settings.data_dir,
+                settings.database.clone(),
             )
             .await?;
             println!("migrations applied to {}", db.description);
@@ -512,7 +583,8 @@ pub struct HttpArgs {
     /// The most characters of one query parameter.
     #[arg(long, env = "ECHINOMAP_MAX_PARAM_CHARS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_param_chars: u64,
-    /// Send Strict-Transport-Security (only when served over TLS).
+    /// Send Strict-Transport-Security, for a TLS proxy in front (with --tls-cert it is sent
+    /// anyway).
     #[arg(long, env = "ECHINOMAP_HSTS")]
     pub hsts: bool,
 }

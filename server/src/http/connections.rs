@@ -19,6 +19,10 @@
 //!   for the body.
 //! - **Shutdown drains**: stop accepting, let each connection finish its request (hyper's
 //!   graceful shutdown closes idle ones at once), and return when every connection is gone.
+//! - **TLS is the same loop** ([`serve_with`] and an acceptor from `http::tls`): the handshake
+//!   runs inside the connection's task, under its permit, and belongs to the first request's
+//!   head: handshake and head together must arrive within the header timeout from the
+//!   connection's start. The idle and body timeouts count decrypted bytes.
 //!
 //! Every request carries the peer address as `ConnectInfo<SocketAddr>`.
 
@@ -45,9 +49,20 @@ use crate::settings::HttpLimits;
 /// Serves `app` on `listener` until `shutdown` completes, then drains: returns when every
 /// connection has finished.
 pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: HttpLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    serve_with(listener, app, limits, None, shutdown).await;
+}
+
+/// [`serve`], over TLS when `tls` is given.
+pub async fn serve_with(
     mut listener: TcpListener,
     app: Router,
     limits: HttpLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections as usize));
@@ -70,6 +85,7 @@ pub async fn serve(
         tokio::spawn(connection(
             stream,
             peer,
+            tls.clone(),
             app.clone(),
             limits.clone(),
             stopped.clone(),
@@ -85,11 +101,48 @@ pub async fn serve(
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     app: Router,
     limits: HttpLimits,
     mut stopped: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
 ) {
+    let started = tokio::time::Instant::now();
+    let Some(acceptor) = tls else {
+        return http1(stream, peer, started, app, limits, stopped).await;
+    };
+    let handshake =
+        tokio::time::timeout_at(started + limits.header_timeout, acceptor.accept(stream));
+    let stream = tokio::select! {
+        done = handshake => match done {
+            Ok(Ok(stream)) => stream,
+            // Scanners, plain HTTP on the HTTPS port, clients that distrust the certificate.
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("TLS handshake timed out");
+                return;
+            }
+        },
+        _ = stopped.wait_for(|stop| *stop) => return,
+    };
+    http1(stream, peer, started, app, limits, stopped).await;
+}
+
+/// One HTTP/1 connection over `stream` (TCP, or TLS after the handshake) that began at
+/// `started`.
+async fn http1<S>(
+    stream: S,
+    peer: SocketAddr,
+    started: tokio::time::Instant,
+    app: Router,
+    limits: HttpLimits,
+    mut stopped: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let received = Arc::new(AtomicU64::new(0));
     let io = TokioIo::new(Counted {
         stream,
@@ -105,6 +158,7 @@ async fn connection(
     builder
         .timer(HeadTimer {
             received,
+            started,
             header: limits.header_timeout,
             idle: limits.idle_timeout,
         })
@@ -128,12 +182,12 @@ async fn connection(
 
 /// The socket, counting the bytes received so that [`HeadTimer`] can tell an idle connection
 /// from one that has started a request.
-struct Counted {
-    stream: TcpStream,
+struct Counted<S> {
+    stream: S,
     received: Arc<AtomicU64>,
 }
 
-impl AsyncRead for Counted {
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -150,7 +204,7 @@ impl AsyncRead for Counted {
     }
 }
 
-impl AsyncWrite for Counted {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -189,6 +243,8 @@ impl AsyncWrite for Counted {
 #[derive(Clone)]
 struct HeadTimer {
     received: Arc<AtomicU64>,
+    /// When the connection was accepted (before a TLS handshake).
+    started: tokio::time::Instant,
     header: Duration,
     idle: Duration,
 }
@@ -204,7 +260,8 @@ impl hyper::rt::Timer for HeadTimer {
         Box::pin(HeadWait {
             sleep: Box::pin(tokio::time::sleep_until(now + self.header)),
             received: self.received.clone(),
-            armed_at: now,
+            // The first head's clock runs from the connection's start (a TLS handshake counts).
+            armed_at: if received == 0 { self.started } else { now },
             received_at_arm: received,
             first_byte_at: None,
             header: self.header,

@@ -5,8 +5,9 @@
 //!   own, as the field page and the API docs do), `frame-ancestors 'none'` and
 //!   `X-Frame-Options`, `nosniff`, `Referrer-Policy: same-origin` (not `no-referrer`: browsers
 //!   then send `Origin: null` on same-origin writes, which the CSRF check refuses), HSTS when
-//!   configured, and `Cache-Control: no-store` on every answer that does not choose its own
-//!   caching (the pages, assets and tiles do): API answers carry patient rows.
+//!   echinomap serves TLS itself (`http::tls`) or `--hsts` says a TLS proxy is in front, and
+//!   `Cache-Control: no-store` on every answer that does not choose its own caching (the
+//!   pages, assets and tiles do): API answers carry patient rows.
 //! - [`guard_query`]: a query parameter with a NUL byte (PostgreSQL cannot store it in text: a
 //!   500 before) or longer than [`HttpLimits::max_param_chars`] is a 400 naming it, before any
 //!   handler or query runs; a NUL in the path too.

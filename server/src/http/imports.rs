@@ -91,6 +91,15 @@ impl Jobs {
         }
     }
 
+    /// Jobs started and not finished (for `/metrics`).
+    pub fn running(&self) -> usize {
+        let g = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.1.values().filter(|j| j.outcome.is_none()).count()
+    }
+
     fn with<T>(&self, id: &str, f: impl FnOnce(&Job) -> T) -> Option<T> {
         let g = self
             .inner

@@ -15,6 +15,7 @@ mod health;
 mod hotspots;
 pub mod imports;
 mod indicators;
+pub mod metrics;
 mod ogc;
 mod openapi;
 mod quality;
@@ -27,6 +28,7 @@ mod stage;
 pub mod streaming;
 pub mod summary;
 pub mod tiles;
+pub mod tls;
 mod users;
 pub mod villages;
 mod web;
@@ -90,6 +92,8 @@ pub struct Shared {
     pub summaries: echinomap_programme::summary::SummaryCache,
     /// The throttle of logins and the trusted proxies (`session::Logins`).
     pub logins: session::Logins,
+    /// Request counts and latencies since start, and the directories `/metrics` looks at.
+    pub metrics: metrics::Metrics,
 }
 
 impl AppState {
@@ -147,11 +151,12 @@ pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     with_layers_for(routes, state, &crate::settings::HttpLimits::default())
 }
 
-/// The layers every answer passes through, around `routes`: the security headers and the
-/// query guard ([`hardening`]), authentication, compression, the trace span, the tiles' fast
-/// path, and the JSON shape for the 404, the 405 and axum's text rejections. [`router`] puts
-/// the route table in it; the layer test of `tests/tests/encodings.rs` puts a streaming probe in
-/// it, so that what reaches a client is tested through exactly these layers.
+/// The layers every answer passes through, around `routes`: the request metrics
+/// ([`metrics::record`]), the security headers and the query guard ([`hardening`]),
+/// authentication, compression, the trace span, the tiles' fast path, and the JSON shape for
+/// the 404, the 405 and axum's text rejections. [`router`] puts the route table in it; the layer
+/// test of `tests/tests/encodings.rs` puts a streaming probe in it, so that what reaches a
+/// client is tested through exactly these layers.
 pub fn with_layers_for(
     routes: Router<AppState>,
     state: AppState,
@@ -180,10 +185,15 @@ pub fn with_layers_for(
         .layer(middleware::from_fn(move |req, next| {
             hardening::guard_query(settings.max_param_chars, req, next)
         }))
-        // Outermost: every answer, errors and tiles included, gets the headers.
+        // Every answer, errors and tiles included, gets the headers.
         .layer(middleware::from_fn(move |req, next| {
             hardening::security_headers(settings.hsts, req, next)
         }))
+        // Outermost: every answer is counted by its route template (`metrics::record`).
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::record,
+        ))
         .with_state(state)
 }
 

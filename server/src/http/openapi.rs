@@ -358,15 +358,19 @@ fn operation(route: &RouteSpec) -> Value {
     if !params.is_empty() {
         op.insert("parameters".into(), Value::Array(params));
     }
+    let perm_name = |p| {
+        serde_json::to_value(p)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
     let access = match route.access {
         Access::Public => "public".to_owned(),
         Access::LoggedIn => "any logged-in user".to_owned(),
-        Access::Needs(p) => format!(
-            "needs permission {}",
-            serde_json::to_value(p)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
+        Access::Needs(p) => format!("needs permission {}", perm_name(p)),
+        Access::LocalOr(p) => format!(
+            "a request from this machine (loopback peer, not through a proxy), or permission {}",
+            perm_name(p)
         ),
     };
     op.insert(

@@ -6,11 +6,11 @@
 use axum::http::Method;
 use axum::routing::{delete, get, patch, post};
 
-use super::session::Access::{self, LoggedIn, Needs, Public};
+use super::session::Access::{self, LocalOr, LoggedIn, Needs, Public};
 use super::{
-    Handler, RouteSpec, audit, cases, exports, field, health, hotspots, imports, indicators, ogc,
-    openapi, quality, records, reports, risk, session, stage, summary, tiles, users, villages, web,
-    worklists,
+    Handler, RouteSpec, audit, cases, exports, field, health, hotspots, imports, indicators,
+    metrics, ogc, openapi, quality, records, reports, risk, session, stage, summary, tiles, users,
+    villages, web, worklists,
 };
 use echinomap_programme::auth::Perm;
 
@@ -34,6 +34,7 @@ fn spec(
 pub(super) fn route_table() -> Vec<(RouteSpec, Handler)> {
     [
         pages(),
+        operations(),
         auth(),
         summary(),
         villages(),
@@ -68,6 +69,17 @@ fn pages() -> Vec<(RouteSpec, Handler)> {
         spec(Method::GET, "/field", Public, get(field::page)),
         spec(Method::GET, "/field/{file}", Public, get(field::file)),
     ]
+}
+
+/// What the operator's monitoring reads: `/metrics` for a scraper on this machine (a loopback
+/// peer, not through a proxy) or an administrator.
+fn operations() -> Vec<(RouteSpec, Handler)> {
+    vec![spec(
+        Method::GET,
+        "/metrics",
+        LocalOr(Perm::Admin),
+        get(metrics::scrape),
+    )]
 }
 
 /// `/api/auth`: logging in and out, the session, one's own password.

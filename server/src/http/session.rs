@@ -36,6 +36,21 @@ pub enum Access {
     Public,
     LoggedIn,
     Needs(Perm),
+    /// A request from this machine ([`is_local`]: a loopback peer, not forwarded by a proxy),
+    /// or else a caller with the permission (`/metrics`: a scraper on the host, or an admin).
+    LocalOr(Perm),
+}
+
+/// Forwarding headers a reverse proxy adds: a request that carries one came through a proxy,
+/// even from a loopback peer (nginx on the same host), and is not local.
+const FORWARDED_HEADERS: [&str; 3] = ["forwarded", "x-forwarded-for", "x-real-ip"];
+
+/// A request made on this machine: its connection's peer (never `X-Forwarded-For`) is a loopback
+/// address and it carries no forwarding header. Without the peer's address (a router served
+/// without `ConnectInfo`) nothing is local.
+pub fn is_local(peer: Option<IpAddr>, headers: &HeaderMap) -> bool {
+    peer.is_some_and(|p| p.to_canonical().is_loopback())
+        && !FORWARDED_HEADERS.iter().any(|h| headers.contains_key(*h))
 }
 
 /// The outcome of looking at a request's credentials.
@@ -114,6 +129,15 @@ fn check(access: Access, req: &Request) -> AppResult<()> {
         }
         return Ok(());
     }
+    if let Access::LocalOr(_) = access {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        if !unsafe_method && is_local(peer, req.headers()) {
+            return Ok(());
+        }
+    }
     let caller = match auth {
         Auth::Caller(c) => c,
         Auth::Anonymous => return Err(AppError::unauthorized("login_required", "log in first")),
@@ -137,7 +161,7 @@ fn check(access: Access, req: &Request) -> AppResult<()> {
     if caller.must_change_password && !req.uri().path().starts_with("/api/auth/") {
         return Err(password_change_required());
     }
-    if let Access::Needs(perm) = access {
+    if let Access::Needs(perm) | Access::LocalOr(perm) = access {
         caller.require(perm)?;
     }
     Ok(())
@@ -444,4 +468,38 @@ pub async fn change_password(
     .await
     .map_err(refused)?;
     Ok(Json(json!({ "ok": true })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_loopback_peer_without_forwarding_headers_is_local() {
+        let none = HeaderMap::new();
+        let v4: IpAddr = "127.0.0.1".parse().expect("an address");
+        let v6: IpAddr = "::1".parse().expect("an address");
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().expect("an address");
+        let lan: IpAddr = "192.0.2.7".parse().expect("an address");
+        assert!(is_local(Some(v4), &none));
+        assert!(is_local(Some(v6), &none));
+        assert!(is_local(Some(mapped), &none));
+        assert!(!is_local(Some(lan), &none));
+        // No peer known: not local (fail closed).
+        assert!(!is_local(None, &none));
+        // A proxy on this host forwards other clients' requests: never local, whatever the
+        // header says (a client cannot remove what the proxy adds).
+        for name in FORWARDED_HEADERS {
+            let mut forwarded = HeaderMap::new();
+            forwarded.insert(name, "127.0.0.1".parse().expect("a header value"));
+            assert!(!is_local(Some(v4), &forwarded), "{name}");
+        }
+        // A remote client claiming to be local is its peer address.
+        let mut claims = HeaderMap::new();
+        claims.insert(
+            "x-forwarded-for",
+            "127.0.0.1".parse().expect("a header value"),
+        );
+        assert!(!is_local(Some(lan), &claims));
+    }
 }

@@ -44,18 +44,25 @@ fn page() -> &'static str {
 
 /// A page with the route table put before its `</head>` as
 /// `<meta name="echinomap-routes" content="GET /healthz,GET /,…">`: the dashboard and the field
-/// page read it to call only endpoints this server has.
+/// page read it to call only endpoints this server has. The running version follows as
+/// `<meta name="echinomap-version" content="0.1.0">` (the dashboard's footer shows it), and
+/// [`VERSION_MARK`] in the page's text becomes the version (the field page's footer).
 pub(super) fn with_routes_meta(html: &str) -> String {
     let routes: Vec<String> = super::routes()
         .iter()
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
+    let version = env!("CARGO_PKG_VERSION");
     let meta = format!(
-        "<meta name=\"echinomap-routes\" content=\"{}\">\n</head>",
+        "<meta name=\"echinomap-routes\" content=\"{}\">\n<meta name=\"echinomap-version\" content=\"{version}\">\n</head>",
         routes.join(",")
     );
     html.replacen("</head>", &meta, 1)
+        .replace(VERSION_MARK, version)
 }
+
+/// Where a page's text shows the running version (replaced by [`with_routes_meta`]).
+pub(super) const VERSION_MARK: &str = "%ECHINOMAP_VERSION%";
 
 /// `GET /`: the dashboard's page. Never cached, so a new build's asset names are seen at once.
 pub async fn index() -> Response {
