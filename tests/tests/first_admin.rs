@@ -69,7 +69,10 @@ async fn the_generated_first_admin_password_waits_in_a_private_file_until_it_is_
     drop(server);
 
     let server = BinaryServer::start_embedded(dir.path(), "first-admin", &no_password).await?;
-    assert!(!file.exists(), "a changed password's file is removed at the next start");
+    assert!(
+        !file.exists(),
+        "a changed password's file is removed at the next start"
+    );
     let c = browser()?;
     assert_eq!(login(&server.base, &c, &generated).await?, 401);
     assert_eq!(login(&server.base, &c, "County-Admin-2026").await?, 200);
