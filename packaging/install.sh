@@ -75,15 +75,16 @@ if [ -d /run/systemd/system ]; then
     fi
 else
     echo "  systemd is not running here: start echinomap by hand as its unit would:"
-    echo "    cd /var/lib/echinomap && runuser -u echinomap -- /usr/bin/echinomap serve --config /etc/echinomap/echinomap.toml"
+    echo "    cd /var/lib/echinomap && setpriv --reuid=echinomap --regid=echinomap --init-groups \\"
+    echo "        --inh-caps=+net_bind_service --ambient-caps=+net_bind_service \\"
+    echo "        /usr/bin/echinomap serve --config /etc/echinomap/echinomap.toml"
 fi
 echo "  Log in at:              https://$host/"
 for a in $addresses; do
     echo "                          https://$a/"
 done
-echo "  The admin's password:   cat /var/lib/echinomap/initial-admin-password"
-echo "                          (or: journalctl -u echinomap | grep 'first start'); log in as admin:"
-echo "                          the first login asks for a new one, and the file goes"
+echo "  The admin's password:   cat /var/lib/echinomap/initial-admin-password  (log in as admin:"
+echo "                          the first login asks for a new one, and the file goes)"
 echo "  The certificate is self-signed for $host until you put the domain's in /etc/echinomap/tls/"
 echo "  (fullchain.pem, privkey.pem) and run: systemctl reload echinomap"
 echo "  Settings: /etc/echinomap/echinomap.toml   Operations: /usr/share/doc/echinomap/OPERATIONS.md"

@@ -295,7 +295,14 @@ impl EmbeddedPg {
             cluster.spawn_watchdog(&owner)?;
         }
         cluster.create_database()?;
-        let keeper = (!guest).then(|| Keeper::spawn(cluster.clone(), owner, restart));
+        // A guest's keeper waits for the owner to end and then keeps the cluster itself: a
+        // `serve` that started while `echinomap backup` owned the cluster must not lose its
+        // database when the backup ends and stops it.
+        let keeper = Some(if guest {
+            Keeper::spawn_successor(cluster.clone(), owner, restart)
+        } else {
+            Keeper::spawn(cluster.clone(), owner, restart)
+        });
         Ok(Self {
             cluster,
             guest,
@@ -345,7 +352,7 @@ impl EmbeddedPg {
         self.guest
     }
 
-    /// The keeper of this cluster (none for a guest, whose owner keeps it).
+    /// The keeper of this cluster (a guest's waits for the owner to end, then keeps it).
     pub fn keeper(&self) -> Option<Keeper> {
         self.keeper.clone()
     }
@@ -354,12 +361,13 @@ impl EmbeddedPg {
     /// A guest leaves the cluster to its owner.
     pub fn stop(mut self) -> Result<(), EmbeddedPgError> {
         self.stopped = true;
-        if self.guest {
-            return Ok(());
-        }
         // The keeper first: it must not start again the cluster we stop.
-        if let Some(keeper) = self.keeper.take() {
+        let took_over = self.keeper.take().is_some_and(|keeper| {
             keeper.stop();
+            keeper.took_over()
+        });
+        if self.guest && !took_over {
+            return Ok(());
         }
         run(self.cluster.stop_command(), "stopping PostgreSQL")
     }
@@ -605,6 +613,8 @@ struct KeeperShared {
     report: Mutex<KeeperReport>,
     stop: Mutex<bool>,
     wake: Condvar,
+    /// A guest's keeper that took the cluster over from its ended owner.
+    took_over: std::sync::atomic::AtomicBool,
 }
 
 /// How often the keeper looks at the postmaster.
@@ -625,6 +635,51 @@ impl Keeper {
             shared,
             thread: Arc::new(Mutex::new(thread)),
         }
+    }
+
+    /// A guest's keeper: waits until the echinomap that owns the cluster has ended, then takes
+    /// the cluster over (the owner file, a watchdog of its own) and keeps it like an owner's.
+    fn spawn_successor(cluster: Cluster, owner: OwnerFile, policy: RestartPolicy) -> Self {
+        let shared = Arc::new(KeeperShared::default());
+        let thread = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("pg-keeper".into())
+                .spawn(move || {
+                    while live_owner(&owner.0).is_some() {
+                        if shared.stopped_within(KEEPER_CHECK) {
+                            return;
+                        }
+                    }
+                    tracing::warn!(
+                        pgdata = %cluster.pgdata.display(),
+                        "the echinomap that owned the embedded cluster ended: this one keeps it now"
+                    );
+                    if let Err(e) = owner.write(cluster.postmaster_pid()) {
+                        tracing::error!(error = %e, "cannot name this process the cluster's owner");
+                    }
+                    if let Err(e) = cluster.spawn_watchdog(&owner) {
+                        tracing::error!(error = %e, "cannot start the cluster's watchdog");
+                    }
+                    shared
+                        .took_over
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                    keep(&cluster, &owner, policy, &shared);
+                })
+                .map_err(|e| tracing::error!(error = %e, "cannot start the cluster keeper"))
+                .ok()
+        };
+        Self {
+            shared,
+            thread: Arc::new(Mutex::new(thread)),
+        }
+    }
+
+    /// Whether this (guest's) keeper took the cluster over from its ended owner.
+    fn took_over(&self) -> bool {
+        self.shared
+            .took_over
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// What the keeper did so far.
@@ -748,10 +803,14 @@ fn postgres_alive(pid: u32) -> bool {
 
 impl Drop for EmbeddedPg {
     fn drop(&mut self) {
-        if !self.stopped && !self.guest {
-            if let Some(keeper) = self.keeper.take() {
-                keeper.stop();
-            }
+        if self.stopped {
+            return;
+        }
+        let took_over = self.keeper.take().is_some_and(|keeper| {
+            keeper.stop();
+            keeper.took_over()
+        });
+        if !self.guest || took_over {
             // Best effort: the watchdog covers the cases where we never get here.
             let _ = self.cluster.stop_command().status();
         }

@@ -109,24 +109,52 @@ pub struct Host {
 }
 
 impl Host {
-    /// This host: `MemTotal` of `/proc/meminfo`, lowered to the cgroup's memory limit (v2
-    /// `memory.max`, v1 `memory.limit_in_bytes`); the CPUs this process may use (affinity and
-    /// cgroup quota).
+    /// This host: `MemTotal` of `/proc/meminfo`, lowered to the memory limits of this
+    /// process's cgroup and its ancestors (v2 `memory.max`, v1 `memory.limit_in_bytes`: a
+    /// `MemoryMax=` on the unit counts); the CPUs this process may use (affinity and cgroup
+    /// quota).
     pub fn detect() -> Self {
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let total = mem_total(&meminfo).unwrap_or(2 * GIB);
-        let limits = [
-            "/sys/fs/cgroup/memory.max",
-            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-        ]
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .filter_map(|s| s.trim().parse::<u64>().ok());
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let limits = cgroup_memory_limit_files(&own)
+            .into_iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .filter_map(|s| s.trim().parse::<u64>().ok());
         let memory_bytes = limits.fold(total, u64::min);
         let cpus = std::thread::available_parallelism()
             .map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX));
         Self { memory_bytes, cpus }
     }
+}
+
+/// The files that may hold a memory limit for a process whose `/proc/self/cgroup` is
+/// `own`: its cgroup's and every ancestor's, up to the root (v2: `0::/PATH` →
+/// `/sys/fs/cgroup/PATH/memory.max`; v1: `N:memory:/PATH` →
+/// `/sys/fs/cgroup/memory/PATH/memory.limit_in_bytes`).
+fn cgroup_memory_limit_files(own: &str) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for line in own.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let (root, file) = if controllers.is_empty() {
+            ("/sys/fs/cgroup", "memory.max")
+        } else if controllers.split(',').any(|c| c == "memory") {
+            ("/sys/fs/cgroup/memory", "memory.limit_in_bytes")
+        } else {
+            continue;
+        };
+        let mut dir = std::path::PathBuf::from(root);
+        files.push(dir.join(file));
+        for part in path.split('/').filter(|p| !p.is_empty() && *p != "..") {
+            dir.push(part);
+            files.push(dir.join(file));
+        }
+    }
+    files
 }
 
 /// `MemTotal:  65843212 kB` → bytes.
@@ -332,5 +360,25 @@ mod tests {
             assert_eq!(Sizing::parse(s.as_str()), Some(s));
         }
         assert_eq!(Sizing::parse("large"), None);
+    }
+
+    #[test]
+    fn the_memory_limit_of_the_unit_s_own_cgroup_and_its_ancestors_is_read() {
+        let v2 = cgroup_memory_limit_files("0::/system.slice/echinomap.service\n");
+        let v2: Vec<String> = v2.iter().map(|p| p.display().to_string()).collect();
+        assert_eq!(
+            v2,
+            [
+                "/sys/fs/cgroup/memory.max",
+                "/sys/fs/cgroup/system.slice/memory.max",
+                "/sys/fs/cgroup/system.slice/echinomap.service/memory.max",
+            ]
+        );
+        let v1 = cgroup_memory_limit_files(
+            "12:cpu,cpuacct:/x\n7:memory:/system.slice/echinomap.service\n",
+        );
+        assert_eq!(v1.len(), 3);
+        assert!(v1[2].ends_with("memory/system.slice/echinomap.service/memory.limit_in_bytes"));
+        assert!(cgroup_memory_limit_files("").is_empty());
     }
 }

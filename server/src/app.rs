@@ -55,12 +55,21 @@ async fn prepare_accounts(pool: &sqlx::PgPool, settings: &Settings) -> anyhow::R
         // Printed once, to the console only (never to the log), and kept in a file only the
         // service's user can read, for an installation whose console nobody watches (the
         // package: docs/OPERATIONS.md). The first login must replace it.
+        // Under systemd standard output is the journal, which others may read: the password
+        // is printed only to a terminal.
+        use std::io::IsTerminal;
         let file = initial_password_file(settings);
+        let here = if std::io::stdout().is_terminal() {
+            format!(" (and here: {generated})")
+        } else {
+            String::new()
+        };
         match write_private(&file, &format!("{generated}\n")) {
             Ok(()) => println!(
-                "first start: created the user `admin`; its password is in {} (and here: {generated}); the first login must change it",
+                "first start: created the user `admin`; its password is in {}{here}; the first login must change it",
                 file.display()
             ),
+            // Without a file to keep it in, the console is the only place left.
             Err(e) => {
                 println!("first start: created the user `admin` with the password {generated}");
                 tracing::warn!(file = %file.display(), error = %e, "cannot keep the first admin's password in a file");

@@ -334,6 +334,31 @@ fn non_loopback_address() -> Option<IpAddr> {
 }
 
 #[tokio::test]
+async fn a_trusted_proxy_on_this_machine_is_never_local_even_without_forwarding_headers()
+-> Result<()> {
+    // A TCP-level forwarder (nginx `stream`, HAProxy in TCP mode, `ssh -L`) adds no header: when
+    // the loopback address is a trusted proxy, its requests may come from anywhere.
+    let app = TestApp::spawn_with(TestDb::empty().await?, None, |s| {
+        s.login.trusted_proxies = vec!["127.0.0.1/32".parse().expect("a CIDR range")];
+    })
+    .await?;
+    let local = format!("http://127.0.0.1:{}", app.addr.port());
+    let (status, body) = scrape(&reqwest::Client::new(), &local).await?;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("login_required"), "{body}");
+    let admin = app.user(Role::Admin, COUNTY).await?;
+    let r = admin
+        .client
+        .get(format!("{local}/metrics"))
+        .bearer_auth(&admin.token)
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 200, "an admin's token still opens it");
+    parse(&r.text().await?)?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_remote_caller_needs_an_admin_and_a_forwarded_request_is_not_local() -> Result<()> {
     let app = TestApp::spawn_with(TestDb::empty().await?, None, |s| {
         s.listen = "0.0.0.0:0".parse().unwrap_or(s.listen);

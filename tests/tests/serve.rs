@@ -375,3 +375,53 @@ fn the_readme_commands_are_the_ones_ci_runs() {
     let makefile = std::fs::read_to_string(root.join("Makefile")).expect("Makefile");
     assert!(makefile.contains("\ntest:") && makefile.contains("\nrun:"));
 }
+
+#[test]
+fn a_service_that_started_beside_another_owner_keeps_the_cluster_when_that_owner_ends() {
+    // Boot, or a restart of the unit, while `echinomap backup` owns the cluster: the service is
+    // its guest. When the owner ends and stops the cluster, the service takes it over and starts
+    // it again; then it stops it like an owner when it stops itself.
+    let dir = shared_tempdir();
+    let data = dir.path().join("var");
+    let mut owner = serve(&data, &[]);
+    let pgdata = data.join("pg").canonicalize().expect("pgdata exists");
+    let mut guest = serve(&data, &[]);
+    let log: Vec<String> = guest.stderr.try_iter().collect();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("using the embedded cluster of a running echinomap")),
+        "the second one is a guest: {log:?}"
+    );
+
+    kill(Pid::from_raw(owner.child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
+    assert!(wait_exit(&mut owner.child, Duration::from_secs(60)).success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let healthy = loop {
+        let body = http_get(guest.port, "/healthz").unwrap_or_default();
+        if body.contains("\"status\":\"ok\"") && body.contains("\"restarts\":1") {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the guest did not take the cluster over: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(healthy.contains("\"restarts\":1"), "{healthy}");
+    let villages = villages_as_admin(guest.port);
+    assert!(villages.contains("654022100001"), "{villages}");
+    let owner_file = std::fs::read_to_string(data.join("pg.owner")).expect("pg.owner");
+    assert_eq!(
+        owner_file.lines().next(),
+        Some(guest.child.id().to_string().as_str()),
+        "the service names itself the owner"
+    );
+
+    kill(Pid::from_raw(guest.child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
+    assert!(wait_exit(&mut guest.child, Duration::from_secs(60)).success());
+    let left = wait_no_postgres(&pgdata, Duration::from_secs(10));
+    assert!(
+        left.is_empty(),
+        "the successor left PostgreSQL running: {left:?}"
+    );
+}

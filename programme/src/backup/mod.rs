@@ -260,8 +260,11 @@ pub async fn take(db: Db<'_>, options: &BackupOptions) -> anyhow::Result<BackupR
     let mut writer = archive::Writer::create(&path)
         .with_context(|| format!("cannot write the backup file in {}", dest.display()))?;
     let mut dump_cmd = db.tool("pg_dump")?;
+    // zlib level 1, not pg_dump's default 6: a third of the compression's CPU for a dump about
+    // 40 % larger, which leaves the CPU the manifest's hashing needs beside it (on the 2-core
+    // bench machine the default level made the backup 0.79× as fast as pg_dump alone).
     dump_cmd
-        .args(["--format=custom", "--no-sync"])
+        .args(["--format=custom", "--compress=1", "--no-sync"])
         .arg(format!("--snapshot={snapshot}"));
     let dumping = tokio::task::spawn_blocking(move || {
         let result = run_dump(dump_cmd, &mut writer);

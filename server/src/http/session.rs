@@ -73,8 +73,22 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Err(e) => return e.into_response(),
     };
     req.extensions_mut().insert(auth);
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    // A trusted proxy on this machine forwards remote clients: its requests are never local,
+    // with or without forwarding headers (a TCP-level forwarder adds none).
+    if is_local(peer, req.headers()) && !peer.is_some_and(|p| state.logins.trusted(p)) {
+        req.extensions_mut().insert(LocalRequest);
+    }
     next.run(req).await
 }
+
+/// Marks a request [`is_local`] whose peer is not a trusted proxy (set by [`authenticate`]):
+/// what `Access::LocalOr` lets in without credentials.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalRequest;
 
 /// The caller of a request, from its token or session cookie (through the fence and the
 /// caller cache).
@@ -129,14 +143,11 @@ fn check(access: Access, req: &Request) -> AppResult<()> {
         }
         return Ok(());
     }
-    if let Access::LocalOr(_) = access {
-        let peer = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        if !unsafe_method && is_local(peer, req.headers()) {
-            return Ok(());
-        }
+    if let Access::LocalOr(_) = access
+        && !unsafe_method
+        && req.extensions().get::<LocalRequest>().is_some()
+    {
+        return Ok(());
     }
     let caller = match auth {
         Auth::Caller(c) => c,
@@ -250,7 +261,7 @@ impl Logins {
         }
     }
 
-    fn trusted(&self, address: IpAddr) -> bool {
+    pub fn trusted(&self, address: IpAddr) -> bool {
         self.trusted_proxies.iter().any(|n| n.contains(&address))
     }
 
