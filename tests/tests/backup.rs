@@ -249,6 +249,7 @@ async fn a_backup_is_copied_to_the_second_directory_and_old_backups_are_pruned()
     let dest = dir.path().join("backups");
     let copies = dir.path().join("copies");
     std::fs::create_dir_all(&dest).expect("mkdir");
+    std::fs::create_dir_all(&copies).expect("mkdir");
     // A daily backup for the 40 days before today (fake files: pruning reads only names).
     let today = chrono::Utc::now();
     let old: Vec<PathBuf> = (1..=40)
@@ -394,4 +395,98 @@ async fn the_configuration_is_archived_and_secrets_only_when_asked() {
         & 0o777;
     assert_eq!(mode, 0o600);
     assert!(config_to.join("echinomap.toml").is_file());
+}
+
+#[tokio::test]
+async fn a_missing_second_directory_fails_the_backup_after_the_first_is_written_and_pruned() {
+    // The second disk is not mounted: its directory is not made on the first disk, the run
+    // fails (the timer's unit shows it), and the first directory's retention still runs.
+    let db = TestDb::demo().await.expect("demo database");
+    let dir = shared_tempdir();
+    let dest = dir.path().join("backups");
+    std::fs::create_dir_all(&dest).expect("mkdir");
+    let today = chrono::Utc::now();
+    for days in 1..=40 {
+        std::fs::write(
+            dest.join(backup::file_name(today - chrono::Duration::days(days))),
+            b"old",
+        )
+        .expect("write");
+    }
+    let unmounted = dir.path().join("mnt").join("backup2");
+    let out = echinomap(&[
+        "backup",
+        "--database-url",
+        &db.url(),
+        "--backup-dir",
+        path_str(&dest),
+        "--backup-copy-dir",
+        path_str(&unmounted),
+    ]);
+    assert!(!out.status.success());
+    let line = last_stderr_line(&out);
+    assert!(
+        line.contains("does not exist (is its disk mounted?)"),
+        "{line}"
+    );
+    assert!(
+        !unmounted.exists() && !dir.path().join("mnt").exists(),
+        "nothing made for it"
+    );
+    let newest = backup::latest(&dest).expect("the backup was written");
+    backup::verify(&newest.path).expect("and it is whole");
+    assert!(
+        backup::list(&dest).len() < 41,
+        "the first directory was pruned"
+    );
+}
+
+#[tokio::test]
+async fn a_data_directory_without_a_cluster_is_refused_and_no_cluster_is_made() {
+    // A mistyped data_dir must not become an empty cluster whose "good" backups push the real
+    // ones out of the retention.
+    let dir = shared_tempdir();
+    let data = dir.path().join("typo");
+    let out = echinomap(&["backup", "--data-dir", path_str(&data)]);
+    assert!(!out.status.success());
+    let line = last_stderr_line(&out);
+    assert!(line.contains("there is no database in"), "{line}");
+    assert!(line.contains("nothing was written"), "{line}");
+    assert!(!data.join("pg").exists(), "no cluster was initialised");
+    // A database that is not echinomap's (no migration applied) is refused too.
+    let db = TestDb::demo().await.expect("demo database");
+    let (_name, url) = new_empty_database(&db).await;
+    let dest = dir.path().join("backups");
+    let out = echinomap(&["backup", "--database-url", &url, "--dest", path_str(&dest)]);
+    assert!(!out.status.success());
+    let line = last_stderr_line(&out);
+    assert!(line.contains("no echinomap schema"), "{line}");
+    assert!(backup::list(&dest).is_empty(), "no backup was written");
+}
+
+#[tokio::test]
+async fn a_backup_of_a_newer_schema_is_refused_before_the_target_is_touched() {
+    let db = TestDb::demo().await.expect("demo database");
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (99991231000000, 'from the future', true, '\\x00'::bytea, 1)",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("a migration from the future");
+    let dir = shared_tempdir();
+    let archive = backup_of(&db, &dir.path().join("backups"));
+    let (_name, url) = new_empty_database(&db).await;
+    let out = echinomap(&["restore", path_str(&archive), "--database-url", &url]);
+    assert!(!out.status.success());
+    let line = last_stderr_line(&out);
+    assert!(
+        line.contains("made by a newer echinomap (schema 99991231000000"),
+        "{line}"
+    );
+    assert!(line.contains("nothing was changed"), "{line}");
+    assert!(
+        digests_of_url(&url).await.is_empty(),
+        "the target stayed empty"
+    );
 }

@@ -250,6 +250,12 @@ pub async fn take(db: Db<'_>, options: &BackupOptions) -> anyhow::Result<BackupR
     )
     .fetch_one(&mut *tx)
     .await?;
+    // An empty cluster (a mistyped data_dir made a new one) backed up as if it were the
+    // county's data would push the real backups out of the retention.
+    anyhow::ensure!(
+        schema_version.is_some(),
+        "the database has no echinomap schema (no migration applied): it is not echinomap's database (a wrong data_dir or database_url?); nothing was written"
+    );
 
     let path = dest.join(file_name(taken_at));
     anyhow::ensure!(
@@ -295,30 +301,36 @@ pub async fn take(db: Db<'_>, options: &BackupOptions) -> anyhow::Result<BackupR
     let path = writer
         .finish(&manifest, &configs)
         .with_context(|| format!("cannot finish the backup file {}", path.display()))?;
+    // The retention of the first directory does not wait for the second: a second disk that
+    // is gone must not fill the first one night after night.
+    let mut pruned = Vec::new();
+    if options.prune {
+        pruned.extend(prune(dest, &Retention::default())?);
+    }
     let copy = match &options.copy_dir {
         Some(dir) => {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .with_context(|| format!("cannot create the copy directory {}", dir.display()))?;
-            Some(archive::copy_to(&path, dir).with_context(|| {
+            // Never created here: a directory that is missing is a disk that is not mounted,
+            // and the copy would land on the disk it is meant to protect against.
+            anyhow::ensure!(
+                dir.is_dir(),
+                "the backup {} was written, but the copy directory {} does not exist (is its disk mounted?)",
+                path.display(),
+                dir.display()
+            );
+            let copy = archive::copy_to(&path, dir).with_context(|| {
                 format!(
                     "the backup {} was written, but copying it to {} failed",
                     path.display(),
                     dir.display()
                 )
-            })?)
+            })?;
+            if options.prune {
+                pruned.extend(prune(dir, &Retention::default())?);
+            }
+            Some(copy)
         }
         None => None,
     };
-    let mut pruned = Vec::new();
-    if options.prune {
-        pruned.extend(prune(dest, &Retention::default())?);
-        if let Some(dir) = &options.copy_dir {
-            pruned.extend(prune(dir, &Retention::default())?);
-        }
-    }
     Ok(BackupReport {
         path,
         copy,
@@ -345,18 +357,25 @@ fn run_dump(mut cmd: Command, writer: &mut archive::Writer) -> anyhow::Result<(u
     let status = child.wait().context("waiting for pg_dump")?;
     let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
     if !status.success() {
-        anyhow::bail!("pg_dump failed: {}", last_line(&stderr));
+        anyhow::bail!("pg_dump failed: {}", error_line(&stderr));
     }
     written.with_context(|| format!("cannot write the dump into {}", writer.partial().display()))
 }
 
-fn last_line(text: &str) -> String {
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("no message")
-        .trim()
-        .to_owned()
+/// The line of a PostgreSQL tool's stderr that says what failed: its first error line, never
+/// the `DETAIL`/`CONTEXT` lines after it (they quote the values of a row: personal data), cut
+/// to 300 characters.
+fn error_line(text: &str) -> String {
+    let lines = || text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let quotes_a_row = |l: &&str| l.contains("DETAIL:") || l.contains("CONTEXT:");
+    let line = lines()
+        .find(|l| {
+            (l.contains("error:") || l.contains("ERROR:") || l.contains("FATAL:"))
+                && !quotes_a_row(l)
+        })
+        .or_else(|| lines().filter(|l| !quotes_a_row(l)).last())
+        .unwrap_or("no message");
+    line.chars().take(300).collect()
 }
 
 /// One backup at a time per directory: an exclusive `flock` on the directory itself (no lock
@@ -439,6 +458,16 @@ pub async fn restore(
                 );
             }
         }
+    }
+    // A backup of a newer schema would be restored and then refused by this binary.
+    if let (Some(theirs), Some(ours)) =
+        (backup.manifest.schema_version, crate::db::last_migration())
+        && theirs > ours
+    {
+        anyhow::bail!(
+            "the backup was made by a newer echinomap (schema {theirs}, this one knows up to {ours}): restore it with echinomap {} or later; nothing was changed",
+            backup.manifest.echinomap_version
+        );
     }
     let pool = db.pool(4).await?;
     if let Some(table) = first_table(&pool).await? {
@@ -523,7 +552,7 @@ fn run_restore(mut cmd: Command, dump: &mut impl Read) -> anyhow::Result<()> {
     if !status.success() {
         anyhow::bail!(
             "pg_restore failed, nothing was restored: {}",
-            last_line(&stderr)
+            error_line(&stderr)
         );
     }
     Ok(())
@@ -573,5 +602,18 @@ mod tests {
             dir.path().join("echinomap-backup-20261207T023000Z.tar")
         );
         assert_eq!(latest(&dir.path().join("missing")), None);
+    }
+
+    #[test]
+    fn a_tool_s_error_is_its_error_line_never_the_row_it_quotes() {
+        let stderr = "pg_restore: error: COPY failed for table \"people\": ERROR:  duplicate key value violates unique constraint \"people_pkey\"\nDETAIL:  Key (id_number)=(110101199003077777) already exists.\nCONTEXT:  COPY people, line 3: \"3\t110101199003077777\t张三\"\n";
+        let line = error_line(stderr);
+        assert!(line.starts_with("pg_restore: error: COPY failed"), "{line}");
+        assert!(
+            !line.contains("110101199003077777") && !line.contains("张三"),
+            "{line}"
+        );
+        assert_eq!(error_line("\n"), "no message");
+        assert_eq!(error_line(&"x".repeat(1000)).chars().count(), 300);
     }
 }

@@ -61,6 +61,13 @@ async fn open(
 
 pub async fn run_backup(args: BackupArgs) -> anyhow::Result<()> {
     let settings = args.db.settings();
+    // A data directory without a cluster is a wrong data_dir: never initdb one to back it up.
+    let pgdata = settings.data_dir.join("pg");
+    anyhow::ensure!(
+        settings.database_url.is_some() || pgdata.join("PG_VERSION").is_file(),
+        "there is no database in {} (a wrong data_dir?); nothing was written",
+        pgdata.display()
+    );
     let dest = args
         .dest
         .clone()
