@@ -373,7 +373,7 @@ fn error_line(text: &str) -> String {
             (l.contains("error:") || l.contains("ERROR:") || l.contains("FATAL:"))
                 && !quotes_a_row(l)
         })
-        .or_else(|| lines().filter(|l| !quotes_a_row(l)).next_back())
+        .or_else(|| lines().rfind(|l| !quotes_a_row(l)))
         .unwrap_or("no message");
     line.chars().take(300).collect()
 }
