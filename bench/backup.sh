@@ -24,7 +24,8 @@ unset DATABASE_URL ECHINOMAP_BACKUP_DIR ECHINOMAP_BACKUP_COPY_DIR
 
 cargo build --release --locked -p echinomap-server >/dev/null
 bin=${CARGO_TARGET_DIR:-target}/release/echinomap
-work=$(mktemp -d /tmp/echinomap-bench-backup-XXXX)
+# Not under /tmp: the dumps and logs must survive whatever cleans /tmp meanwhile.
+work=$(mktemp -d "$PWD/bench/var-backup-XXXX")
 chmod 777 "$work"  # pg_dump/pg_restore run as postgres when we are root
 port=18996
 # WAL kept small: the restored copy, the dumps and the WAL must fit beside the source on disk.

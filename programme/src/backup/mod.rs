@@ -266,9 +266,10 @@ pub async fn take(db: Db<'_>, options: &BackupOptions) -> anyhow::Result<BackupR
     let mut writer = archive::Writer::create(&path)
         .with_context(|| format!("cannot write the backup file in {}", dest.display()))?;
     let mut dump_cmd = db.tool("pg_dump")?;
-    // zlib level 1, not pg_dump's default 6: a third of the compression's CPU for a dump about
-    // 40 % larger, which leaves the CPU the manifest's hashing needs beside it (on the 2-core
-    // bench machine the default level made the backup 0.79× as fast as pg_dump alone).
+    // zlib level 1, not pg_dump's default 6: less than half the time for a dump a quarter
+    // larger (scale 100: 34 s and 972 MB against 74 s and 784 MB), which leaves the CPU the
+    // manifest's hashing needs beside it (with level 6 the backup was 0.79× as fast as pg_dump
+    // alone on the 2-core bench machine; docs/BENCHMARKS.md).
     dump_cmd
         .args(["--format=custom", "--compress=1", "--no-sync"])
         .arg(format!("--snapshot={snapshot}"));
