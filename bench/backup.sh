@@ -22,8 +22,13 @@ data=${1:-bench/var100}
 export ECHINOMAP_CONFIG=none
 unset DATABASE_URL ECHINOMAP_BACKUP_DIR ECHINOMAP_BACKUP_COPY_DIR
 
-cargo build --release --locked -p echinomap-server >/dev/null
-bin=${CARGO_TARGET_DIR:-target}/release/echinomap
+# ECHINOMAP_BIN: a binary built already (the release build by default).
+if [ -n "${ECHINOMAP_BIN:-}" ]; then
+  bin=$ECHINOMAP_BIN
+else
+  cargo build --release --locked -p echinomap-server >/dev/null
+  bin=${CARGO_TARGET_DIR:-target}/release/echinomap
+fi
 # Not under /tmp: the dumps and logs must survive whatever cleans /tmp meanwhile.
 work=$(mktemp -d "$PWD/bench/var-backup-XXXX")
 chmod 777 "$work"  # pg_dump/pg_restore run as postgres when we are root
