@@ -27,6 +27,8 @@ pub enum Role {
     Vet,
     Planner,
     Viewer,
+    /// The keeper of the stores in their jurisdiction (库管员): stock only, nothing personal.
+    StockKeeper,
 }
 
 /// What a route needs beyond being logged in.
@@ -48,12 +50,18 @@ pub enum Perm {
     /// scoped and audited, and viewers only look. A township that needs files gets an
     /// epidemiologist account of the township.
     Export,
-    /// Users, tokens of others, the audit log.
+    /// Stock: stores, lots, stock on hand, the ledger, counts and the reconciliation, read
+    /// (rows of the stores inside the jurisdiction).
+    Stock,
+    /// Stock movements and counts of the stores inside the jurisdiction (receive, issue,
+    /// receive a transfer, hand out for a round, adjust, count).
+    StockWrite,
+    /// Users, tokens of others, the audit log, the stock catalogue and stores.
     Admin,
 }
 
 impl Role {
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
         Role::Admin,
         Role::Epidemiologist,
         Role::TownshipStaff,
@@ -61,6 +69,7 @@ impl Role {
         Role::Vet,
         Role::Planner,
         Role::Viewer,
+        Role::StockKeeper,
     ];
 
     /// The one table of what each role may do.
@@ -73,15 +82,25 @@ impl Role {
                 CaseRows,
                 AnimalRows,
                 Export,
+                Stock,
+                StockWrite,
                 Admin,
             ],
-            Role::Epidemiologist => &[Aggregates, Unsuppressed, CaseRows, AnimalRows, Export],
-            Role::TownshipStaff => &[Aggregates, Unsuppressed, CaseRows, AnimalRows],
+            Role::Epidemiologist => &[
+                Aggregates,
+                Unsuppressed,
+                CaseRows,
+                AnimalRows,
+                Export,
+                Stock,
+            ],
+            Role::TownshipStaff => &[Aggregates, Unsuppressed, CaseRows, AnimalRows, Stock],
             // Their village: dogs, deworming, and the follow-ups of their patients.
             Role::VillageDoctor => &[Aggregates, Unsuppressed, CaseRows, AnimalRows],
-            Role::Vet => &[Aggregates, AnimalRows],
+            Role::Vet => &[Aggregates, AnimalRows, Stock],
             Role::Planner => &[Aggregates, Export],
             Role::Viewer => &[Aggregates],
+            Role::StockKeeper => &[Aggregates, Stock, StockWrite],
         }
     }
 
@@ -98,6 +117,7 @@ impl Role {
             Role::Vet => "vet",
             Role::Planner => "planner",
             Role::Viewer => "viewer",
+            Role::StockKeeper => "stock_keeper",
         }
     }
 

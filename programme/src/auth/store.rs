@@ -55,6 +55,7 @@ pub fn role_zh(role: Role) -> &'static str {
         Role::Vet => "兽医",
         Role::Planner => "规划人员",
         Role::Viewer => "只读用户",
+        Role::StockKeeper => "库管员",
     }
 }
 
@@ -764,6 +765,7 @@ pub fn demo_accounts() -> Vec<(String, Role, &'static str)> {
         ("planner".to_owned(), Role::Planner, "654022"),
         ("vet".to_owned(), Role::Vet, "654022"),
         ("viewer".to_owned(), Role::Viewer, "654022"),
+        ("keeper".to_owned(), Role::StockKeeper, "654022"),
         ("ts_654022100".to_owned(), Role::TownshipStaff, "654022100"),
         (
             format!("vd_{DEMO_VILLAGE}"),
@@ -784,6 +786,7 @@ pub fn demo_display_name(role: Role) -> &'static str {
         Role::Viewer => "赵敏",
         Role::TownshipStaff => "吴春梅",
         Role::VillageDoctor => "郭永福",
+        Role::StockKeeper => "那春生",
     }
 }
 
