@@ -28,6 +28,8 @@ run: release
 test: prepare
 	@scripts/prepare.sh --test
 	$(MAKE) web
+	# The client's pure modules (web/src/stock: barcode parser on the shared fixture, wedge classifier).
+	node web/unit/run.mjs
 	$(CARGO) build --locked --workspace --bins
 	rm -rf target/test-logs
 	$(CARGO) test --locked --workspace

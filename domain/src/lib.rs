@@ -6,10 +6,12 @@
 //! and [`IdNumber`] (the 18-character Chinese national ID, checksum verified).
 //! [`privacy`] holds the rules of DOMAIN.md §7: who sees which counts ([`Audience`],
 //! [`Suppression`]) and how identifiers are masked in lists. [`spreadsheet`] is the one rule
-//! against formula injection that every CSV and XLSX writer applies.
+//! against formula injection that every CSV and XLSX writer applies. [`barcode`] reads what a
+//! scanner sends from a drug or kit pack (GS1, EAN, China's drug and veterinary traceability codes).
 //! Every type here can only be built through a checking constructor, so code that holds one
 //! never re-validates it.
 
+pub mod barcode;
 pub mod period;
 pub mod privacy;
 pub mod spreadsheet;

@@ -233,20 +233,54 @@ const ALL_TABLES: &[&str] = &[
     "scan_results",
     "scan_clusters",
     "h3_cells",
+    "stock_lots",
+    "stock_barcodes",
+    "stock_transfer_receipts",
+    "stock_counts",
+    "stock_count_lines",
+    "stock_count_entries",
+    "stock_on_hand",
+];
+
+/// The append-only stock tables refuse TRUNCATE (migration `stock_ledger`): `--replace` turns
+/// that trigger off for its own TRUNCATE, in its transaction.
+const APPEND_ONLY: &[(&str, &str)] = &[
+    ("stock_movements", "stock_movements_no_truncate"),
+    ("stock_transfers", "stock_transfers_no_truncate"),
+    (
+        "stock_transfer_receipts",
+        "stock_transfer_receipts_no_truncate",
+    ),
 ];
 
 async fn truncate_all(tx: &mut Transaction<'_, Postgres>) -> anyhow::Result<()> {
-    let tables: Vec<&str> = REGISTERS
+    let mut tables: Vec<&str> = REGISTERS
         .iter()
         .map(|r| r.table)
         .chain(ALL_TABLES.iter().copied())
         .collect();
+    tables.sort_unstable();
+    tables.dedup();
+    for (table, trigger) in APPEND_ONLY {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER TABLE {table} DISABLE TRIGGER {trigger}"
+        )))
+        .execute(&mut **tx)
+        .await?;
+    }
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "TRUNCATE {} RESTART IDENTITY",
         tables.join(", ")
     )))
     .execute(&mut **tx)
     .await?;
+    for (table, trigger) in APPEND_ONLY {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER TABLE {table} ENABLE TRIGGER {trigger}"
+        )))
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(())
 }
 

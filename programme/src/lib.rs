@@ -33,6 +33,7 @@ pub mod reports;
 pub mod risk;
 pub mod sizing;
 pub mod stage;
+pub mod stock;
 pub mod summary;
 pub mod tiles;
 pub mod units;

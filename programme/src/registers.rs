@@ -32,6 +32,12 @@ const BY_CASE: Place = Place::Sql(
     "case_id IN (SELECT c.id FROM cases c JOIN villages v ON v.id = c.village_id WHERE v.code LIKE $1 || '%')",
 );
 
+const BY_STORE: Place =
+    Place::Sql("store_id IN (SELECT id FROM stock_stores WHERE place_code LIKE $1 || '%')");
+const STORE_PAIR: Place = Place::Sql(
+    "(from_store_id IN (SELECT id FROM stock_stores WHERE place_code LIKE $1 || '%') OR to_store_id IN (SELECT id FROM stock_stores WHERE place_code LIKE $1 || '%'))",
+);
+
 impl Register {
     /// The predicate that keeps the rows inside a jurisdiction (`$1` = its code).
     pub fn scope_sql(&self) -> Option<&'static str> {
@@ -124,10 +130,19 @@ pub const REGISTERS: &[Register] = &[
     record("screening_campaigns", "筛查", Some("screened_on")),
     record("health_education", "健康教育", Some("held_on")),
     placed(record("stock_items", "物资品目", None), Place::Anywhere),
-    placed(
-        record("stock_movements", "物资出入库", Some("moved_on")),
-        Place::Sql(
-            "(township_code LIKE $1 || '%' OR village_id IN (SELECT id FROM villages WHERE code LIKE $1 || '%') OR (township_code IS NULL AND village_id IS NULL AND length($1) = 6))",
-        ),
+    // The stock ledger (append-only: no soft delete) and its stores and transfers are placed by
+    // the store's place code (docs/STOCK.md).
+    place(
+        "stock_stores",
+        "物资库房",
+        Place::Sql("place_code LIKE $1 || '%'"),
     ),
+    Register {
+        date_column: Some("issued_on"),
+        ..place("stock_transfers", "物资调拨", STORE_PAIR)
+    },
+    Register {
+        date_column: Some("moved_on"),
+        ..place("stock_movements", "物资出入库", BY_STORE)
+    },
 ];

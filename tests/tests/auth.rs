@@ -372,8 +372,9 @@ fn expectations(
         ),
     );
     // Every register: list, one record (404 outside the jurisdiction), and writes whose empty
-    // or unknown targets are refused after the access check.
-    for spec in SPECS {
+    // or unknown targets are refused after the access check. (The stock ledger has no generic
+    // routes: `/api/stock/*`.)
+    for spec in SPECS.iter().filter(|s| s.generic_api) {
         let list: &'static str = Box::leak(format!("/api/{}", spec.name).into_boxed_str());
         let one: &'static str = Box::leak(format!("/api/{}/{{id}}", spec.name).into_boxed_str());
         if spec.name != "cases" {
@@ -444,7 +445,7 @@ async fn fixture(app: &TestApp) -> Result<Fixture> {
         "the demo village {VILLAGE} needs a case for this test"
     );
     let mut record = HashMap::new();
-    for spec in SPECS {
+    for spec in SPECS.iter().filter(|s| s.generic_api) {
         let live = if spec.soft_delete {
             "t.deleted_at IS NULL"
         } else {

@@ -50,7 +50,8 @@ async fn the_register_schema_declares_every_field_of_every_register_the_caller_m
     let app = TestApp::with_demo().await?;
     let epi = app.epi().await?;
     let schema = epi.get_json("/api/registers", 200).await?;
-    for spec in SPECS {
+    // The stock ledger is no desk register: it is read and written at `/api/stock/*`.
+    for spec in SPECS.iter().filter(|s| s.generic_api) {
         let r = register(&schema, spec.name)
             .unwrap_or_else(|| panic!("the epidemiologist reads {}", spec.name));
         assert_eq!(r["name_zh"], spec.name_zh);

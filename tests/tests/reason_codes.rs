@@ -75,7 +75,8 @@ async fn every_row_error_of_every_register_carries_a_code_and_its_params() -> Re
     let app = TestApp::with_demo().await?;
     let epi = app.user(Role::Epidemiologist, COUNTY).await?;
     let mut seen = BTreeSet::new();
-    for spec in SPECS {
+    // The stock ledger has no generic routes (its import's codes are scanned below).
+    for spec in SPECS.iter().filter(|s| s.generic_api) {
         let path = format!("/api/{}", spec.name);
         // Every field with a value its type refuses.
         let mut body = Map::new();

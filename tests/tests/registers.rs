@@ -158,8 +158,9 @@ fn shown(kind: &str) -> (String, &'static str, &'static str) {
         ),
         "livestock_census" => (format!("/api/livestock_census?{v}"), "year", "1999"),
         "vaccinations" => (format!("/api/vaccinations?{v}"), "campaign", "RT-C1"),
+        // The import writes the stock ledger, read at /api/stock/movements (the lot's batch).
         "stock_movements" => (
-            "/api/stock_movements?from=2024-03-01&to=2024-03-01".to_owned(),
+            "/api/stock/movements?from=2024-03-01&to=2024-03-01".to_owned(),
             "batch",
             "RT-B1",
         ),
@@ -171,6 +172,7 @@ fn find<'a>(body: &'a Value, key: &str, value: &str) -> Option<&'a Value> {
     let matches = |x: &Value| {
         x[key].as_str() == Some(value)
             || x[key].as_i64().map(|n| n.to_string()).as_deref() == Some(value)
+            || x["lot"][key].as_str() == Some(value)
     };
     match body.get("items") {
         Some(items) => items.as_array()?.iter().find(|x| matches(x)),

@@ -1,5 +1,7 @@
 //! Upgrades: the database as commit 7a1e39a left it (`tests/fixtures/upgrade/`) is migrated by
-//! this binary with every register unchanged; a database migrated by a newer echinomap is
+//! this binary with every register unchanged but the stock ledger, which is converted by design
+//! (every row kept, in its store; issues to townships became received transfers; stock on hand
+//! is the ledger's sum, never negative); a database migrated by a newer echinomap is
 //! refused, by `migrate` and by `serve`, with one line and nothing changed; a data directory
 //! of another user is refused the same way.
 
@@ -95,11 +97,16 @@ async fn hash_of_columns(pool: &PgPool, table: &str, cols: &[String]) -> Result<
         .await?)
 }
 
+/// The stock tables the ledger's migration changes by design (or creates): checked by
+/// [`the_old_stock_rows_are_converted_into_the_ledger`] instead of "unchanged".
+const CONVERTED: &[&str] = &["stock_movements", "stock_stores", "stock_transfers"];
+
 /// The tables that hold the programme's data: every register and the places they hang on.
 fn register_tables() -> Vec<&'static str> {
     let mut tables: Vec<&'static str> = echinomap_programme::registers::REGISTERS
         .iter()
         .map(|r| r.table)
+        .filter(|t| !CONVERTED.contains(t))
         .collect();
     for place in ["counties", "townships", "villages", "village_denominators"] {
         if !tables.contains(&place) {
@@ -141,6 +148,13 @@ async fn the_database_of_commit_7a1e39a_is_upgraded_with_every_register_unchange
     let people = digest(&before, "people").map(|d| d.rows);
     assert_eq!(people, Some(26_982), "the fixture's people");
     assert_eq!(digest(&before, "cases").map(|d| d.rows), Some(93));
+    let old_stock: Vec<OldMovement> = sqlx::query_as(
+        "SELECT id, kind::text, quantity, township_code::text, village_id, deleted_at IS NOT NULL
+           FROM stock_movements ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    assert!(!old_stock.is_empty(), "the fixture has stock movements");
     let mut by_old_columns = BTreeMap::new();
     for table in register_tables() {
         let cols = columns_before
@@ -180,6 +194,8 @@ async fn the_database_of_commit_7a1e39a_is_upgraded_with_every_register_unchange
         }
     }
 
+    the_old_stock_rows_are_converted_into_the_ledger(&db.pool, &old_stock).await?;
+
     // The new binary serves the upgraded database.
     let server = BinaryServer::start(&db, "upgrade-serve").await?;
     let health: serde_json::Value = reqwest::get(format!("{}/healthz", server.base))
@@ -188,6 +204,97 @@ async fn the_database_of_commit_7a1e39a_is_upgraded_with_every_register_unchange
         .await?;
     assert_eq!(health["status"], "ok", "{health}");
     assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
+    Ok(())
+}
+
+/// A stock movement as commit 7a1e39a kept it: id, kind, quantity, township, village, deleted.
+type OldMovement = (i64, String, i32, Option<String>, Option<i32>, bool);
+
+/// The ledger's migration kept every row: the same ids, in the store they were in (receipts,
+/// adjustments and stocktakes at the county CDC's store; issues to a township as transfers
+/// out of it, received the same day by the township centre; issues to a village as `use`),
+/// soft-deleted rows set aside; stock on hand is the ledger's sum and nowhere negative.
+async fn the_old_stock_rows_are_converted_into_the_ledger(
+    pool: &PgPool,
+    old: &[OldMovement],
+) -> Result<()> {
+    type NewMovement = (String, i32, String, Option<i64>, Option<i32>);
+    let mut kinds = BTreeMap::new();
+    for (id, kind, quantity, township, village, deleted) in old {
+        if *deleted {
+            let kept: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM stock_movements_deleted WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(pool)
+                    .await?;
+            assert_eq!(kept, 1, "the deleted movement {id} is kept aside");
+            continue;
+        }
+        *kinds.entry(kind.as_str()).or_insert(0) += 1;
+        let row: Option<NewMovement> = sqlx::query_as(
+            "SELECT m.kind::text, m.quantity, s.kind::text, m.transfer_id, m.village_id
+               FROM stock_movements m JOIN stock_stores s ON s.id = m.store_id WHERE m.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+        let (new_kind, new_quantity, store_kind, transfer, new_village) =
+            row.unwrap_or_else(|| panic!("the movement {id} is gone"));
+        assert_eq!(
+            store_kind, "county_cdc",
+            "movement {id} ({kind}) left the CDC"
+        );
+        match (kind.as_str(), township) {
+            ("issue", Some(township)) => {
+                assert_eq!(
+                    (new_kind.as_str(), new_quantity),
+                    ("transfer_out", -quantity.abs()),
+                    "{id}"
+                );
+                let transfer = transfer.unwrap_or_else(|| panic!("issue {id} has no transfer"));
+                let (received, into, place): (i64, i32, String) = sqlx::query_as(
+                    "SELECT (SELECT count(*) FROM stock_transfer_receipts r
+                              WHERE r.transfer_id = t.id AND r.received_on = t.issued_on),
+                            (SELECT sum(m.quantity)::int FROM stock_movements m
+                              WHERE m.transfer_id = t.id AND m.kind = 'transfer_in'
+                                AND m.store_id = t.to_store_id),
+                            s.place_code
+                       FROM stock_transfers t JOIN stock_stores s ON s.id = t.to_store_id
+                      WHERE t.id = $1 AND s.kind = 'township_centre'",
+                )
+                .bind(transfer)
+                .fetch_one(pool)
+                .await?;
+                assert_eq!(received, 1, "issue {id}: received the same day");
+                assert_eq!(into, quantity.abs(), "issue {id}: all of it arrived");
+                assert_eq!(&place, township, "issue {id}: at the township's centre");
+            }
+            ("issue", None) => {
+                assert_eq!((new_kind.as_str(), new_quantity), ("use", -quantity.abs()));
+                assert_eq!(new_village, *village, "issue {id} to a village");
+            }
+            ("stocktake", _) => assert_eq!(new_kind, "adjustment", "{id}"),
+            _ => assert_eq!(
+                (new_kind.as_str(), new_quantity),
+                (kind.as_str(), *quantity)
+            ),
+        }
+    }
+    assert!(kinds.contains_key("receipt"), "{kinds:?}");
+    // Stock on hand is the ledger's sum, store × lot, and nowhere below zero.
+    let differ: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT store_id, lot_id, sum(quantity) AS q FROM stock_movements
+                                GROUP BY store_id, lot_id) l
+           FULL JOIN stock_on_hand h USING (store_id, lot_id)
+          WHERE coalesce(l.q, 0) <> coalesce(h.quantity, 0)",
+    )
+    .fetch_one(pool)
+    .await?;
+    assert_eq!(differ, 0, "stock on hand differs from the ledger's sum");
+    let negative: i64 = sqlx::query_scalar("SELECT count(*) FROM stock_on_hand WHERE quantity < 0")
+        .fetch_one(pool)
+        .await?;
+    assert_eq!(negative, 0);
     Ok(())
 }
 

@@ -31,6 +31,7 @@ export const LABELS = {
     admin: ['系统管理员', 'administrator'], epidemiologist: ['流行病学专业人员', 'epidemiologist'],
     township_staff: ['乡镇防治人员', 'township staff'], village_doctor: ['村医', 'village doctor'], vet: ['兽医', 'veterinarian'],
     planner: ['规划人员', 'planner'], viewer: ['只读用户', 'viewer'],
+    stock_keeper: ['库管员', 'stock keeper'],
   },
   lisa_cluster: {
     HH: ['高-高聚集（热点）', 'high-high cluster (hot spot)'], LL: ['低-低聚集（冷点）', 'low-low cluster (cold spot)'],
@@ -81,6 +82,31 @@ export const LABELS = {
     livestock_infection: ['家畜患病率', 'livestock infection'], child_seropositivity: ['儿童血清阳性率', 'child seropositivity'],
     rodent_infection: ['鼠类感染率', 'rodent infection'], new_child_cases: ['新发儿童病例数', 'new child cases'],
     new_cases: ['新发本地病例数', 'new local cases'],
+  },
+  // Stock (issue 20).
+  stock_item_kind: {
+    praziquantel: ['吡喹酮', 'praziquantel'], albendazole: ['阿苯达唑', 'albendazole'], vaccine: ['疫苗', 'vaccine'],
+    elisa_kit: ['检测试剂盒', 'ELISA kit'], other: ['其他', 'other'],
+  },
+  stock_store_kind: {
+    county_cdc: ['县疾控中心', 'county CDC'], vet_station: ['畜牧兽医站', 'veterinary station'],
+    township_centre: ['乡镇卫生院', 'township health centre'], village_clinic: ['村卫生室', 'village clinic'],
+  },
+  stock_movement_kind: {
+    receipt: ['入库', 'receipt'], transfer_out: ['调拨出库', 'transfer out'], transfer_in: ['调拨入库', 'transfer in'],
+    use: ['发放使用', 'use'], adjustment: ['调整', 'adjustment'], stocktake: ['盘点（旧）', 'stock-take (old)'],
+  },
+  stock_reason: {
+    count_correction: ['盘点更正', 'count correction'], expired: ['过期', 'expired'], damaged: ['破损', 'damaged'],
+    lost: ['丢失', 'lost'], returned: ['退回', 'returned'],
+  },
+  expiry_status: { expired: ['已过期', 'expired'], soon: ['临期', 'expiring soon'], ok: ['正常', 'ok'], unknown: ['无有效期', 'no expiry'] },
+  stock_code_kind: { gtin: ['商品条码（GTIN）', 'GTIN'], cn_drug: ['药品追溯码', 'drug traceability code'], vet_drug: ['兽药追溯码', 'veterinary drug code'] },
+  transfer_state: { in_transit: ['在途', 'in transit'], received: ['已接收', 'received'] },
+  count_state: { open: ['进行中', 'open'], finalised: ['已完成', 'finalised'], cancelled: ['已取消', 'cancelled'] },
+  recon_flag: {
+    issued_above_recorded: ['发放远多于登记', 'issued far above recorded'], recorded_above_issued: ['登记多于发放（数据错误）', 'recorded above issued (data error)'],
+    dosing_without_stock: ['无药发放却有投药记录', 'dosing without stock'],
   },
 } satisfies Record<string, Words>;
 

@@ -62,6 +62,10 @@ export const FIELDS: Record<string, Pair> = {
   trapped: ['捕获数', 'trapped'], ultrasound_done: ['是否B超检查', 'ultrasound done'], unit: ['单位', 'unit'],
   vaccinated_on: ['免疫日期', 'vaccinated on'], vaccine: ['疫苗', 'vaccine'], visited_by: ['随访人', 'visited by'],
   visited_on: ['随访日期', 'visited on'], year: ['年份', 'year'],
+  // The stock_movements import's columns.
+  store_code: ['库房编码', 'store code'], to_store_code: ['接收库房编码', 'receiving store code'],
+  township_code: ['接收乡镇代码', 'receiving township code'], supplier: ['供货单位', 'supplier'],
+  reference: ['单据号', 'reference'], reason: ['原因', 'reason'],
   // Accounts, tokens, quality reviews.
   username: ['用户名', 'username'], password: ['密码', 'password'], new_password: ['新密码', 'new password'],
   display_name: ['显示名', 'display name'], role: ['角色', 'role'], jurisdiction: ['辖区', 'jurisdiction'],
@@ -201,8 +205,8 @@ export const REASONS: Record<string, Wording> = {
   dog_status_on: () => L('犬只不再在养（死亡、迁出、扑杀）时须填写状态日期', 'a dog that is no longer alive needs the date since when'),
   person_sex_birth_date: () => L('没有身份证号时须填写性别和出生日期', 'without an ID number, sex and birth date are required'),
   stage_ce_or_pnm: () => L('囊型填写 CE 分型，泡型填写 PNM 的 P、N、M 三项；二者只填其一', 'give either the CE stage (CE) or all of P, N and M (AE), not both'),
-  issue_needs_village: () => L('出库发放须填写接收的村', 'an issue names the village that receives it'),
-  only_adjustment_negative: () => L('只有“调整”可以填负数', 'only an adjustment may be negative'),
+  issue_needs_village: () => L('出库须填写接收库房、乡镇代码或村；使用须填写村', 'an issue names where it goes (receiving store, township code or village); a use names the village'),
+  only_adjustment_negative: () => L('数量不能为0，只有“调整”可以填负数', 'a quantity is never zero, and only an adjustment may be negative'),
   organ_matches_infected: () => L('有感染（感染数大于0）时须填写感染脏器；无感染时脏器填“无”', 'with infected animals give the organ; with none infected the organ is “none”'),
   disposal_done_needs_method: () => L('已无害化处理时须填写处理方式（不能为“未处理”）', 'a disposal done needs its method (not “none”)'),
 
@@ -284,6 +288,53 @@ export const REASONS: Record<string, Wording> = {
   disk_full: () => L('数据库磁盘已满，未保存任何内容；请联系管理员', 'the database disk is full: nothing was saved; tell the administrator'),
   insufficient_resources: () => L('数据库资源不足，未保存任何内容；请稍后重试', 'the database is short of resources: nothing was saved; try again shortly'),
   network: () => L('无法连接服务器，请检查网络后重试。', 'cannot reach the server: check the network and try again.'),
+  // Stock: the ledger's own refusals (programme/src/stock/mod.rs).
+  stock_negative: (p) => {
+    const batch = String(p.batch ?? '');
+    return batch
+      ? L(`库存不足：批号 ${batch} 现有 ${num(p.available)}，不够出库 ${num(p.asked)}`, `not enough stock: lot ${batch} holds ${num(p.available)}, ${num(p.asked)} cannot be taken out`)
+      : L(`库存不足：该库房没有可发出的未过期批次（需要 ${num(p.asked)}）`, `not enough stock: no unexpired lot in this store (${num(p.asked)} asked)`);
+  },
+  lot_expired: (p) => L(`批号 ${p.batch ?? ''} 已于 ${p.expires_on ?? ''} 过期，过期批次不能发出`, `lot ${p.batch ?? ''} expired on ${p.expires_on ?? ''}: an expired lot cannot be issued`),
+  store_outside_jurisdiction: () => L('该库房不在您的辖区内，不能在此操作', 'this store lies outside your jurisdiction'),
+  store_not_found: () => L('找不到该库房', 'no such store'),
+  ledger_append_only: () => L('出入库台账不能修改或删除；更正请新增一条调整记录', 'the stock ledger is append-only: a correction is a new movement'),
+  // Stock: the catalogue and the ledger (programme/src/stock/catalogue.rs, ledger.rs).
+  item_not_found: () => L('找不到该物资品目', 'no such stock item'),
+  item_inactive: () => L('该物资品目已停用，不能再出入库', 'this stock item is no longer in use'),
+  item_exists: () => L('已有相同编码的物资品目', 'an item has this code already'),
+  barcode_exists: () => L('该条码已对应其他品目或批次', 'this code is mapped already'),
+  barcode_not_found: () => L('找不到该条码', 'no such barcode'),
+  lot_not_found: () => L('找不到该批次（或该批次不在本次调拨中）', 'no such lot (or it was not sent with this transfer)'),
+  lot_expiry_mismatch: (p) => L(
+    `批号 ${p.batch ?? ''} 已登记的有效期为 ${p.expires_on ?? '（无）'}，与填写的 ${p.given ?? ''} 不符`,
+    `lot ${p.batch ?? ''} is recorded as expiring on ${p.expires_on ?? '(none)'}, not ${p.given ?? ''}`,
+  ),
+  transfer_not_found: () => L('找不到该调拨单', 'no such transfer'),
+  transfer_received: (p) => L(`该调拨单已于 ${p.received_on ?? ''} 接收，不能重复接收`, `this transfer was received on ${p.received_on ?? ''} already`),
+  difference_needs_note: () => L('实收数量与发出数量不符，请在备注中说明原因', 'what was received differs from what was sent: say why in the note'),
+  store_inactive: (p) => L(`库房 ${p.code ?? ''} 已停用，不能出入库`, `the store ${p.code ?? ''} is closed: no movements`),
+  store_exists: () => L('已有相同编码的库房', 'a store has this code already'),
+  // The stock_movements import (programme/src/stock/import.rs).
+  same_store: (p) => L(`库房 ${p.store ?? ''} 不能调拨给自己`, `the store ${p.store ?? ''} cannot issue to itself`),
+  // Stock counts (programme/src/stock/count.rs).
+  count_open: (p) => L(`该库房已有未完成的盘点${p.count_id ? `（编号 ${p.count_id}）` : ''}，请先完成或取消`, `this store has an open count${p.count_id ? ` (${p.count_id})` : ''}: finalise or cancel it first`),
+  count_not_found: () => L('找不到该盘点', 'no such stock count'),
+  count_finalised: () => L('该盘点已完成，不能再修改', 'this count is finalised: it takes no more changes'),
+  count_cancelled: () => L('该盘点已取消，不能再修改', 'this count was cancelled: it takes no more changes'),
+  count_recount: (p) => L(
+    `盘点期间有 ${Array.isArray(p.lines) ? p.lines.length : ''} 个批次发生了出入库，请重新盘点标出的行`,
+    `stock moved during the count: count the ${Array.isArray(p.lines) ? p.lines.length : ''} marked line(s) again`,
+  ),
+  reason_required: (p) => L(
+    `有 ${Array.isArray(p.lines) ? p.lines.length : ''} 行实盘数与账面数不符，请先为每行选择差异原因`,
+    `${Array.isArray(p.lines) ? p.lines.length : ''} line(s) differ from the book: give each a reason first`,
+  ),
+  lot_ambiguous: (p) => L(
+    `该条码只标明了品目${(p.item as { name?: string } | undefined)?.name ?? ''}，未标明批号：请选择批次`,
+    `the code names the item ${(p.item as { name?: string } | undefined)?.name ?? ''} but not its lot: choose the lot`,
+  ),
+  barcode_unknown: (p) => L(`条码 ${p.code ?? ''} 尚未对应任何品目，请管理员在“品目与条码”中添加`, `no item has the code ${p.code ?? ''}: an administrator can map it to an item`),
 };
 
 /** The sentence for `code` with its `params`, about `field` if given, in the current language. */

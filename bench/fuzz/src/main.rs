@@ -14,7 +14,7 @@ use echinomap_fuzz::{Budget, Options, execute, run};
 #[derive(Debug, Parser)]
 #[command(name = "echinomap-fuzz", about = "Fuzz echinomap's parsers (issue 17)")]
 struct Args {
-    /// csv, xlsx, geojson, dates, id_numbers, phone, cells, or all.
+    /// csv, xlsx, geojson, dates, id_numbers, phone, cells, barcode, or all.
     target: String,
     /// Stop after this many executions (per target).
     #[arg(long, conflicts_with = "seconds")]

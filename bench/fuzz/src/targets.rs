@@ -5,6 +5,7 @@
 
 use std::io::{Cursor, Read as _, Write as _};
 
+use echinomap_domain::barcode::{self, BarcodeError, Gtin, Options, Scanned};
 use echinomap_domain::{IdNumber, Period, privacy, spreadsheet};
 use echinomap_geodata::import::{self, Format, Limits, headers, values};
 use echinomap_programme::records::parse::parse_value;
@@ -36,10 +37,13 @@ pub enum Target {
     /// register: decimals, whole numbers, yes/no, the enumerations, text), the header key and
     /// the formula-injection rule.
     Cells,
+    /// A scan as a stock page sends it (`barcode::parse`: GS1 element strings, GTINs, the
+    /// Chinese drug and veterinary traceability codes), with and without a GS replacement.
+    Barcode,
 }
 
 impl Target {
-    pub const ALL: [Target; 7] = [
+    pub const ALL: [Target; 8] = [
         Target::Csv,
         Target::Xlsx,
         Target::Geojson,
@@ -47,6 +51,7 @@ impl Target {
         Target::IdNumbers,
         Target::Phone,
         Target::Cells,
+        Target::Barcode,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +63,7 @@ impl Target {
             Target::IdNumbers => "id_numbers",
             Target::Phone => "phone",
             Target::Cells => "cells",
+            Target::Barcode => "barcode",
         }
     }
 
@@ -71,6 +77,7 @@ impl Target {
             Target::Csv | Target::Geojson => 16 * 1024,
             Target::Xlsx => 256 * 1024,
             Target::Dates | Target::IdNumbers | Target::Phone | Target::Cells => 256,
+            Target::Barcode => 512,
         }
     }
 
@@ -84,6 +91,7 @@ impl Target {
             Target::IdNumbers => id_number(&String::from_utf8_lossy(input)),
             Target::Phone => phone(&String::from_utf8_lossy(input)),
             Target::Cells => cells(input),
+            Target::Barcode => scan(&String::from_utf8_lossy(input)),
         }
     }
 
@@ -286,6 +294,53 @@ fn cells(input: &[u8]) -> String {
         "a CSV cell is neutralised"
     );
     outcome
+}
+
+/// A scan, with the GS replacement chosen by the input's length (a crash replays): none, `|`
+/// or `^`.
+fn scan(s: &str) -> String {
+    let gs_replacement = [None, Some('|'), Some('^')][s.len() % 3];
+    match barcode::parse(s, &Options { gs_replacement }) {
+        Ok(scanned) => {
+            let (by, key) = scanned.lookup();
+            match &scanned {
+                Scanned::Gs1 { gtin, .. } | Scanned::Plain { gtin } => {
+                    assert_eq!(
+                        Gtin::parse(gtin.as_str()).as_ref(),
+                        Ok(gtin),
+                        "a GTIN-14 parses back"
+                    );
+                }
+                Scanned::CnDrug { code, product } => {
+                    assert!(
+                        code.len() == 20 && code.starts_with(product.as_str()),
+                        "{code}"
+                    );
+                }
+                Scanned::VetDrug { code } => assert_eq!(code.len(), 24, "{code}"),
+            }
+            assert!(!key.is_empty(), "a lookup key");
+            let json = scanned.to_json();
+            assert_eq!(json["kind"], scanned.kind(), "{json}");
+            format!(
+                "{} by {by} serialised {}",
+                scanned.kind(),
+                scanned.serial_key().is_some()
+            )
+        }
+        Err(e) => {
+            assert!(BarcodeError::CODES.contains(&e.code), "{}", e.code);
+            assert!(!e.message.is_empty(), "a message");
+            if let Some(p) = e.params.get("position").and_then(|p| p.as_u64()) {
+                // The end of the scan is a position too (a value cut short there).
+                assert!(
+                    p <= s.chars().count() as u64,
+                    "position {p} inside the scan"
+                );
+            }
+            e.code.to_owned()
+        }
+    }
 }
 
 /// The entries of a ZIP, in order; `None` when it does not unzip.

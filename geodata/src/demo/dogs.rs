@@ -227,6 +227,27 @@ impl<'g> Generator<'g> {
         Ok(())
     }
 
+    /// The dogs of each village present around each register month's deworming days (as
+    /// `dewormings` counts them): the stock demo sizes the tablets a village gets from them.
+    pub(super) fn live_dogs_per_month(&self) -> Vec<Vec<u32>> {
+        let ranges = self.dogs_by_village();
+        let month_list = self.register_months();
+        ranges
+            .into_iter()
+            .map(|r| {
+                month_list
+                    .iter()
+                    .map(|m| {
+                        self.dogs[r.clone()]
+                            .iter()
+                            .filter(|d| d.present(days(*m, 11), days(*m, 17)))
+                            .count() as u32
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     /// The dogs of each village, as a range of `self.dogs` (they were written village by village).
     fn dogs_by_village(&self) -> Vec<std::ops::Range<usize>> {
         let mut ranges = vec![0..0; self.plans.len()];

@@ -75,6 +75,13 @@ pub const TABLE_ORDER: &[&str] = &[
     "screening_campaigns",
     "health_education",
     "stock_items",
+    "stock_stores",
+    "stock_lots",
+    "stock_barcodes",
+    "stock_transfers",
+    "stock_transfer_receipts",
+    "stock_counts",
+    "stock_count_lines",
     "stock_movements",
 ];
 
@@ -102,6 +109,11 @@ pub const TABLES_WITH_ID: &[&str] = &[
     "screening_campaigns",
     "health_education",
     "stock_items",
+    "stock_stores",
+    "stock_lots",
+    "stock_barcodes",
+    "stock_transfers",
+    "stock_counts",
     "stock_movements",
 ];
 

@@ -447,12 +447,61 @@ fn screening_vaccination_rodents_education_and_stock_respect_their_checks() {
             .any(|row| row[v.col("immunised")].parse::<u32>().unwrap()
                 > row[v.col("target")].parse::<u32>().unwrap())
     );
+    // The ledger as the database's trigger replays it: never below zero, no expired lot
+    // issued or used, every transfer out of one store.
     let m = table("stock_movements");
+    let lots = table("stock_lots");
+    let expiry: HashMap<&str, NaiveDate> = lots
+        .rows
+        .iter()
+        .map(|r| (r[lots.col("id")].as_str(), date(&r[lots.col("expires_on")])))
+        .collect();
+    let mut balance: HashMap<(&str, &str), i64> = HashMap::new();
+    let mut kinds = HashSet::new();
     for row in &m.rows {
-        if row[m.col("kind")] == "issue" {
-            assert!(!null(&row[m.col("township_code")]));
+        let (store, lot) = (
+            row[m.col("store_id")].as_str(),
+            row[m.col("lot_id")].as_str(),
+        );
+        let kind = row[m.col("kind")].as_str();
+        let on = date(&row[m.col("moved_on")]);
+        if matches!(kind, "transfer_out" | "use") {
+            assert!(expiry[lot] >= on, "lot {lot} issued after its expiry");
         }
+        if kind == "use" {
+            assert!(!null(&row[m.col("village_id")]));
+        }
+        let b = balance.entry((store, lot)).or_insert(0);
+        *b += row[m.col("quantity")].parse::<i64>().unwrap();
+        assert!(*b >= 0, "store {store} lot {lot} below zero");
+        kinds.insert(kind);
     }
+    for k in [
+        "receipt",
+        "transfer_out",
+        "transfer_in",
+        "use",
+        "adjustment",
+    ] {
+        assert!(kinds.contains(k), "no {k} in the demo ledger");
+    }
+    let soon = lots
+        .values("expires_on")
+        .map(date)
+        .filter(|d| *d >= today() && (*d - today()).num_days() <= 90)
+        .count();
+    let expired_left = balance
+        .iter()
+        .filter(|((_, lot), b)| **b > 0 && expiry[lot] < today())
+        .count();
+    assert!(soon > 0 && expired_left > 0, "{soon} {expired_left}");
+    assert_eq!(table("stock_counts").rows.len(), 1);
+    let sent = table("stock_transfers").rows.len();
+    assert_eq!(
+        table("stock_transfer_receipts").rows.len() + 1,
+        sent,
+        "one in transit"
+    );
     assert!(!table("stray_dog_events").rows.is_empty());
 }
 

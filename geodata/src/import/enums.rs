@@ -354,12 +354,28 @@ enum_type!(
 enum_type!(
     STOCK_MOVEMENT_KIND,
     "stock_movement_kind",
-    "a movement: 入库/receipt, 出库/issue, 调整/adjustment, 盘点/stocktake",
+    "a movement: 入库/receipt, 出库/transfer_out, 使用/use, 调整/adjustment",
     [
         ("receipt", ["入库", "收货", "领入"]),
-        ("issue", ["出库", "发放", "下发"]),
+        // The old `issue`: to a store (or township centre); to a village it is a `use`.
+        (
+            "transfer_out",
+            ["出库", "发放", "下发", "调拨", "调出", "issue"]
+        ),
+        ("use", ["使用", "领用", "用药"]),
         ("adjustment", ["调整", "报损"]),
-        ("stocktake", ["盘点"]),
+    ]
+);
+enum_type!(
+    STOCK_REASON,
+    "stock_reason",
+    "a reason: 盘点更正/count_correction, 过期/expired, 破损/damaged, 丢失/lost, 退回/returned",
+    [
+        ("count_correction", ["盘点更正", "盘点差异", "更正"]),
+        ("expired", ["过期", "过期报废"]),
+        ("damaged", ["破损", "损坏"]),
+        ("lost", ["丢失", "遗失"]),
+        ("returned", ["退回", "退货"]),
     ]
 );
 
@@ -427,6 +443,7 @@ pub const ALL: &[&EnumType] = &[
     &SCREENING_GROUP,
     &STOCK_KIND,
     &STOCK_MOVEMENT_KIND,
+    &STOCK_REASON,
 ];
 
 #[cfg(test)]

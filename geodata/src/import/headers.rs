@@ -177,7 +177,18 @@ pub const KINDS: &[KindSpec] = &[
             "quantity",
             "batch",
         ],
-        optional: &["item_name", "expires_on", "scanned_barcode", "notes"],
+        optional: &[
+            "item_name",
+            "expires_on",
+            "store_code",
+            "to_store_code",
+            "township_code",
+            "reason",
+            "supplier",
+            "reference",
+            "scanned_barcode",
+            "notes",
+        ],
         linked: true,
     },
 ];
@@ -340,6 +351,18 @@ const ALIASES: &[(&str, &[&str])] = &[
     ("quantity", &["数量"]),
     ("expires_on", &["有效期", "有效期至", "失效日期"]),
     ("scanned_barcode", &["条码", "条形码", "barcode"]),
+    (
+        "store_code",
+        &["库房编码", "库房代码", "库房", "发出库房", "store"],
+    ),
+    (
+        "to_store_code",
+        &["接收库房编码", "接收库房", "调入库房", "to_store"],
+    ),
+    ("township_code", &["乡镇代码", "乡镇编码", "接收乡镇代码"]),
+    ("reason", &["调整原因", "原因"]),
+    ("supplier", &["供货单位", "供应商", "来源"]),
+    ("reference", &["单据号", "凭证号", "单号", "ref"]),
 ];
 
 /// Headers whose field depends on the kind: kind, header, canonical field.

@@ -153,6 +153,20 @@ const FIELD_OVERRIDES: &[(&str, &str, Label)] = &[
     ),
     ("stock_movements", "item_code", ("物资品目", "Stock item")),
     ("stock_movements", "moved_on", ("出入库日期", "Moved on")),
+    ("stock_movements", "store_code", ("库房编码", "Store code")),
+    (
+        "stock_movements",
+        "to_store_code",
+        ("接收库房编码", "Receiving store code"),
+    ),
+    (
+        "stock_movements",
+        "township_code",
+        ("接收乡镇代码", "Receiving township code"),
+    ),
+    ("stock_movements", "reason", ("调整原因", "Reason")),
+    ("stock_movements", "supplier", ("供货单位", "Supplier")),
+    ("stock_movements", "reference", ("单据号", "Reference")),
     ("livestock_census", "households", ("户数", "Households")),
     (
         "health_education",
@@ -361,9 +375,32 @@ const OPTIONS: &[(&str, &str, Label)] = &[
     ("stock_kind", "elisa_kit", ("检测试剂盒", "ELISA kit")),
     ("stock_kind", "other", ("其他", "Other")),
     ("stock_movement_kind", "receipt", ("入库", "Receipt")),
-    ("stock_movement_kind", "issue", ("出库", "Issue")),
+    (
+        "stock_movement_kind",
+        "transfer_out",
+        ("出库", "Transfer out"),
+    ),
+    (
+        "stock_movement_kind",
+        "transfer_in",
+        ("调入", "Transfer in"),
+    ),
+    ("stock_movement_kind", "use", ("使用", "Use")),
     ("stock_movement_kind", "adjustment", ("调整", "Adjustment")),
-    ("stock_movement_kind", "stocktake", ("盘点", "Stocktake")),
+    (
+        "stock_reason",
+        "count_correction",
+        ("盘点更正", "Count correction"),
+    ),
+    ("stock_reason", "expired", ("过期", "Expired")),
+    ("stock_reason", "damaged", ("破损", "Damaged")),
+    ("stock_reason", "lost", ("丢失", "Lost")),
+    ("stock_reason", "returned", ("退回", "Returned")),
+    (
+        "stock_reason",
+        "opening_balance",
+        ("期初", "Opening balance"),
+    ),
 ];
 
 /// (register, enum SQL type, value) → label, where the register says it otherwise.

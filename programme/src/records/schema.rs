@@ -16,7 +16,7 @@ use crate::auth::{Caller, Perm};
 pub fn registers(caller: &Caller, who: &Who) -> Value {
     let items: Vec<Value> = SPECS
         .iter()
-        .filter(|s| caller.can(s.perm))
+        .filter(|s| s.generic_api && caller.can(s.perm))
         .map(|s| register(s, caller, who))
         .collect();
     json!({ "items": items })

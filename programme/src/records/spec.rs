@@ -283,6 +283,10 @@ pub struct RegisterSpec {
     /// Fields only roles with case rows read (a household head's name and address; the
     /// household's position goes with them).
     pub personal_fields: &'static [&'static str],
+    /// `/api/{name}` and `/api/{name}/{id}` exist (GET, POST, PATCH, DELETE). The stock ledger
+    /// has none: it is read at `/api/stock/movements` and written through `/api/stock/*`; its
+    /// spec declares the import's columns, which `stock::import` writes into the ledger.
+    pub generic_api: bool,
 }
 
 impl RegisterSpec {
@@ -356,6 +360,7 @@ const BASE: RegisterSpec = RegisterSpec {
     own_read_side: false,
     shared_key: None,
     personal_fields: &[],
+    generic_api: true,
 };
 
 const DOG_BY_TAG: Reference = Reference {
@@ -1147,12 +1152,18 @@ pub const SPECS: &[RegisterSpec] = &[
         search: &["code", "name"],
         ..BASE
     },
+    // The import's columns of the stock ledger (docs/IMPORT.md "Stock movements"): parsed and
+    // linked here, written row by row through the ledger by `stock::import` (stores, lots and
+    // transfers resolved there). No generic API ([`RegisterSpec::generic_api`]).
     RegisterSpec {
         name: "stock_movements",
         table: "stock_movements",
         name_zh: "物资出入库",
         name_en: "Stock movements",
         kind: Some(Kind::StockMovements),
+        perm: Perm::StockWrite,
+        generic_api: false,
+        soft_delete: false,
         fields: &[
             req(key_only(f("item_code", TEXT))),
             key_only(f("item_name", TEXT)),
@@ -1170,27 +1181,22 @@ pub const SPECS: &[RegisterSpec] = &[
             )),
             req(f("batch", TEXT)),
             f("expires_on", DATE),
+            key_only(f("store_code", TEXT)),
+            key_only(f("to_store_code", TEXT)),
+            key_only(f("township_code", TEXT)),
+            f("reason", en(&enums::STOCK_REASON)),
+            f("supplier", TEXT),
+            f("reference", TEXT),
             f("scanned_barcode", TEXT),
             col(f("notes", TEXT), "note"),
         ],
-        refs: &[Reference {
-            column: "item_id",
-            sql: "(SELECT x.id FROM stock_items x WHERE x.code = s.item_code)",
-            fields: &["item_code"],
-            required: true,
-            what: "stock item with code",
-            join: Some(("stock_items", "code")),
-        }],
-        // A movement at the county store has no village; issues name the receiving village.
+        // An issue to a village, and a use, name the village; the rest have none.
         village: Village::Linked {
             required: false,
             fallback: None,
             link_columns: false,
             column: "village_id",
         },
-        keys: &[
-            "t.item_id = q.item_id AND t.moved_on = q.moved_on AND t.kind = q.movement_kind AND t.batch = q.batch AND coalesce(t.village_id, 0) = coalesce(q.village_id, 0)",
-        ],
         date_column: Some("moved_on"),
         status_column: Some("kind"),
         extra_json: "jsonb_build_object('item_code', (SELECT x.code FROM stock_items x WHERE x.id = t.item_id))",
@@ -1199,24 +1205,40 @@ pub const SPECS: &[RegisterSpec] = &[
                 field: "village",
                 code: "issue_needs_village",
                 params: "{}",
-                message: "an issue names the village that receives it",
+                message: "an issue names where it goes (to_store_code, township_code or the village); a use names the village",
                 holds: |g| {
-                    g("movement_kind").as_deref() != Some("issue")
-                        || g("village_code").is_some()
-                        || g("village").is_some()
-                        || g("lon").is_some()
+                    let village =
+                        g("village_code").is_some() || g("village").is_some() || g("lon").is_some();
+                    match g("movement_kind").as_deref() {
+                        Some("transfer_out") => {
+                            village || g("to_store_code").is_some() || g("township_code").is_some()
+                        }
+                        Some("use") => village,
+                        _ => true,
+                    }
                 },
             },
             Check {
                 field: "quantity",
                 code: "only_adjustment_negative",
                 params: "{}",
-                message: "only an adjustment may be negative",
+                message: "only an adjustment may be negative, and no movement is zero",
                 holds: |g| {
-                    g("movement_kind").as_deref() == Some("adjustment")
-                        || g("quantity")
-                            .and_then(|q| q.parse::<i64>().ok())
-                            .is_none_or(|q| q >= 0)
+                    let q = g("quantity").and_then(|q| q.parse::<i64>().ok());
+                    if g("movement_kind").as_deref() == Some("adjustment") {
+                        q != Some(0)
+                    } else {
+                        q.is_none_or(|q| q > 0)
+                    }
+                },
+            },
+            Check {
+                field: "reason",
+                code: "needs",
+                params: r#"{"field": "reason", "if_field": "movement_kind", "if_values": ["adjustment"], "type": "stock_movement_kind"}"#,
+                message: "an adjustment needs its reason",
+                holds: |g| {
+                    g("movement_kind").as_deref() != Some("adjustment") || g("reason").is_some()
                 },
             },
         ],

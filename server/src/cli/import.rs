@@ -109,19 +109,35 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
             scope: None,
         };
         let id = import::new_id();
-        let report = echinomap_programme::records::run_import(
-            &db.pool,
-            &linker,
-            &who,
-            &request,
-            &id,
-            import::Sheet {
-                table: &table,
-                fields: &fields,
-            },
-            &progress,
-        )
-        .await;
+        let report = if request.kind == echinomap_geodata::import::headers::Kind::StockMovements {
+            echinomap_programme::stock::import::run(
+                &db.pool,
+                &linker,
+                &who,
+                &request,
+                &id,
+                import::Sheet {
+                    table: &table,
+                    fields: &fields,
+                },
+                &progress,
+            )
+            .await
+        } else {
+            echinomap_programme::records::run_import(
+                &db.pool,
+                &linker,
+                &who,
+                &request,
+                &id,
+                import::Sheet {
+                    table: &table,
+                    fields: &fields,
+                },
+                &progress,
+            )
+            .await
+        };
         anyhow::Ok((report, table))
     }
     .await;

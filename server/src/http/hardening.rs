@@ -27,10 +27,12 @@ use crate::error::{AppError, error_body};
 use crate::settings::HttpLimits;
 
 /// The dashboard's policy (web/dist): scripts, styles, fonts and the MapLibre worker from this
-/// origin only, no `eval`; MapLibre decodes images through `blob:` URLs (and may start its
-/// worker from one); ECharts' tooltips and Vue set `style` attributes, hence
+/// origin only, no `eval`; WebAssembly may be compiled (`'wasm-unsafe-eval'`, which allows no
+/// `eval` of JavaScript: the count's camera decoder, zxing-wasm, served from /assets/); MapLibre
+/// decodes images through `blob:` URLs (and may start its worker from one); ECharts' tooltips
+/// and Vue set `style` attributes, hence
 /// `style-src-attr 'unsafe-inline'` (attributes only: no inline `<style>` or script).
-pub const DASHBOARD_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+pub const DASHBOARD_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
 style-src-attr 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; \
 connect-src 'self'; worker-src 'self' blob:; child-src 'self' blob:; object-src 'none'; \
 base-uri 'none'; form-action 'self'; frame-ancestors 'none'";

@@ -282,19 +282,35 @@ async fn run_job(
         .await
         .map_err(|e| Failure::Database(sqlx::Error::Protocol(e.to_string())))?;
     let table = Arc::new(table);
-    let report = echinomap_programme::records::run_import(
-        &state.pool,
-        &linker,
-        who,
-        request,
-        id,
-        import::Sheet {
-            table: &table,
-            fields: &fields,
-        },
-        progress,
-    )
-    .await?;
+    let report = if request.kind == Kind::StockMovements {
+        echinomap_programme::stock::import::run(
+            &state.pool,
+            &linker,
+            who,
+            request,
+            id,
+            import::Sheet {
+                table: &table,
+                fields: &fields,
+            },
+            progress,
+        )
+        .await
+    } else {
+        echinomap_programme::records::run_import(
+            &state.pool,
+            &linker,
+            who,
+            request,
+            id,
+            import::Sheet {
+                table: &table,
+                fields: &fields,
+            },
+            progress,
+        )
+        .await
+    }?;
     let xlsx = if report.rejected > 0 {
         let (t, r) = (table.clone(), report.clone());
         tokio::task::spawn_blocking(move || import::error_workbook(&t, &r).ok())

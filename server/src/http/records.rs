@@ -46,10 +46,14 @@ static PATHS: LazyLock<Vec<(&'static str, &'static str)>> = LazyLock::new(|| {
 
 /// The routes of every register. A register with a read side of its own
 /// ([`RegisterSpec::own_read_side`]: `/api/cases`, the line list with the person, stage and
-/// follow-up status) gets only its writes here.
+/// follow-up status) gets only its writes here; the stock ledger gets none
+/// ([`RegisterSpec::generic_api`]: it is read and written at `/api/stock/*`).
 pub fn routes() -> Vec<(RouteSpec, Handler)> {
     let mut out = Vec::new();
     for (spec, (list_path, one_path)) in SPECS.iter().zip(PATHS.iter()) {
+        if !spec.generic_api {
+            continue;
+        }
         let access = Access::Needs(spec.perm);
         let r = |method, path, handler| {
             (
@@ -475,6 +479,7 @@ pub async fn export(
     ApiQuery(p): ApiQuery<ExportParams>,
 ) -> AppResult<Response> {
     let spec = echinomap_programme::records::spec::by_name(&name)
+        .filter(|s| s.generic_api)
         .ok_or_else(|| AppError::not_found("unknown_register", format!("no register {name}")))?;
     caller.require(spec.perm)?;
     let format = match p.format.as_deref().map(str::trim) {

@@ -9,8 +9,8 @@ use axum::routing::{delete, get, patch, post};
 use super::session::Access::{self, LocalOr, LoggedIn, Needs, Public};
 use super::{
     Handler, RouteSpec, audit, cases, exports, field, health, hotspots, imports, indicators,
-    metrics, ogc, openapi, quality, records, reports, risk, session, stage, summary, tiles, users,
-    villages, web, worklists,
+    metrics, ogc, openapi, quality, records, reports, risk, session, stage, stock, stock_counts,
+    stock_reports, summary, tiles, users, villages, web, worklists,
 };
 use echinomap_programme::auth::Perm;
 
@@ -48,6 +48,9 @@ pub(super) fn route_table() -> Vec<(RouteSpec, Handler)> {
         exports(),
         quality(),
         desk(),
+        stock::routes(),
+        stock_counts::routes(),
+        stock_reports::routes(),
         records::routes(),
     ]
     .into_iter()
