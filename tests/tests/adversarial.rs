@@ -93,7 +93,7 @@ const WRITTEN_BY_DESIGN: [&str; 11] = [
 ];
 
 /// GET routes that read nothing from the request but its credentials.
-const NO_INPUT: [&str; 19] = [
+const NO_INPUT: [&str; 21] = [
     "/healthz",
     "/metrics",
     "/",
@@ -113,6 +113,8 @@ const NO_INPUT: [&str; 19] = [
     "/ogc/collections",
     "/api/duplicates",
     "/api/registers",
+    "/api/stock/items",
+    "/api/stock/stores",
 ];
 
 /// The parameters the issue names: the walk must reach each.
@@ -473,6 +475,38 @@ fn targets(ids: &BTreeMap<&'static str, i64>) -> Vec<Target> {
         ));
         all.push(detail(spec.name));
     }
+    // The stock pages' reads (`/api/stock/*`), with every parameter they take.
+    all.extend([
+        t("/api/stock/lots", &[], "", &["item"]),
+        t("/api/stock/on-hand", &[], "", &["store", "item", "status"]),
+        t(
+            "/api/stock/movements",
+            &[],
+            "limit=5",
+            &["store", "item", "kind", "from", "to", "limit", "before"],
+        ),
+        t(
+            "/api/stock/fefo",
+            &[],
+            "store=1&item=1&quantity=1",
+            &["store", "item", "quantity", "on"],
+        ),
+        t("/api/stock/transfers", &[], "", &["store", "state"]),
+        t("/api/stock/counts", &[], "", &["store", "state"]),
+        t(
+            "/api/stock/reconciliation",
+            &[],
+            "period=2026",
+            &["unit", "period", "by"],
+        ),
+        t(
+            "/api/stock/reconciliation.xlsx",
+            &[],
+            "period=2026",
+            &["unit", "period", "by"],
+        ),
+        gone(t("/api/stock/counts/{id}", &[("id", "0")], "", &[])),
+    ]);
     all
 }
 

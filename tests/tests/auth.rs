@@ -421,6 +421,151 @@ fn expectations(
             call(Method::DELETE, &missing, None, or_refused(&[404])),
         );
     }
+    // Stock (server/src/http/stock*.rs): reads answer 2xx to the roles with Stock, in their
+    // jurisdiction; unknown ids (0) are 404 after the access check; a malformed body is 422.
+    for path in [
+        "/api/stock/items",
+        "/api/stock/stores",
+        "/api/stock/lots",
+        "/api/stock/on-hand",
+        "/api/stock/movements",
+        "/api/stock/transfers",
+        "/api/stock/counts",
+        "/api/stock/reconciliation",
+        "/api/stock/reconciliation.xlsx",
+    ] {
+        m.insert((Method::GET, path), get(path));
+    }
+    let refused = &[404, 422];
+    for (method, route, path, body) in [
+        (
+            Method::GET,
+            "/api/stock/fefo",
+            "/api/stock/fefo?store=0&item=0&quantity=1",
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/stock/counts/{id}",
+            "/api/stock/counts/0",
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/stock/items",
+            "/api/stock/items",
+            Some(json!({})),
+        ),
+        (
+            Method::PATCH,
+            "/api/stock/items/{id}",
+            "/api/stock/items/0",
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            "/api/stock/barcodes",
+            "/api/stock/barcodes",
+            Some(json!({})),
+        ),
+        (
+            Method::DELETE,
+            "/api/stock/barcodes/{id}",
+            "/api/stock/barcodes/0",
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/stock/scan",
+            "/api/stock/scan",
+            Some(json!({ "code": "40063813339" })),
+        ),
+        (
+            Method::POST,
+            "/api/stock/stores",
+            "/api/stock/stores",
+            Some(json!({})),
+        ),
+        (
+            Method::PATCH,
+            "/api/stock/stores/{id}",
+            "/api/stock/stores/0",
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            "/api/stock/receipts",
+            "/api/stock/receipts",
+            Some(
+                json!({ "store_id": 0, "received_on": "2026-10-05", "supplier": "x", "lines": [] }),
+            ),
+        ),
+        (
+            Method::POST,
+            "/api/stock/transfers",
+            "/api/stock/transfers",
+            Some(
+                json!({ "from_store_id": 0, "to_store_id": 1, "issued_on": "2026-10-05",
+                         "lines": [{ "item_id": 0, "quantity": 1 }] }),
+            ),
+        ),
+        (
+            Method::POST,
+            "/api/stock/transfers/{id}/receive",
+            "/api/stock/transfers/0/receive",
+            Some(json!({ "received_on": "2026-10-05" })),
+        ),
+        (
+            Method::POST,
+            "/api/stock/uses",
+            "/api/stock/uses",
+            Some(
+                json!({ "store_id": 0, "used_on": "2026-10-05", "village_code": VILLAGE,
+                         "lines": [{ "item_id": 0, "quantity": 1 }] }),
+            ),
+        ),
+        (
+            Method::POST,
+            "/api/stock/adjustments",
+            "/api/stock/adjustments",
+            Some(
+                json!({ "store_id": 0, "adjusted_on": "2026-10-05", "reason": "lost",
+                         "lines": [{ "lot_id": 0, "quantity": -1 }] }),
+            ),
+        ),
+        (
+            Method::POST,
+            "/api/stock/counts",
+            "/api/stock/counts",
+            Some(json!({ "store_id": 0 })),
+        ),
+        (
+            Method::POST,
+            "/api/stock/counts/{id}/entries",
+            "/api/stock/counts/0/entries",
+            Some(json!({ "entries": [] })),
+        ),
+        (
+            Method::POST,
+            "/api/stock/counts/{id}/lines/{lot_id}",
+            "/api/stock/counts/0/lines/0",
+            Some(json!({ "reason": "lost" })),
+        ),
+        (
+            Method::POST,
+            "/api/stock/counts/{id}/finalise",
+            "/api/stock/counts/0/finalise",
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/stock/counts/{id}/cancel",
+            "/api/stock/counts/0/cancel",
+            None,
+        ),
+    ] {
+        m.insert((method.clone(), route), call(method, path, body, refused));
+    }
     m
 }
 

@@ -176,3 +176,32 @@ async fn a_file_that_would_take_a_lot_below_zero_is_refused_naming_the_row_and_l
     assert_eq!((lots, movements_after), (0, movements_before));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_township_keeper_cannot_import_movements_of_a_store_outside_its_township() -> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let keeper = app.user(Role::StockKeeper, TOWNSHIP).await?;
+    let d = day(5);
+    // Its own centre's lot is fine to name; the county CDC's store (the default) is not.
+    let csv = format!(
+        "{HEADERS}\n\
+         PZQ,{d},入库,10,SI-TWN,2030-06-30,THC-{TOWNSHIP},,,,,,,\n\
+         PZQ,{d},入库,10,SI-TWN,2030-06-30,,,,,,,,\n"
+    );
+    let (status, body) = import(&keeper, csv).await?;
+    assert_eq!(status, 422, "{body}");
+    let report = &body["error"]["details"];
+    assert_eq!(report["rejected"].as_u64(), Some(1), "{report}");
+    let e = &report["errors"][0];
+    assert_eq!(
+        (e["row"].as_u64(), e["code"].as_str(), e["column"].as_str()),
+        (
+            Some(3),
+            Some("store_outside_jurisdiction"),
+            Some("库房编码")
+        ),
+        "{report}"
+    );
+    assert_eq!(e["params"]["store"], format!("CDC-{COUNTY}"), "{report}");
+    Ok(())
+}

@@ -334,6 +334,15 @@ export const REASONS: Record<string, Wording> = {
     `该条码只标明了品目${(p.item as { name?: string } | undefined)?.name ?? ''}，未标明批号：请选择批次`,
     `the code names the item ${(p.item as { name?: string } | undefined)?.name ?? ''} but not its lot: choose the lot`,
   ),
+  // A scan that is not a barcode echinomap reads (domain/src/barcode.rs; params: ai, position, value).
+  barcode_empty: () => L('没有读到条码内容，请重新扫描', 'the scan was empty: scan again'),
+  barcode_bad_character: (p) => L(`条码第 ${num(Number(p.position ?? 0) + 1)} 位有不能识别的字符，请重新扫描`, `the code has a character it cannot have at position ${num(Number(p.position ?? 0) + 1)}: scan again`),
+  barcode_check_digit: () => L('条码校验位不对（商品条码 GTIN 的最后一位），可能扫错或条码损坏，请重新扫描', 'the GTIN\'s check digit is wrong: a misread or a damaged label, scan again'),
+  barcode_unknown_ai: (p) => L(`条码含有不认识的 GS1 应用标识符 (${p.ai ?? ''})`, `the code holds a GS1 application identifier echinomap does not read (${p.ai ?? ''})`),
+  barcode_truncated: (p) => L(`条码不完整：应用标识符 (${p.ai ?? ''}) 的内容被截断，请重新扫描`, `the code is cut short: the value of (${p.ai ?? ''}) is incomplete, scan again`),
+  barcode_bad_date: (p) => L(`条码中的日期 (${p.ai ?? ''}) ${p.value ?? ''} 不是有效日期`, `the date (${p.ai ?? ''}) ${p.value ?? ''} in the code is not a valid date`),
+  barcode_unknown_format: () => L('不是可识别的条码：GS1 码、商品条码、20 位药品追溯码或 24 位兽药追溯码', 'not a code echinomap reads: GS1, EAN/GTIN, a 20-digit drug or a 24-digit veterinary drug traceability code'),
+  barcode_missing_gtin: () => L('GS1 条码里没有商品代码 (01)，无法确定品目', 'the GS1 code holds no GTIN (01): the item cannot be told'),
   barcode_unknown: (p) => L(`条码 ${p.code ?? ''} 尚未对应任何品目，请管理员在“品目与条码”中添加`, `no item has the code ${p.code ?? ''}: an administrator can map it to an item`),
 };
 

@@ -527,12 +527,15 @@ const STORE_JSON: &str = "json_build_object('id', s.id, 'code', s.code, 'name', 
                                (SELECT c.name FROM counties c WHERE c.code = s.place_code)),
         'active', s.active, 'in_scope', s.place_code LIKE $1 || '%')";
 
-/// Every store, with whether it lies in the caller's jurisdiction (`in_scope`): stores are not
-/// secret (a transfer names its destination).
+/// The stores a caller sees: those of its jurisdiction (`in_scope`: it may act there) and those
+/// of the units that contain it (a township keeper sends back to the county's stores), never a
+/// sibling's. A transfer goes only to a store of this list ([`visible`]).
 pub async fn stores(conn: &mut PgConnection, caller: &Caller) -> Result<Vec<Value>> {
     caller.require(Perm::Stock)?;
     let rows: Vec<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT {STORE_JSON} FROM stock_stores s ORDER BY s.place_code, s.kind, s.code"
+        "SELECT {STORE_JSON} FROM stock_stores s
+         WHERE s.place_code LIKE $1 || '%' OR $1 LIKE s.place_code || '%'
+         ORDER BY s.place_code, s.kind, s.code"
     )))
     .bind(caller.scope.prefix())
     .fetch_all(&mut *conn)
@@ -690,4 +693,10 @@ pub async fn update_store(
     .await?;
     tx.commit().await?;
     Ok(after)
+}
+
+/// Whether `caller` sees the store placed at `place_code` in [`stores`]: inside the
+/// jurisdiction, or a unit that contains it.
+pub fn visible(caller: &Caller, place_code: &str) -> bool {
+    caller.scope.covers(place_code) || caller.scope.prefix().starts_with(place_code)
 }

@@ -234,7 +234,7 @@ async fn plan(
     let Some((item_id,)) = item else {
         return Ok(Err(row.error(
             "item_code",
-            not_found("stock_items", "item_code", item_code),
+            unknown_ref("stock_items", "item_code", item_code),
         )));
     };
     let store = match from_store(conn, who, row).await? {
@@ -299,7 +299,7 @@ async fn plan(
     }))
 }
 
-fn not_found(what: &str, key: &str, value: &str) -> Reason {
+fn unknown_ref(what: &str, key: &str, value: &str) -> Reason {
     Reason::new(
         "reference_not_found",
         json!({ "what": what, "key": key, "value": value }),
@@ -325,7 +325,7 @@ async fn from_store(
             if s.is_none() {
                 return Ok(Err(row.error(
                     "store_code",
-                    not_found("stock_stores", "store_code", code),
+                    unknown_ref("stock_stores", "store_code", code),
                 )));
             }
             s
@@ -376,9 +376,10 @@ async fn from_store(
         }
     };
     let Some(store) = store else {
-        return Ok(Err(
-            row.error("store_code", not_found("stock_stores", "store_code", ""))
-        ));
+        return Ok(Err(row.error(
+            "store_code",
+            unknown_ref("stock_stores", "store_code", ""),
+        )));
     };
     if let Some(scope) = &who.scope
         && !store.place_code.starts_with(scope.as_str())
@@ -427,7 +428,7 @@ async fn to_store_of(
         return Ok(match s {
             None => Err(row.error(
                 "to_store_code",
-                not_found("stock_stores", "to_store_code", code),
+                unknown_ref("stock_stores", "to_store_code", code),
             )),
             Some(s) if !s.active => Err(row.error(
                 "to_store_code",
@@ -467,7 +468,7 @@ async fn to_store_of(
         Some(s) => Ok(Some(s)),
         None => Err(row.error(
             "township_code",
-            not_found("townships", "township_code", township),
+            unknown_ref("townships", "township_code", township),
         )),
     })
 }

@@ -603,6 +603,18 @@ pub async fn transfer(
     let mut tx = pool.begin().await?;
     let from = writable_store(&mut tx, caller, t.from_store_id).await?;
     let to = super::store(&mut tx, t.to_store_id).await?;
+    if !super::catalogue::visible(caller, &to.place_code) {
+        return Err(Error::forbidden_because(
+            "store_outside_jurisdiction",
+            format!(
+                "the store {} (place {}) is neither in your jurisdiction {} nor above it: \
+                 send through the store of the unit above",
+                to.code,
+                to.place_code,
+                caller.scope.prefix()
+            ),
+        ));
+    }
     if !to.active {
         return Err(Error::field_refused(
             "to_store_id",

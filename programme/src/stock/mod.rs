@@ -82,7 +82,10 @@ pub async fn store(conn: &mut PgConnection, id: i64) -> Result<StoreRef> {
 
 /// `expired`, `soon` (within [`EXPIRY_WARNING_DAYS`]), `ok` or `unknown` (no expiry) for a lot
 /// expiring on `expires_on`, seen on `today`.
-pub fn expiry_status(expires_on: Option<chrono::NaiveDate>, today: chrono::NaiveDate) -> &'static str {
+pub fn expiry_status(
+    expires_on: Option<chrono::NaiveDate>,
+    today: chrono::NaiveDate,
+) -> &'static str {
     match expires_on {
         None => "unknown",
         Some(d) if d < today => "expired",

@@ -154,32 +154,83 @@ const SUMMARIES: &[(&str, &str)] = &[
     ("GET /api/docs", "Browse this description"),
     ("GET /api/stock/items", "Stock items with their barcodes"),
     ("POST /api/stock/items", "Add a stock item (administrators)"),
-    ("PATCH /api/stock/items/{id}", "Change a stock item (administrators)"),
-    ("POST /api/stock/barcodes", "Map a barcode to an item (administrators)"),
-    ("DELETE /api/stock/barcodes/{id}", "Remove a barcode mapping (administrators)"),
-    ("POST /api/stock/scan", "What a scanned code names: parsed, item, lot, quantity"),
-    ("GET /api/stock/stores", "Every store, with whether the caller may act there"),
+    (
+        "PATCH /api/stock/items/{id}",
+        "Change a stock item (administrators)",
+    ),
+    (
+        "POST /api/stock/barcodes",
+        "Map a barcode to an item (administrators)",
+    ),
+    (
+        "DELETE /api/stock/barcodes/{id}",
+        "Remove a barcode mapping (administrators)",
+    ),
+    (
+        "POST /api/stock/scan",
+        "What a scanned code names: parsed, item, lot, quantity",
+    ),
+    (
+        "GET /api/stock/stores",
+        "Every store, with whether the caller may act there",
+    ),
     ("POST /api/stock/stores", "Add a store (administrators)"),
-    ("PATCH /api/stock/stores/{id}", "Rename or close a store (administrators)"),
+    (
+        "PATCH /api/stock/stores/{id}",
+        "Rename or close a store (administrators)",
+    ),
     ("GET /api/stock/lots", "Lots of an item with their expiry"),
-    ("GET /api/stock/on-hand", "Stock on hand per store, item and lot, with expiry flags"),
+    (
+        "GET /api/stock/on-hand",
+        "Stock on hand per store, item and lot, with expiry flags",
+    ),
     ("GET /api/stock/movements", "The stock ledger, filtered"),
-    ("GET /api/stock/fefo", "The lots to issue first (first expiry, first out)"),
+    (
+        "GET /api/stock/fefo",
+        "The lots to issue first (first expiry, first out)",
+    ),
     ("POST /api/stock/receipts", "Receive stock from a supplier"),
-    ("GET /api/stock/transfers", "Transfers from and to the caller's stores"),
+    (
+        "GET /api/stock/transfers",
+        "Transfers from and to the caller's stores",
+    ),
     ("POST /api/stock/transfers", "Issue stock to another store"),
-    ("POST /api/stock/transfers/{id}/receive", "Confirm a transfer's arrival and what arrived"),
-    ("POST /api/stock/uses", "Hand stock to a village for a deworming round"),
+    (
+        "POST /api/stock/transfers/{id}/receive",
+        "Confirm a transfer's arrival and what arrived",
+    ),
+    (
+        "POST /api/stock/uses",
+        "Hand stock to a village for a deworming round",
+    ),
     ("POST /api/stock/adjustments", "Adjust stock with a reason"),
     ("GET /api/stock/counts", "Stock counts"),
-    ("POST /api/stock/counts", "Open a stock count (freezes the book)"),
+    (
+        "POST /api/stock/counts",
+        "Open a stock count (freezes the book)",
+    ),
     ("GET /api/stock/counts/{id}", "A stock count and its lines"),
-    ("POST /api/stock/counts/{id}/entries", "Scanned or typed count entries (idempotent by client id)"),
-    ("POST /api/stock/counts/{id}/lines/{lot_id}", "The reason of a count line's difference"),
-    ("POST /api/stock/counts/{id}/finalise", "Finalise a count: its adjustments in one transaction"),
+    (
+        "POST /api/stock/counts/{id}/entries",
+        "Scanned or typed count entries (idempotent by client id)",
+    ),
+    (
+        "POST /api/stock/counts/{id}/lines/{lot_id}",
+        "The reason of a count line's difference",
+    ),
+    (
+        "POST /api/stock/counts/{id}/finalise",
+        "Finalise a count: its adjustments in one transaction",
+    ),
     ("POST /api/stock/counts/{id}/cancel", "Cancel an open count"),
-    ("GET /api/stock/reconciliation", "PZQ issued against doses recorded and dogs registered"),
-    ("GET /api/stock/reconciliation.xlsx", "The monthly stock and reconciliation report form (XLSX)"),
+    (
+        "GET /api/stock/reconciliation",
+        "PZQ issued against doses recorded and dogs registered",
+    ),
+    (
+        "GET /api/stock/reconciliation.xlsx",
+        "The monthly stock and reconciliation report form (XLSX)",
+    ),
 ];
 
 fn ty_schema(ty: Ty) -> Value {
