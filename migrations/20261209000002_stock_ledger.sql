@@ -134,6 +134,10 @@ CREATE TABLE stock_count_lines (
     count_id        bigint NOT NULL REFERENCES stock_counts (id),
     lot_id          bigint NOT NULL REFERENCES stock_lots (id),
     book_quantity   integer NOT NULL CHECK (book_quantity >= 0),
+    -- The ledger row that last moved the lot when its book was frozen (stock_on_hand's
+    -- last_movement_id; NULL when the store held none of it): any later row means the lot moved
+    -- during the count, even when the quantity came back to the book.
+    book_movement_id bigint,
     counted         integer CHECK (counted >= 0),
     reason          stock_reason,
     -- Set when finalising found the lot moved since its book quantity was frozen.
@@ -181,109 +185,123 @@ ALTER TABLE stock_movements
 ALTER TABLE stock_movements DROP CONSTRAINT IF EXISTS stock_movements_check;
 ALTER TABLE stock_movements DROP CONSTRAINT IF EXISTS stock_movements_check1;
 
+-- A receipt or issue of nothing (the old table allowed a quantity of 0) moved nothing: it stays
+-- as an adjustment of 0 with its note, since the ledger's kinds now carry their sign.
+UPDATE stock_movements
+SET kind = 'adjustment',
+    note = '升级：原为数量 0 的' || CASE kind WHEN 'receipt' THEN '入库' ELSE '出库' END || '记录'
+           || coalesce('；' || note, '')
+WHERE quantity = 0 AND kind IN ('receipt', 'transfer_out');
+
+-- The conversion, set-based (a province's history is hundreds of thousands of rows).
+-- Each old row's county: that of its township or village, else the database's first county.
+CREATE TEMP TABLE legacy ON COMMIT DROP AS
+SELECT m.id, m.kind::text AS kind, m.item_id, m.quantity, m.township_code, m.village_id,
+       left(coalesce(nullif(m.batch, ''), '未注明'), 40) AS batch,
+       coalesce(left(m.township_code, 6), left(v.code, 6), (SELECT min(code) FROM counties)) AS county
+FROM stock_movements m LEFT JOIN villages v ON v.id = m.village_id;
+
+-- The lot: one per item and batch; the earliest expiry any row gave it.
+INSERT INTO stock_lots (item_id, batch, expires_on, created_by)
+SELECT l.item_id, l.batch, min(m.expires_on), min(m.created_by)
+FROM legacy l JOIN stock_movements m ON m.id = l.id
+GROUP BY l.item_id, l.batch;
+
+-- The county CDC's store of every county the rows belong to, and the health centre's store of
+-- every township that rows were issued to.
+INSERT INTO stock_stores (code, name, kind, place_code)
+SELECT 'CDC-' || c.code, c.name || '疾病预防控制中心', 'county_cdc', c.code
+FROM counties c WHERE c.code IN (SELECT county FROM legacy);
+INSERT INTO stock_stores (code, name, kind, place_code)
+SELECT 'THC-' || t.code, t.name || '卫生院', 'township_centre', t.code
+FROM townships t
+WHERE t.code IN (SELECT township_code FROM legacy WHERE kind = 'transfer_out');
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM legacy WHERE county IS NULL) THEN
+        RAISE EXCEPTION 'stock movements without a county to put their store in';
+    END IF;
+END;
+$$;
+
+ALTER TABLE legacy ADD COLUMN store_id bigint, ADD COLUMN lot_id bigint, ADD COLUMN dest bigint;
+CREATE INDEX ON legacy (id);
+ANALYZE legacy;
+UPDATE legacy l SET
+    store_id = (SELECT s.id FROM stock_stores s WHERE s.kind = 'county_cdc' AND s.place_code = l.county),
+    lot_id = (SELECT x.id FROM stock_lots x WHERE x.item_id = l.item_id AND x.batch = l.batch),
+    dest = CASE WHEN l.kind = 'transfer_out' AND l.township_code IS NOT NULL THEN
+        (SELECT min(s.id) FROM stock_stores s
+         WHERE s.kind = 'township_centre' AND s.place_code = l.township_code) END;
+
+-- An issue to a township: a transfer from the CDC's store to the health centre's, received the
+-- same day (one transfer per old row; the old row's id is kept on it while the rows are made).
+ALTER TABLE stock_transfers ADD COLUMN legacy_id bigint;
+CREATE INDEX stock_transfers_legacy_idx ON stock_transfers (legacy_id);
+INSERT INTO stock_transfers (from_store_id, to_store_id, issued_on, note, created_by, legacy_id)
+SELECT l.store_id, l.dest, m.moved_on, m.note, m.created_by, m.id
+FROM legacy l JOIN stock_movements m ON m.id = l.id WHERE l.dest IS NOT NULL;
+INSERT INTO stock_transfer_receipts (transfer_id, received_on, created_by)
+SELECT t.id, t.issued_on, t.created_by FROM stock_transfers t WHERE t.legacy_id IS NOT NULL;
+
+UPDATE stock_movements m SET
+    store_id = l.store_id,
+    lot_id = l.lot_id,
+    transfer_id = t.id,
+    -- An issue to a village: the tablets handed to it.
+    kind = CASE WHEN l.kind = 'transfer_out' AND l.dest IS NULL THEN 'use' ELSE m.kind END,
+    quantity = CASE WHEN l.kind = 'transfer_out' THEN -abs(m.quantity) ELSE m.quantity END,
+    reason = CASE WHEN l.kind IN ('adjustment', 'stocktake') THEN 'count_correction'::stock_reason END
+FROM legacy l LEFT JOIN stock_transfers t ON t.legacy_id = l.id
+WHERE l.id = m.id;
+
+INSERT INTO stock_movements (item_id, moved_on, kind, quantity, batch, expires_on, store_id,
+                             lot_id, transfer_id, note, created_by, created_at)
+SELECT m.item_id, m.moved_on, 'transfer_in', -m.quantity, m.batch, m.expires_on, t.to_store_id,
+       m.lot_id, t.id, m.note, m.created_by, m.created_at
+FROM stock_movements m JOIN stock_transfers t ON t.legacy_id = m.id;
+DROP INDEX stock_transfers_legacy_idx;
+ALTER TABLE stock_transfers DROP COLUMN legacy_id;
+
+-- A stocktake (a counted balance) becomes the adjustment that brought the book to it: walked in
+-- order only over the store × lot pairs that have one.
 DO $$
 DECLARE
     m record;
-    cdc bigint;
-    dest bigint;
-    lot bigint;
-    tr bigint;
-    bal integer;
-    balances jsonb := '{}'::jsonb;
-    k text;
+    pair text := '';
+    bal integer := 0;
 BEGIN
-    FOR m IN SELECT * FROM stock_movements ORDER BY moved_on, id LOOP
-        -- The lot: one per item and batch; the earliest expiry any row gave it.
-        INSERT INTO stock_lots (item_id, batch, expires_on, created_by)
-        VALUES (m.item_id, left(coalesce(nullif(m.batch, ''), '未注明'), 40), m.expires_on, m.created_by)
-        ON CONFLICT (item_id, batch) DO UPDATE
-            SET expires_on = least(stock_lots.expires_on, EXCLUDED.expires_on)
-        RETURNING id INTO lot;
-        -- The county CDC's store of the county the row belongs to.
-        SELECT s.id INTO cdc FROM stock_stores s
-        WHERE s.kind = 'county_cdc' AND s.place_code = coalesce(
-            left(m.township_code, 6),
-            (SELECT left(v.code, 6) FROM villages v WHERE v.id = m.village_id),
-            (SELECT min(code) FROM counties));
-        IF cdc IS NULL THEN
-            INSERT INTO stock_stores (code, name, kind, place_code)
-            SELECT 'CDC-' || c.code, c.name || '疾病预防控制中心', 'county_cdc', c.code
-            FROM counties c
-            WHERE c.code = coalesce(
-                left(m.township_code, 6),
-                (SELECT left(v.code, 6) FROM villages v WHERE v.id = m.village_id),
-                (SELECT min(code) FROM counties))
-            RETURNING id INTO cdc;
+    FOR m IN
+        SELECT x.id, x.kind::text AS kind, x.quantity, x.store_id || ':' || x.lot_id AS k
+        FROM stock_movements x
+        WHERE (x.store_id, x.lot_id) IN (
+            SELECT y.store_id, y.lot_id FROM stock_movements y WHERE y.kind = 'stocktake')
+        ORDER BY x.store_id, x.lot_id, x.moved_on, x.id
+    LOOP
+        IF m.k <> pair THEN
+            pair := m.k;
+            bal := 0;
         END IF;
-        IF cdc IS NULL THEN
-            RAISE EXCEPTION 'stock movement % has no county to put its store in', m.id;
-        END IF;
-        IF m.kind = 'transfer_out' AND m.township_code IS NOT NULL THEN
-            SELECT s.id INTO dest FROM stock_stores s
-            WHERE s.kind = 'township_centre' AND s.place_code = m.township_code ORDER BY s.id LIMIT 1;
-            IF dest IS NULL THEN
-                INSERT INTO stock_stores (code, name, kind, place_code)
-                SELECT 'THC-' || t.code, t.name || '卫生院', 'township_centre', t.code
-                FROM townships t WHERE t.code = m.township_code
-                RETURNING id INTO dest;
-            END IF;
-            INSERT INTO stock_transfers (from_store_id, to_store_id, issued_on, note, created_by)
-            VALUES (cdc, dest, m.moved_on, m.note, m.created_by) RETURNING id INTO tr;
-            INSERT INTO stock_transfer_receipts (transfer_id, received_on, created_by)
-            VALUES (tr, m.moved_on, m.created_by);
-            UPDATE stock_movements
-            SET store_id = cdc, lot_id = lot, transfer_id = tr, quantity = -abs(m.quantity)
-            WHERE id = m.id;
-            INSERT INTO stock_movements (item_id, moved_on, kind, quantity, batch, expires_on,
-                                         store_id, lot_id, transfer_id, note, created_by, created_at)
-            VALUES (m.item_id, m.moved_on, 'transfer_in', abs(m.quantity), m.batch, m.expires_on,
-                    dest, lot, tr, m.note, m.created_by, m.created_at);
-            k := dest || ':' || lot;
-            balances := jsonb_set(balances, ARRAY[k],
-                to_jsonb(coalesce((balances ->> k)::integer, 0) + abs(m.quantity)));
-            k := cdc || ':' || lot;
-            balances := jsonb_set(balances, ARRAY[k],
-                to_jsonb(coalesce((balances ->> k)::integer, 0) - abs(m.quantity)));
+        IF m.kind = 'stocktake' THEN
+            -- A stocktake that matched the book stays as an adjustment of 0: the row is history.
+            UPDATE stock_movements SET kind = 'adjustment', quantity = m.quantity - bal WHERE id = m.id;
+            bal := m.quantity;
         ELSE
-            k := cdc || ':' || lot;
-            bal := coalesce((balances ->> k)::integer, 0);
-            IF m.kind = 'transfer_out' THEN
-                -- An issue to a village: the tablets handed to it.
-                UPDATE stock_movements
-                SET kind = 'use', store_id = cdc, lot_id = lot, quantity = -abs(m.quantity)
-                WHERE id = m.id;
-                bal := bal - abs(m.quantity);
-            ELSIF m.kind = 'stocktake' THEN
-                -- A counted balance becomes the adjustment that brought the book to it.
-                UPDATE stock_movements
-                SET kind = 'adjustment', reason = 'count_correction', store_id = cdc, lot_id = lot,
-                    quantity = m.quantity - bal
-                WHERE id = m.id;
-                bal := m.quantity;
-            ELSIF m.kind = 'adjustment' THEN
-                UPDATE stock_movements SET store_id = cdc, lot_id = lot, reason = 'count_correction'
-                WHERE id = m.id;
-                bal := bal + m.quantity;
-            ELSE
-                UPDATE stock_movements SET store_id = cdc, lot_id = lot WHERE id = m.id;
-                bal := bal + m.quantity;
-            END IF;
-            balances := jsonb_set(balances, ARRAY[k], to_jsonb(bal));
+            bal := bal + m.quantity;
         END IF;
     END LOOP;
-    -- A history that ends below zero (issues recorded without their receipt) gets one opening
-    -- adjustment that brings the lot to zero, so that the book starts from what is possible.
-    FOR k IN SELECT key FROM jsonb_each_text(balances) WHERE value::integer < 0 LOOP
-        INSERT INTO stock_movements (item_id, moved_on, kind, quantity, batch, store_id, lot_id,
-                                     reason, note)
-        SELECT l.item_id, current_date, 'adjustment', -(balances ->> k)::integer, l.batch,
-               split_part(k, ':', 1)::bigint, l.id, 'opening_balance',
-               '升级：历史记录结存为负，补记期初调整 (migration: the history ended below zero)'
-        FROM stock_lots l WHERE l.id = split_part(k, ':', 2)::bigint;
-    END LOOP;
-    -- A stocktake that matched the book stays as an adjustment of 0: the row is history.
 END;
 $$;
+
+-- A history that ends below zero (issues recorded without their receipt) gets one opening
+-- adjustment that brings the lot to zero, so that the book starts from what is possible.
+INSERT INTO stock_movements (item_id, moved_on, kind, quantity, batch, store_id, lot_id, reason, note)
+SELECT l.item_id, current_date, 'adjustment', -b.total, l.batch, b.store_id, l.id, 'opening_balance',
+       '升级：历史记录结存为负，补记期初调整 (migration: the history ended below zero)'
+FROM (SELECT store_id, lot_id, sum(quantity) AS total FROM stock_movements
+      GROUP BY store_id, lot_id HAVING sum(quantity) < 0) b
+JOIN stock_lots l ON l.id = b.lot_id;
 
 ALTER TABLE stock_movements
     ALTER COLUMN store_id SET NOT NULL,

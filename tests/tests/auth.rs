@@ -436,7 +436,7 @@ fn expectations(
     ] {
         m.insert((Method::GET, path), get(path));
     }
-    let refused = &[404, 422];
+    let refused = &[400, 404, 422];
     for (method, route, path, body) in [
         (
             Method::GET,
