@@ -722,3 +722,173 @@ async fn a_township_keeper_cannot_count_a_county_store() -> Result<()> {
     );
     Ok(())
 }
+
+/// An issue of `quantity` of the lot from the store (a transfer out), straight into the ledger.
+async fn issue(app: &TestApp, store: i64, lot: i64, quantity: i32) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO stock_movements (item_id, moved_on, kind, quantity, batch, store_id, lot_id,
+                                      reason, created_by)
+         SELECT l.item_id, current_date, 'adjustment', -$3, l.batch, $1, l.id, 'lost', 'test'
+         FROM stock_lots l WHERE l.id = $2",
+    )
+    .bind(store)
+    .bind(lot)
+    .bind(quantity)
+    .execute(&app.db.pool)
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_lot_that_moved_and_came_back_to_its_book_quantity_is_still_counted_again() -> Result<()>
+{
+    let f = fixture().await?;
+    let kit_store: i64 = sqlx::query_scalar(
+        "INSERT INTO stock_stores (code, name, kind, place_code)
+         VALUES ('T-CDC2', '测试疾控中心二库', 'county_cdc', $1) RETURNING id",
+    )
+    .bind(COUNTY)
+    .fetch_one(&f.app.db.pool)
+    .await?;
+    receive(&f.app, kit_store, f.lot_a, 100).await?;
+    let count = f
+        .keeper
+        .post_json("/api/stock/counts", &json!({ "store_id": kit_store }), 201)
+        .await?["count"]["id"]
+        .as_i64()
+        .ok_or_else(|| anyhow::anyhow!("no count id"))?;
+    f.enter(
+        count,
+        json!([{ "client_id": "back-a-0001", "lot_id": f.lot_a, "mode": "set", "quantity": 100 }]),
+    )
+    .await?;
+    // 10 out, 10 in: the quantity is the book's again, but the lot moved while it was counted.
+    issue(&f.app, kit_store, f.lot_a, 10).await?;
+    receive(&f.app, kit_store, f.lot_a, 10).await?;
+    let refused = f.finalise(count, 409).await?;
+    assert_eq!(
+        refused["error"]["code"],
+        json!("count_recount"),
+        "{refused}"
+    );
+    assert_eq!(
+        refused["error"]["details"]["lines"],
+        json!([f.lot_a]),
+        "{refused}"
+    );
+    let a = f.line(count, f.lot_a).await?;
+    assert_eq!(a["counted"], Value::Null, "{a}");
+    assert_eq!(a["recount"], json!(true), "{a}");
+    // Counted again, it finalises (the book now carries the lot's last movement).
+    f.enter(
+        count,
+        json!([{ "client_id": "back-a-0002", "lot_id": f.lot_a, "mode": "set", "quantity": 100 }]),
+    )
+    .await?;
+    let done = f.finalise(count, 200).await?;
+    assert_eq!(done["adjustments"], json!([]), "{done}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn one_malformed_entry_is_refused_and_the_rest_of_the_batch_counts() -> Result<()> {
+    let f = fixture().await?;
+    let count = f.open(false).await?;
+    let results = f
+        .enter(
+            count,
+            json!([
+                { "client_id": "good-a-0001", "lot_id": f.lot_a, "mode": "set", "quantity": 300 },
+                { "client_id": "bad-0000001", "lot_id": f.lot_b, "mode": "add", "quantity": 1 },
+                { "client_id": "bad-0000002", "lot_id": f.lot_b, "mode": "set", "quantity": 5_000_000 },
+                { "client_id": "bad-0000003", "lot_id": "not a number", "mode": "set" },
+                { "client_id": "x", "lot_id": f.lot_b, "mode": "set", "quantity": 1 },
+            ]),
+        )
+        .await?;
+    assert_eq!(
+        statuses(&results),
+        ["counted", "refused", "refused", "refused", "refused"],
+        "{results:?}"
+    );
+    assert_eq!(results[0]["line"]["counted"], json!(300), "{results:?}");
+    for (i, field) in [(1, "mode"), (2, "quantity"), (3, "entry"), (4, "client_id")] {
+        assert_eq!(
+            results[i]["error"]["code"],
+            json!("invalid_field"),
+            "{results:?}"
+        );
+        assert_eq!(
+            results[i]["error"]["params"]["field"],
+            json!(field),
+            "{results:?}"
+        );
+    }
+    assert_eq!(f.line(count, f.lot_a).await?["counted"], json!(300));
+    assert_eq!(f.line(count, f.lot_b).await?["counted"], Value::Null);
+    // Only a body that is not a list of entries, or more than 500, is refused whole.
+    f.keeper
+        .post_json(
+            &format!("/api/stock/counts/{count}/entries"),
+            &json!({ "entries": "none" }),
+            400,
+        )
+        .await?;
+    let many: Vec<Value> = (0..501)
+        .map(|i| json!({ "client_id": format!("many-{i:06}"), "lot_id": f.lot_a, "mode": "scan", "quantity": 1 }))
+        .collect();
+    f.keeper
+        .post_json(
+            &format!("/api/stock/counts/{count}/entries"),
+            &json!({ "entries": many }),
+            400,
+        )
+        .await?;
+    assert_eq!(f.line(count, f.lot_a).await?["counted"], json!(300));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_blind_count_hides_the_stores_on_hand_from_the_keeper_not_from_the_epidemiologist()
+-> Result<()> {
+    let f = fixture().await?;
+    let url = format!("/api/stock/on-hand?store={}", f.store);
+    let before = f.keeper.get_json(&url, 200).await?;
+    assert!(
+        before["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|r| r["quantity"].is_number()),
+        "{before}"
+    );
+    f.open(true).await?;
+    let hidden = f.keeper.get_json(&url, 200).await?;
+    let rows = hidden["items"].as_array().cloned().unwrap_or_default();
+    assert!(!rows.is_empty(), "{hidden}");
+    for r in &rows {
+        assert_eq!(r["quantity"], Value::Null, "{r}");
+        assert_eq!(r["hidden_by_blind_count"], json!(true), "{r}");
+    }
+    let epi = f.app.epi().await?;
+    let seen = epi.get_json(&url, 200).await?;
+    assert!(
+        seen["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r["quantity"] == json!(300)),
+        "{seen}"
+    );
+    let scan = f
+        .keeper
+        .post_json(
+            "/api/stock/scan",
+            &json!({ "code": pzq_code("LOT-A"), "store_id": f.store }),
+            200,
+        )
+        .await?;
+    assert!(scan["lot"].get("on_hand").is_none(), "{scan}");
+    assert_eq!(scan["lot"]["hidden_by_blind_count"], json!(true), "{scan}");
+    Ok(())
+}

@@ -205,3 +205,44 @@ async fn a_township_keeper_cannot_import_movements_of_a_store_outside_its_townsh
     assert_eq!(e["params"]["store"], format!("CDC-{COUNTY}"), "{report}");
     Ok(())
 }
+
+#[tokio::test]
+async fn an_issue_to_a_township_outside_the_importers_jurisdiction_is_refused_and_makes_no_store()
+-> Result<()> {
+    let app = TestApp::with_demo().await?;
+    let keeper = app.user(Role::StockKeeper, TOWNSHIP).await?;
+    let other = "654022101";
+    let d = day(5);
+    let csv = format!(
+        "{HEADERS}\n\
+         PZQ,{d},入库,10,SI-OUT,2030-06-30,THC-{TOWNSHIP},,,,,,,\n\
+         PZQ,{d},出库,5,SI-OUT,,THC-{TOWNSHIP},,{other},,,,,\n\
+         PZQ,{d},调拨,5,SI-OUT,,THC-{TOWNSHIP},CDC-{COUNTY},,,,,,\n"
+    );
+    let stores_before: i64 = sqlx::query_scalar("SELECT count(*) FROM stock_stores")
+        .fetch_one(&app.db.pool)
+        .await?;
+    let (status, body) = import(&keeper, csv).await?;
+    assert_eq!(status, 422, "{body}");
+    let report = &body["error"]["details"];
+    assert_eq!(report["rejected"].as_u64(), Some(1), "{report}");
+    let e = &report["errors"][0];
+    assert_eq!(
+        (e["row"].as_u64(), e["code"].as_str(), e["column"].as_str()),
+        (
+            Some(3),
+            Some("store_outside_jurisdiction"),
+            Some("乡镇代码")
+        ),
+        "{report}"
+    );
+    assert_eq!(e["params"]["place_code"], other, "{report}");
+    let stores_after: i64 = sqlx::query_scalar("SELECT count(*) FROM stock_stores")
+        .fetch_one(&app.db.pool)
+        .await?;
+    assert_eq!(
+        stores_after, stores_before,
+        "no township centre made outside it"
+    );
+    Ok(())
+}

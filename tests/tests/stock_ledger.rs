@@ -893,3 +893,212 @@ async fn a_receipt_finds_or_makes_the_lot_refuses_another_expiry_and_ties_the_co
     assert_eq!(refused["error"]["code"], "store_inactive");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_use_names_a_village_the_store_serves_inside_the_callers_jurisdiction() -> Result<()> {
+    let s = stock().await?;
+    let lot = s.receive(s.cdc, "VIL", &day(200), 100).await?;
+    let sent = s
+        .keeper
+        .post_json(
+            "/api/stock/transfers",
+            &json!({ "from_store_id": s.cdc, "to_store_id": s.thc, "issued_on": day(0),
+                     "lines": [{ "item_id": s.pzq, "lot_id": lot, "quantity": 40 }] }),
+            201,
+        )
+        .await?;
+    s.keeper
+        .post_json(
+            &format!("/api/stock/transfers/{}/receive", id(&sent["transfer"])),
+            &json!({ "received_on": day(0) }),
+            200,
+        )
+        .await?;
+    let elsewhere: String = sqlx::query_scalar(
+        "SELECT code::text FROM villages WHERE code::text LIKE $1 || '%' ORDER BY code LIMIT 1",
+    )
+    .bind(OTHER_TOWNSHIP)
+    .fetch_one(&s.app.db.pool)
+    .await?;
+    let rows = s.ledger_rows().await?;
+    let hand_out = |store: i64, village: &str| {
+        json!({ "store_id": store, "used_on": day(0), "village_code": village,
+                "lines": [{ "item_id": s.pzq, "lot_id": lot, "quantity": 1 }] })
+    };
+    // The township centre serves its own township's villages only, whoever hands out.
+    for c in [&s.keeper, &s.township_keeper] {
+        let (status, refused) = send(
+            c,
+            Method::POST,
+            "/api/stock/uses",
+            &hand_out(s.thc, &elsewhere),
+        )
+        .await?;
+        assert_eq!(status, 422, "{refused}");
+        assert_eq!(refused["error"]["code"], "village_outside_store");
+        assert_eq!(refused["error"]["details"]["field"], "village_code");
+        assert_eq!(refused["error"]["details"]["code"], elsewhere.as_str());
+        assert_eq!(refused["error"]["details"]["store"], "T-THC-100");
+    }
+    // The county store serves the whole county: the other township's village is fine.
+    s.keeper
+        .post_json("/api/stock/uses", &hand_out(s.cdc, &elsewhere), 201)
+        .await?;
+    // Its own village: fine.
+    s.township_keeper
+        .post_json("/api/stock/uses", &hand_out(s.thc, VILLAGE), 201)
+        .await?;
+    assert_eq!(s.ledger_rows().await?, rows + 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_backdated_issue_cannot_hand_out_a_lot_expired_today_and_future_dates_are_refused()
+-> Result<()> {
+    let s = stock().await?;
+    // A lot that expired yesterday; ten days ago it was still good.
+    let old = s.receive(s.cdc, "BACK", &day(-1), 50).await?;
+    let rows = s.ledger_rows().await?;
+    let (status, refused) = send(
+        &s.keeper,
+        Method::POST,
+        "/api/stock/uses",
+        &json!({ "store_id": s.cdc, "used_on": day(-10), "village_code": VILLAGE,
+                 "lines": [{ "item_id": s.pzq, "lot_id": old, "quantity": 5 }] }),
+    )
+    .await?;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "lot_expired");
+    assert_eq!(refused["error"]["details"]["expires_on"], day(-1));
+    let (status, refused) = send(
+        &s.keeper,
+        Method::POST,
+        "/api/stock/transfers",
+        &json!({ "from_store_id": s.cdc, "to_store_id": s.thc, "issued_on": day(-10),
+                 "lines": [{ "item_id": s.pzq, "lot_id": old, "quantity": 5 }] }),
+    )
+    .await?;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "lot_expired");
+    // FEFO, backdated too, does not offer it: nothing unexpired to take.
+    let (status, short) = send(
+        &s.keeper,
+        Method::POST,
+        "/api/stock/transfers",
+        &json!({ "from_store_id": s.cdc, "to_store_id": s.thc, "issued_on": day(-10),
+                 "lines": [{ "item_id": s.pzq, "quantity": 5 }] }),
+    )
+    .await?;
+    assert_eq!(status, 422, "{short}");
+    assert_eq!(short["error"]["code"], "stock_negative");
+    let fefo = s
+        .keeper
+        .get_json(
+            &format!(
+                "/api/stock/fefo?store={}&item={}&quantity=5&on={}",
+                s.cdc,
+                s.pzq,
+                day(-10)
+            ),
+            200,
+        )
+        .await?;
+    assert_eq!(fefo["lots"], json!([]), "{fefo}");
+    // Dated after today: refused, receipts included.
+    let good = s.receive(s.cdc, "GOOD", &day(300), 50).await?;
+    let rows_good = s.ledger_rows().await?;
+    assert_eq!(rows_good, rows + 1);
+    for (path, field, body) in [
+        (
+            "/api/stock/uses",
+            "used_on",
+            json!({ "store_id": s.cdc, "used_on": day(1), "village_code": VILLAGE,
+                    "lines": [{ "item_id": s.pzq, "lot_id": good, "quantity": 5 }] }),
+        ),
+        (
+            "/api/stock/transfers",
+            "issued_on",
+            json!({ "from_store_id": s.cdc, "to_store_id": s.thc, "issued_on": day(1),
+                    "lines": [{ "item_id": s.pzq, "lot_id": good, "quantity": 5 }] }),
+        ),
+        (
+            "/api/stock/receipts",
+            "received_on",
+            json!({ "store_id": s.cdc, "received_on": day(1), "supplier": "药厂",
+                    "lines": [{ "item_id": s.pzq, "batch": "GOOD", "expires_on": day(300),
+                                "quantity": 5 }] }),
+        ),
+    ] {
+        let (status, refused) = send(&s.keeper, Method::POST, path, &body).await?;
+        assert_eq!(status, 422, "{path}: {refused}");
+        assert_eq!(refused["error"]["code"], "date_in_future", "{path}");
+        assert_eq!(refused["error"]["details"]["field"], field, "{path}");
+    }
+    // A transfer cannot be received before it was issued.
+    let sent = s
+        .keeper
+        .post_json(
+            "/api/stock/transfers",
+            &json!({ "from_store_id": s.cdc, "to_store_id": s.thc, "issued_on": day(-2),
+                     "lines": [{ "item_id": s.pzq, "lot_id": good, "quantity": 5 }] }),
+            201,
+        )
+        .await?;
+    let (status, refused) = send(
+        &s.township_keeper,
+        Method::POST,
+        &format!("/api/stock/transfers/{}/receive", id(&sent["transfer"])),
+        &json!({ "received_on": day(-3) }),
+    )
+    .await?;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "date_order");
+    assert_eq!(refused["error"]["details"]["field"], "received_on");
+    assert_eq!(s.ledger_rows().await?, rows_good + 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_idempotency_key_reused_on_another_endpoint_is_refused_and_writes_nothing() -> Result<()>
+{
+    let s = stock().await?;
+    let lot = s.receive(s.cdc, "KEY", &day(200), 100).await?;
+    let key = "stock-key-2b7e9d01";
+    let (status, first) = send_keyed(
+        &s.keeper,
+        Method::POST,
+        "/api/stock/uses",
+        &json!({ "store_id": s.cdc, "used_on": day(0), "village_code": VILLAGE,
+                 "lines": [{ "item_id": s.pzq, "lot_id": lot, "quantity": 10 }] }),
+        Some(key),
+    )
+    .await?;
+    assert_eq!(status, 201, "{first}");
+    let rows = s.ledger_rows().await?;
+    let (status, refused) = send_keyed(
+        &s.keeper,
+        Method::POST,
+        "/api/stock/adjustments",
+        &json!({ "store_id": s.cdc, "adjusted_on": day(0), "reason": "lost",
+                 "lines": [{ "lot_id": lot, "quantity": -3 }] }),
+        Some(key),
+    )
+    .await?;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "idempotency_key_reused");
+    assert_eq!(s.ledger_rows().await?, rows);
+    assert_eq!(s.on_hand(&s.keeper, s.cdc, lot).await?, 90);
+    // Another user sending the same key: refused too, the first answer is not shown.
+    let (status, refused) = send_keyed(
+        &s.township_keeper,
+        Method::POST,
+        "/api/stock/uses",
+        &json!({ "store_id": s.thc, "used_on": day(0), "village_code": VILLAGE,
+                 "lines": [{ "item_id": s.pzq, "quantity": 1 }] }),
+        Some(key),
+    )
+    .await?;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "idempotency_key_reused");
+    Ok(())
+}

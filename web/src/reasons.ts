@@ -18,6 +18,8 @@ const pick = (p: Pair) => (zhMode() ? p[0] : p[1]);
 export const FIELDS: Record<string, Pair> = {
   // Link fields.
   village_code: ['村代码', 'village code'], village: ['村', 'village'], township: ['乡镇', 'township'],
+  // Stock transfers (date_order on received_on).
+  issued_on: ['调拨日期', 'issue date'], received_on: ['接收日期', 'receipt date'],
   lon: ['经度', 'longitude'], lat: ['纬度', 'latitude'], geometry: ['边界', 'boundary'], remote: ['偏远村', 'remote'],
   // Registers.
   action: ['处置方式', 'action'], activity: ['活动内容', 'activity'], address: ['住址', 'address'],
@@ -315,6 +317,13 @@ export const REASONS: Record<string, Wording> = {
   difference_needs_note: () => L('实收数量与发出数量不符，请在备注中说明原因', 'what was received differs from what was sent: say why in the note'),
   store_inactive: (p) => L(`库房 ${p.code ?? ''} 已停用，不能出入库`, `the store ${p.code ?? ''} is closed: no movements`),
   store_exists: () => L('已有相同编码的库房', 'a store has this code already'),
+  village_outside_store: (p) => L(
+    `村 ${p.code ?? ''} 不在库房 ${p.store ?? ''} 的服务范围内（或不在您的辖区内）`,
+    `the village ${p.code ?? ''} is not served by the store ${p.store ?? ''} (or lies outside your jurisdiction)`,
+  ),
+  date_in_future: (p) => L(`日期 ${p.date ?? ''} 晚于今天（${p.today ?? ''}），不能登记`, `the date ${p.date ?? ''} is after today (${p.today ?? ''})`),
+  idempotency_key_reused: () => L('该请求编号（Idempotency-Key）已用于另一项操作，请使用新的编号', 'this Idempotency-Key was used for another write: use a new one'),
+  barcode_conflict: () => L('该条码正在被同时登记，请重试', 'this code is being mapped at the same moment: try again'),
   // The stock_movements import (programme/src/stock/import.rs).
   same_store: (p) => L(`库房 ${p.store ?? ''} 不能调拨给自己`, `the store ${p.store ?? ''} cannot issue to itself`),
   // Stock counts (programme/src/stock/count.rs).

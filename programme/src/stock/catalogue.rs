@@ -267,7 +267,16 @@ pub async fn update_item(
 /// Parses a scan or typed code as the API takes it: 422 with the parser's code
 /// (`barcode_*`), field `code` and its parameters.
 pub fn parse_code(raw: &str) -> Result<Scanned> {
-    barcode::parse(raw, &barcode::Options::default()).map_err(|e| {
+    barcode::parse(raw, &barcode::Options::default()).map_err(|e| code_refused(raw, e))
+}
+
+/// [`parse_code`] as of the programme's `today` (what a scan is read against).
+pub fn parse_code_on(raw: &str, today: NaiveDate) -> Result<Scanned> {
+    barcode::parse_on(raw, &barcode::Options::default(), today).map_err(|e| code_refused(raw, e))
+}
+
+fn code_refused(raw: &str, e: barcode::BarcodeError) -> Error {
+    {
         let mut params = if e.params.is_object() {
             e.params.clone()
         } else {
@@ -275,7 +284,7 @@ pub fn parse_code(raw: &str) -> Result<Scanned> {
         };
         params["code"] = json!(raw);
         Error::field_refused("code", e.code, params, e.message)
-    })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -426,7 +435,7 @@ pub async fn scan(
     if let Some(id) = store_id {
         super::store_in_scope(conn, caller, Perm::Stock, id).await?;
     }
-    let scanned = parse_code(raw)?;
+    let scanned = parse_code_on(raw, today)?;
     let parsed = scanned.to_json();
     let Some(hit) = lookup(conn, &scanned).await? else {
         return Ok(json!({ "parsed": parsed, "known": false, "pack_quantity": null }));
@@ -455,7 +464,22 @@ pub async fn scan(
                 "id": l.id, "batch": l.batch, "expires_on": l.expires_on,
                 "expiry_status": expiry_status(l.expires_on, today),
             });
-            if let Some(store) = store_id {
+            // Not while the store is under a blind count and the caller may be its counter.
+            let hidden = match store_id {
+                Some(store) if caller.role == crate::auth::Role::StockKeeper => {
+                    sqlx::query_scalar(
+                        "SELECT EXISTS (SELECT 1 FROM stock_counts WHERE store_id = $1 AND blind
+                           AND finalised_at IS NULL AND cancelled_at IS NULL)",
+                    )
+                    .bind(store)
+                    .fetch_one(&mut *conn)
+                    .await?
+                }
+                _ => false,
+            };
+            if hidden {
+                v["hidden_by_blind_count"] = json!(true);
+            } else if let Some(store) = store_id {
                 let on_hand: Option<i32> = sqlx::query_scalar(
                     "SELECT quantity FROM stock_on_hand WHERE store_id = $1 AND lot_id = $2",
                 )

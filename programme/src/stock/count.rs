@@ -75,6 +75,25 @@ pub struct Entry {
     /// Base units; a scan without it counts the code's pack quantity.
     #[serde(default)]
     pub quantity: Option<i64>,
+    /// Set by the caller when the entry's JSON was not an entry (why): it is refused by itself.
+    #[serde(skip)]
+    pub malformed: Option<String>,
+}
+
+impl Entry {
+    /// An entry from its JSON: a malformed one keeps its client id (when it has one) and is
+    /// refused by [`enter`] alone, the rest of the batch counted.
+    pub fn from_json(v: Value) -> Entry {
+        let client_id = v["client_id"].as_str().unwrap_or_default().to_owned();
+        serde_json::from_value::<Entry>(v).unwrap_or_else(|e| Entry {
+            client_id,
+            code: None,
+            lot_id: None,
+            mode: String::new(),
+            quantity: None,
+            malformed: Some(format!("the entry is not valid: {e}")),
+        })
+    }
 }
 
 /// A count's row, as read under its lock.
@@ -219,8 +238,8 @@ pub async fn open(
     // FOR SHARE: a movement of the store in flight is waited for, and none starts until the
     // count's lines are written with the quantities read here.
     let lines = sqlx::query(
-        "INSERT INTO stock_count_lines (count_id, lot_id, book_quantity)
-         SELECT $1, h.lot_id, h.quantity FROM stock_on_hand h
+        "INSERT INTO stock_count_lines (count_id, lot_id, book_quantity, book_movement_id)
+         SELECT $1, h.lot_id, h.quantity, h.last_movement_id FROM stock_on_hand h
          WHERE h.store_id = $2 AND h.quantity > 0
          FOR SHARE",
     )
@@ -342,7 +361,8 @@ fn refused(client_id: &str, code: &str, message: String, params: Value) -> Value
     })
 }
 
-/// Checks a batch as a whole (400 names the entry and what is wrong).
+/// Checks a batch as a whole: more than [`MAX_ENTRIES`] is a 400 (one malformed entry is
+/// refused by itself, see [`check_entry`]).
 fn check_batch(entries: &[Entry]) -> Result<()> {
     if entries.len() > MAX_ENTRIES {
         return Err(Error::invalid_param(
@@ -353,59 +373,66 @@ fn check_batch(entries: &[Entry]) -> Result<()> {
             ),
         ));
     }
-    for (i, e) in entries.iter().enumerate() {
-        let field = |f: &str| format!("entries[{i}].{f}");
-        let n = e.client_id.chars().count();
-        if !(8..=64).contains(&n) || e.client_id.chars().any(char::is_control) {
-            return Err(Error::invalid_param(
-                &field("client_id"),
-                "a client id has 8 to 64 printable characters",
-            ));
-        }
-        if e.mode != "scan" && e.mode != "set" {
-            return Err(Error::invalid_param(
-                &field("mode"),
-                format!("mode is scan or set, not {:?}", e.mode),
-            ));
-        }
-        if let Some(q) = e.quantity
-            && !(0..=i64::from(i32::MAX / 2)).contains(&q)
-        {
-            return Err(Error::invalid_param(
-                &field("quantity"),
-                format!("a quantity is a whole number from 0, not {q}"),
-            ));
-        }
-        let code = e.code.as_deref().map(str::trim).filter(|c| !c.is_empty());
-        match (code, e.lot_id) {
-            (None, None) => {
-                return Err(Error::invalid_param(
-                    &field("code"),
-                    "an entry names a code (scanned) or a lot_id (typed)",
-                ));
-            }
-            (None, Some(_)) | (Some(_), _) if e.mode == "set" && e.quantity.is_none() => {
-                return Err(Error::invalid_param(
-                    &field("quantity"),
-                    "a set entry gives the quantity counted",
-                ));
-            }
-            (None, Some(_)) if e.quantity.is_none() => {
-                return Err(Error::invalid_param(
-                    &field("quantity"),
-                    "a typed entry gives its quantity",
-                ));
-            }
-            _ => {}
-        }
-        if e.code.as_deref().is_some_and(|c| c.chars().count() > 200) {
-            return Err(Error::invalid_param(
-                &field("code"),
-                "a scanned code has at most 200 characters",
-            ));
-        }
-    }
     Ok(())
+}
+
+/// The largest quantity an entry may give (the client caps what is typed the same way).
+pub const MAX_QUANTITY: i64 = 1_000_000;
+
+/// What is wrong with one entry, as its refusal (`invalid_field`, params `{field}`), or None.
+fn check_entry(e: &Entry) -> Option<Value> {
+    let bad = |f: &str, message: String| {
+        Some(refused(
+            &e.client_id,
+            "invalid_field",
+            message,
+            json!({ "field": f }),
+        ))
+    };
+    if let Some(why) = &e.malformed {
+        return bad("entry", why.clone());
+    }
+    let n = e.client_id.chars().count();
+    if !(8..=64).contains(&n) || e.client_id.chars().any(char::is_control) {
+        return bad(
+            "client_id",
+            "a client id has 8 to 64 printable characters".to_owned(),
+        );
+    }
+    if e.mode != "scan" && e.mode != "set" {
+        return bad("mode", format!("mode is scan or set, not {:?}", e.mode));
+    }
+    if let Some(q) = e.quantity
+        && !(0..=MAX_QUANTITY).contains(&q)
+    {
+        return bad(
+            "quantity",
+            format!("a quantity is a whole number from 0 to {MAX_QUANTITY}, not {q}"),
+        );
+    }
+    let code = e.code.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    if code.is_none() && e.lot_id.is_none() {
+        return bad(
+            "code",
+            "an entry names a code (scanned) or a lot_id (typed)".to_owned(),
+        );
+    }
+    if e.mode == "set" && e.quantity.is_none() {
+        return bad(
+            "quantity",
+            "a set entry gives the quantity counted".to_owned(),
+        );
+    }
+    if code.is_none() && e.quantity.is_none() {
+        return bad("quantity", "a typed entry gives its quantity".to_owned());
+    }
+    if e.code.as_deref().is_some_and(|c| c.chars().count() > 200) {
+        return bad(
+            "code",
+            "a scanned code has at most 200 characters".to_owned(),
+        );
+    }
+    None
 }
 
 /// A lot as the entries name it.
@@ -554,9 +581,10 @@ async fn ensure_line(
     lot_id: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO stock_count_lines (count_id, lot_id, book_quantity)
-         SELECT $1, $3, coalesce((SELECT quantity FROM stock_on_hand
-                                  WHERE store_id = $2 AND lot_id = $3), 0)
+        "INSERT INTO stock_count_lines (count_id, lot_id, book_quantity, book_movement_id)
+         SELECT $1, $3, coalesce(h.quantity, 0), h.last_movement_id
+         FROM (SELECT 1) one
+         LEFT JOIN stock_on_hand h ON h.store_id = $2 AND h.lot_id = $3
          ON CONFLICT (count_id, lot_id) DO NOTHING",
     )
     .bind(count_id)
@@ -584,6 +612,10 @@ pub async fn enter(
     require_open(&row)?;
     let mut results = Vec::with_capacity(entries.len());
     for e in entries {
+        if let Some(refusal) = check_entry(e) {
+            results.push(refusal);
+            continue;
+        }
         let cid = e.client_id.as_str();
         // A resend: nothing added, the line as it is.
         let seen: Option<i64> = sqlx::query_scalar(
@@ -658,6 +690,20 @@ pub async fn enter(
                 results.push(result(cid, "already_scanned", Some((lot, counted))));
                 continue;
             }
+        }
+        let before = if e.mode == "set" {
+            0
+        } else {
+            line_counted(&mut tx, id, lot_id).await?.unwrap_or(0)
+        };
+        if before + quantity > i64::from(i32::MAX) {
+            results.push(refused(
+                cid,
+                "invalid_field",
+                format!("the line's count would exceed what is possible ({before} + {quantity})"),
+                json!({ "field": "quantity" }),
+            ));
+            continue;
         }
         ensure_line(&mut tx, id, store.id, lot_id).await?;
         sqlx::query(
@@ -769,11 +815,13 @@ pub async fn finalise(pool: &PgPool, caller: &Caller, id: i64, today: NaiveDate)
     // The counted lots' stock, locked: no movement of them until this commits. Every row is
     // returned (FOR UPDATE locks only the rows a query returns) and compared here; one pass of
     // index probes whatever the planner knows of the count's fresh lines.
-    let held: Vec<(i64, i32, Option<i32>)> = sqlx::query_as(
-        "SELECT l.lot_id, l.book_quantity, h.quantity
+    // (lot, book quantity, book's last movement, on hand now, last movement now)
+    type Held = (i64, i32, Option<i64>, Option<i32>, Option<i64>);
+    let held: Vec<Held> = sqlx::query_as(
+        "SELECT l.lot_id, l.book_quantity, l.book_movement_id, h.quantity, h.last_movement_id
          FROM stock_count_lines l
          LEFT JOIN LATERAL (
-             SELECT quantity FROM stock_on_hand
+             SELECT quantity, last_movement_id FROM stock_on_hand
              WHERE store_id = $2 AND lot_id = l.lot_id
              FOR UPDATE) h ON true
          WHERE l.count_id = $1 AND l.counted IS NOT NULL
@@ -783,44 +831,15 @@ pub async fn finalise(pool: &PgPool, caller: &Caller, id: i64, today: NaiveDate)
     .bind(store.id)
     .fetch_all(&mut *tx)
     .await?;
+    // A lot moved when its last movement is not the one frozen with the book, even when the
+    // quantity came back to the same number (issue 10, receive 10).
     let stale: Vec<i64> = held
         .iter()
-        .filter(|(_, book, now)| now.unwrap_or(0) != *book)
-        .map(|(lot, _, _)| *lot)
+        .filter(|(_, book, book_mv, now, now_mv)| now.unwrap_or(0) != *book || now_mv != book_mv)
+        .map(|(lot, ..)| *lot)
         .collect();
     if !stale.is_empty() {
-        sqlx::query(
-            "UPDATE stock_count_lines l
-             SET book_quantity = coalesce((SELECT h.quantity FROM stock_on_hand h
-                                           WHERE h.store_id = $2 AND h.lot_id = l.lot_id), 0),
-                 counted = NULL, reason = NULL, recount = true, counted_by = NULL, counted_at = NULL
-             WHERE l.count_id = $1 AND l.lot_id = ANY($3)",
-        )
-        .bind(id)
-        .bind(store.id)
-        .bind(&stale)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE stock_count_entries SET void = true
-             WHERE count_id = $1 AND lot_id = ANY($2) AND NOT void",
-        )
-        .bind(id)
-        .bind(&stale)
-        .execute(&mut *tx)
-        .await?;
-        audit::record(
-            &mut tx,
-            &actor(caller),
-            audit::Entry {
-                action: "update",
-                table: Some("stock_counts"),
-                row_id: Some(id.to_string()),
-                detail: Some(json!({ "recount": stale })),
-                ..Default::default()
-            },
-        )
-        .await?;
+        reset_lines(&mut tx, caller, id, store.id, &stale).await?;
         tx.commit().await?;
         return Err(recount(id, &stale));
     }
@@ -879,7 +898,14 @@ pub async fn finalise(pool: &PgPool, caller: &Caller, id: i64, today: NaiveDate)
     .fetch_all(&mut *tx)
     .await?;
     if !moved.is_empty() {
+        // Nothing of the adjustments stays; the lines are reset for a recount in a new
+        // transaction, as above.
         tx.rollback().await?;
+        let mut tx = pool.begin().await?;
+        let (row, store) = load(&mut tx, caller, Perm::StockWrite, id, true).await?;
+        require_open(&row)?;
+        reset_lines(&mut tx, caller, id, store.id, &moved).await?;
+        tx.commit().await?;
         return Err(recount(id, &moved));
     }
     let uncounted: Vec<i64> = sqlx::query_scalar(
@@ -913,6 +939,52 @@ pub async fn finalise(pool: &PgPool, caller: &Caller, id: i64, today: NaiveDate)
     let count = header(&mut tx, id).await?;
     tx.commit().await?;
     Ok(json!({ "count": count, "adjustments": adjustments, "uncounted": uncounted }))
+}
+
+/// Resets `lots`' lines for a recount: book refreshed (quantity and last movement), counted and
+/// reason cleared, `recount` set, their entries voided; audited.
+async fn reset_lines(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: i64,
+    store_id: i64,
+    lots: &[i64],
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE stock_count_lines l
+         SET book_quantity = coalesce(h.quantity, 0), book_movement_id = h.last_movement_id,
+             counted = NULL, reason = NULL, recount = true, counted_by = NULL, counted_at = NULL
+         FROM stock_count_lines l2
+         LEFT JOIN stock_on_hand h ON h.store_id = $2 AND h.lot_id = l2.lot_id
+         WHERE l.count_id = $1 AND l.lot_id = ANY($3)
+           AND l2.count_id = l.count_id AND l2.lot_id = l.lot_id",
+    )
+    .bind(id)
+    .bind(store_id)
+    .bind(lots)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE stock_count_entries SET void = true
+         WHERE count_id = $1 AND lot_id = ANY($2) AND NOT void",
+    )
+    .bind(id)
+    .bind(lots)
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        &mut *conn,
+        &actor(caller),
+        audit::Entry {
+            action: "update",
+            table: Some("stock_counts"),
+            row_id: Some(id.to_string()),
+            detail: Some(json!({ "recount": lots })),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 fn recount(id: i64, lots: &[i64]) -> Error {
@@ -969,32 +1041,42 @@ mod tests {
             lot_id: lot,
             mode: mode.to_owned(),
             quantity: q,
+            malformed: None,
         }
     }
 
     #[test]
-    fn a_batch_names_the_entry_that_is_malformed() {
+    fn a_malformed_entry_is_refused_by_itself() {
+        let refused_field = |e: &Entry| {
+            check_entry(e).map(|v| {
+                assert_eq!(v["status"], "refused");
+                assert_eq!(v["error"]["code"], "invalid_field");
+                v["error"]["params"]["field"]
+                    .as_str()
+                    .expect("a field")
+                    .to_owned()
+            })
+        };
         let ok = entry("abcdefgh", Some("4006381333931"), None, "scan", None);
-        assert!(check_batch(std::slice::from_ref(&ok)).is_ok());
+        assert_eq!(refused_field(&ok), None);
         let short = entry("abc", Some("4006381333931"), None, "scan", None);
-        let err = check_batch(&[ok.clone(), short]).expect_err("a short client id");
-        assert!(err.to_string().contains("8 to 64"), "{err}");
+        assert_eq!(refused_field(&short).as_deref(), Some("client_id"));
         let typed = entry("abcdefgh", None, Some(3), "scan", None);
-        assert!(
-            check_batch(&[typed]).is_err(),
-            "a typed entry needs its quantity"
-        );
+        assert_eq!(refused_field(&typed).as_deref(), Some("quantity"));
         let set = entry("abcdefgh", Some("4006381333931"), None, "set", None);
-        assert!(
-            check_batch(&[set]).is_err(),
-            "a set entry needs its quantity"
-        );
+        assert_eq!(refused_field(&set).as_deref(), Some("quantity"));
         let nothing = entry("abcdefgh", None, None, "scan", Some(1));
-        assert!(check_batch(&[nothing]).is_err());
+        assert_eq!(refused_field(&nothing).as_deref(), Some("code"));
         let mode = entry("abcdefgh", None, Some(1), "add", Some(1));
-        assert!(check_batch(&[mode]).is_err());
+        assert_eq!(refused_field(&mode).as_deref(), Some("mode"));
         let negative = entry("abcdefgh", None, Some(1), "set", Some(-1));
-        assert!(check_batch(&[negative]).is_err());
+        assert_eq!(refused_field(&negative).as_deref(), Some("quantity"));
+        let broken = Entry::from_json(json!({ "client_id": "abcdefgh", "quantity": "x" }));
+        assert_eq!(refused_field(&broken).as_deref(), Some("entry"));
+        let huge = entry("abcdefgh", None, Some(1), "set", Some(MAX_QUANTITY + 1));
+        assert_eq!(refused_field(&huge).as_deref(), Some("quantity"));
+        let many = vec![ok; MAX_ENTRIES + 1];
+        assert!(check_batch(&many).is_err(), "more than 500 is a 400");
     }
 
     #[test]

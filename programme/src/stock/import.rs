@@ -258,7 +258,7 @@ async fn plan(
     };
     let mut to_store = None;
     if kind == "transfer_out" {
-        match to_store_of(conn, row).await? {
+        match to_store_of(conn, who, row).await? {
             Ok(Some(to)) => {
                 if to.id == store.id {
                     return Ok(Err(row.error(
@@ -412,10 +412,35 @@ async fn from_store(
     Ok(Ok(store))
 }
 
+/// Whether a store at `place_code` is one the importer may send to: inside its jurisdiction or
+/// above it (the rule of `stock::catalogue::visible`; the whole database without a scope).
+fn visible_to(who: &Who, place_code: &str) -> bool {
+    let prefix = who.prefix();
+    place_code.starts_with(prefix) || prefix.starts_with(place_code)
+}
+
+/// 403-like row refusal `store_outside_jurisdiction` on `column` for a destination at `place`.
+fn outside(who: &Who, row: &Row<'_>, column: &str, store: &str, place: &str) -> RowError {
+    row.error(
+        column,
+        Reason::new(
+            "store_outside_jurisdiction",
+            json!({ "store": store, "place_code": place, "jurisdiction": who.prefix() }),
+            format!(
+                "the store {store} (place {place}) is neither in your jurisdiction {} nor above it",
+                who.prefix()
+            ),
+        ),
+    )
+}
+
 /// Where an issue goes: `to_store_code`, or the centre of `township_code` (created like the
 /// upgrade creates it when the township has none); `None` when the row names only a village.
+/// The destination is visible to the importer (in its jurisdiction or above it); a township
+/// centre is never created outside it.
 async fn to_store_of(
     conn: &mut PgConnection,
+    who: &Who,
     row: &Row<'_>,
 ) -> Result<Result<Option<Store>, RowError>, sqlx::Error> {
     if let Some(code) = row.get("to_store_code") {
@@ -430,6 +455,9 @@ async fn to_store_of(
                 "to_store_code",
                 unknown_ref("stock_stores", "to_store_code", code),
             )),
+            Some(s) if !visible_to(who, &s.place_code) => {
+                Err(outside(who, row, "to_store_code", &s.code, &s.place_code))
+            }
             Some(s) if !s.active => Err(row.error(
                 "to_store_code",
                 Reason::new(
@@ -444,6 +472,15 @@ async fn to_store_of(
     let Some(township) = row.get("township_code") else {
         return Ok(Ok(None));
     };
+    if !visible_to(who, township) {
+        return Ok(Err(outside(
+            who,
+            row,
+            "township_code",
+            &format!("THC-{township}"),
+            township,
+        )));
+    }
     let found = sqlx::query_as::<_, Store>(
         "SELECT id, code, place_code, active FROM stock_stores
          WHERE kind = 'township_centre' AND place_code = $1 AND active ORDER BY id LIMIT 1",

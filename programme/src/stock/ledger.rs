@@ -7,7 +7,12 @@
 //! `stock_on_hand` in the same statement and refuses what would go below zero or issue an
 //! expired lot ([`super::refusal`] words it). Every write is audited with its answer, and an
 //! `Idempotency-Key` makes a resend answer the first answer and write nothing (the key is kept
-//! in `client_writes`, register `stock_movements`, pointing at the audit row of the answer).
+//! in `client_writes` with the endpoint's register, `stock:receipts`, `stock:transfers`,
+//! `stock:receive`, `stock:uses` or `stock:adjustments`, pointing at the audit row of the
+//! answer; the same key sent to another endpoint is a 422 `idempotency_key_reused`).
+//!
+//! Dates: a movement dated after the programme's today is refused (422 `date_in_future`), and a
+//! lot past its expiry on today cannot be issued or used whatever date the movement bears.
 
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -20,8 +25,12 @@ use crate::audit::{self, Entry};
 use crate::auth::{Caller, Perm};
 use crate::error::{Error, Result};
 
-/// The register name of stock writes in `client_writes`.
-pub const REGISTER: &str = "stock_movements";
+/// The register names of stock writes in `client_writes`, one per endpoint.
+pub const REGISTER_RECEIPTS: &str = "stock:receipts";
+pub const REGISTER_TRANSFERS: &str = "stock:transfers";
+pub const REGISTER_RECEIVE: &str = "stock:receive";
+pub const REGISTER_USES: &str = "stock:uses";
+pub const REGISTER_ADJUSTMENTS: &str = "stock:adjustments";
 /// The adjustment reasons a user may give (`opening_balance` is the migration's own).
 pub const ADJUSTMENT_REASONS: [&str; 5] =
     ["count_correction", "expired", "damaged", "lost", "returned"];
@@ -72,6 +81,36 @@ fn quantity_above_zero(q: i32) -> Result<()> {
     Ok(())
 }
 
+/// 422 `date_in_future` on `field`: a movement is dated today at the latest.
+fn not_in_future(field: &str, on: NaiveDate, today: NaiveDate) -> Result<()> {
+    if on > today {
+        return Err(Error::field_refused(
+            field,
+            "date_in_future",
+            json!({ "date": on, "today": today }),
+            format!("{field} {on} is after today ({today})"),
+        ));
+    }
+    Ok(())
+}
+
+/// 422 `lot_expired` (field `lot`, with its expiry date) for a lot past its expiry on `today`,
+/// whatever date the movement bears (a backdated issue cannot hand out an expired lot).
+fn not_expired(lot: &Lot, today: NaiveDate) -> Result<()> {
+    match lot.expires_on {
+        Some(expires_on) if expires_on < today => Err(Error::field_refused(
+            "lot",
+            "lot_expired",
+            json!({ "lot_id": lot.id, "batch": lot.batch, "expires_on": expires_on }),
+            format!(
+                "lot {} expired on {expires_on}: an expired lot cannot be issued",
+                lot.batch
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A store of the caller's jurisdiction where it may write, and active (422 `store_inactive`).
 async fn writable_store(conn: &mut PgConnection, caller: &Caller, id: i64) -> Result<StoreRef> {
     let store = store_in_scope(conn, caller, Perm::StockWrite, id).await?;
@@ -102,8 +141,15 @@ async fn lot_of_item(conn: &mut PgConnection, lot_id: i64, item_id: i64) -> Resu
 
 // ── Idempotency and the end of every write ────────────────────────────────────────────────
 
-/// The answer of the write made earlier with `key` by the caller, if any (a resend).
-pub async fn replay(pool: &PgPool, caller: &Caller, key: Option<&str>) -> Result<Option<Value>> {
+/// The answer of the write made earlier with `key` by the caller on the endpoint `register`, if
+/// any (a resend); the key used by another write (another endpoint, another user, a record) is a
+/// 422 `idempotency_key_reused`.
+pub async fn replay(
+    pool: &PgPool,
+    caller: &Caller,
+    key: Option<&str>,
+    register: &str,
+) -> Result<Option<Value>> {
     let Some(key) = key else { return Ok(None) };
     if !(8..=128).contains(&key.len()) {
         return Err(Error::InvalidRequest {
@@ -111,16 +157,35 @@ pub async fn replay(pool: &PgPool, caller: &Caller, key: Option<&str>) -> Result
             message: "Idempotency-Key is 8 to 128 characters (a client-generated id)".to_owned(),
         });
     }
-    let answer: Option<Option<Value>> = sqlx::query_scalar(
-        "SELECT a.after FROM client_writes w JOIN audit_log a ON a.id = w.record_id
-         WHERE w.key = $1 AND w.user_id = $2 AND w.register = $3",
-    )
-    .bind(key)
-    .bind(caller.user_id)
-    .bind(REGISTER)
-    .fetch_optional(pool)
-    .await?;
+    let seen: Option<(i64, String, i64)> =
+        sqlx::query_as("SELECT user_id, register, record_id FROM client_writes WHERE key = $1")
+            .bind(key)
+            .fetch_optional(pool)
+            .await?;
+    let Some((user_id, used_on, record_id)) = seen else {
+        return Ok(None);
+    };
+    if user_id != caller.user_id || used_on != register {
+        return Err(key_reused(register));
+    }
+    let answer: Option<Option<Value>> =
+        sqlx::query_scalar("SELECT after FROM audit_log WHERE id = $1")
+            .bind(record_id)
+            .fetch_optional(pool)
+            .await?;
     Ok(answer.flatten())
+}
+
+/// 422 `idempotency_key_reused`: the key names another write than one on `register`.
+fn key_reused(register: &str) -> Error {
+    Error::field_refused(
+        "idempotency_key",
+        "idempotency_key_reused",
+        json!({ "register": register }),
+        format!(
+            "this Idempotency-Key was used for another write: a write to {register} needs a new key"
+        ),
+    )
 }
 
 /// Audits the write with its `answer`, keeps the idempotency key, commits. A concurrent resend
@@ -130,8 +195,8 @@ async fn finish(
     mut tx: Transaction<'_, Postgres>,
     caller: &Caller,
     key: Option<&str>,
-    table: &str,
-    row_id: String,
+    register: &str,
+    (table, row_id): (&str, String),
     answer: Value,
 ) -> Result<Value> {
     audit::record(
@@ -153,7 +218,7 @@ async fn finish(
         )
         .bind(key)
         .bind(caller.user_id)
-        .bind(REGISTER)
+        .bind(register)
         .execute(&mut *tx)
         .await;
         if let Err(e) = stored {
@@ -163,12 +228,9 @@ async fn finish(
                 return Err(e.into());
             }
             tx.rollback().await?;
-            return replay(pool, caller, Some(key))
+            return replay(pool, caller, Some(key), register)
                 .await?
-                .ok_or_else(|| Error::InvalidRequest {
-                    code: "invalid_idempotency_key",
-                    message: "this Idempotency-Key was used for another write".to_owned(),
-                });
+                .ok_or_else(|| key_reused(register));
         }
     }
     tx.commit().await?;
@@ -251,7 +313,8 @@ pub struct FefoLot {
 }
 
 /// The lots of `item` at `store` an issue of `quantity` on `on` takes, earliest expiry first
-/// (lots without expiry last; expired lots skipped), and how much is missing (`short`).
+/// (lots without expiry last; lots expired on `on` skipped: callers pass today or later), and
+/// how much is missing (`short`).
 pub async fn fefo(
     conn: &mut PgConnection,
     store_id: i64,
@@ -300,9 +363,12 @@ pub async fn fefo_json(
     item_id: i64,
     quantity: i32,
     on: NaiveDate,
+    today: NaiveDate,
 ) -> Result<Value> {
     store_in_scope(conn, caller, Perm::Stock, store_id).await?;
     catalogue::item(conn, item_id).await?;
+    // A lot expired today is not proposed for an issue backdated before its expiry.
+    let on = on.max(today);
     let (lots, short) = fefo(conn, store_id, item_id, quantity, on).await?;
     let lots: Vec<Value> = lots
         .iter()
@@ -327,21 +393,23 @@ pub struct IssueLine {
     pub quantity: i32,
 }
 
-/// The (lot, quantity) pairs one issue line takes: its lot, or the FEFO split (422
-/// `stock_negative` with what the unexpired lots hold when they are short).
+/// The (lot, quantity) pairs one issue line takes: its lot (422 `lot_expired` when it is past
+/// its expiry on `today`), or the FEFO split over the lots unexpired on `today` (422
+/// `stock_negative` with what they hold when they are short).
 async fn issue_lots(
     conn: &mut PgConnection,
     store_id: i64,
     line: &IssueLine,
-    on: NaiveDate,
+    today: NaiveDate,
 ) -> Result<Vec<(Lot, i32)>> {
     quantity_above_zero(line.quantity)?;
     if let Some(lot_id) = line.lot_id {
         let lot = lot_of_item(conn, lot_id, line.item_id).await?;
+        not_expired(&lot, today)?;
         return Ok(vec![(lot, line.quantity)]);
     }
     catalogue::item(conn, line.item_id).await?;
-    let (lots, short) = fefo(conn, store_id, line.item_id, line.quantity, on).await?;
+    let (lots, short) = fefo(conn, store_id, line.item_id, line.quantity, today).await?;
     if short > 0 {
         let available: i32 = lots.iter().map(|f| f.available).sum();
         let detail: Vec<Value> = lots
@@ -376,6 +444,22 @@ async fn issue_lots(
         .filter(|f| f.take > 0)
         .map(|f| (f.lot, f.take))
         .collect())
+}
+
+/// The (lot, quantity) pairs of all the lines of an issue, in lot-id order: two issues that
+/// touch the same lots lock their on-hand rows in the same order (no deadlock).
+async fn issue_all(
+    conn: &mut PgConnection,
+    store_id: i64,
+    lines: &[IssueLine],
+    today: NaiveDate,
+) -> Result<Vec<(Lot, i32)>> {
+    let mut pairs = Vec::new();
+    for line in lines {
+        pairs.extend(issue_lots(conn, store_id, line, today).await?);
+    }
+    pairs.sort_by_key(|(lot, _)| lot.id);
+    Ok(pairs)
 }
 
 // ── Receipts ──────────────────────────────────────────────────────────────────────────────
@@ -461,7 +545,7 @@ async fn tie_codes(
         let scanned = catalogue::parse_code(raw)?;
         let (kind, code) = scanned.lookup();
         let lot_id = (kind == "vet_drug").then_some(lot.id);
-        let mapped: (i64, Option<i64>) = sqlx::query_as(
+        let mapped: Option<(i64, Option<i64>)> = sqlx::query_as(
             "WITH new AS (
                  INSERT INTO stock_barcodes (kind, code, item_id, lot_id, created_by)
                  VALUES ($1::stock_code_kind, $2, $3, $4, $5)
@@ -476,8 +560,25 @@ async fn tie_codes(
         .bind(lot.item_id)
         .bind(lot_id)
         .bind(&caller.username)
-        .fetch_one(&mut *conn)
+        .fetch_optional(&mut *conn)
         .await?;
+        // A concurrent receipt mapping the same code committed after this statement's snapshot:
+        // the insert did nothing and the select saw nothing; a new statement sees its row.
+        let mapped: (i64, Option<i64>) = match mapped {
+            Some(m) => m,
+            None => sqlx::query_as(
+                "SELECT item_id, lot_id FROM stock_barcodes
+                 WHERE kind = $1::stock_code_kind AND code = $2",
+            )
+            .bind(kind)
+            .bind(code)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| Error::Conflict {
+                code: "barcode_conflict",
+                message: format!("the {kind} code {code} is being mapped: try again"),
+            })?,
+        };
         if mapped.0 != lot.item_id || (lot_id.is_some() && mapped.1 != lot_id) {
             return Err(Error::invalid_field(
                 "codes",
@@ -488,16 +589,29 @@ async fn tie_codes(
     Ok(())
 }
 
-/// `POST /api/stock/receipts`: goods from a supplier into a store of the caller's jurisdiction.
+/// [`receive_goods_as_of`] with today by the system clock (tests).
 pub async fn receive_goods(
     pool: &PgPool,
     caller: &Caller,
     r: Receipt,
     key: Option<&str>,
 ) -> Result<Value> {
-    if let Some(answer) = replay(pool, caller, key).await? {
+    receive_goods_as_of(pool, caller, r, key, chrono::Local::now().date_naive()).await
+}
+
+/// `POST /api/stock/receipts`: goods from a supplier into a store of the caller's jurisdiction,
+/// dated `today` at the latest.
+pub async fn receive_goods_as_of(
+    pool: &PgPool,
+    caller: &Caller,
+    r: Receipt,
+    key: Option<&str>,
+    today: NaiveDate,
+) -> Result<Value> {
+    if let Some(answer) = replay(pool, caller, key, REGISTER_RECEIPTS).await? {
         return Ok(answer);
     }
+    not_in_future("received_on", r.received_on, today)?;
     let supplier = optional_text("supplier", Some(&r.supplier), 100)?
         .ok_or_else(|| Error::invalid_field("supplier", "the supplier is required"))?;
     let reference = optional_text("reference", r.reference.as_deref(), 100)?;
@@ -524,7 +638,16 @@ pub async fn receive_goods(
     }
     let answer = json!({ "movements": movements, "lots": lots });
     let row_id = ids_text(&movements);
-    finish(pool, tx, caller, key, "stock_movements", row_id, answer).await
+    finish(
+        pool,
+        tx,
+        caller,
+        key,
+        REGISTER_RECEIPTS,
+        ("stock_movements", row_id),
+        answer,
+    )
+    .await
 }
 
 fn ids_text(ids: &[i64]) -> String {
@@ -580,17 +703,30 @@ async fn transfer_json(conn: &mut PgConnection, id: i64) -> Result<Value> {
     .ok_or_else(|| Error::not_found("transfer_not_found", format!("no transfer with id {id}")))
 }
 
-/// `POST /api/stock/transfers`: issued by a store of the caller's jurisdiction to any active
-/// store; in transit until the other receives it.
+/// [`transfer_as_of`] with today by the system clock (tests).
 pub async fn transfer(
     pool: &PgPool,
     caller: &Caller,
     t: NewTransfer,
     key: Option<&str>,
 ) -> Result<Value> {
-    if let Some(answer) = replay(pool, caller, key).await? {
+    transfer_as_of(pool, caller, t, key, chrono::Local::now().date_naive()).await
+}
+
+/// `POST /api/stock/transfers`: issued by a store of the caller's jurisdiction to any active
+/// store, dated `today` at the latest, of lots unexpired on `today`; in transit until the other
+/// receives it.
+pub async fn transfer_as_of(
+    pool: &PgPool,
+    caller: &Caller,
+    t: NewTransfer,
+    key: Option<&str>,
+    today: NaiveDate,
+) -> Result<Value> {
+    if let Some(answer) = replay(pool, caller, key, REGISTER_TRANSFERS).await? {
         return Ok(answer);
     }
+    not_in_future("issued_on", t.issued_on, today)?;
     let reference = optional_text("reference", t.reference.as_deref(), 100)?;
     let note = optional_text("note", t.note.as_deref(), 500)?;
     lines_count(t.lines.len())?;
@@ -636,14 +772,12 @@ pub async fn transfer(
     .bind(&caller.username)
     .fetch_one(&mut *tx)
     .await?;
-    for line in &t.lines {
-        for (lot, q) in issue_lots(&mut tx, from.id, line, t.issued_on).await? {
-            let mut m = Move::new(from.id, &lot, t.issued_on, "transfer_out", -q);
-            m.transfer_id = Some(id);
-            m.reference = reference.as_deref();
-            m.note = note.as_deref();
-            append(&mut tx, caller, m).await?;
-        }
+    for (lot, q) in issue_all(&mut tx, from.id, &t.lines, today).await? {
+        let mut m = Move::new(from.id, &lot, t.issued_on, "transfer_out", -q);
+        m.transfer_id = Some(id);
+        m.reference = reference.as_deref();
+        m.note = note.as_deref();
+        append(&mut tx, caller, m).await?;
     }
     let answer = json!({ "transfer": transfer_json(&mut tx, id).await? });
     finish(
@@ -651,8 +785,8 @@ pub async fn transfer(
         tx,
         caller,
         key,
-        "stock_transfers",
-        id.to_string(),
+        REGISTER_TRANSFERS,
+        ("stock_transfers", id.to_string()),
         answer,
     )
     .await
@@ -718,9 +852,7 @@ pub struct Receive {
     pub lines: Option<Vec<ReceivedLine>>,
 }
 
-/// `POST /api/stock/transfers/{id}/receive`: the receiving store (in the caller's jurisdiction)
-/// confirms what it got, once (409 `transfer_received`); a quantity that differs from what was
-/// sent needs a note (422 `difference_needs_note`).
+/// [`receive_transfer_as_of`] with today by the system clock (tests).
 pub async fn receive_transfer(
     pool: &PgPool,
     caller: &Caller,
@@ -728,21 +860,48 @@ pub async fn receive_transfer(
     r: Receive,
     key: Option<&str>,
 ) -> Result<Value> {
-    if let Some(answer) = replay(pool, caller, key).await? {
+    receive_transfer_as_of(pool, caller, id, r, key, chrono::Local::now().date_naive()).await
+}
+
+/// `POST /api/stock/transfers/{id}/receive`: the receiving store (active, in the caller's
+/// jurisdiction) confirms what it got, once (409 `transfer_received`), on a day between the
+/// issue and `today` (422 `date_order` / `date_in_future` on `received_on`); a quantity that
+/// differs from what was sent needs a note (422 `difference_needs_note`).
+pub async fn receive_transfer_as_of(
+    pool: &PgPool,
+    caller: &Caller,
+    id: i64,
+    r: Receive,
+    key: Option<&str>,
+    today: NaiveDate,
+) -> Result<Value> {
+    if let Some(answer) = replay(pool, caller, key, REGISTER_RECEIVE).await? {
         return Ok(answer);
     }
+    not_in_future("received_on", r.received_on, today)?;
     let note = optional_text("note", r.note.as_deref(), 500)?;
     let mut tx = pool.begin().await?;
     // The row lock makes two receipts of one transfer wait for each other.
-    let to_store: i64 =
-        sqlx::query_scalar("SELECT to_store_id FROM stock_transfers WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| {
-                Error::not_found("transfer_not_found", format!("no transfer with id {id}"))
-            })?;
-    let store = store_in_scope(&mut tx, caller, Perm::StockWrite, to_store).await?;
+    let (to_store, issued_on): (i64, NaiveDate) = sqlx::query_as(
+        "SELECT to_store_id, issued_on FROM stock_transfers WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| Error::not_found("transfer_not_found", format!("no transfer with id {id}")))?;
+    let store = writable_store(&mut tx, caller, to_store).await?;
+    if r.received_on < issued_on {
+        return Err(Error::field_refused(
+            "received_on",
+            "date_order",
+            json!({ "first": "issued_on", "second": "received_on",
+                    "issued_on": issued_on, "received_on": r.received_on }),
+            format!(
+                "transfer {id} was issued on {issued_on}: it cannot be received on {} before",
+                r.received_on
+            ),
+        ));
+    }
     let received: Option<NaiveDate> = sqlx::query_scalar(
         "SELECT received_on FROM stock_transfer_receipts WHERE transfer_id = $1",
     )
@@ -819,8 +978,8 @@ pub async fn receive_transfer(
         tx,
         caller,
         key,
-        "stock_transfer_receipts",
-        id.to_string(),
+        REGISTER_RECEIVE,
+        ("stock_transfer_receipts", id.to_string()),
         answer,
     )
     .await
@@ -834,18 +993,34 @@ pub struct Use {
     pub store_id: i64,
     pub used_on: NaiveDate,
     pub village_code: String,
-    /// Who took them (the village doctor); kept in the note.
+    /// Who took them (the village doctor, staff: not patient data), at most 50 characters;
+    /// kept in the note as `领取人 <name>`.
     pub recipient: Option<String>,
     pub note: Option<String>,
     pub lines: Vec<IssueLine>,
 }
 
-/// `POST /api/stock/uses`: tablets (or doses) handed out of a store for a village's round.
+/// [`hand_out_as_of`] with today by the system clock (tests).
 pub async fn hand_out(pool: &PgPool, caller: &Caller, u: Use, key: Option<&str>) -> Result<Value> {
-    if let Some(answer) = replay(pool, caller, key).await? {
+    hand_out_as_of(pool, caller, u, key, chrono::Local::now().date_naive()).await
+}
+
+/// `POST /api/stock/uses`: tablets (or doses) handed out of a store for a village's round: a
+/// village under the store's place and in the caller's jurisdiction (422
+/// `village_outside_store`), dated `today` at the latest, of lots unexpired on `today`. The
+/// recipient is the village doctor who took them (staff, not patient data), kept in the note.
+pub async fn hand_out_as_of(
+    pool: &PgPool,
+    caller: &Caller,
+    u: Use,
+    key: Option<&str>,
+    today: NaiveDate,
+) -> Result<Value> {
+    if let Some(answer) = replay(pool, caller, key, REGISTER_USES).await? {
         return Ok(answer);
     }
-    let recipient = optional_text("recipient", u.recipient.as_deref(), 100)?;
+    not_in_future("used_on", u.used_on, today)?;
+    let recipient = optional_text("recipient", u.recipient.as_deref(), 50)?;
     let note = optional_text("note", u.note.as_deref(), 400)?;
     let note = match (recipient, note) {
         (Some(r), Some(n)) => Some(format!("领取人 {r}；{n}")),
@@ -868,18 +1043,38 @@ pub async fn hand_out(pool: &PgPool, caller: &Caller, u: Use, key: Option<&str>)
                 format!("no village has the code {code}"),
             )
         })?;
+    // A village clinic hands out to its village, a township centre to the township's villages,
+    // a county store to the county's; and the caller writes for its own jurisdiction only.
+    if !code.starts_with(store.place_code.as_str()) || !caller.scope.covers(code) {
+        return Err(Error::field_refused(
+            "village_code",
+            "village_outside_store",
+            json!({ "code": code, "store": store.code }),
+            format!(
+                "the village {code} is not served by the store {} (place {}) in your jurisdiction",
+                store.code, store.place_code
+            ),
+        ));
+    }
     let mut movements = Vec::new();
-    for line in &u.lines {
-        for (lot, q) in issue_lots(&mut tx, store.id, line, u.used_on).await? {
-            let mut m = Move::new(store.id, &lot, u.used_on, "use", -q);
-            m.village_id = Some(village);
-            m.note = note.as_deref();
-            movements.push(append(&mut tx, caller, m).await?);
-        }
+    for (lot, q) in issue_all(&mut tx, store.id, &u.lines, today).await? {
+        let mut m = Move::new(store.id, &lot, u.used_on, "use", -q);
+        m.village_id = Some(village);
+        m.note = note.as_deref();
+        movements.push(append(&mut tx, caller, m).await?);
     }
     let answer = json!({ "movements": movements });
     let row_id = ids_text(&movements);
-    finish(pool, tx, caller, key, "stock_movements", row_id, answer).await
+    finish(
+        pool,
+        tx,
+        caller,
+        key,
+        REGISTER_USES,
+        ("stock_movements", row_id),
+        answer,
+    )
+    .await
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -908,7 +1103,7 @@ pub async fn adjust(
     a: Adjustment,
     key: Option<&str>,
 ) -> Result<Value> {
-    if let Some(answer) = replay(pool, caller, key).await? {
+    if let Some(answer) = replay(pool, caller, key, REGISTER_ADJUSTMENTS).await? {
         return Ok(answer);
     }
     if !ADJUSTMENT_REASONS.contains(&a.reason.as_str()) {
@@ -941,7 +1136,16 @@ pub async fn adjust(
     }
     let answer = json!({ "movements": movements });
     let row_id = ids_text(&movements);
-    finish(pool, tx, caller, key, "stock_movements", row_id, answer).await
+    finish(
+        pool,
+        tx,
+        caller,
+        key,
+        REGISTER_ADJUSTMENTS,
+        ("stock_movements", row_id),
+        answer,
+    )
+    .await
 }
 
 // ── Reads ─────────────────────────────────────────────────────────────────────────────────
@@ -982,10 +1186,15 @@ pub async fn on_hand(
                 'store', json_build_object('id', s.id, 'code', s.code, 'name', s.name),
                 'item', json_build_object('id', i.id, 'code', i.code, 'name', i.name, 'unit', i.unit),
                 'lot', json_build_object('id', l.id, 'batch', l.batch, 'expires_on', l.expires_on),
-                'quantity', h.quantity,
+                'quantity', CASE WHEN b.blind THEN NULL ELSE h.quantity END,
+                'hidden_by_blind_count', b.blind,
                 'expiry_status', {status_sql},
                 'days_to_expiry', l.expires_on - $1)
          FROM stock_on_hand h
+         -- A counter (stock_keeper) does not see the book of a store under a blind count.
+         CROSS JOIN LATERAL (SELECT $6 AND EXISTS (
+             SELECT 1 FROM stock_counts c WHERE c.store_id = h.store_id AND c.blind
+               AND c.finalised_at IS NULL AND c.cancelled_at IS NULL) AS blind) b
          JOIN stock_stores s ON s.id = h.store_id
          JOIN stock_lots l ON l.id = h.lot_id
          JOIN stock_items i ON i.id = l.item_id
@@ -1000,6 +1209,7 @@ pub async fn on_hand(
     .bind(filter.store)
     .bind(filter.item)
     .bind(status)
+    .bind(caller.role == crate::auth::Role::StockKeeper)
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows)

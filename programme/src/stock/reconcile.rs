@@ -4,8 +4,9 @@
 //! issued than recorded (doses not entered, or tablets lost), more recorded than issued and held
 //! (a data error), and dosing with no stock at all.
 //!
-//! Two statements beside this file read the registers once for the whole unit and period
-//! (`reconcile_villages.sql` per village × month, `reconcile_stores.sql` per store × month); the
+//! Three statements beside this file read the registers once for the whole unit and period
+//! (`reconcile_villages.sql` per village × month, `reconcile_stores.sql` per store × month,
+//! `reconcile_store_villages.sql` the villages each store handed PZQ to, per month); the
 //! rows and the totals are added up from them here, so that a township is the sum of its
 //! villages and the totals row the sum of the rows. The dogs are the deworming-coverage
 //! indicator's denominator (`indicators/sql/deworming_coverage_raw.sql`), read from the
@@ -14,7 +15,7 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
+use chrono::{Months, NaiveDate};
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, XlsxError};
 use serde_json::{Value, json};
 
@@ -35,6 +36,11 @@ pub const MIN_DOSES: f64 = 10.0;
 
 const VILLAGES_SQL: &str = include_str!("reconcile_villages.sql");
 const STORES_SQL: &str = include_str!("reconcile_stores.sql");
+const STORE_VILLAGES_SQL: &str = include_str!("reconcile_store_villages.sql");
+
+/// The months before the period whose surplus of doses issued over doses recorded is carried
+/// into it (floored at 0): tablets of a bulk hand-out kept by the village doctors.
+pub const CARRY_MONTHS: u32 = 3;
 
 /// The rows of the reconciliation: one per village, township or store inside the unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,13 +78,17 @@ impl By {
 /// What a month of a unit shows that cannot all be true.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flag {
-    /// Doses issued above the doses recorded by more than [`TOLERANCE_PCT`] and at least
-    /// [`MIN_DOSES`]: doses not entered, or tablets lost.
+    /// Doses issued in the month above the doses recorded in it by more than [`TOLERANCE_PCT`]
+    /// and at least [`MIN_DOSES`]: doses not entered, or tablets lost.
     IssuedAboveRecorded,
-    /// More doses recorded than issued in the month plus the stock the unit's stores held at
-    /// its start: impossible, a data error.
+    /// More doses recorded from the period's first month to this one than issued over the same
+    /// months, plus the doses in the unit's stores at the period's start, plus the carry-in
+    /// (issued − recorded over the [`CARRY_MONTHS`] before the period, floored at 0):
+    /// impossible, a data error.
     RecordedAboveIssued,
-    /// Doses recorded, none issued, and no stock in the unit's stores at the month's start.
+    /// Doses recorded, none issued in the month, no surplus carried to the month's start
+    /// (carry-in + issued − recorded over the period's earlier months ≤ 0), and no stock in the
+    /// unit's stores at the month's start.
     DosingWithoutStock,
 }
 
@@ -129,12 +139,11 @@ fn round2(x: f64) -> f64 {
 }
 
 impl Numbers {
-    /// Rounds the doses and sets the flags.
+    /// Rounds the doses (the flags are set on the whole series, [`set_flags`]).
     fn finish(mut self, factor: f64) -> Self {
         self.issued_doses = round2(self.issued_doses);
         self.stock_start_doses = round2(self.stock_start_doses);
         self.recorded_units = round2(self.recorded_doses as f64 * factor);
-        self.flags = flags(&self);
         self
     }
 
@@ -153,22 +162,43 @@ impl Numbers {
     }
 }
 
-/// The flags of a month's numbers (rounded doses).
-fn flags(n: &Numbers) -> Vec<Flag> {
-    let recorded = n.recorded_doses as f64;
-    let mut out = Vec::new();
-    if n.issued_doses > recorded * (1.0 + TOLERANCE_PCT / 100.0)
-        && n.issued_doses - recorded >= MIN_DOSES
-    {
-        out.push(Flag::IssuedAboveRecorded);
+/// Sets the flags of a subject's months (rounded numbers): `series` holds the `pre` months
+/// before the period ([`CARRY_MONTHS`], for the carry-in) and then the period's months, whose
+/// flags are set.
+fn set_flags(series: &mut [Numbers], pre: usize) {
+    let pre = pre.min(series.len());
+    let carry = round2(
+        series[..pre]
+            .iter()
+            .map(|m| m.issued_doses - m.recorded_doses as f64)
+            .sum::<f64>(),
+    )
+    .max(0.0);
+    let held = series.get(pre).map_or(0.0, |m| m.stock_start_doses);
+    let (mut issued, mut recorded) = (0.0, 0.0);
+    for n in &mut series[pre..] {
+        let month_recorded = n.recorded_doses as f64;
+        let surplus = round2(carry + issued - recorded);
+        issued += n.issued_doses;
+        recorded += month_recorded;
+        let mut out = Vec::new();
+        if n.issued_doses > month_recorded * (1.0 + TOLERANCE_PCT / 100.0)
+            && n.issued_doses - month_recorded >= MIN_DOSES
+        {
+            out.push(Flag::IssuedAboveRecorded);
+        }
+        if round2(recorded) > round2(issued + held + carry) {
+            out.push(Flag::RecordedAboveIssued);
+        }
+        if n.recorded_doses > 0
+            && n.issued_doses == 0.0
+            && surplus <= 0.0
+            && n.stock_start_units == 0
+        {
+            out.push(Flag::DosingWithoutStock);
+        }
+        n.flags = out;
     }
-    if recorded > n.issued_doses + n.stock_start_doses {
-        out.push(Flag::RecordedAboveIssued);
-    }
-    if n.recorded_doses > 0 && n.issued_doses == 0.0 && n.stock_start_units == 0 {
-        out.push(Flag::DosingWithoutStock);
-    }
-    out
 }
 
 /// The units one dose of the register takes: `units_per_dose` of the active praziquantel item
@@ -362,8 +392,25 @@ pub async fn reconcile(
     if !due.is_empty() {
         rollup::refresh(pool, &due, opts).await?;
     }
-    let starts: Vec<NaiveDate> = months.iter().map(Period::start).collect();
-    let ends: Vec<NaiveDate> = months.iter().map(Period::end).collect();
+    // The period's months, after the CARRY_MONTHS before it (read for the carry-in only).
+    let pre = CARRY_MONTHS as usize;
+    let first = months.first().map_or(opts.as_of, Period::start);
+    let mut starts: Vec<NaiveDate> = (1..=CARRY_MONTHS)
+        .rev()
+        .filter_map(|k| first.checked_sub_months(Months::new(k)))
+        .collect();
+    let mut ends: Vec<NaiveDate> = starts
+        .iter()
+        .filter_map(|s| s.checked_add_months(Months::new(1))?.pred_opt())
+        .collect();
+    if starts.len() != pre || ends.len() != pre {
+        return Err(Error::invalid_param(
+            "period",
+            "out of the calendar's range",
+        ));
+    }
+    starts.extend(months.iter().map(Period::start));
+    ends.extend(months.iter().map(Period::end));
     let prefix = unit.code.as_str();
     let village_rows: Vec<(String, i32, i64, f64, i64, i64)> = sqlx::query_as(VILLAGES_SQL)
         .bind(prefix)
@@ -372,6 +419,12 @@ pub async fn reconcile(
         .fetch_all(pool)
         .await?;
     let store_rows: Vec<(i64, i32, i64, i64, f64, i64, f64)> = sqlx::query_as(STORES_SQL)
+        .bind(prefix)
+        .bind(&starts)
+        .bind(&ends)
+        .fetch_all(pool)
+        .await?;
+    let store_village_rows: Vec<(i64, i32, i64, i64)> = sqlx::query_as(STORE_VILLAGES_SQL)
         .bind(prefix)
         .bind(&starts)
         .bind(&ends)
@@ -386,7 +439,8 @@ pub async fn reconcile(
     .await?;
     let factor = factor(pool).await?;
 
-    let n = months.len();
+    // Indexes into the months read: the CARRY_MONTHS first, then the period's.
+    let n = starts.len();
     let index = |i: i32| usize::try_from(i - 1).ok().filter(|&i| i < n);
     let villages: Vec<(String, usize, VillageCell)> = village_rows
         .into_iter()
@@ -425,23 +479,39 @@ pub async fn reconcile(
             },
         )
         .collect();
+    // Per store × month: the doses recorded and the dogs due in the villages it handed PZQ to.
+    let store_villages: Vec<(i64, usize, i64, i64)> = store_village_rows
+        .into_iter()
+        .filter_map(|(id, i, recorded, dogs)| Some((id, index(i)?, recorded, dogs)))
+        .collect();
 
-    // The numbers of the villages under `villages_prefix` and of the stores `in_store`, month
-    // by month; the issue is the villages' (`use` rows naming them) or one store's own.
+    // The numbers, month by month (the CARRY_MONTHS first), of the villages under
+    // `villages_prefix` and the stores `in_store` (a unit row); or of one store, `issued_by`:
+    // its own `use` rows, its stock, and the villages it handed PZQ to in each month.
     let gather = |villages_prefix: &str,
                   in_store: &dyn Fn(i64) -> bool,
                   issued_by: Option<i64>|
      -> Vec<Numbers> {
         let mut out = vec![Numbers::default(); n];
-        for (code, i, c) in &villages {
-            if code.starts_with(villages_prefix) {
-                let m = &mut out[*i];
-                if issued_by.is_none() {
-                    m.issued_units += c.issued_units;
-                    m.issued_doses += c.issued_doses;
+        match issued_by {
+            None => {
+                for (code, i, c) in &villages {
+                    if code.starts_with(villages_prefix) {
+                        let m = &mut out[*i];
+                        m.issued_units += c.issued_units;
+                        m.issued_doses += c.issued_doses;
+                        m.recorded_doses += c.recorded;
+                        m.dogs += c.dogs;
+                    }
                 }
-                m.recorded_doses += c.recorded;
-                m.dogs += c.dogs;
+            }
+            Some(store) => {
+                for (id, i, recorded, dogs) in &store_villages {
+                    if *id == store {
+                        out[*i].recorded_doses += recorded;
+                        out[*i].dogs += dogs;
+                    }
+                }
             }
         }
         for (id, i, c) in &store_cells {
@@ -456,9 +526,12 @@ pub async fn reconcile(
                 }
             }
         }
-        out.into_iter()
+        let mut out: Vec<Numbers> = out
+            .into_iter()
             .map(|m| m.finish(factor.units_per_dose))
-            .collect()
+            .collect();
+        set_flags(&mut out, pre);
+        out.split_off(pre.min(out.len()))
     };
     let for_place = |code: &str| -> Vec<Numbers> {
         gather(
@@ -674,7 +747,8 @@ pub fn to_xlsx(
         0,
         &format!(
             "说明：发放为发放到村的吡喹酮（出库用途为发放）；登记为犬驱虫登记中的吡喹酮驱虫次数，{per}；\
-             应驱虫剂数为月内存活登记犬数（每犬每月一剂）；月末库存为单位内各库点的吡喹酮结存。"
+             应驱虫剂数为月内存活登记犬数（每犬每月一剂）；月末库存为单位内各库点的吡喹酮结存；\
+             库点行的登记剂数与犬数只计该库点当月发放到的村。"
         ),
         &plain,
     )?;
@@ -683,9 +757,11 @@ pub fn to_xlsx(
         notes + 2,
         0,
         &format!(
-            "核销提示：发放多于记录 = 发放剂数超过登记剂数的{}%且至少多{}剂；记录多于发放 = 登记剂数多于\
-             发放剂数与月初库存剂数之和；无库存却有驱虫记录 = 有驱虫登记、无发放且月初无库存。",
-            TOLERANCE_PCT, MIN_DOSES
+            "核销提示：发放多于记录 = 当月发放剂数超过登记剂数的{}%且至少多{}剂；记录多于发放 = \
+             自报告期首月至当月累计登记剂数多于累计发放剂数、报告期初库存剂数与结转剂数（报告期前{}个月\
+             发放减登记，不小于0）之和；无库存却有驱虫记录 = 当月有驱虫登记、无发放、月初无结余\
+             （结转加此前累计发放减累计登记不大于0）且月初无库存。",
+            TOLERANCE_PCT, MIN_DOSES, CARRY_MONTHS
         ),
         &plain,
     )?;
@@ -696,6 +772,7 @@ pub fn to_xlsx(
 mod tests {
     use super::*;
 
+    /// A month of `issued` doses (2 tablets each), `recorded` doses and the stock at its start.
     fn month(issued: f64, recorded: i64, start_units: i64, start_doses: f64) -> Numbers {
         Numbers {
             issued_units: (issued * 2.0) as i64,
@@ -708,26 +785,76 @@ mod tests {
         .finish(2.0)
     }
 
-    #[test]
-    fn issued_above_recorded_needs_both_the_tolerance_and_the_minimum() {
-        // 20 % above 50 is 60: 61 is flagged (11 more), 60 is not.
-        assert_eq!(month(61.0, 50, 0, 0.0).flags, [Flag::IssuedAboveRecorded]);
-        assert!(month(60.0, 50, 0, 0.0).flags.is_empty());
-        // Far above in percent, but fewer than 10 doses more.
-        assert!(month(9.0, 0, 0, 0.0).flags.is_empty());
-        assert_eq!(month(10.0, 0, 0, 0.0).flags, [Flag::IssuedAboveRecorded]);
+    /// The flags of the months after `pre` months before the period.
+    fn flags_of(mut series: Vec<Numbers>, pre: usize) -> Vec<Vec<Flag>> {
+        set_flags(&mut series, pre);
+        series[pre..].iter().map(|n| n.flags.clone()).collect()
     }
 
     #[test]
-    fn recorded_above_issued_counts_the_stock_held_at_the_start() {
-        assert!(month(5.0, 8, 6, 3.0).flags.is_empty());
-        assert_eq!(month(5.0, 9, 6, 3.0).flags, [Flag::RecordedAboveIssued]);
+    fn issued_above_recorded_needs_both_the_tolerance_and_the_minimum() {
+        // 20 % above 50 is 60: 61 is flagged (11 more), 60 is not.
+        let one = |issued, recorded| flags_of(vec![month(issued, recorded, 0, 0.0)], 0);
+        assert_eq!(one(61.0, 50), [vec![Flag::IssuedAboveRecorded]]);
+        assert_eq!(one(60.0, 50), [vec![]]);
+        // Far above in percent, but fewer than 10 doses more.
+        assert_eq!(one(9.0, 0), [vec![]]);
+        assert_eq!(one(10.0, 0), [vec![Flag::IssuedAboveRecorded]]);
+    }
+
+    #[test]
+    fn recorded_above_issued_runs_over_the_period_with_the_stock_at_its_start() {
+        // 3 doses held at the period's start: 5 + 3 ≥ 8, not 9.
+        assert_eq!(flags_of(vec![month(5.0, 8, 6, 3.0)], 0), [vec![]]);
         assert_eq!(
-            month(0.0, 1, 0, 0.0).flags,
-            [Flag::RecordedAboveIssued, Flag::DosingWithoutStock]
+            flags_of(vec![month(5.0, 9, 6, 3.0)], 0),
+            [vec![Flag::RecordedAboveIssued]]
+        );
+        assert_eq!(
+            flags_of(vec![month(0.0, 1, 0, 0.0)], 0),
+            [vec![Flag::RecordedAboveIssued, Flag::DosingWithoutStock]]
         );
         // Stock at the start: dosing from it is not "without stock".
-        assert!(month(0.0, 1, 2, 1.0).flags.is_empty());
+        assert_eq!(flags_of(vec![month(0.0, 1, 2, 1.0)], 0), [vec![]]);
+    }
+
+    #[test]
+    fn a_bulk_hand_out_covers_the_following_months_until_it_is_used_up() {
+        // 30 doses handed out in the first month, 10 recorded a month, then 5 more.
+        let series = vec![
+            month(30.0, 10, 0, 0.0),
+            month(0.0, 10, 0, 0.0),
+            month(0.0, 10, 0, 0.0),
+            month(0.0, 5, 0, 0.0),
+        ];
+        assert_eq!(
+            flags_of(series, 0),
+            [
+                vec![Flag::IssuedAboveRecorded],
+                vec![],
+                vec![],
+                vec![Flag::RecordedAboveIssued, Flag::DosingWithoutStock],
+            ]
+        );
+    }
+
+    #[test]
+    fn the_carry_in_is_the_surplus_of_the_months_before_floored_at_zero() {
+        // 12 doses kept from before the period: 12 recorded without an issue are covered.
+        let before = vec![
+            month(0.0, 0, 0, 0.0),
+            month(20.0, 5, 0, 0.0),
+            month(0.0, 3, 0, 0.0),
+        ];
+        let mut covered = before.clone();
+        covered.push(month(0.0, 12, 0, 0.0));
+        assert_eq!(flags_of(covered, 3), [vec![]]);
+        let mut over = before;
+        over.push(month(0.0, 13, 0, 0.0));
+        assert_eq!(flags_of(over, 3), [vec![Flag::RecordedAboveIssued]]);
+        // A deficit before the period is not carried.
+        let deficit = vec![month(0.0, 50, 0, 0.0), month(5.0, 5, 0, 0.0)];
+        assert_eq!(flags_of(deficit, 1), [vec![]]);
     }
 
     #[test]

@@ -282,8 +282,10 @@ async fn fefo(
     ApiQuery(p): ApiQuery<FefoParams>,
 ) -> AppResult<Json<Value>> {
     let mut conn = state.pool.acquire().await?;
-    let on = p.on.unwrap_or_else(|| state.programme.today());
-    let answer = ledger::fefo_json(&mut conn, &caller.0, p.store, p.item, p.quantity, on).await?;
+    let today = state.programme.today();
+    let on = p.on.unwrap_or(today);
+    let answer =
+        ledger::fefo_json(&mut conn, &caller.0, p.store, p.item, p.quantity, on, today).await?;
     Ok(Json(answer))
 }
 
@@ -318,7 +320,9 @@ async fn receipts(
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let Json(body) = body?;
     let key = idempotency_key(&headers);
-    let answer = ledger::receive_goods(&state.pool, &caller.0, body, key).await?;
+    let answer =
+        ledger::receive_goods_as_of(&state.pool, &caller.0, body, key, state.programme.today())
+            .await?;
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
@@ -330,7 +334,8 @@ async fn transfer(
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let Json(body) = body?;
     let key = idempotency_key(&headers);
-    let answer = ledger::transfer(&state.pool, &caller.0, body, key).await?;
+    let answer =
+        ledger::transfer_as_of(&state.pool, &caller.0, body, key, state.programme.today()).await?;
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
@@ -343,10 +348,21 @@ async fn receive(
 ) -> AppResult<Json<Value>> {
     let Json(body) = body?;
     let key = idempotency_key(&headers);
-    let answer = ledger::receive_transfer(&state.pool, &caller.0, id, body, key).await?;
+    let answer = ledger::receive_transfer_as_of(
+        &state.pool,
+        &caller.0,
+        id,
+        body,
+        key,
+        state.programme.today(),
+    )
+    .await?;
     Ok(Json(answer))
 }
 
+/// `POST /api/stock/uses`. The `recipient` (at most 50 characters, kept in the movement's note
+/// as `领取人 <name>`) is the village doctor or staff member who took the goods: staff, not
+/// patient data; no patient or dog owner is named in the ledger.
 async fn uses(
     State(state): State<AppState>,
     caller: Caller,
@@ -355,7 +371,8 @@ async fn uses(
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let Json(body) = body?;
     let key = idempotency_key(&headers);
-    let answer = ledger::hand_out(&state.pool, &caller.0, body, key).await?;
+    let answer =
+        ledger::hand_out_as_of(&state.pool, &caller.0, body, key, state.programme.today()).await?;
     Ok((StatusCode::CREATED, Json(answer)))
 }
 

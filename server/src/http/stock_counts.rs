@@ -123,7 +123,7 @@ pub async fn one(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntriesBody {
-    entries: Vec<Entry>,
+    entries: Vec<Value>,
 }
 
 /// `POST /api/stock/counts/{id}/entries`: a batch of scans and typed entries, with the result
@@ -135,11 +135,13 @@ pub async fn entries(
     body: Result<Json<EntriesBody>, JsonRejection>,
 ) -> AppResult<Json<Value>> {
     let Json(body) = body?;
+    // One malformed entry is refused by itself; the others are counted.
+    let entries: Vec<Entry> = body.entries.into_iter().map(Entry::from_json).collect();
     let results = count::enter(
         &state.pool,
         &caller,
         id,
-        &body.entries,
+        &entries,
         &Options::default(),
         state.programme.today(),
     )
