@@ -11,7 +11,11 @@
 //      is back, and the same entries sent again (a saved copy of the queue put back, the page
 //      reloaded) are answered `duplicate` and change nothing on the server;
 //   4. a typed quantity sets a line; finalising with differences asks for a reason on those lines;
-//      with the reasons chosen it finalises and the stock on hand is what was counted.
+//      with the reasons chosen it finalises and the stock on hand is what was counted;
+//   3b. 扫描枪设置 set to '|': a wedge GS1 string with '|' for GS counts its lot;
+//   5. as admin (a second browser context, a second store and count): an unmapped GTIN is refused
+//      with 映射到品目, which opens the catalogue's barcode form with the code; mapped there, back
+//      to the count (browser back), the same scan counts.
 // Fails on any console error, unexpected HTTP error or request to a host other than the server.
 // Screenshots go to target/e2e/desk-stock-scan-*.png.
 //
@@ -249,6 +253,19 @@ async function run() {
   check(answer.results.length === 3 && answer.results.every((r) => r.status === 'duplicate') && await serverCounted('E2EB1') === 40 && await lineCounted('E2EB1') === '40',
     `the same three entries sent again are answered ${[...new Set(answer.results.map((r) => r.status))].join()} and the count stays 40`);
 
+  // ---- 3b. 扫描枪设置: a scanner that cannot send GS sends '|' in its place.
+  await page.click('[data-testid=scanner-settings] summary');
+  await page.selectOption('[data-testid=scanner-settings] select[name=gs_replacement]', '|');
+  check(await page.evaluate(() => localStorage.getItem('echinomap.gs_replacement')) === '|', "扫描枪设置: '|' is kept as the GS stand-in (localStorage echinomap.gs_replacement)");
+  await page.evaluate(() => (document.activeElement instanceof HTMLElement ? document.activeElement.blur() : null));
+  const piped = `01${gtinA}10E2EA2|21S${tag}`;
+  await page.keyboard.type(piped, { delay: 5 });
+  await page.keyboard.press('Enter');
+  await waitCounted('E2EA2', 10);
+  await waitSynced();
+  check(await serverCounted('E2EA2') === 10 && await lineCounted('E2EA1') === '10', `a wedge scan of ${piped} ('|' for GS) counts lot E2EA2 (batch, then serial)`);
+  await shot(page, 'gs-stand-in');
+
   // ---- 4. Typed entry, then finalising: a difference needs its reason.
   await page.click('[data-testid=count-typed-toggle]');
   await page.selectOption('[data-testid=count-set] select[name=lot]', String(lots.E2EA2));
@@ -278,6 +295,61 @@ async function run() {
   check(qty('E2EA1') === 10 && qty('E2EA2') === 50 && qty('E2EB1') === 40, `finalised: the stock on hand is what was counted (E2EA1 ${qty('E2EA1')}, E2EA2 ${qty('E2EA2')}, E2EB1 ${qty('E2EB1')})`);
   await shot(page, 'finalised');
   await keeper.dispose();
+
+  // ---- 5. An unknown code, scanned by an administrator: 映射到品目 opens the catalogue's barcode
+  //         form with the code; mapped there, back to the count, the same scan counts.
+  const admin2 = await apiAs(base, 'admin');
+  const gtinC = newGtin();
+  const itemC = (await admin2.must('POST', '/api/stock/items', { code: `E2E-C-${tag}`, name: 'E2E映射测试片', kind: 'praziquantel', unit: '片', pack_size: 10 })).item;
+  const store2 = (await admin2.must('POST', '/api/stock/stores', { code: `E2E2-${tag}`, name: 'E2E映射测试库', kind: 'county_cdc', place_code: '654022' })).store;
+  await admin2.must('POST', '/api/stock/receipts', { store_id: store2.id, received_on: today, supplier: 'E2E', lines: [{ item_id: itemC.id, batch: 'E2EC1', expires_on: '2028-01-31', quantity: 5 }] });
+  const count2 = (await admin2.must('POST', '/api/stock/counts', { store_id: store2.id })).count.id;
+  const lotC = (await admin2.must('GET', `/api/stock/counts/${count2}`)).lines[0].lot.id;
+  const adminContext = await browser.newContext({ viewport: { width: 360, height: 640 }, locale: 'zh-CN' });
+  const ap = await adminContext.newPage();
+  lastPage = ap;
+  ap.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(`admin console error: ${m.text()}`); });
+  ap.on('pageerror', (e) => problems.push(`admin page error: ${e.message}`));
+  ap.on('response', (r) => { if (r.status() >= 400) problems.push(`admin HTTP ${r.status()} ${r.url()}`); });
+  await ap.goto(base + '/');
+  await ap.waitForSelector('[data-testid=login]');
+  await ap.fill('input[name=username]', 'admin');
+  await ap.fill('input[name=password]', PASSWORD);
+  await ap.click('[data-testid=login] button[type=submit]');
+  await ap.waitForSelector('[data-testid=logout]', { timeout: 30_000 });
+  await ap.goto(`${base}/#/stock-count?id=${count2}`);
+  const lineC = `[data-testid=count-line][data-lot="${lotC}"]`;
+  await ap.waitForSelector(lineC, { timeout: 30_000 });
+  const wedgeC = async () => {
+    await ap.evaluate(() => (document.activeElement instanceof HTMLElement ? document.activeElement.blur() : null));
+    await ap.keyboard.type(gtinC, { delay: 5 });
+    await ap.keyboard.press('Enter');
+  };
+  await wedgeC();
+  await ap.waitForSelector('[data-testid=count-refused] li[data-code=barcode_unknown] [data-testid=count-map-code]', { timeout: 20_000 });
+  const refusedText = (await ap.textContent('[data-testid=count-refused] li[data-code=barcode_unknown]')).replace(/\s+/g, ' ').trim();
+  check(refusedText.includes(gtinC) && refusedText.includes('尚未对应') && refusedText.includes('映射到品目') && await ap.getAttribute(lineC, 'data-counted') === '',
+    `an unmapped GTIN is refused with the unknown-code sentence and, for an administrator, 映射到品目: ${refusedText}`);
+  await shot(ap, 'unknown-code');
+  await ap.click('[data-testid=count-map-code]');
+  await ap.waitForSelector('[data-testid=barcode-form] input[name=code]', { timeout: 20_000 });
+  check(await ap.inputValue('[data-testid=barcode-form] input[name=code]') === gtinC, '映射到品目 opens the catalogue with the code in the barcode form');
+  await ap.selectOption('[data-testid=barcode-form] select[name=item_id]', String(itemC.id));
+  await ap.fill('[data-testid=barcode-form] input[name=pack_quantity]', '10');
+  await ap.click('[data-testid=barcode-form] button[type=submit]');
+  await ap.waitForSelector('[data-testid=stock-notice]', { timeout: 20_000 });
+  const mapped = (await admin2.must('GET', '/api/stock/items')).items.find((i) => i.id === itemC.id)?.barcodes ?? [];
+  check(mapped.some((b) => b.code === gtinC && b.pack_quantity === 10), `the form maps ${gtinC} to ${itemC.name} (10 a pack)`);
+  await ap.goBack();
+  await ap.waitForSelector(lineC, { timeout: 30_000 });
+  await wedgeC();
+  await ap.waitForFunction((sel) => document.querySelector(sel)?.getAttribute('data-counted') === '10', lineC, { timeout: 20_000 });
+  await ap.waitForFunction(() => document.querySelector('[data-testid=count-pending]')?.textContent.trim() === '0', null, { timeout: 30_000 });
+  const countedC = (await admin2.must('GET', `/api/stock/counts/${count2}`)).lines.find((l) => l.lot.id === lotC)?.counted;
+  check(countedC === 10, `back on the count (browser back), the same scan counts: lot E2EC1 ${countedC}`);
+  await shot(ap, 'mapped');
+  await admin2.dispose();
+  await adminContext.close();
 
   check(foreign.length === 0, `no request left 127.0.0.1${foreign.length ? `: ${foreign.join(', ')}` : ''}`);
   check(expected.length === 0, 'the provoked 422 was seen');

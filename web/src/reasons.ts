@@ -20,6 +20,7 @@ export const FIELDS: Record<string, Pair> = {
   village_code: ['村代码', 'village code'], village: ['村', 'village'], township: ['乡镇', 'township'],
   // Stock transfers (date_order on received_on).
   issued_on: ['调拨日期', 'issue date'], received_on: ['接收日期', 'receipt date'],
+  used_on: ['发放日期', 'hand-out date'], adjusted_on: ['调整日期', 'adjustment date'],
   lon: ['经度', 'longitude'], lat: ['纬度', 'latitude'], geometry: ['边界', 'boundary'], remote: ['偏远村', 'remote'],
   // Registers.
   action: ['处置方式', 'action'], activity: ['活动内容', 'activity'], address: ['住址', 'address'],

@@ -225,6 +225,18 @@ async fn plan(
     who: &Who,
     row: &Row<'_>,
 ) -> Result<Result<Plan, RowError>, sqlx::Error> {
+    // A file records what happened: a movement dated after today (the machine's date) is refused.
+    let today = chrono::Local::now().date_naive();
+    if let Some(on) = moved_on(row).filter(|on| *on > today) {
+        return Ok(Err(row.error(
+            "moved_on",
+            Reason::new(
+                "date_in_future",
+                json!({ "date": on, "today": today }),
+                format!("the movement is dated {on}, after today {today}"),
+            ),
+        )));
+    }
     let item_code = row.get("item_code").unwrap_or_default();
     let item: Option<(i64,)> =
         sqlx::query_as("SELECT id FROM stock_items WHERE code = $1 AND deleted_at IS NULL")

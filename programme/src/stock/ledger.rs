@@ -1096,16 +1096,29 @@ pub struct Adjustment {
     pub lines: Vec<AdjustLine>,
 }
 
-/// `POST /api/stock/adjustments`: corrections with a reason, as new rows.
+/// [`adjust_as_of`] seen on the system's date.
 pub async fn adjust(
     pool: &PgPool,
     caller: &Caller,
     a: Adjustment,
     key: Option<&str>,
 ) -> Result<Value> {
+    adjust_as_of(pool, caller, a, key, chrono::Local::now().date_naive()).await
+}
+
+/// `POST /api/stock/adjustments`: corrections with a reason, as new rows, dated `today` at the
+/// latest.
+pub async fn adjust_as_of(
+    pool: &PgPool,
+    caller: &Caller,
+    a: Adjustment,
+    key: Option<&str>,
+    today: NaiveDate,
+) -> Result<Value> {
     if let Some(answer) = replay(pool, caller, key, REGISTER_ADJUSTMENTS).await? {
         return Ok(answer);
     }
+    not_in_future("adjusted_on", a.adjusted_on, today)?;
     if !ADJUSTMENT_REASONS.contains(&a.reason.as_str()) {
         return Err(Error::invalid_field(
             "reason",

@@ -384,6 +384,7 @@ async fn adjustments(
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let Json(body) = body?;
     let key = idempotency_key(&headers);
-    let answer = ledger::adjust(&state.pool, &caller.0, body, key).await?;
+    let answer =
+        ledger::adjust_as_of(&state.pool, &caller.0, body, key, state.programme.today()).await?;
     Ok((StatusCode::CREATED, Json(answer)))
 }
