@@ -119,7 +119,7 @@ impl Reader<'_> {
 }
 
 /// The name a form gives as 填表人: the account's display name, its username without one.
-async fn compiled_by(pool: &sqlx::PgPool, username: &str) -> Result<String, sqlx::Error> {
+pub async fn compiled_by(pool: &sqlx::PgPool, username: &str) -> Result<String, sqlx::Error> {
     let display: Option<Option<String>> =
         sqlx::query_scalar("SELECT display_name FROM users WHERE username = $1")
             .bind(username)

@@ -587,20 +587,6 @@ pub async fn reconcile(
     })
 }
 
-/// The name the form gives as 填表人: the account's display name, its username without one.
-pub async fn compiled_by(pool: &sqlx::PgPool, username: &str) -> Result<String> {
-    let display: Option<Option<String>> =
-        sqlx::query_scalar("SELECT display_name FROM users WHERE username = $1")
-            .bind(username)
-            .fetch_optional(pool)
-            .await?;
-    Ok(display
-        .flatten()
-        .map(|d| d.trim().to_owned())
-        .filter(|d| !d.is_empty())
-        .unwrap_or_else(|| username.to_owned()))
-}
-
 /// The headers of the form's number columns, in the order of [`form_numbers`].
 pub const FORM_HEADERS: [&str; 8] = [
     "发放数量(片)",

@@ -86,7 +86,8 @@ pub async fn reconciliation_xlsx(
     ApiQuery(p): ApiQuery<Params>,
 ) -> AppResult<Response> {
     let r = compute(&state, &caller, &p).await?;
-    let compiled_by = reconcile::compiled_by(&state.pool, &caller.username).await?;
+    let compiled_by =
+        echinomap_programme::reports::compiled_by(&state.pool, &caller.username).await?;
     let today = state.programme.today();
     let bytes = reconcile::to_xlsx(&r, &compiled_by, today).map_err(anyhow::Error::from)?;
     let mut conn = state.pool.acquire().await?;
