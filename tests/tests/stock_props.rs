@@ -214,7 +214,7 @@ async fn run_case(
                         codes: Vec::new(),
                     }],
                 };
-                let out = ledger::receive_goods(pool, who, r, None).await;
+                let out = ledger::receive_goods_as_of(pool, who, r, None, today).await;
                 if out.is_ok() {
                     model[store][lot] += i64::from(qty);
                 }
@@ -235,7 +235,7 @@ async fn run_case(
                         quantity: qty,
                     }],
                 };
-                let out = ledger::transfer(pool, who, t, None).await;
+                let out = ledger::transfer_as_of(pool, who, t, None, today).await;
                 if let Ok(answer) = &out {
                     model[from][lot] -= i64::from(qty);
                     let id = answer["transfer"]["id"].as_i64().unwrap_or_default();
@@ -254,7 +254,7 @@ async fn run_case(
                     note: None,
                     lines: None,
                 };
-                let out = ledger::receive_transfer(pool, who, id, r, None).await;
+                let out = ledger::receive_transfer_as_of(pool, who, id, r, None, today).await;
                 if out.is_ok() {
                     model[to][lot] += qty;
                     transfers[k].4 = true;
@@ -275,7 +275,7 @@ async fn run_case(
                         quantity: qty,
                     }],
                 };
-                let out = ledger::hand_out(pool, who, u, None).await;
+                let out = ledger::hand_out_as_of(pool, who, u, None, today).await;
                 if out.is_ok() {
                     model[store][lot] -= i64::from(qty);
                 }
@@ -293,7 +293,7 @@ async fn run_case(
                         quantity: qty,
                     }],
                 };
-                let out = ledger::adjust(pool, who, a, None).await;
+                let out = ledger::adjust_as_of(pool, who, a, None, today).await;
                 if out.is_ok() {
                     model[store][lot] += i64::from(qty);
                 }

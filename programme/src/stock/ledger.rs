@@ -589,16 +589,6 @@ async fn tie_codes(
     Ok(())
 }
 
-/// [`receive_goods_as_of`] with today by the system clock (tests).
-pub async fn receive_goods(
-    pool: &PgPool,
-    caller: &Caller,
-    r: Receipt,
-    key: Option<&str>,
-) -> Result<Value> {
-    receive_goods_as_of(pool, caller, r, key, chrono::Local::now().date_naive()).await
-}
-
 /// `POST /api/stock/receipts`: goods from a supplier into a store of the caller's jurisdiction,
 /// dated `today` at the latest.
 pub async fn receive_goods_as_of(
@@ -701,16 +691,6 @@ async fn transfer_json(conn: &mut PgConnection, id: i64) -> Result<Value> {
     .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| Error::not_found("transfer_not_found", format!("no transfer with id {id}")))
-}
-
-/// [`transfer_as_of`] with today by the system clock (tests).
-pub async fn transfer(
-    pool: &PgPool,
-    caller: &Caller,
-    t: NewTransfer,
-    key: Option<&str>,
-) -> Result<Value> {
-    transfer_as_of(pool, caller, t, key, chrono::Local::now().date_naive()).await
 }
 
 /// `POST /api/stock/transfers`: issued by a store of the caller's jurisdiction to any active
@@ -852,17 +832,6 @@ pub struct Receive {
     pub lines: Option<Vec<ReceivedLine>>,
 }
 
-/// [`receive_transfer_as_of`] with today by the system clock (tests).
-pub async fn receive_transfer(
-    pool: &PgPool,
-    caller: &Caller,
-    id: i64,
-    r: Receive,
-    key: Option<&str>,
-) -> Result<Value> {
-    receive_transfer_as_of(pool, caller, id, r, key, chrono::Local::now().date_naive()).await
-}
-
 /// `POST /api/stock/transfers/{id}/receive`: the receiving store (active, in the caller's
 /// jurisdiction) confirms what it got, once (409 `transfer_received`), on a day between the
 /// issue and `today` (422 `date_order` / `date_in_future` on `received_on`); a quantity that
@@ -1000,11 +969,6 @@ pub struct Use {
     pub lines: Vec<IssueLine>,
 }
 
-/// [`hand_out_as_of`] with today by the system clock (tests).
-pub async fn hand_out(pool: &PgPool, caller: &Caller, u: Use, key: Option<&str>) -> Result<Value> {
-    hand_out_as_of(pool, caller, u, key, chrono::Local::now().date_naive()).await
-}
-
 /// `POST /api/stock/uses`: tablets (or doses) handed out of a store for a village's round: a
 /// village under the store's place and in the caller's jurisdiction (422
 /// `village_outside_store`), dated `today` at the latest, of lots unexpired on `today`. The
@@ -1094,16 +1058,6 @@ pub struct Adjustment {
     pub reason: String,
     pub note: Option<String>,
     pub lines: Vec<AdjustLine>,
-}
-
-/// [`adjust_as_of`] seen on the system's date.
-pub async fn adjust(
-    pool: &PgPool,
-    caller: &Caller,
-    a: Adjustment,
-    key: Option<&str>,
-) -> Result<Value> {
-    adjust_as_of(pool, caller, a, key, chrono::Local::now().date_naive()).await
 }
 
 /// `POST /api/stock/adjustments`: corrections with a reason, as new rows, dated `today` at the
