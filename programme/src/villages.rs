@@ -30,6 +30,10 @@ pub struct VillageRow {
     /// The name's pinyin initials (宁古齐牛录村 → `ngqnlc`), for search on a phone keyboard.
     #[sqlx(skip)]
     pinyin_initials: String,
+    /// The name's toneless syllables run together (`ningguqiniulucun`): the phone's offline
+    /// search matches syllables typed in part (`niulu`) with no pinyin library of its own.
+    #[sqlx(skip)]
+    pinyin: String,
 }
 
 /// The pinyin of a name: its initials (宁古齐牛录村 → `ngqnlc`) and its toneless syllables run
@@ -104,7 +108,7 @@ pub async fn list(
         items.retain(|v| v.name.contains(latin.as_str()) || pinyin_matches(&v.name, latin));
     }
     for v in &mut items {
-        v.pinyin_initials = pinyin_of(&v.name).0;
+        (v.pinyin_initials, v.pinyin) = pinyin_of(&v.name);
     }
     Ok(items)
 }
@@ -140,7 +144,7 @@ pub async fn detail(pool: &PgPool, code: &VillageCode) -> Result<Option<Value>, 
     .bind(code.as_str())
     .fetch_one(pool)
     .await?;
-    village.pinyin_initials = pinyin_of(&village.name).0;
+    (village.pinyin_initials, village.pinyin) = pinyin_of(&village.name);
     let mut body = serde_json::to_value(village).map_err(anyhow::Error::from)?;
     if let Value::Object(map) = &mut body {
         map.insert("denominators".into(), extra.0);

@@ -123,6 +123,11 @@ async fn villages_are_found_by_pinyin_initials_syllables_name_or_code() -> Resul
             "{v}"
         );
     }
+    // The list ships the syllables too: the phone matches `niulu` offline without a library.
+    let body = epi.get_json("/api/villages?q=654022100200", 200).await?;
+    let village = &body["items"][0];
+    assert_eq!(village["pinyin"], "ningguqiniulucun", "{village}");
+    assert_eq!(village["pinyin_initials"], "ngqnlc", "{village}");
     let none = epi.get_json("/api/villages?q=zzzqx", 200).await?;
     assert_eq!(none["total"], 0, "{none}");
     // The township filter and the jurisdiction still apply to a pinyin search.
