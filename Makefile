@@ -3,7 +3,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= var
 
-.PHONY: run test prepare build release lint fmt clean-data web deb bundle
+.PHONY: run test prepare build release lint fmt clean-data web miniprogram deb bundle
 
 prepare:
 	@scripts/prepare.sh
@@ -16,6 +16,14 @@ web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
 	npm --prefix web run build
 web: prepare web/dist/index.html
+
+## The WeChat mini-program (web/miniprogram: TypeScript on the shared field core web/field-core,
+## built to web/miniprogram/dist, the folder WeChat's tools upload). `npm ci` only when its
+## lockfile changes. Uploading is `npm --prefix web/miniprogram run mp:upload` (docs/MINIPROGRAM.md).
+web/miniprogram/node_modules/.package-lock.json: web/miniprogram/package.json web/miniprogram/package-lock.json
+	npm --prefix web/miniprogram ci --no-audit --no-fund
+miniprogram: prepare web/node_modules/.package-lock.json web/miniprogram/node_modules/.package-lock.json
+	npm --prefix web/miniprogram run build
 
 release: prepare web
 	$(CARGO) build --release --locked -p echinomap-server
@@ -30,6 +38,13 @@ test: prepare
 	$(MAKE) web
 	# The client's pure modules (web/src/stock: barcode parser on the shared fixture, wedge classifier).
 	node web/unit/run.mjs
+	# The field core shared by /field and the mini-program (web/field-core): types, then Node's test runner.
+	web/node_modules/.bin/tsc -p web/field-core
+	node --test web/field-core/test/
+	# The mini-program: built (tsc strict, WeChat's 2 MB main package), its pages rendered in
+	# Chinese and English with miniprogram-simulate (jest + jsdom).
+	$(MAKE) miniprogram
+	npm --prefix web/miniprogram test
 	$(CARGO) build --locked --workspace --bins
 	rm -rf target/test-logs
 	$(CARGO) test --locked --workspace
@@ -39,6 +54,11 @@ test: prepare
 	node web/e2e/run.mjs
 	# The field page offline: geolocation, service worker, queued entries, no duplicates (web/e2e/field.mjs).
 	node web/e2e/field.mjs
+	# The mini-program's pages in Node with a wx shim against the real binary and a stand-in for
+	# WeChat's code2Session on 127.0.0.1: bind, sign in, locate, record offline, sync once.
+	node web/miniprogram/test/e2e.mjs
+	# WeChat's storage limits with the largest demo township's lists and a full outbox.
+	node web/miniprogram/test/storage-budget.mjs
 	# The desk's pages, one script per area (web/e2e/desk-*.mjs): forms, patient record, work lists, admin.
 	set -e; for f in $(sort $(wildcard web/e2e/desk-*.mjs)); do echo "== $$f"; node $$f; done
 	# Last, over the logs the whole run wrote: no ID or phone number in any of them.

@@ -353,6 +353,36 @@ mod tests {
         assert!(LonLat::new(-180.0, -90.0).is_ok());
     }
 
+    /// The phone's copy of the transform (web/field-core/coords.js) is checked against the same
+    /// file by `node --test web/field-core/test/`: both sides agree to 1e-9°.
+    #[test]
+    fn the_shared_fixture_matches_this_transform_both_ways() {
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/gcj02.json")).unwrap();
+        let tolerance = fixture["tolerance_deg"].as_f64().unwrap();
+        let inverse_tolerance = fixture["inverse_tolerance_deg"].as_f64().unwrap();
+        let pair = |v: &serde_json::Value| ll(v[0].as_f64().unwrap(), v[1].as_f64().unwrap());
+        let points = fixture["points"].as_array().unwrap();
+        assert!(points.len() >= 10, "{} points", points.len());
+        for p in points {
+            let (w, g) = (pair(&p["wgs84"]), pair(&p["gcj02"]));
+            let fwd = wgs84_to_gcj02(w);
+            assert!(
+                (fwd.lon() - g.lon()).abs() <= tolerance
+                    && (fwd.lat() - g.lat()).abs() <= tolerance,
+                "{}: {fwd} vs {g}",
+                p["name"]
+            );
+            let back = gcj02_to_wgs84(g);
+            assert!(
+                (back.lon() - w.lon()).abs() <= inverse_tolerance
+                    && (back.lat() - w.lat()).abs() <= inverse_tolerance,
+                "{}: {back} vs {w}",
+                p["name"]
+            );
+        }
+    }
+
     #[test]
     fn crs_parses_its_labels_and_converts_only_gcj02() {
         assert_eq!("GCJ02".parse::<Crs>().unwrap(), Crs::Gcj02);

@@ -28,6 +28,8 @@ pub struct Application {
     redirect: Option<tokio::net::TcpListener>,
     /// SIGHUP, registered at the start of `build` so that it never ends the process.
     hangup: tokio::signal::unix::Signal,
+    /// The WeChat mini-program's code2Session client (or sign-in off).
+    wechat: crate::http::wechat::WeChat,
 }
 
 /// Demo accounts exist only while the service runs with `--demo`; a database without users
@@ -131,6 +133,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot handle SIGHUP: {e}"))?;
         // The certificate and key are checked before anything starts too.
         let tls = crate::http::tls::Tls::from_settings(&settings.tls)?;
+        let wechat = crate::http::wechat::WeChat::from_settings(&settings.wechat)?;
         // Bind first: a port in use is reported before a database is started for nothing.
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
@@ -190,6 +193,7 @@ impl Application {
             tls,
             redirect,
             hangup,
+            wechat,
         })
     }
 
@@ -207,13 +211,14 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
-        let (state, listener) = app_state(
+        let (state, listener) = app_state_with(
             &self.db,
             self.password_policy,
             self.tile_cache_mb,
             self.programme,
             crate::http::session::Logins::new(&self.login),
             self.metrics_paths,
+            self.wechat,
         );
         let tile_pool = state.tile_pool.clone();
         let long_pool = state.long_pool.clone();
@@ -277,6 +282,27 @@ pub fn app_state(
     logins: crate::http::session::Logins,
     metrics_paths: crate::http::metrics::Paths,
 ) -> (AppState, tokio::task::JoinHandle<()>) {
+    app_state_with(
+        db,
+        password_policy,
+        tile_cache_mb,
+        programme,
+        logins,
+        metrics_paths,
+        crate::http::wechat::WeChat::not_configured(),
+    )
+}
+
+/// [`app_state`] with the WeChat mini-program's sign-in (`settings.wechat`).
+pub fn app_state_with(
+    db: &Database,
+    password_policy: PasswordPolicy,
+    tile_cache_mb: u64,
+    programme: std::sync::Arc<echinomap_programme::config::Programme>,
+    logins: crate::http::session::Logins,
+    metrics_paths: crate::http::metrics::Paths,
+    wechat: crate::http::wechat::WeChat,
+) -> (AppState, tokio::task::JoinHandle<()>) {
     let (watch, listener) = echinomap_programme::watch::Watch::spawn(db.pool.clone());
     let state = AppState::new(crate::http::Shared {
         pool: db.pool.clone(),
@@ -295,6 +321,7 @@ pub fn app_state(
         summaries: echinomap_programme::summary::SummaryCache::default(),
         logins,
         metrics: crate::http::metrics::Metrics::new(metrics_paths),
+        wechat,
     });
     (state, listener)
 }

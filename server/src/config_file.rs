@@ -18,6 +18,7 @@
 //! # /etc/echinomap/secrets.toml (mode 0600, only the secret keys)
 //! database_url = "postgres://echinomap:…@db.internal/echinomap"
 //! admin_password = "…"
+//! wechat_app_secret = "…"             # with wechat_app_id = "wx…" in the main file
 //! ```
 //!
 //! **Keys.** A key is the long option of a command-line argument that has an `ECHINOMAP_*`
@@ -38,7 +39,7 @@
 //! `error: FILE: unknown key "listn" (known keys: …)`. Exit status 1, nothing started.
 //!
 //! **Secrets.** The secret keys are the arguments whose environment values clap hides
-//! (`hide_env_values`): today `database_url` and `admin_password`. They belong in the file named
+//! (`hide_env_values`): today `database_url`, `admin_password` and `wechat_app_secret`. They belong in the file named
 //! by `secrets_file` (a relative path is taken from the main file's directory); the main file
 //! may not hold them, and the secrets file may hold nothing else. A secrets file that its group
 //! or others may read (`mode & 0o077 != 0`) is refused; a secret's value is never shown in
@@ -634,6 +635,9 @@ mod tests {
             "trusted_proxies",
             "database_url",
             "admin_password",
+            "wechat_app_id",
+            "wechat_app_secret",
+            "wechat_api_base",
         ] {
             assert!(keys.contains_key(key), "{key} is a key");
         }
@@ -646,7 +650,10 @@ mod tests {
             .filter(|(_, t)| t.iter().any(|t| t.secret))
             .map(|(k, _)| k.as_str())
             .collect();
-        assert_eq!(secrets, ["admin_password", "database_url"]);
+        assert_eq!(
+            secrets,
+            ["admin_password", "database_url", "wechat_app_secret"]
+        );
         // One key, one kind of value, in every subcommand that has it.
         for (key, targets) in &keys {
             assert!(

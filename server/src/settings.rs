@@ -59,6 +59,39 @@ pub struct Settings {
     /// Where `echinomap backup` writes (`--backup-dir`); `None`: `DATA_DIR/backups`
     /// ([`Settings::backup_dir`]). `/metrics` reports the newest backup there.
     pub backup_dir: Option<PathBuf>,
+    /// The WeChat mini-program's sign-in (`http::wechat`): off unless an AppID and AppSecret
+    /// are set.
+    pub wechat: WechatSettings,
+}
+
+/// The mini-program's AppID and AppSecret, and where code2Session is asked
+/// (`/sns/jscode2session` under `api_base`). Without both the AppID and the AppSecret the
+/// sign-in routes answer 503 `wechat_not_configured`.
+#[derive(Debug, Clone)]
+pub struct WechatSettings {
+    pub app_id: Option<String>,
+    pub app_secret: Option<Secret>,
+    /// WeChat's API, `https://api.weixin.qq.com` by default; tests point it at a stand-in.
+    pub api_base: String,
+    /// The longest wait for a connection to WeChat.
+    pub connect_timeout: std::time::Duration,
+    /// The longest wait for WeChat's whole answer, connection included.
+    pub timeout: std::time::Duration,
+}
+
+/// WeChat's API base URL.
+pub const WECHAT_API_BASE: &str = "https://api.weixin.qq.com";
+
+impl Default for WechatSettings {
+    fn default() -> Self {
+        Self {
+            app_id: None,
+            app_secret: None,
+            api_base: WECHAT_API_BASE.to_owned(),
+            connect_timeout: std::time::Duration::from_secs(3),
+            timeout: std::time::Duration::from_secs(5),
+        }
+    }
 }
 
 /// The certificate and key (PEM files) that make `listen` serve HTTPS, and the address whose
@@ -88,6 +121,7 @@ impl Settings {
             database: echinomap_programme::db::DbSettings::default(),
             tls: TlsSettings::default(),
             backup_dir: None,
+            wechat: WechatSettings::default(),
         }
     }
 

@@ -529,6 +529,14 @@ impl BinaryServer {
         Self::spawn(name, &[], &[("DATABASE_URL", db.url().as_str())], None).await
     }
 
+    /// [`BinaryServer::start`] with the variables `env` set too.
+    pub async fn start_with_env(db: &TestDb, name: &str, env: &[(&str, &str)]) -> Result<Self> {
+        let url = db.url();
+        let mut all = vec![("DATABASE_URL", url.as_str())];
+        all.extend_from_slice(env);
+        Self::spawn(name, &[], &all, None).await
+    }
+
     /// The binary with its own embedded cluster under `data_dir` (`serve --data-dir`, no
     /// `DATABASE_URL`), with the variables `env` set. The cluster's log joins the run's logs
     /// (as `postgresql-NAME-PORT.log`) when the server is dropped.

@@ -288,6 +288,7 @@ fn targets(ids: &BTreeMap<&'static str, i64>) -> Vec<Target> {
     let mut all = vec![
         gone(t("/assets/{file}", &[("file", "missing.js")], "", &[])),
         t("/field/{file}", &[("file", "sw.js")], "", &[]),
+        t("/field/core/{file}", &[("file", "outbox.js")], "", &[]),
         t("/api/villages", &[], "", &["township", "q"]),
         t(
             "/api/villages/locate",
@@ -441,6 +442,7 @@ fn targets(ids: &BTreeMap<&'static str, i64>) -> Vec<Target> {
             &["max_distance_m", "check", "limit", "reviewed"],
         ),
         gone(t("/api/users/{id}/tokens", &[("id", "0")], "", &[])),
+        t("/api/wechat/bindings", &[], "", &["user_id"]),
         t(
             "/api/export/{file}",
             &[("file", "villages.geojson")],

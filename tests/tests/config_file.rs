@@ -323,7 +323,7 @@ async fn a_secrets_file_others_may_read_is_refused_and_a_private_one_is_used() -
 fn a_secret_in_the_main_file_is_refused() -> Result<()> {
     let dir = shared_tempdir();
     let url = "postgres://echinomap:hunter2-Secret@db.example/echinomap";
-    for key in ["database_url", "admin_password"] {
+    for key in ["database_url", "admin_password", "wechat_app_secret"] {
         let file = write(
             dir.path(),
             "echinomap.toml",

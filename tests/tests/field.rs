@@ -52,6 +52,73 @@ async fn the_field_page_is_public_revalidates_with_a_304_and_allows_only_its_own
     Ok(())
 }
 
+/// The field core (web/field-core, shared with the WeChat mini-program) is served as ES modules
+/// beside the page, with the page's headers: the same CSP, no-cache and a weak ETag each.
+#[tokio::test]
+async fn the_field_core_modules_are_served_with_the_page_headers_and_without_comment_lines()
+-> Result<()> {
+    let app = TestApp::empty().await?;
+    let html = app.get("/field").await?.text().await?;
+    assert!(html.contains(r#"<script type="module" src="/field/app.js"></script>"#));
+    // The page's route table names only what the page asks about, not the dashboard's routes.
+    assert!(html.contains("GET /api/worklists/{kind}") && !html.contains("GET /api/users"));
+    let app_js = app.get("/field/app.js").await?.text().await?;
+    let imports: Vec<&str> = app_js
+        .lines()
+        .filter_map(|l| l.split("from '/field/core/").nth(1))
+        .filter_map(|rest| rest.split('\'').next())
+        .collect();
+    assert!(imports.len() >= 8, "{imports:?}");
+    let mut tags = std::collections::HashSet::new();
+    for file in imports.iter().copied().chain(["coords.js"]) {
+        let path = format!("/field/core/{file}");
+        let response = app.get(&path).await?;
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers().clone();
+        assert!(
+            headers["content-type"]
+                .to_str()?
+                .starts_with("text/javascript"),
+            "{path}"
+        );
+        assert_eq!(headers["cache-control"], "no-cache", "{path}");
+        assert!(
+            headers["content-security-policy"]
+                .to_str()?
+                .contains("default-src 'self'"),
+            "{path}"
+        );
+        let tag = headers["etag"].to_str()?.to_owned();
+        assert!(tag.starts_with("W/\""), "{path}: {tag}");
+        assert!(tags.insert(tag.clone()), "{path}: one tag per file");
+        let body = response.text().await?;
+        assert!(body.contains("export "), "{path}");
+        // The JSDoc types and notes stay in the repository: not one comment line is sent.
+        assert!(
+            body.lines()
+                .all(|l| !l.trim_start().starts_with("//") && !l.trim_start().starts_with("/**")),
+            "{path}"
+        );
+        let again = app
+            .client
+            .get(app.url(&path))
+            .header("if-none-match", &tag)
+            .send()
+            .await?;
+        assert_eq!(again.status(), 304, "{path}");
+    }
+    let outbox = app.get("/field/core/outbox.js").await?.text().await?;
+    assert!(outbox.contains("export class Outbox") && outbox.contains("'idempotency-key': e.id"));
+    // The service worker keeps the modules, so that the page opens offline.
+    let worker = app.get("/field/sw.js").await?.text().await?;
+    assert!(worker.contains("/field/core/"), "{worker}");
+    for missing in ["/field/core/missing.js", "/field/core/..%2Fapp.js"] {
+        let body = app.get_json(missing, 404).await?;
+        assert_eq!(body["error"]["code"], "not_found", "{missing}");
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_village_lists_its_doctors_then_its_township_staff_and_no_phone_numbers() -> Result<()> {
     let app = TestApp::empty().await?;

@@ -4,6 +4,8 @@
 // reloads and still sees the saved data with its age, queues a stray-dog sighting and a
 // deworming, comes back online and checks through the API that each exists exactly once, also
 // after the answer to the first send is lost and after an explicit resend of the same entry.
+// When the server has WeChat sign-in, the 绑定微信小程序 button shows a 6-digit binding code; with
+// the phone's storage full a new entry is refused with a message and the queue stays as it was.
 // What the page shows is compared with what the API answers. Fails on any request to a host
 // other than the server's, and on any failed request or error answer other than those a step
 // provokes (offline, and the lost answer). Screenshots go to target/e2e/field-*.png.
@@ -77,6 +79,10 @@ function distance(lon1, lat1, lon2, lat2) {
 }
 
 async function run() {
+  // WeChat sign-in configured (binding codes are refused 503 without it); code2Session is never
+  // called by this test, so the default API base is never reached.
+  process.env.ECHINOMAP_WECHAT_APP_ID ??= 'wxfielde2e0000000';
+  process.env.ECHINOMAP_WECHAT_APP_SECRET ??= 'field-e2e-secret-not-used';
   server = await startServer();
   const { base, port } = server;
   log('server at', base);
@@ -129,6 +135,27 @@ async function run() {
   await page.waitForSelector('#app', { state: 'visible' });
   const routes = (await page.locator('meta[name="echinomap-routes"]').getAttribute('content')).split(',');
   for (const r of ['GET /api/villages/{code}/risk', 'GET /api/villages/{code}/contacts', 'GET /api/worklists/{kind}']) check(routes.includes(r), `the server has ${r}`);
+
+  // The WeChat mini-program's binding code, when this server signs in with WeChat.
+  const bindButton = page.locator('#bind-wechat');
+  if (routes.includes('POST /api/auth/wechat/binding-code')) {
+    check(await bindButton.isVisible() && await bindButton.innerText() === '绑定微信小程序', 'the page offers 绑定微信小程序');
+    const asked = page.waitForResponse((r) => r.url().endsWith('/api/auth/wechat/binding-code') && r.request().method() === 'POST');
+    await bindButton.click();
+    const answer = await asked;
+    const body = await answer.json();
+    check(answer.status() === 201 && /^[0-9]{6}$/.test(body.code) && !!answer.request().headers()['x-csrf-token'],
+      'the button asks the server for a binding code with the session\'s CSRF token (201, 6 digits)');
+    await page.waitForFunction((c) => document.querySelector('#bind-code')?.textContent === c, body.code);
+    const until = new Date(body.expires_at);
+    const hhmm = `${String(until.getHours()).padStart(2, '0')}:${String(until.getMinutes()).padStart(2, '0')}`;
+    check(await page.locator('#bind-until').innerText() === `有效期至 ${hhmm}` && await page.locator('#bind-hint').innerText() === '在小程序「登录」页输入用户名和此绑定码（10 分钟内有效）',
+      `the 6 digits show large with the expiry (${hhmm}) and where to enter them`);
+    await page.locator('#bind-code').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(shots, 'field-0-binding-code.png') });
+  } else {
+    check(await bindButton.isHidden(), 'without WeChat sign-in on this server the binding button is hidden');
+  }
 
   // Where am I: the fixed position is inside the village.
   await page.evaluate(() => localStorage.removeItem('echinomap.field.village'));
@@ -262,6 +289,25 @@ async function run() {
   check(posts.some((p) => p.key === dose.id && p.status === 201), 'the first deworming send created it (201)');
   await page.locator('#queue').scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(shots, 'field-4-synced.png') });
+
+  // The phone's storage full: the new entry is refused with a clear message, the queue is as it was.
+  await page.click('#nav-entry');
+  await page.click('#tab-stray');
+  const queueBefore = await page.evaluate(() => localStorage.getItem('echinomap.field.queue'));
+  await page.evaluate(() => {
+    let i = 0;
+    for (let size = 1 << 20; size >= 1; size >>= 2) {
+      const chunk = 'x'.repeat(size);
+      try { for (;;) localStorage.setItem(`filler-${i++}`, chunk); } catch { /* full at this size: go smaller */ }
+    }
+  });
+  await page.fill('#st-n', '3');
+  await page.click('#form-stray button[type=submit]');
+  const fullMessage = await page.locator('#entry-msg').innerText();
+  const queueAfter = await page.evaluate(() => localStorage.getItem('echinomap.field.queue'));
+  await page.evaluate(() => { for (const k of Object.keys(localStorage)) if (k.startsWith('filler-')) localStorage.removeItem(k); });
+  check(fullMessage.startsWith('手机存储已满') && queueAfter === queueBefore && JSON.parse(queueAfter).length === 2,
+    `storage full: the entry is refused with a message (${fullMessage}) and the queue is unchanged`);
 
   // English.
   await page.click('#lang');

@@ -266,6 +266,31 @@ export const REASONS: Record<string, Wording> = {
   cannot_disable_self: () => L('不能停用自己的账号', 'you cannot disable your own account'),
   password_change_required: () => L('管理员已重置您的密码：请先设置新密码', 'an administrator reset your password: choose a new one first'),
   weak_password: () => L('密码不符合要求：至少 10 个字符，且不能是常见密码或与用户名相同', 'the password is too weak: at least 10 characters, not a common password, not the username'),
+  // WeChat sign-in and binding (server/src/http/wechat.rs, issue 21).
+  wechat_not_configured: () => L('本服务器未配置微信小程序（AppID 和 AppSecret），请联系管理员', 'WeChat sign-in is not set up on this server (AppID and AppSecret): tell the administrator'),
+  wechat_not_bound: () => L(
+    '该微信尚未绑定平台账号：请在电脑端或现场页（/field）获取 6 位绑定码后绑定',
+    'this WeChat is not bound to an account: get a 6-digit binding code on the desk or the field page (/field), then bind',
+  ),
+  wechat_code_invalid: () => L('微信登录凭证无效或已使用，请重新打开小程序再试', 'the WeChat login code is invalid or used: reopen the mini-program and try again'),
+  wechat_rate_limited: () => L('微信登录过于频繁，请 1 分钟后再试', 'too many WeChat sign-ins: try again in a minute'),
+  wechat_high_risk: () => L('微信判定该账号存在风险，暂时不能登录；请在微信中完成安全验证后再试', 'WeChat flags this user as high-risk: complete WeChat\'s security check, then try again'),
+  wechat_error: (p) => L(`微信服务返回错误${p.errcode !== undefined ? `（${p.errcode}）` : ''}，请稍后再试`, `WeChat answered with an error${p.errcode !== undefined ? ` (${p.errcode})` : ''}: try again later`),
+  wechat_unreachable: () => L('暂时无法连接微信服务器，请稍后再试', 'WeChat\'s server cannot be reached: try again later'),
+  wechat_already_bound: () => L('此微信已绑定另一个平台账号：请先在该账号中解除绑定', 'this WeChat is bound to another account: unbind it there first'),
+  binding_locked: (p) => L(
+    `绑定码错误次数过多，已锁定${p.retry_after_seconds ? ` ${Math.ceil(Number(p.retry_after_seconds) / 60)} 分钟` : ' 15 分钟'}，请稍后再试`,
+    `too many wrong binding codes: locked for${p.retry_after_seconds ? ` ${Math.ceil(Number(p.retry_after_seconds) / 60)} minutes` : ' 15 minutes'}, try again later`,
+  ),
+  binding_code_wrong: (p) => L(
+    `用户名或绑定码不正确${p.tries_left !== undefined ? `，还可尝试 ${p.tries_left} 次` : ''}`,
+    `wrong username or binding code${p.tries_left !== undefined ? `: ${p.tries_left} tries left` : ''}`,
+  ),
+  binding_code_expired: () => L('绑定码已过期（10 分钟内有效）或已被新的绑定码取代，请重新获取', 'the binding code has expired (valid 10 minutes) or a newer one replaced it: ask for a new one'),
+  binding_code_used: () => L('绑定码已使用过，请重新获取', 'the binding code was used already: ask for a new one'),
+  binding_not_found: () => L('找不到该微信绑定（可能已解除）', 'no such WeChat binding (unbound already?)'),
+  not_a_wechat_session: () => L('当前登录不是小程序会话', 'this is not a mini-program session'),
+  account_disabled: () => L('该账号已停用，请联系管理员', 'this account is disabled: ask an administrator'),
   // Imports.
   import_refused: (p) => L(
     `${num(p.rejected)} 行有错误（共 ${num(p.read)} 行），未写入任何记录。请下载错误清单修改后重新上传，或选择只写入无误的行。`,

@@ -9,6 +9,7 @@ pub mod password;
 pub mod sessions;
 pub mod store;
 pub mod token;
+pub mod wechat;
 
 use echinomap_domain::PlaceCode;
 use echinomap_domain::privacy::Audience;

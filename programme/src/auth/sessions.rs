@@ -263,21 +263,26 @@ impl Credentials<'_> {
         Ok(row)
     }
 
-    /// The caller of an API token; `None` when it is unknown, revoked or expired, or its
-    /// account is disabled.
+    /// The caller of an API token; `None` when it is unknown, revoked or expired, unused for
+    /// its `idle_days` (a mini-program session: 30), or its account is disabled.
     pub async fn by_token(&self, secret: &str) -> Result<Option<Caller>, sqlx::Error> {
         // Revocation takes effect at once: the cache holds rows only for the current account
         // generation. `last_used_at` is written at most once a minute, off the request path, so
-        // that a token does not cost a write per tile.
+        // that a token does not cost a write per tile. An idle limit makes the row expire, for
+        // the cache too, `idle_days` after the last use it was read with (a token in use is
+        // read again then, with its newer last use).
         let digest = token::digest(secret);
         let row = self
             .lookup(
                 "SELECT u.id AS user_id, u.username, u.role, u.jurisdiction, NULL::text AS csrf_token, t.id AS token_id,
                         (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale,
-                        t.expires_at, u.must_change_password
+                        LEAST(t.expires_at, COALESCE(t.last_used_at, t.created_at) + make_interval(days => t.idle_days)) AS expires_at,
+                        u.must_change_password
                  FROM api_tokens t JOIN users u ON u.id = t.user_id
                  WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT u.disabled
-                   AND (t.expires_at IS NULL OR t.expires_at > now())",
+                   AND (t.expires_at IS NULL OR t.expires_at > now())
+                   AND (t.idle_days IS NULL
+                        OR COALESCE(t.last_used_at, t.created_at) > now() - make_interval(days => t.idle_days))",
                 &digest,
             )
             .await?;

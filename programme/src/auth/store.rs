@@ -174,7 +174,9 @@ async fn read_accounts(pool: &PgPool, id: Option<i64>) -> Result<Vec<Account>, s
                   WHERE a.username = u.username AND a.action = 'login' AND a.user_id = u.id) AS last_login_at,
                 (SELECT count(*) FROM api_tokens t
                   WHERE t.user_id = u.id AND t.revoked_at IS NULL
-                    AND (t.expires_at IS NULL OR t.expires_at > now())) AS active_tokens
+                    AND (t.expires_at IS NULL OR t.expires_at > now())
+                    AND (t.idle_days IS NULL
+                         OR COALESCE(t.last_used_at, t.created_at) > now() - make_interval(days => t.idle_days))) AS active_tokens
          FROM users u
          WHERE $1::bigint IS NULL OR u.id = $1
          ORDER BY u.username",
@@ -591,8 +593,13 @@ pub struct Token {
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
-    /// Neither revoked nor expired.
+    /// Neither revoked nor expired (nor unused for its `idle_days`).
     pub active: bool,
+    /// `api` (made by an administrator or `echinomap user token`) or `wechat` (a mini-program
+    /// session, `auth::wechat`).
+    pub kind: String,
+    /// Refused after this many days without use (mini-program sessions: 30); `None`: never.
+    pub idle_days: Option<i32>,
 }
 
 /// The API tokens of the account `user_id`, newest first; 404 when there is no such account.
@@ -606,7 +613,10 @@ pub async fn tokens(pool: &PgPool, user_id: i64) -> Result<Vec<Token>, Error> {
     }
     Ok(sqlx::query_as(
         "SELECT id, name, prefix, created_at, expires_at, last_used_at, revoked_at,
-                revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) AS active
+                revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+                  AND (idle_days IS NULL
+                       OR COALESCE(last_used_at, created_at) > now() - make_interval(days => idle_days)) AS active,
+                kind, idle_days
          FROM api_tokens WHERE user_id = $1 ORDER BY id DESC",
     )
     .bind(user_id)

@@ -235,6 +235,61 @@ pub struct ServeArgs {
     /// the newest backup there.
     #[arg(long, env = "ECHINOMAP_BACKUP_DIR", value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
+    /// Boxed: the command line's largest variant stays small.
+    #[command(flatten)]
+    pub wechat: Box<WechatArgs>,
+}
+
+/// The WeChat mini-program's sign-in (docs/API.md "WeChat mini-program sign-in"): off unless
+/// both the AppID and the AppSecret are set.
+#[derive(Debug, Args)]
+pub struct WechatArgs {
+    /// The mini-program's AppID (wx…), as registered on mp.weixin.qq.com.
+    #[arg(long, env = "ECHINOMAP_WECHAT_APP_ID", value_name = "APPID")]
+    pub wechat_app_id: Option<String>,
+    /// The mini-program's AppSecret. A secret: ECHINOMAP_WECHAT_APP_SECRET or the secrets
+    /// file (`wechat_app_secret`), never the command line of a service.
+    #[arg(
+        long,
+        env = "ECHINOMAP_WECHAT_APP_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub wechat_app_secret: Option<String>,
+    /// WeChat's API, where code2Session (/sns/jscode2session) is asked.
+    #[arg(long, env = "ECHINOMAP_WECHAT_API_BASE", default_value = crate::settings::WECHAT_API_BASE, value_name = "URL", value_parser = parse_api_base)]
+    pub wechat_api_base: String,
+}
+
+/// An http(s) URL without a query, kept without its trailing `/`.
+fn parse_api_base(s: &str) -> Result<String, String> {
+    let s = s.trim().trim_end_matches('/');
+    match url::Url::parse(s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.query().is_none() && u.has_host() => {
+            Ok(s.to_owned())
+        }
+        _ => Err(format!(
+            "{s:?} is not an http(s) URL such as https://api.weixin.qq.com"
+        )),
+    }
+}
+
+impl WechatArgs {
+    pub fn settings(&self) -> crate::settings::WechatSettings {
+        // An empty variable (`ECHINOMAP_WECHAT_APP_ID=`) is no value.
+        let set = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        crate::settings::WechatSettings {
+            app_id: set(&self.wechat_app_id),
+            app_secret: set(&self.wechat_app_secret).map(Secret::new),
+            api_base: self.wechat_api_base.clone(),
+            ..Default::default()
+        }
+    }
 }
 
 /// The control programme's settings: rule files, the deworming day, work lists.
@@ -360,6 +415,7 @@ impl ServeArgs {
                 .backup_dir
                 .clone()
                 .filter(|d| !d.as_os_str().is_empty()),
+            wechat: self.wechat.settings(),
             ..self.db.settings()
         }
     }

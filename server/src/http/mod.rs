@@ -35,6 +35,7 @@ pub mod tls;
 mod users;
 pub mod villages;
 mod web;
+pub mod wechat;
 mod worklists;
 
 use axum::Router;
@@ -97,6 +98,8 @@ pub struct Shared {
     pub logins: session::Logins,
     /// Request counts and latencies since start, and the directories `/metrics` looks at.
     pub metrics: metrics::Metrics,
+    /// The WeChat mini-program's code2Session client (or sign-in off).
+    pub wechat: wechat::WeChat,
 }
 
 impl AppState {

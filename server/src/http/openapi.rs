@@ -28,6 +28,30 @@ const SUMMARIES: &[(&str, &str)] = &[
     ("POST /api/auth/logout", "Log out"),
     ("GET /api/auth/me", "The caller"),
     (
+        "POST /api/auth/wechat",
+        "WeChat mini-program sign-in: {\"code\"} of wx.login → a bearer token (idle 30 days)",
+    ),
+    (
+        "POST /api/auth/wechat/bind",
+        "Bind WeChat to an account: {\"code\", \"username\", \"binding_code\"} → a bearer token",
+    ),
+    (
+        "POST /api/auth/wechat/binding-code",
+        "A one-time 6-digit code to bind a WeChat user (10 minutes)",
+    ),
+    (
+        "POST /api/auth/wechat/logout",
+        "End the mini-program session of this token",
+    ),
+    (
+        "GET /api/wechat/bindings",
+        "WeChat bindings: all for an admin (?user_id=), else one's own",
+    ),
+    (
+        "DELETE /api/wechat/bindings/{id}",
+        "Unbind WeChat (one's own, or any for an admin); its sessions end",
+    ),
+    (
         "GET /api/summary",
         "Register counts in the caller's jurisdiction",
     ),
@@ -445,6 +469,9 @@ fn operation(route: &RouteSpec) -> Value {
     };
     let access = match route.access {
         Access::Public => "public".to_owned(),
+        Access::PublicNoCookie => {
+            "public, also from another origin (reads and sets no cookie)".to_owned()
+        }
         Access::LoggedIn => "any logged-in user".to_owned(),
         Access::Needs(p) => format!("needs permission {}", perm_name(p)),
         Access::LocalOr(p) => format!(
@@ -458,7 +485,7 @@ fn operation(route: &RouteSpec) -> Value {
             "Access: {access}. Rows are limited to the caller's jurisdiction."
         )),
     );
-    if route.access == Access::Public {
+    if matches!(route.access, Access::Public | Access::PublicNoCookie) {
         op.insert("security".into(), json!([]));
     }
     op.insert("responses".into(), Value::Object(responses));

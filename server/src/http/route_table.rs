@@ -10,7 +10,7 @@ use super::session::Access::{self, LocalOr, LoggedIn, Needs, Public};
 use super::{
     Handler, RouteSpec, audit, cases, exports, field, health, hotspots, imports, indicators,
     metrics, ogc, openapi, quality, records, reports, risk, session, stage, stock, stock_counts,
-    stock_reports, summary, tiles, users, villages, web, worklists,
+    stock_reports, summary, tiles, users, villages, web, wechat, worklists,
 };
 use echinomap_programme::auth::Perm;
 
@@ -36,6 +36,7 @@ pub(super) fn route_table() -> Vec<(RouteSpec, Handler)> {
         pages(),
         operations(),
         auth(),
+        wechat::routes(),
         summary(),
         villages(),
         programme(),
@@ -71,6 +72,12 @@ fn pages() -> Vec<(RouteSpec, Handler)> {
         ),
         spec(Method::GET, "/field", Public, get(field::page)),
         spec(Method::GET, "/field/{file}", Public, get(field::file)),
+        spec(
+            Method::GET,
+            "/field/core/{file}",
+            Public,
+            get(field::core_file),
+        ),
     ]
 }
 

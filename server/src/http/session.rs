@@ -34,6 +34,11 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Access {
     Public,
+    /// Nothing, and a write from another origin is let in too: for routes that read and set no
+    /// cookie, called by clients that keep none and send their own `Referer` (the WeChat
+    /// mini-program's sign-in, `http::wechat`). A cross-site page gains nothing there that it
+    /// could not get by calling the route itself.
+    PublicNoCookie,
     LoggedIn,
     Needs(Perm),
     /// A request from this machine ([`is_local`]: a loopback peer, not forwarded by a proxy),
@@ -141,6 +146,9 @@ fn check(access: Access, req: &Request) -> AppResult<()> {
         if unsafe_method && cross_origin(req.headers()) {
             return Err(AppError::forbidden("cross-origin request refused"));
         }
+        return Ok(());
+    }
+    if access == Access::PublicNoCookie {
         return Ok(());
     }
     if let Access::LocalOr(_) = access
@@ -318,7 +326,7 @@ impl FromRequestParts<AppState> for ClientAddr {
 
 /// A refused login as an answer: a throttled one is 429 with `Retry-After` and
 /// `details.retry_after_seconds`; anything else as [`AppError`] maps it.
-fn refused(e: echinomap_programme::Error) -> Response {
+pub(crate) fn refused(e: echinomap_programme::Error) -> Response {
     match e {
         echinomap_programme::Error::Locked {
             code,

@@ -1,13 +1,16 @@
 // The field page's service worker (scope /field): the page opens without signal, and the API
 // answers it read last are served again, marked with when they were fetched.
-//   page files: cache first, refreshed in the background (the page is a few kB);
+//   page files and the field core's modules: cache first, refreshed in the background;
 //   GET /api/… of KEEP: network first; a copy is kept with `x-field-saved-at` (ms since 1970),
 //   at most MAX_KEPT answers; offline the copy is answered with `x-field-offline: 1`.
 //   Patient rows (/api/cases, the follow-up work list) are never kept.
 // Writes (POST) are not touched here: the page queues them and sends them itself.
-const SHELL_CACHE = 'field-shell-v1';
+const SHELL_CACHE = 'field-shell-v2';
 const API_CACHE = 'field-api-v1';
-const SHELL = ['/field', '/field/app.js', '/field/manifest.webmanifest', '/field/icon.svg'];
+// The field core's modules that app.js imports (coords.js is the mini-program's: the browser's
+// GPS answers WGS84 already).
+const CORE = ['text', 'time', 'outbox', 'validate', 'search', 'risk', 'due', 'uuid'].map((m) => `/field/core/${m}.js`);
+const SHELL = ['/field', '/field/app.js', '/field/manifest.webmanifest', '/field/icon.svg', ...CORE];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(SHELL_CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

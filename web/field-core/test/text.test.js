@@ -1,0 +1,44 @@
+// The shared dictionary: both languages have the same keys, and the translator's contract.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { TEXT, LANGS, translator, colon, paren, label } from '../text.js';
+
+/** Every dotted key of a dictionary. */
+function keys(d, prefix = '') {
+  return Object.entries(d).flatMap(([k, v]) => (v && typeof v === 'object' ? keys(v, prefix + k + '.') : [prefix + k])).sort();
+}
+
+test('Chinese and English have exactly the same keys, and the same kinds of value', () => {
+  assert.deepEqual(LANGS, ['zh', 'en']);
+  assert.deepEqual(keys(TEXT.en), keys(TEXT.zh));
+  for (const k of keys(TEXT.zh)) {
+    const zh = k.split('.').reduce((o, p) => o[p], TEXT.zh);
+    const en = k.split('.').reduce((o, p) => o[p], TEXT.en);
+    assert.equal(typeof en, typeof zh, k);
+    if (typeof zh === 'function') assert.equal(en.length, zh.length, `${k}: the same arguments`);
+  }
+});
+
+test('the translator calls functions with their arguments, returns strings and falls back to the key', () => {
+  const zh = translator('zh');
+  const en = translator('en');
+  assert.equal(zh('login'), '登录');
+  assert.equal(zh('pending', 2), '待传 2');
+  assert.equal(en('dueDw', 3, '2026-12'), 'Dogs not dosed this month (2026-12): 3');
+  assert.equal(zh('tier.high'), '高风险');
+  assert.equal(zh('ago.h', 3), '3 小时前');
+  assert.equal(zh('no_such_key'), 'no_such_key');
+  assert.equal(zh('tier'), 'tier', 'a group is not a string');
+  assert.equal(zh('tier.high.x'), 'tier.high.x');
+  assert.equal(zh('toString'), 'toString', 'no inherited property leaks');
+});
+
+test('punctuation follows the language, and labels fall back to the value', () => {
+  assert.equal(colon('zh'), '：');
+  assert.equal(colon('en'), ': ');
+  assert.equal(paren('zh', 'x'), '（x）');
+  assert.equal(paren('en', 'x'), ' (x)');
+  assert.equal(label('zh', 'species', 'yak'), '牦牛');
+  assert.equal(label('en', 'roles', 'village_doctor'), 'village doctor');
+  assert.equal(label('zh', 'species', 'llama'), 'llama');
+});

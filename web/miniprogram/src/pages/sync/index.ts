@@ -1,0 +1,81 @@
+// 同步: the account's queue (pending, sent, refused with the server's reason), the last sync,
+// 立即上传 and 重新发送 (a resend carries the same Idempotency-Key: never a second record).
+import { when } from '@core/time'
+import { lang, setTitle, texts, tr } from '../../lib/i18n'
+import { requireSession, type UiEvent } from '../../lib/page'
+import { lastSync, outbox, syncNow, type LastSync } from '../../lib/queue'
+import { user } from '../../lib/session'
+
+const KEYS = ['queue', 'syncNow', 'resend', 'empty']
+
+interface Row {
+  id: string
+  state: string
+  stateName: string
+  label: string
+  record: string
+  error: string
+}
+
+Component({
+  data: {
+    tx: texts(KEYS),
+    queue: [] as Row[],
+    pending: 0,
+    last: '',
+    status: '',
+    syncing: false,
+  },
+  methods: {
+    onLoad() {
+      requireSession()
+    },
+    onShow() {
+      if (!requireSession()) return
+      setTitle('pageSync')
+      this.setData({ tx: texts(KEYS) })
+      this.render()
+    },
+    render(result?: LastSync | null) {
+      const me = user()
+      const l = lang()
+      const t = tr(l)
+      const rows = me ? outbox.forUser(me.username).slice().reverse() : []
+      const last = lastSync()
+      this.setData({
+        queue: rows.map((e) => ({
+          id: e.id,
+          state: e.state,
+          stateName: t(`st.${e.state}`),
+          label: e.label,
+          record: e.record_id != null ? t('recordNo', e.record_id) : '',
+          error: e.error || '',
+        })),
+        pending: rows.filter((e) => e.state === 'pending').length,
+        last: last ? t('lastSync', when(last.at, l)) : t('neverSynced'),
+        status: result ? this.describe(result) : this.data.status,
+      })
+    },
+    describe(r: LastSync): string {
+      const t = tr()
+      const stop = r.stopped === 'offline' ? t('stopOffline') : r.stopped === 'server' ? t('stopServer')
+        : r.stopped === 'relogin' ? t('stopRelogin') : ''
+      return [t('syncResult', r.sent, r.failed), stop].filter(Boolean).join(' · ')
+    },
+    /** 立即上传. */
+    async syncNow(): Promise<LastSync | null> {
+      this.setData({ syncing: true, status: tr()('syncing') })
+      const r = await syncNow()
+      this.setData({ syncing: false })
+      this.render(r)
+      return r
+    },
+    /** 重新发送 one entry (tap with data-id, or called with its id). */
+    async resend(e: UiEvent | string): Promise<LastSync | null> {
+      const id = typeof e === 'string' ? e : e.currentTarget?.dataset?.id
+      if (!id) return null
+      outbox.resend(id)
+      return this.syncNow()
+    },
+  },
+})
