@@ -63,14 +63,10 @@ async fn the_field_core_modules_are_served_with_the_page_headers_and_without_com
     // The page's route table names only what the page asks about, not the dashboard's routes.
     assert!(html.contains("GET /api/worklists/{kind}") && !html.contains("GET /api/users"));
     let app_js = app.get("/field/app.js").await?.text().await?;
-    let imports: Vec<&str> = app_js
-        .lines()
-        .filter_map(|l| l.split("from '/field/core/").nth(1))
-        .filter_map(|rest| rest.split('\'').next())
-        .collect();
+    let imports = core_imports(&app_js);
     assert!(imports.len() >= 8, "{imports:?}");
     let mut tags = std::collections::HashSet::new();
-    for file in imports.iter().copied().chain(["coords.js"]) {
+    for file in imports.iter().map(String::as_str).chain(["coords.js"]) {
         let path = format!("/field/core/{file}");
         let response = app.get(&path).await?;
         assert_eq!(response.status(), 200, "{path}");
@@ -115,6 +111,74 @@ async fn the_field_core_modules_are_served_with_the_page_headers_and_without_com
     for missing in ["/field/core/missing.js", "/field/core/..%2Fapp.js"] {
         let body = app.get_json(missing, 404).await?;
         assert_eq!(body["error"]["code"], "not_found", "{missing}");
+    }
+    Ok(())
+}
+
+/// The modules `app.js` imports from the field core, at start (`from '/field/core/x.js'`) or
+/// after the first view (`import('/field/core/x.js')`), each once.
+fn core_imports(app_js: &str) -> Vec<String> {
+    let mut found: Vec<String> = ["from '/field/core/", "import('/field/core/"]
+        .iter()
+        .flat_map(|start| app_js.split(start).skip(1))
+        .filter_map(|rest| rest.split('\'').next())
+        .map(str::to_owned)
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// The worker installs every file of the page under a cache named after the build (the hash of
+/// all the files, also in each file's `x-field-build`), so that a new `app.js` never runs with
+/// old core modules: its install list covers every module `app.js` imports, at start or later.
+#[tokio::test]
+async fn the_worker_installs_every_module_of_one_build_under_that_builds_name() -> Result<()> {
+    let app = TestApp::empty().await?;
+    let worker = app.get("/field/sw.js").await?;
+    let build = worker.headers()["x-field-build"].to_str()?.to_owned();
+    assert_eq!(build.len(), 16, "{build}");
+    assert!(build.chars().all(|c| c.is_ascii_hexdigit()), "{build}");
+    let sw = worker.text().await?;
+    assert!(sw.contains(&format!("const BUILD = '{build}';")), "{sw}");
+    assert!(!sw.contains("__FIELD_BUILD__"));
+    assert!(
+        sw.contains("`field-shell-${BUILD}`"),
+        "the cache is named after the build"
+    );
+    for path in [
+        "/field",
+        "/field/app.js",
+        "/field/core/text.js",
+        "/field/core/outbox.js",
+    ] {
+        let response = app.get(path).await?;
+        assert_eq!(
+            response.headers()["x-field-build"],
+            build.as_str(),
+            "{path}"
+        );
+    }
+    let app_js = app.get("/field/app.js").await?.text().await?;
+    let imports = core_imports(&app_js);
+    // The list the worker installs: `const CORE = ['text', …]`.
+    let list = sw
+        .split("const CORE = [")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or_default();
+    let installed: Vec<String> = list
+        .split(',')
+        .map(|m| format!("{}.js", m.trim().trim_matches('\'')))
+        .collect();
+    for module in &imports {
+        // Refusals come only online; the worker keeps reasons.js when the page fetches it.
+        if module != "reasons.js" {
+            assert!(installed.contains(module), "{module} not in {installed:?}");
+        }
+    }
+    for page_file in ["'/field'", "'/field/app.js'"] {
+        assert!(sw.contains(page_file), "{page_file}");
     }
     Ok(())
 }

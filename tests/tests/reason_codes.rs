@@ -8,7 +8,7 @@ use std::path::Path;
 
 use echinomap_programme::auth::Role;
 use echinomap_programme::records::parse::ALL_CODES;
-use echinomap_programme::records::spec::{SPECS, Ty, Village};
+use echinomap_programme::records::spec::{Point, SPECS, Ty, Village, by_name};
 use echinomap_tests::{ApiClient, Result, TestApp, workspace_root};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
@@ -404,6 +404,109 @@ fn every_code_the_server_emits_has_a_sentence_in_the_client() -> Result<()> {
     assert!(
         unlabelled.is_empty(),
         "fields without a label in web/src/reasons.ts FIELDS: {unlabelled:?}"
+    );
+    Ok(())
+}
+
+/// The registers the phones write (`/field` and the mini-program queue entries of these).
+const PHONE_REGISTERS: [&str; 3] = ["dewormings", "stray_dog_events", "slaughter_inspections"];
+
+/// The field core words a refused phone entry itself (`web/field-core/reasons.js`, a small copy
+/// of the dashboard's sentences for the codes a phone can meet): every code a write of the
+/// phones' registers can be refused with, derived from their specs, has its sentence there, and
+/// every field of theirs its label.
+#[test]
+fn every_refusal_of_a_phone_entry_has_a_sentence_in_the_field_core() -> Result<()> {
+    let reasons = std::fs::read_to_string(workspace_root().join("web/field-core/reasons.js"))?;
+    // The record as a whole and its JSON body (`records::one`), whatever the register.
+    let mut codes: BTreeSet<&str> = [
+        "invalid_record",
+        "duplicate_record",
+        "unknown_field",
+        "bad_json_value",
+        "invalid_body",
+        "invalid_json",
+        "invalid_idempotency_key",
+        "forbidden",
+        "csrf",
+    ]
+    .into();
+    let mut fields: BTreeSet<&str> = BTreeSet::new();
+    for name in PHONE_REGISTERS {
+        let spec = by_name(name).unwrap_or_else(|| panic!("no register {name}"));
+        let mut row: BTreeSet<&str> = BTreeSet::new();
+        for f in spec.fields {
+            fields.insert(f.name);
+            if f.required {
+                row.insert("required");
+            }
+            row.extend(match f.ty {
+                Ty::Text => &["too_long"][..],
+                Ty::Int { .. } => &["not_a_number", "not_whole", "out_of_range"],
+                Ty::Dec { .. } => &["not_a_number", "out_of_range"],
+                Ty::Date => &["bad_date"],
+                Ty::Bool => &["bad_bool"],
+                Ty::Enum(_) => &["bad_enum"],
+                Ty::IdNumber => &[
+                    "id_number_length",
+                    "id_number_checksum",
+                    "id_number_birth_date",
+                    "id_number_region",
+                ],
+                Ty::Phone => &["bad_phone"],
+            });
+        }
+        row.extend(spec.checks.iter().map(|c| c.code));
+        if !spec.refs.is_empty() {
+            row.insert("reference_not_found");
+        }
+        if let Village::Linked { required, .. } = spec.village {
+            // The link fields: a code, a name and its township, or a position.
+            fields.extend(["village_code", "village", "township", "lon", "lat"]);
+            row.extend([
+                "required",
+                "not_a_number",
+                "bad_code",
+                "village_not_found",
+                "township_not_found",
+                "village_ambiguous",
+                "village_too_far",
+                "no_villages",
+                "outside_county",
+                "bad_coordinate",
+                "lat_without_lon",
+                "lon_without_lat",
+                "outside_jurisdiction",
+            ]);
+            if required {
+                row.insert("village_required");
+            }
+        }
+        if matches!(spec.point, Point::Required) {
+            row.insert("position_required");
+        }
+        for code in &row {
+            assert!(ALL_CODES.contains(code), "{name}: {code} is not a row code");
+        }
+        codes.extend(row);
+    }
+    let missing: Vec<&&str> = codes
+        .iter()
+        .filter(|c| !reasons.contains(&format!("\n  {c}: (")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes of the phones' registers without a sentence in web/field-core/reasons.js: {missing:?}"
+    );
+    let unlabelled: Vec<&&str> = fields
+        .iter()
+        .filter(|f| {
+            !reasons.contains(&format!(" {f}: [")) && !reasons.contains(&format!("\n  {f}: ["))
+        })
+        .collect();
+    assert!(
+        unlabelled.is_empty(),
+        "fields of the phones' registers without a label in web/field-core/reasons.js: {unlabelled:?}"
     );
     Ok(())
 }

@@ -970,3 +970,358 @@ async fn echinomap_serve_takes_wechat_s_settings_from_its_environment_and_logs_n
     }
     Ok(())
 }
+
+/// A bind request as the mini-program sends it, from `address`, ready to be sent on its own
+/// task: its status and body.
+fn bind_request(
+    app: &TestApp,
+    who: &str,
+    username: &str,
+    binding_code: &str,
+    address: &str,
+) -> impl std::future::Future<Output = Result<(u16, Value)>> + Send + 'static {
+    let req = app
+        .client
+        .post(app.url("/api/auth/wechat/bind"))
+        .header("referer", REFERER)
+        .header("x-forwarded-for", address)
+        .json(&json!({ "code": login_code(&format!("user:{who}")), "username": username, "binding_code": binding_code }));
+    async move {
+        let r = req.send().await?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await?))
+    }
+}
+
+#[tokio::test]
+async fn wrong_codes_sent_all_at_once_are_counted_one_by_one_and_the_right_code_then_waits()
+-> Result<()> {
+    let app = app_with_wechat().await?;
+    let a = app.user(Role::VillageDoctor, VILLAGE).await?;
+    let right = mint(&a).await?;
+    let wrong = wrong_or(&right);
+    let from = "192.0.2.77";
+    let mut burst = tokio::task::JoinSet::new();
+    for _ in 0..24 {
+        burst.spawn(bind_request(&app, "a", &a.username, &wrong, from));
+    }
+    // The right code joins the burst once the fifth wrong one has locked the address.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count(
+        &app,
+        "SELECT count(*) FROM wechat_bind_failures WHERE kind = 'address' AND key = '192.0.2.77' AND locked_until > now()",
+    )
+    .await?
+        == 0
+    {
+        assert!(Instant::now() < deadline, "the address was never locked");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (s, b) = bind_request(&app, "a", &a.username, &right, from).await?;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (429, Some("binding_locked")),
+        "{b}"
+    );
+    let mut answered = Vec::new();
+    let mut tries_left = Vec::new();
+    while let Some(joined) = burst.join_next().await {
+        let (s, b) = joined??;
+        if s == 422 {
+            tries_left.push(b["error"]["details"]["tries_left"].as_i64().unwrap_or(-1));
+        }
+        answered.push((
+            s,
+            b["error"]["code"].as_str().unwrap_or_default().to_owned(),
+        ));
+    }
+    tries_left.sort_unstable();
+    // Exactly as if sent one after the other: four answered, the fifth locks, the rest wait.
+    assert_eq!(tries_left, [1, 2, 3, 4], "{answered:?}");
+    assert_eq!(
+        answered
+            .iter()
+            .filter(|(s, c)| *s == 429 && c == "binding_locked")
+            .count(),
+        20,
+        "{answered:?}"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT max(failures)::bigint FROM wechat_bind_failures WHERE key = '192.0.2.77'"
+        )
+        .await?,
+        5
+    );
+    let wrongs = audited(&app, "wechat_login_failed")
+        .await?
+        .iter()
+        .filter(|d| d["reason"] == "binding_code_wrong")
+        .count();
+    assert_eq!(wrongs, 5, "wrong codes compared");
+    assert_nothing_written(&app, "a burst of guesses").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_addresses_of_one_ipv6_slash_64_share_one_count_of_wrong_codes() -> Result<()> {
+    let app = app_with_wechat().await?;
+    let c = app.user(Role::Vet, COUNTY).await?;
+    let right = mint(&c).await?;
+    let wrong = wrong_or(&right);
+    // A phone's privacy addresses: one /64, a new interface id each time.
+    for (i, at) in [
+        "2001:db8:5:6::1",
+        "2001:db8:5:6:8a2e:370:7334:1",
+        "2001:db8:5:6:ffff:ffff:ffff:ffff",
+        "2001:db8:5:6:1234::9",
+        "2001:db8:5:6:abcd::42",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (s, b, _) = bind_from(&app, "x", &format!("guess{i}"), &wrong, Some(at)).await?;
+        assert_eq!(s, if i < 4 { 422 } else { 429 }, "{at}: {b}");
+    }
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM wechat_bind_failures WHERE kind = 'address' AND key = '2001:db8:5:6::/64' AND failures = 5"
+        )
+        .await?,
+        1
+    );
+    // Yet another address of that /64, with the right code: locked.
+    let (s, b, _) = bind_from(&app, "c", &c.username, &right, Some("2001:db8:5:6:5::5")).await?;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (429, Some("binding_locked")),
+        "{b}"
+    );
+    // The next /64 is another client.
+    let (s, b, _) = bind_from(&app, "c", &c.username, &right, Some("2001:db8:5:7::1")).await?;
+    assert_eq!(s, 200, "{b}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_session_whose_binding_is_removed_is_refused_though_its_token_was_not_revoked()
+-> Result<()> {
+    let app = app_with_wechat().await?;
+    let vd = app.user(Role::VillageDoctor, VILLAGE).await?;
+    let code = mint(&vd).await?;
+    let (s, b) = bind(&app, "vd", &vd.username, &code).await?;
+    assert_eq!(s, 200, "{b}");
+    let token = b["token"].as_str().unwrap_or_default().to_owned();
+    // Used once, so that the server's caller cache holds it.
+    assert_eq!(with_token(&app, &token, "/api/villages").await?, 200);
+    // As an unbinding that committed between a sign-in's read of the binding and its token:
+    // the binding is gone, the token row is not revoked.
+    sqlx::query("UPDATE wechat_bindings SET removed_at = now()")
+        .execute(&app.db.pool)
+        .await?;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM api_tokens WHERE kind = 'wechat' AND revoked_at IS NULL"
+        )
+        .await?,
+        1
+    );
+    assert_eq!(with_token(&app, &token, "/api/villages").await?, 401);
+    // And no new session opens for it.
+    let (s, b) = sign_in(&app, &login_code("user:vd")).await?;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (403, Some("wechat_not_bound")),
+        "{b}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_mini_program_session_may_not_administer_export_or_mint_binding_codes() -> Result<()> {
+    let app = app_with_wechat().await?;
+    let admin = app.user(Role::Admin, COUNTY).await?;
+    let code = mint(&admin).await?;
+    let (s, b) = bind(&app, "boss", &admin.username, &code).await?;
+    assert_eq!(s, 200, "{b}");
+    let permissions = b["user"]["permissions"].clone();
+    assert!(
+        permissions
+            .as_array()
+            .is_some_and(|p| p.contains(&json!("case_rows"))
+                && !p.contains(&json!("admin"))
+                && !p.contains(&json!("export"))),
+        "{b}"
+    );
+    let token = b["token"].as_str().unwrap_or_default().to_owned();
+    let me: Value = app
+        .client
+        .get(app.url("/api/auth/me"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(me["permissions"], permissions, "{me}");
+    assert_eq!(with_token(&app, &token, "/api/villages").await?, 200);
+    for path in [
+        "/api/users",
+        "/api/audit",
+        "/api/export/villages.csv",
+        "/ogc",
+    ] {
+        assert_eq!(with_token(&app, &token, path).await?, 403, "{path}");
+    }
+    let r = app
+        .client
+        .post(app.url("/api/auth/wechat/binding-code"))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 403);
+    let refused: Value = r.json().await?;
+    assert_eq!(refused["error"]["code"], "forbidden", "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("小程序会话")),
+        "{refused}"
+    );
+    // The administrator's own API token is not affected.
+    admin.get_json("/api/users", 200).await?;
+    // Nor the bindings: a session lists and removes only its own.
+    let bindings: Value = app
+        .client
+        .get(app.url("/api/wechat/bindings"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        bindings["items"].as_array().map(Vec::len),
+        Some(1),
+        "{bindings}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_session_answers_say_whether_wechat_sign_in_is_configured() -> Result<()> {
+    let on = app_with_wechat().await?;
+    let off = TestApp::empty().await?;
+    for (app, configured) in [(&on, true), (&off, false)] {
+        let anonymous = app.get_json("/api/auth/session", 200).await?;
+        assert_eq!(anonymous["authenticated"], false);
+        assert_eq!(anonymous["wechat"], configured, "{anonymous}");
+        let vd = app.user(Role::VillageDoctor, VILLAGE).await?;
+        let me = vd.get_json("/api/auth/me", 200).await?;
+        assert_eq!(me["wechat"], configured, "{me}");
+        let session = vd.get_json("/api/auth/session", 200).await?;
+        assert_eq!(
+            (&session["authenticated"], &session["wechat"]),
+            (&json!(true), &json!(configured)),
+            "{session}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn day_old_counts_that_lock_nothing_and_day_old_codes_are_purged() -> Result<()> {
+    let app = app_with_wechat().await?;
+    let vd = app.user(Role::VillageDoctor, VILLAGE).await?;
+    mint(&vd).await?;
+    mint(&vd).await?;
+    sqlx::query(
+        "INSERT INTO wechat_bind_failures (kind, key, failures, locked_until, last_failed_at) VALUES
+           ('account', 'typed-once-long-ago', 1, NULL, now() - interval '25 hours'),
+           ('account', 'ran-out-long-ago', 5, now() - interval '24 hours', now() - interval '25 hours'),
+           ('address', '192.0.2.1', 5, now() + interval '10 minutes', now() - interval '25 hours'),
+           ('address', '192.0.2.2', 2, NULL, now() - interval '1 hour')",
+    )
+    .execute(&app.db.pool)
+    .await?;
+    // The first code expired a day and a minute ago; the second is live.
+    sqlx::query(
+        "UPDATE wechat_binding_codes SET created_at = now() - interval '2 days',
+                expires_at = now() - interval '1 day 1 minute'
+         WHERE id = (SELECT min(id) FROM wechat_binding_codes)",
+    )
+    .execute(&app.db.pool)
+    .await?;
+    let purged = echinomap_programme::auth::wechat::purge(&app.db.pool).await?;
+    assert_eq!(purged, (2, 1));
+    let left: Vec<String> = sqlx::query_scalar("SELECT key FROM wechat_bind_failures ORDER BY key")
+        .fetch_all(&app.db.pool)
+        .await?;
+    assert_eq!(left, ["192.0.2.1", "192.0.2.2"]);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM wechat_binding_codes").await?,
+        1
+    );
+    Ok(())
+}
+
+#[test]
+fn wechat_s_api_base_takes_plain_http_only_to_this_machine() -> Result<()> {
+    use echinomap_server::cli::{Cli, Command};
+    use echinomap_server::config_file::try_parse_from;
+    let base = |args: &[&str]| -> std::result::Result<String, String> {
+        let argv = ["echinomap", "--config", "none", "serve"]
+            .into_iter()
+            .chain(args.iter().copied());
+        match try_parse_from::<Cli>(argv)
+            .map_err(|e| e.to_string())?
+            .command
+        {
+            Command::Serve(s) => Ok(s.wechat.wechat_api_base.clone()),
+            _ => Err("not serve".to_owned()),
+        }
+    };
+    for ok in [
+        "https://api.weixin.qq.com",
+        "https://api.weixin.qq.com/",
+        "http://127.0.0.1:8099",
+        "http://localhost:8099/",
+        "http://[::1]:8099",
+    ] {
+        let parsed = base(&["--wechat-api-base", ok]);
+        assert_eq!(parsed.as_deref(), Ok(ok.trim_end_matches('/')), "{ok}");
+    }
+    for refused in [
+        "http://api.weixin.qq.com",
+        "http://192.0.2.1:8080",
+        "http://127.0.0.1.example.com",
+    ] {
+        let e = base(&["--wechat-api-base", refused]).expect_err(refused);
+        assert!(
+            e.contains("plain http only to this machine"),
+            "{refused}: {e}"
+        );
+    }
+    assert!(base(&["--wechat-api-base", "ftp://api.weixin.qq.com"]).is_err());
+    // The configuration file's value goes through the same check.
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("echinomap.toml");
+    std::fs::write(&file, "wechat_api_base = \"http://api.weixin.qq.com\"\n")?;
+    let argv = [
+        "echinomap",
+        "--config",
+        file.to_str().unwrap_or_default(),
+        "serve",
+    ];
+    let e = try_parse_from::<Cli>(argv)
+        .map(|_| ())
+        .expect_err("plain http to WeChat");
+    let e = e.to_string();
+    assert!(
+        e.contains("wechat_api_base") && e.contains("plain http only"),
+        "{e}"
+    );
+    Ok(())
+}

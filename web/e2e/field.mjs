@@ -136,9 +136,12 @@ async function run() {
   const routes = (await page.locator('meta[name="echinomap-routes"]').getAttribute('content')).split(',');
   for (const r of ['GET /api/villages/{code}/risk', 'GET /api/villages/{code}/contacts', 'GET /api/worklists/{kind}']) check(routes.includes(r), `the server has ${r}`);
 
-  // The WeChat mini-program's binding code, when this server signs in with WeChat.
+  // The WeChat mini-program's binding code, when this server signs in with WeChat (this run
+  // configures it: the session says `wechat: true`; without it the button stays hidden).
   const bindButton = page.locator('#bind-wechat');
-  if (routes.includes('POST /api/auth/wechat/binding-code')) {
+  const wechat = (await page.evaluate(() => fetch('/api/auth/session').then((r) => r.json()))).wechat;
+  check(wechat === true, 'the session says this server signs in with WeChat');
+  if (wechat && routes.includes('POST /api/auth/wechat/binding-code')) {
     check(await bindButton.isVisible() && await bindButton.innerText() === '绑定微信小程序', 'the page offers 绑定微信小程序');
     const asked = page.waitForResponse((r) => r.url().endsWith('/api/auth/wechat/binding-code') && r.request().method() === 'POST');
     await bindButton.click();
@@ -147,6 +150,7 @@ async function run() {
     check(answer.status() === 201 && /^[0-9]{6}$/.test(body.code) && !!answer.request().headers()['x-csrf-token'],
       'the button asks the server for a binding code with the session\'s CSRF token (201, 6 digits)');
     await page.waitForFunction((c) => document.querySelector('#bind-code')?.textContent === c, body.code);
+    check(await page.locator('#bind-user').innerText() === `用户名：${USER}`, 'the block says the username to type in the mini-program');
     const until = new Date(body.expires_at);
     const hhmm = `${String(until.getHours()).padStart(2, '0')}:${String(until.getMinutes()).padStart(2, '0')}`;
     check(await page.locator('#bind-until').innerText() === `有效期至 ${hhmm}` && await page.locator('#bind-hint').innerText() === '在小程序「登录」页输入用户名和此绑定码（10 分钟内有效）',

@@ -7,7 +7,9 @@
 //
 // Invariants: a pending entry is never dropped (only sent ones beyond `keepSent`); a write that
 // the storage refuses (full) leaves the stored queue as it was and says so with
-// StorageFullError; one sync runs at a time.
+// StorageFullError; one sync runs at a time, and it reads the queue once: WeChat's storage and
+// JSON.parse of a few hundred entries are not free on a cheap phone, so a run keeps the queue in
+// memory (entries queued meanwhile join it) and writes only when an entry changes state.
 
 /**
  * @typedef {{ get(key: string): string | null, set(key: string, value: string): void }} Storage
@@ -18,9 +20,14 @@
  *   id: string, user: string, created: number, state: 'pending' | 'synced' | 'failed',
  *   register: string, label: string, village?: string | null, body: object,
  *   record_id?: number | string | null, synced_at?: number, error?: string | null,
- *   error_field?: string | null, error_code?: string | null
+ *   error_field?: string | null, error_code?: string | null, error_params?: Record<string, any> | null,
+ *   error_row?: RowError | null
  * }} Entry
- * @typedef {null | 'offline' | 'relogin' | 'csrf' | 'server'} Stop
+ * @typedef {{ code?: string, field?: string | null, params?: Record<string, any> }} RowError
+ *   a 422 invalid_record's first row error (reasons.js words it in the reader's language)
+ * @typedef {null | 'offline' | 'relogin' | 'password' | 'csrf' | 'server'} Stop
+ *   password: the account must change its password on the dashboard first (403
+ *   password_change_required); like relogin, the entries stay pending
  * @typedef {{ sent: number, failed: number, stopped: Stop }} SyncResult
  */
 
@@ -34,6 +41,9 @@ export class StorageFullError extends Error {
     this.cause = cause;
   }
 }
+
+/** An entry's refusal, cleared when it is sent again or sent. */
+const NO_ERROR = { error: null, error_field: null, error_code: null, error_params: null, error_row: null };
 
 export class Outbox {
   /**
@@ -51,10 +61,13 @@ export class Outbox {
     this.keepSent = keepSent;
     /** @type {Promise<SyncResult> | null} */
     this.running = null;
+    /** The queue as a running sync holds it (read once, then kept in step with each write). @type {Entry[] | null} */
+    this.held = null;
   }
 
   /** Every entry on the phone, oldest first. @returns {Entry[]} */
   all() {
+    if (this.held) return [...this.held];
     const raw = this.storage.get(this.key);
     if (!raw) return [];
     const q = JSON.parse(raw);
@@ -68,6 +81,7 @@ export class Outbox {
     } catch (e) {
       throw e instanceof StorageFullError ? e : new StorageFullError(e);
     }
+    if (this.held) this.held = q;
   }
 
   /** The entries one account made (each account sends only its own). @param {string} user */
@@ -111,7 +125,7 @@ export class Outbox {
 
   /** Back to pending (a refused entry after a fix on the server, or a sent one to check). @param {string} id */
   resend(id) {
-    this.update(id, { state: 'pending', error: null, error_field: null, error_code: null });
+    this.update(id, { state: 'pending', ...NO_ERROR });
   }
 
   /**
@@ -121,18 +135,19 @@ export class Outbox {
    * @returns {Promise<SyncResult>}
    */
   sync(user) {
-    if (!this.running) this.running = this.run(user).finally(() => { this.running = null; });
+    if (!this.running) this.running = this.run(user).finally(() => { this.running = null; this.held = null; });
     return this.running;
   }
 
   /** @param {string} user @returns {Promise<SyncResult>} */
   async run(user) {
+    this.held = this.all();
     let sent = 0;
     let failed = 0;
-    // Read afresh each time: entries queued while this sync runs are sent by it too.
+    // The held queue: entries queued while this sync runs (enqueue writes through it) are sent too.
     const tried = new Set();
     for (;;) {
-      const e = this.forUser(user).find((x) => x.state === 'pending' && !tried.has(x.id));
+      const e = this.all().find((x) => x.user === user && x.state === 'pending' && !tried.has(x.id));
       if (!e) break;
       tried.add(e.id);
       /** @type {SendResult} */
@@ -150,12 +165,14 @@ export class Outbox {
       const status = r.status;
       const err = r.data?.error;
       if (status === 200 || status === 201) {
-        this.update(e.id, { state: 'synced', record_id: r.data?.id ?? null, synced_at: this.now(), error: null, error_field: null, error_code: null });
+        this.update(e.id, { state: 'synced', record_id: r.data?.id ?? null, synced_at: this.now(), ...NO_ERROR });
         sent++;
       } else if (status === 0) {
         return { sent, failed, stopped: 'offline' };
       } else if (status === 401) {
         return { sent, failed, stopped: 'relogin' };
+      } else if (status === 403 && err?.code === 'password_change_required') {
+        return { sent, failed, stopped: 'password' };
       } else if (status === 403 && err?.code === 'csrf') {
         return { sent, failed, stopped: 'csrf' };
       } else if (status >= 500 || status === 429) {
@@ -163,11 +180,18 @@ export class Outbox {
       } else {
         // Refused for what it says (a tag unknown, a village outside the jurisdiction …): the
         // entry stays listed with the server's reason; resending it will not change the answer.
+        // The code and its parameters are kept too, so that the client words the reason in the
+        // language shown (reasons.js), now and after a switch of language.
+        const details = err?.details && typeof err.details === 'object' ? err.details : {};
+        const { errors, ...params } = details;
+        const row = Array.isArray(errors) ? errors[0] : null;
         this.update(e.id, {
           state: 'failed',
           error: err?.message || `HTTP ${status}`,
-          error_field: err?.details?.field ?? err?.field ?? null,
+          error_field: details.field ?? err?.field ?? null,
           error_code: err?.code ?? null,
+          error_params: params,
+          error_row: row ? { code: row.code, field: row.field ?? null, params: row.params ?? {} } : null,
         });
         failed++;
       }

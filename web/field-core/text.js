@@ -1,6 +1,8 @@
 // @ts-check
 // The words of the field logic, Chinese first, shared by the phone page (/field) and the WeChat
-// mini-program: one dictionary, so that a message reads the same on both. A value is a string or
+// mini-program: one dictionary, so that a message reads the same on both. Words only the
+// mini-program shows (the slaughter inspection, 重新发送) are in its own text
+// (web/miniprogram/src/lib/text.ts): /field loads this file on 2G before its first view. A value is a string or
 // a function of its arguments; nested groups (tier, regimes, …) are reached with dotted keys
 // (`t('tier.high')`). Numbers and dates are formatted by the caller (time.js, metres).
 
@@ -23,10 +25,10 @@ const n = (x) => (x ?? '—');
 export const TEXT = {
   zh: {
     title: '包虫病防控 · 现场', login: '登录', username: '用户名', password: '密码', locate: '我在哪个村？',
-    search: '查找村庄', searchHint: '村名、拼音首字母（如 ngqnl）或代码', deworming: '驱虫', stray: '无主犬', slaughter: '屠宰检疫', date: '日期',
+    search: '查找村庄', searchHint: '村名、拼音首字母（如 ngqnl）或代码', deworming: '驱虫', stray: '无主犬', date: '日期',
     dose: '剂量（毫克/只，可不填）', dogsDosed: '本次投药的犬（勾选）', allDue: '全选本月未驱虫的犬', showAll: (k) => `显示全部 ${k} 只犬`, moreTags: '其他犬牌号（空格或逗号分隔）',
     queueIt: '保存（有信号时自动上传）', nDogs: '犬数', action: '处置', observed: '发现', captured: '捕获', sheltered: '收容',
-    euthanised: '安乐死', adopted: '领养', queue: '录入记录', syncNow: '立即上传', resend: '重新发送', logout: '退出登录',
+    euthanised: '安乐死', adopted: '领养', queue: '录入记录', syncNow: '立即上传', logout: '退出登录',
     navWhere: '位置', navSearch: '查找', navEntry: '✎ 录入', online: '在线', offline: '离线',
     pending: (k) => `待传 ${k}`, locating: '正在获取位置…', noGeo: '无法获取位置：', noVillage: '附近 3 公里内没有您辖区的村庄',
     outside: '此位置的村庄不在您的辖区内', inside: '您在该村范围内', near: (m) => `距村中心约 ${m}`,
@@ -60,28 +62,22 @@ export const TEXT = {
     gps: (lon, lat, acc) => `位置：GPS ${lon}, ${lat}（±${acc} 米）`, gpsNone: (v) => `位置：${v}（无 GPS，按村记录）`,
     st: { pending: '待上传', synced: '已上传', failed: '未通过' }, empty: '暂无记录', reLogin: '登录已过期，请重新登录后上传',
     dwLabel: (tag, d) => `驱虫 ${tag} · ${d}`, strayLabel: (k, a, d) => `无主犬 ${k} 只 · ${a} · ${d}`,
-    slaughterLabel: (p, s, k, d) => `屠宰检疫 ${p} · ${s} ${k} 头 · ${d}`,
     who: (u, j) => `${u} · ${j}`, logoutPending: (k) => `还有 ${k} 条未上传，仍保存在本机，下次以同一账号登录后上传。`,
     needOnline: '首次使用需联网登录', dosedThisMonth: '本月已驱虫', recordNo: (id) => `记录号 ${id}`,
     storageFull: '手机存储已满：本条未保存，已保存的记录未受影响。请先上传或清理空间。',
     // Validation: the server's own rules, said before sending.
     errDate: '请填写日期', errDateFuture: '日期不能晚于今天', errDose: '剂量应在 1–5000 毫克之间',
-    errN: '犬数应在 1–500 之间', errAction: '请选择处置方式', errPoint: '请填写屠宰点代码', errSpecies: '请选择畜种',
-    errSlaughtered: '屠宰数至少为 1', errInfected: '感染数应在 0 到屠宰数之间', errOrgan: '请选择病变脏器',
-    errOrganNone: '有感染时须选择病变脏器；无感染时脏器为“无”', errDisposal: '已处理时须选择处理方式',
-    species: { sheep: '绵羊', goat: '山羊', cattle: '牛', camel: '骆驼', horse: '马', yak: '牦牛', pig: '猪', other: '其他' },
-    organs: { none: '无', liver: '肝', lung: '肺', liver_and_lung: '肝肺', other: '其他' },
-    disposal: { incineration: '焚烧', deep_burial: '深埋', pit: '处理池', chemical: '化学处理', none: '未处理' },
+    errN: '犬数应在 1–500 之间', errAction: '请选择处置方式',
     // WeChat mini-program binding, asked for on /field and the dashboard.
     bindWechat: '绑定微信小程序', bindHint: '在小程序「登录」页输入用户名和此绑定码（10 分钟内有效）',
-    bindUntil: (a) => `有效期至 ${a}`, bindFailed: '未能获取绑定码：',
+    bindUntil: (a) => `有效期至 ${a}`, bindFailed: '未能获取绑定码：', bindUser: (u) => `用户名：${u}`,
   },
   en: {
     title: 'Echinococcosis · Field', login: 'Log in', username: 'Username', password: 'Password', locate: 'Which village am I in?',
-    search: 'Find a village', searchHint: 'Name, pinyin initials (e.g. ngqnl) or code', deworming: 'Deworming', stray: 'Stray dogs', slaughter: 'Slaughter inspection', date: 'Date',
+    search: 'Find a village', searchHint: 'Name, pinyin initials (e.g. ngqnl) or code', deworming: 'Deworming', stray: 'Stray dogs', date: 'Date',
     dose: 'Dose (mg per dog, optional)', dogsDosed: 'Dogs dosed now (tick)', allDue: 'Tick every dog not dosed this month', showAll: (k) => `Show all ${k} dogs`, moreTags: 'Other dog tags (space or comma separated)',
     queueIt: 'Save (uploads when there is signal)', nDogs: 'Number of dogs', action: 'Action', observed: 'observed', captured: 'captured',
-    sheltered: 'sheltered', euthanised: 'euthanised', adopted: 'adopted', queue: 'Entries', syncNow: 'Upload now', resend: 'Send again', logout: 'Log out',
+    sheltered: 'sheltered', euthanised: 'euthanised', adopted: 'adopted', queue: 'Entries', syncNow: 'Upload now', logout: 'Log out',
     navWhere: 'Where', navSearch: 'Find', navEntry: '✎ Record', online: 'online', offline: 'offline',
     pending: (k) => `${k} to send`, locating: 'Getting your position…', noGeo: 'No position: ', noVillage: 'No village of your area within 3 km',
     outside: 'The village here is outside your jurisdiction', inside: 'You are inside this village', near: (m) => `About ${m} from the village centre`,
@@ -115,19 +111,13 @@ export const TEXT = {
     gps: (lon, lat, acc) => `Place: GPS ${lon}, ${lat} (±${acc} m)`, gpsNone: (v) => `Place: ${v} (no GPS, by village)`,
     st: { pending: 'to send', synced: 'sent', failed: 'refused' }, empty: 'No entries yet', reLogin: 'Session expired: log in again to upload',
     dwLabel: (tag, d) => `Deworming ${tag} · ${d}`, strayLabel: (k, a, d) => `Stray dogs ${k} · ${a} · ${d}`,
-    slaughterLabel: (p, s, k, d) => `Slaughter inspection ${p} · ${k} ${s} · ${d}`,
     who: (u, j) => `${u} · ${j}`, logoutPending: (k) => `${k} entries not sent yet stay on this phone and upload at the next login of the same account.`,
     needOnline: 'The first login needs a connection', dosedThisMonth: 'dosed this month', recordNo: (id) => `record ${id}`,
     storageFull: 'Phone storage is full: this entry was not saved; the entries already saved are untouched. Upload or free some space first.',
     errDate: 'Enter the date', errDateFuture: 'The date cannot be after today', errDose: 'The dose must be 1–5000 mg',
-    errN: 'The number of dogs must be 1–500', errAction: 'Choose an action', errPoint: 'Enter the slaughter point code', errSpecies: 'Choose the species',
-    errSlaughtered: 'At least 1 animal slaughtered', errInfected: 'Infected must be between 0 and the number slaughtered', errOrgan: 'Choose the organ',
-    errOrganNone: 'Infected animals need an organ; with none infected the organ is "none"', errDisposal: 'A disposal done needs its method',
-    species: { sheep: 'sheep', goat: 'goat', cattle: 'cattle', camel: 'camel', horse: 'horse', yak: 'yak', pig: 'pig', other: 'other' },
-    organs: { none: 'none', liver: 'liver', lung: 'lung', liver_and_lung: 'liver and lung', other: 'other' },
-    disposal: { incineration: 'incineration', deep_burial: 'deep burial', pit: 'pit', chemical: 'chemical', none: 'none' },
+    errN: 'The number of dogs must be 1–500', errAction: 'Choose an action',
     bindWechat: 'Link the WeChat mini-program', bindHint: 'Enter your username and this code on the mini-program\'s login page (valid 10 minutes)',
-    bindUntil: (a) => `valid until ${a}`, bindFailed: 'No binding code: ',
+    bindUntil: (a) => `valid until ${a}`, bindFailed: 'No binding code: ', bindUser: (u) => `Username: ${u}`,
   },
 };
 

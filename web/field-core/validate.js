@@ -3,6 +3,13 @@
 // that an entry made without signal is not refused hours later for a slip. Each error names the
 // field and a TEXT key (text.js), never a sentence: each client words it in its language.
 // The value lists are the server's enum values (geodata/src/import/enums.rs).
+//
+// The numeric bounds are the phone's plausibility limits, not the register's: a dose of 1–5000 mg
+// per dog and 1–500 stray dogs in one sighting, where the register accepts 0.1–100000 mg and
+// 1–10000 dogs (programme/src/records/spec.rs). Narrower on purpose: on a phone
+// keyboard a slipped digit (a dose of 50000 for 500) is the likely mistake, and it is caught
+// here, before the entry waits hours for signal; a real value outside them is entered on the
+// dashboard.
 
 /** @typedef {{ field: string, key: string, args?: any[] }} FieldError */
 /** @typedef {{ ok: boolean, errors: FieldError[] }} Verdict */

@@ -2,8 +2,10 @@
 // binding code that the mini-program's 登录 page takes with the username, and the list of live
 // bindings (an administrator's is everyone's, anyone else's their own) with 解除绑定.
 // The routes are the server's (server/src/http/wechat.rs); the desk shows this only when the
-// route table has them, so a server without WeChat sign-in keeps the old menu.
-import { api, has } from './api';
+// route table has them, so a server without them keeps the old menu. The routes are there even
+// when no AppID is configured: then /api/auth/me says `wechat: false` and no code is offered
+// (it would be refused with 503 wechat_not_configured).
+import { api, auth, has } from './api';
 
 export interface WechatBinding {
   id: number;
@@ -22,8 +24,10 @@ export interface BindingCode {
   expires_at: string;
 }
 
+/** Whether this server signs in with WeChat (`wechat` of /api/auth/me). */
+export const wechatConfigured = () => (auth.me as { wechat?: boolean } | null)?.wechat === true;
 /** Whether this server can make binding codes (the account menu's 绑定微信小程序). */
-export const canBind = () => has('POST', '/api/auth/wechat/binding-code');
+export const canBind = () => wechatConfigured() && has('POST', '/api/auth/wechat/binding-code');
 /** Whether this server lists bindings (我的微信绑定, the users page's bindings). */
 export const canListBindings = () => has('GET', '/api/wechat/bindings');
 

@@ -155,6 +155,17 @@ impl Scope {
     }
 }
 
+/// What a mini-program session may not do, whatever the account's role.
+pub const MINI_PROGRAM_WITHOUT: [Perm; 2] = [Perm::Admin, Perm::Export];
+
+/// The refusal of what a mini-program session may not do (administration, exports, binding
+/// codes): 403 `forbidden`, as any permission the caller lacks (the clients word it already).
+pub fn mini_program_refused() -> Error {
+    Error::forbidden(
+        "小程序会话不能进行此操作（管理、导出、绑定码），请在电脑端登录后操作 / a mini-program session may not do this (administration, exports, binding codes): use the dashboard",
+    )
+}
+
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -174,11 +185,32 @@ pub enum AuthVia {
     Session { csrf_token: String },
     /// `Authorization: Bearer`; not sent by browsers on their own, so no CSRF check.
     Token { token_id: i64 },
+    /// `Authorization: Bearer` with a mini-program session (an API token of kind `wechat`,
+    /// `auth::wechat`). It lives on a phone for 30 idle days, so it carries less than the
+    /// account: no administration, no exports ([`Caller::can`]), no binding codes.
+    WeChat { token_id: i64 },
 }
 
 impl Caller {
+    /// What the role may do, less administration and exports for a mini-program session (the
+    /// mini-program does neither; a lost phone should not hand them over).
     pub fn can(&self, perm: Perm) -> bool {
-        self.role.can(perm)
+        self.role.can(perm) && !(self.is_mini_program() && MINI_PROGRAM_WITHOUT.contains(&perm))
+    }
+
+    /// The permissions of this caller: the role's, as [`Caller::can`] trims them.
+    pub fn permissions(&self) -> Vec<Perm> {
+        self.role
+            .permissions()
+            .iter()
+            .copied()
+            .filter(|p| self.can(*p))
+            .collect()
+    }
+
+    /// The request came with a mini-program session.
+    pub fn is_mini_program(&self) -> bool {
+        matches!(self.via, AuthVia::WeChat { .. })
     }
 
     /// Who the caller is for the small-count rule: a role that may see case rows sees every
@@ -196,6 +228,8 @@ impl Caller {
     pub fn require(&self, perm: Perm) -> Result<(), Error> {
         if self.can(perm) {
             Ok(())
+        } else if self.role.can(perm) {
+            Err(mini_program_refused())
         } else {
             Err(Error::forbidden(format!(
                 "the role {} may not do this",
@@ -242,6 +276,26 @@ mod tests {
         assert!(s.covers("654022100200"));
         assert!(!s.covers("654022101200"));
         assert!(!s.covers("654022"));
+    }
+
+    #[test]
+    fn a_mini_program_session_neither_administers_nor_exports() {
+        let caller = |via| Caller {
+            user_id: 1,
+            username: "admin".to_owned(),
+            role: Role::Admin,
+            scope: Scope::new(PlaceCode::parse("654022").unwrap()),
+            via,
+            must_change_password: false,
+        };
+        let phone = caller(AuthVia::WeChat { token_id: 1 });
+        let desk = caller(AuthVia::Token { token_id: 2 });
+        assert!(desk.can(Perm::Admin) && desk.can(Perm::Export));
+        assert!(!phone.can(Perm::Admin) && !phone.can(Perm::Export));
+        assert!(phone.can(Perm::CaseRows) && phone.can(Perm::AnimalRows));
+        assert!(!phone.permissions().contains(&Perm::Admin));
+        assert_eq!(desk.permissions(), Role::Admin.permissions());
+        assert!(phone.require(Perm::Export).is_err());
     }
 
     #[test]

@@ -75,8 +75,9 @@ impl Default for Throttle {
 }
 
 /// The login attempts of each client address in the last minute, in memory: the first throttle,
-/// checked before anything touches the database. Bounded: addresses without an attempt in the
-/// last minute are dropped when it holds [`LoginGate::MAX_ADDRESSES`].
+/// checked before anything touches the database. An IPv6 address counts by its /64
+/// ([`client_network`]). Bounded: addresses without an attempt in the last minute are dropped
+/// when it holds [`LoginGate::MAX_ADDRESSES`].
 #[derive(Debug, Default)]
 pub struct LoginGate {
     pub throttle: Throttle,
@@ -95,7 +96,8 @@ impl LoginGate {
     }
 
     /// Counts an attempt from `address`, or refuses it ([`Error::Locked`], `too_many_attempts`)
-    /// when the address made [`Throttle::per_address_per_minute`] attempts in the last minute.
+    /// when the address (an IPv6 one: its /64) made [`Throttle::per_address_per_minute`]
+    /// attempts in the last minute.
     pub fn admit(&self, address: IpAddr) -> Result<(), Error> {
         let now = std::time::Instant::now();
         let limit = self.throttle.per_address_per_minute as usize;
@@ -106,7 +108,7 @@ impl LoginGate {
         if map.len() >= Self::MAX_ADDRESSES {
             map.retain(|_, times| times.back().is_some_and(|t| now - *t < Self::WINDOW));
         }
-        let times = map.entry(address).or_default();
+        let times = map.entry(client_network(address)).or_default();
         while times.front().is_some_and(|t| now - *t >= Self::WINDOW) {
             times.pop_front();
         }
@@ -125,6 +127,17 @@ impl LoginGate {
         }
         times.push_back(now);
         Ok(())
+    }
+}
+
+/// The network a client address is counted by: an IPv4 address itself, an IPv6 address its
+/// /64 (the rest zeroed). A phone or a home gets a whole /64 and picks addresses in it at will
+/// (privacy extensions rotate them daily), so a per-address count of IPv6 addresses counts
+/// nothing.
+pub fn client_network(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(a) => IpAddr::V6((u128::from(a) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
     }
 }
 
@@ -147,6 +160,8 @@ struct CallerRow {
     jurisdiction: String,
     csrf_token: Option<String>,
     token_id: Option<i64>,
+    /// The token is a mini-program session (kind `wechat`).
+    mini_program: bool,
     /// `last_used_at`/`last_seen_at` is older than a minute: refresh it off the request path.
     stale: bool,
     /// When the session or the token ends (`None`: a token without expiry).
@@ -158,6 +173,7 @@ impl CallerRow {
     fn into_caller(self) -> Option<Caller> {
         let via = match (self.csrf_token, self.token_id) {
             (Some(csrf_token), _) => AuthVia::Session { csrf_token },
+            (None, Some(token_id)) if self.mini_program => AuthVia::WeChat { token_id },
             (None, Some(token_id)) => AuthVia::Token { token_id },
             (None, None) => return None,
         };
@@ -264,7 +280,9 @@ impl Credentials<'_> {
     }
 
     /// The caller of an API token; `None` when it is unknown, revoked or expired, unused for
-    /// its `idle_days` (a mini-program session: 30), or its account is disabled.
+    /// its `idle_days` (a mini-program session: 30), its account is disabled, or it is a
+    /// mini-program session whose WeChat binding was removed (unbinding revokes the binding's
+    /// sessions too; this also refuses one opened in a race with the unbinding).
     pub async fn by_token(&self, secret: &str) -> Result<Option<Caller>, sqlx::Error> {
         // Revocation takes effect at once: the cache holds rows only for the current account
         // generation. `last_used_at` is written at most once a minute, off the request path, so
@@ -275,6 +293,7 @@ impl Credentials<'_> {
         let row = self
             .lookup(
                 "SELECT u.id AS user_id, u.username, u.role, u.jurisdiction, NULL::text AS csrf_token, t.id AS token_id,
+                        t.kind = 'wechat' AS mini_program,
                         (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale,
                         LEAST(t.expires_at, COALESCE(t.last_used_at, t.created_at) + make_interval(days => t.idle_days)) AS expires_at,
                         u.must_change_password
@@ -282,7 +301,10 @@ impl Credentials<'_> {
                  WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT u.disabled
                    AND (t.expires_at IS NULL OR t.expires_at > now())
                    AND (t.idle_days IS NULL
-                        OR COALESCE(t.last_used_at, t.created_at) > now() - make_interval(days => t.idle_days))",
+                        OR COALESCE(t.last_used_at, t.created_at) > now() - make_interval(days => t.idle_days))
+                   AND (t.kind <> 'wechat' OR EXISTS (
+                        SELECT 1 FROM wechat_bindings b
+                        WHERE b.id = t.wechat_binding_id AND b.removed_at IS NULL))",
                 &digest,
             )
             .await?;
@@ -305,6 +327,7 @@ impl Credentials<'_> {
         let row = self
             .lookup(
                 "SELECT u.id AS user_id, u.username, u.role, u.jurisdiction, s.csrf_token, NULL::bigint AS token_id,
+                        false AS mini_program,
                         s.last_seen_at < now() - interval '1 minute' AS stale, s.expires_at,
                         u.must_change_password
                  FROM sessions s JOIN users u ON u.id = s.user_id
@@ -551,10 +574,13 @@ pub async fn change_password(
     })
 }
 
-/// Removes expired sessions and forgotten login failures now and then, forever; they are
-/// refused or ignored anyway.
+/// Removes expired sessions, forgotten login failures and the WeChat sign-in's stale rows
+/// ([`super::wechat::purge`]) now and then, forever; they are refused or ignored anyway.
 pub async fn purge_expired_sessions(pool: PgPool) {
     loop {
+        if let Err(e) = super::wechat::purge(&pool).await {
+            tracing::warn!(error = %e, "purging the WeChat sign-in's stale rows failed");
+        }
         let _ = sqlx::query("DELETE FROM sessions WHERE expires_at < now()")
             .execute(&pool)
             .await;
@@ -617,5 +643,24 @@ mod tests {
             other => panic!("a fourth attempt in a minute: {other:?}"),
         }
         assert!(gate.admit(b).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_slash_64() {
+        let gate = LoginGate::new(Throttle {
+            per_address_per_minute: 2,
+            ..Throttle::DEFAULT
+        });
+        let ip = |s: &str| s.parse::<IpAddr>().expect("an address");
+        assert_eq!(
+            client_network(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(client_network(ip("192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(client_network(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+        assert!(gate.admit(ip("2001:db8:1:2::1")).is_ok());
+        assert!(gate.admit(ip("2001:db8:1:2:ffff::9")).is_ok());
+        assert!(gate.admit(ip("2001:db8:1:2:1234::1")).is_err());
+        assert!(gate.admit(ip("2001:db8:1:3::1")).is_ok());
     }
 }

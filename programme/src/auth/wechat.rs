@@ -12,12 +12,19 @@
 //!
 //! Guessing is bounded twice: [`MAX_WRONG_CODES`] wrong codes per account (the username as
 //! typed, lower-cased, so that an unknown name counts like a known one) and per client address
-//! lock that key for [`LOCK_MINUTES`] minutes; a successful binding clears both keys.
+//! (an IPv6 one by its /64, `sessions::client_network`) lock that key for [`LOCK_MINUTES`]
+//! minutes; a successful binding clears both keys. Attempts on one key are checked one at a
+//! time (a transaction-scoped advisory lock per key, [`lock_keys`]): guesses sent together are
+//! counted exactly like guesses sent one after the other. An unknown name costs the same
+//! queries as a known one. Counts and codes older than a day are purged ([`purge`]).
 //!
 //! A mini-program session is an API token of kind `wechat` ([`TOKEN_NAME`], refused after
 //! [`IDLE_DAYS`] days without use by `sessions::Credentials::by_token`): listed with the
 //! account's tokens, revoked like them, stopped at once by a disabled account. Unbinding or
-//! replacing a binding revokes its tokens.
+//! replacing a binding revokes its tokens, and a session is refused once its binding is
+//! removed: opening one locks the binding row, so an unbinding either waits for the new session
+//! (and revokes it) or is seen by it (and no session opens). A session may not administer,
+//! export nor ask for binding codes (`auth::Caller::can`).
 //!
 //! The openid never reaches a log nor the audit: audit rows hold its last four characters
 //! ([`openid_hint`]) at most, and never a code.
@@ -29,6 +36,7 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 
+use super::sessions::client_network;
 use super::store::{self, User};
 use super::token;
 use crate::audit::{self, Actor, Entry};
@@ -44,8 +52,12 @@ pub const CODE_MINUTES: i32 = 10;
 pub const MAX_WRONG_CODES: i32 = 5;
 /// How long a key stays locked after its last allowed wrong code, in minutes.
 pub const LOCK_MINUTES: i32 = 15;
-/// Wrong codes older than this are forgotten (and the count starts again).
+/// Wrong codes older than this are forgotten (and the count starts again); counts and binding
+/// codes older than this are purged.
 const FAILURES_FORGOTTEN_AFTER_HOURS: i32 = 24;
+/// The class of the advisory locks that make attempts on one key one at a time (the first
+/// half of `pg_advisory_xact_lock(int, int)`; the second is the key's hash).
+const BIND_LOCK_CLASS: i32 = 0x5743_0021;
 
 /// The last four characters of an openid: enough to tell two bindings apart in a list or an
 /// audit row, not enough to name the WeChat user.
@@ -182,12 +194,22 @@ fn check_account(user: &User) -> Result<(), (&'static str, Error)> {
 }
 
 /// Opens a mini-program session of the binding `binding_id` in `tx`, and marks the binding's
-/// last sign-in.
+/// last sign-in; `None` when the binding was removed meanwhile. The binding's row stays locked
+/// until `tx` ends: an unbinding waits, then revokes this session with the others.
 async fn open_session(
     tx: &mut PgConnection,
     user_id: i64,
     binding_id: i64,
-) -> Result<(i64, String), sqlx::Error> {
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    let live: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM wechat_bindings WHERE id = $1 AND removed_at IS NULL FOR UPDATE",
+    )
+    .bind(binding_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if live.is_none() {
+        return Ok(None);
+    }
     let secret = token::new_api_token();
     let prefix = secret[..8].to_owned();
     let id: i64 = sqlx::query_scalar(
@@ -207,7 +229,7 @@ async fn open_session(
         .bind(binding_id)
         .execute(&mut *tx)
         .await?;
-    Ok((id, secret))
+    Ok(Some((id, secret)))
 }
 
 /// Signs in the WeChat user `openid` of the mini-program `app_id`: a new session for the
@@ -228,7 +250,7 @@ pub async fn sign_in(
     .bind(app_id)
     .fetch_optional(pool)
     .await?;
-    let Some((binding_id, username)) = bound else {
+    let not_bound = async || -> Result<SignedIn, Error> {
         record_failure(
             pool,
             "not_bound",
@@ -238,10 +260,13 @@ pub async fn sign_in(
             &actor_of(None, None),
         )
         .await?;
-        return Err(Error::forbidden_because(
+        Err(Error::forbidden_because(
             "wechat_not_bound",
             "该微信尚未绑定平台账号：请在电脑端或现场页（/field）获取 6 位绑定码后绑定 / this WeChat is not bound to an account: get a 6-digit binding code on the dashboard or /field, then bind",
-        ));
+        ))
+    };
+    let Some((binding_id, username)) = bound else {
+        return not_bound().await;
     };
     let mut conn = pool.acquire().await?;
     let user = store::find(&mut conn, &username)
@@ -261,7 +286,11 @@ pub async fn sign_in(
         return Err(e);
     }
     let mut tx = pool.begin().await?;
-    let (token_id, token) = open_session(&mut tx, user.id, binding_id).await?;
+    let Some((token_id, token)) = open_session(&mut tx, user.id, binding_id).await? else {
+        // Unbound since the binding was read.
+        tx.rollback().await?;
+        return not_bound().await;
+    };
     audit::record(
         &mut tx,
         &Actor::user(user.id, &user.username),
@@ -288,10 +317,28 @@ pub async fn sign_in(
 }
 
 /// The keys a binding attempt is counted under: the name as typed (trimmed, lower-cased, at
-/// most 64 characters) and the client's address.
+/// most 64 characters) and the client's address (an IPv6 one: its /64, written `net/64`).
 fn failure_keys(username: &str, address: IpAddr) -> (String, String) {
     let name: String = username.trim().to_lowercase().chars().take(64).collect();
-    (name, address.to_string())
+    let address = match client_network(address) {
+        IpAddr::V6(net) => format!("{net}/64"),
+        v4 => v4.to_string(),
+    };
+    (name, address)
+}
+
+/// Waits for, then holds until `tx` ends, the advisory locks of the two keys (always the
+/// account's first, so that two attempts never wait for each other crosswise): every check and
+/// count of a key, and the clearing by a binding, happen one at a time.
+async fn lock_keys(tx: &mut PgConnection, account: &str, address: &str) -> Result<(), sqlx::Error> {
+    for key in [format!("account:{account}"), format!("address:{address}")] {
+        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+            .bind(BIND_LOCK_CLASS)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// A binding code that [`check_binding_code`] found right, for [`bind`].
@@ -305,7 +352,7 @@ pub struct VerifiedCode {
 
 /// The seconds left of the longer lock of the two keys, if either is locked.
 async fn locked_for(
-    pool: &PgPool,
+    tx: &mut PgConnection,
     account: &str,
     address: &str,
 ) -> Result<Option<u64>, sqlx::Error> {
@@ -316,7 +363,7 @@ async fn locked_for(
     )
     .bind(account)
     .bind(address)
-    .fetch_one(pool)
+    .fetch_one(tx)
     .await?;
     Ok(left.map(|s| s.ceil().max(1.0) as u64))
 }
@@ -332,9 +379,13 @@ fn locked_error(secs: u64) -> Error {
     }
 }
 
-/// Counts a wrong code under both keys; the most failures of the two.
-async fn count_failure(pool: &PgPool, account: &str, address: &str) -> Result<i32, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+/// Counts a wrong code under both keys, in the caller's transaction (which holds the keys'
+/// locks); the most failures of the two.
+async fn count_failure(
+    tx: &mut PgConnection,
+    account: &str,
+    address: &str,
+) -> Result<i32, sqlx::Error> {
     let mut most = 0;
     for (kind, key) in [("account", account), ("address", address)] {
         // A lock that has run out, or failures forgotten, start the count again.
@@ -364,8 +415,16 @@ async fn count_failure(pool: &PgPool, account: &str, address: &str) -> Result<i3
         .await?;
         most = most.max(failures);
     }
-    tx.commit().await?;
     Ok(most)
+}
+
+/// What a binding attempt found, under the keys' locks.
+enum Attempt {
+    Right(i64, User),
+    Locked(u64),
+    Used,
+    Expired,
+    Wrong(i32),
 }
 
 /// Checks the binding code `code` of the account typed as `username`, from `address`, before
@@ -381,52 +440,61 @@ pub async fn check_binding_code(
     address: IpAddr,
 ) -> Result<VerifiedCode, Error> {
     let (account_key, address_key) = failure_keys(username, address);
-    let mut conn = pool.acquire().await?;
-    let user = store::find(&mut conn, &account_key).await?;
-    drop(conn);
-    let actor = &actor_of(user.as_ref(), Some(&account_key));
-    let refuse =
-        move |reason: &'static str| record_failure(pool, reason, "bind", None, address, actor);
-    if let Some(secs) = locked_for(pool, &account_key, &address_key).await? {
-        refuse("binding_locked").await?;
-        return Err(locked_error(secs));
-    }
-    let code = code.trim();
-    let well_formed = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
-    // (used, stale) of the account's codes with these digits, the live one first.
-    let found: Vec<(i64, bool, bool)> = match (&user, well_formed) {
-        (Some(u), true) => {
-            sqlx::query_as(
+    let mut tx = pool.begin().await?;
+    // The lock check, the comparison and the count, one attempt at a time per key: a burst of
+    // guesses cannot all pass the check before the first is counted.
+    lock_keys(&mut tx, &account_key, &address_key).await?;
+    let user = store::find(&mut tx, &account_key).await?;
+    let attempt = match locked_for(&mut tx, &account_key, &address_key).await? {
+        Some(secs) => Attempt::Locked(secs),
+        None => {
+            // (used, stale) of the account's codes with these digits, the live one first. The
+            // same query for an unknown name (no rows) and any typed code, so that neither
+            // answers sooner.
+            let found: Vec<(i64, bool, bool)> = sqlx::query_as(
                 "SELECT id, used_at IS NOT NULL,
                         used_at IS NULL AND (superseded_at IS NOT NULL OR expires_at <= now())
                  FROM wechat_binding_codes WHERE user_id = $1 AND code_hash = $2
                  ORDER BY (used_at IS NULL AND superseded_at IS NULL AND expires_at > now()) DESC,
                           (used_at IS NOT NULL) DESC, id DESC",
             )
-            .bind(u.id)
-            .bind(token::digest(code))
-            .fetch_all(pool)
-            .await?
+            .bind(user.as_ref().map(|u| u.id))
+            .bind(token::digest(code.trim()))
+            .fetch_all(&mut *tx)
+            .await?;
+            match (found.first(), &user) {
+                (Some(&(code_id, false, false)), Some(u)) => Attempt::Right(code_id, u.clone()),
+                (Some((_, true, _)), Some(_)) => Attempt::Used,
+                (Some(_), Some(_)) => Attempt::Expired,
+                _ => Attempt::Wrong(count_failure(&mut tx, &account_key, &address_key).await?),
+            }
         }
-        _ => Vec::new(),
     };
-    match (found.first(), user) {
-        (Some(&(code_id, false, false)), Some(user)) => Ok(VerifiedCode {
+    tx.commit().await?;
+    let actor = &actor_of(user.as_ref(), Some(&account_key));
+    let refuse = async |reason: &'static str| {
+        record_failure(pool, reason, "bind", None, address, actor).await
+    };
+    match attempt {
+        Attempt::Right(code_id, user) => Ok(VerifiedCode {
             code_id,
             user,
             account_key,
             address_key,
         }),
-        (Some((_, true, _)), Some(_)) => {
+        Attempt::Locked(secs) => {
+            refuse("binding_locked").await?;
+            Err(locked_error(secs))
+        }
+        Attempt::Used => {
             refuse("binding_code_used").await?;
             Err(code_used())
         }
-        (Some(_), Some(_)) => {
+        Attempt::Expired => {
             refuse("binding_code_expired").await?;
             Err(code_expired())
         }
-        _ => {
-            let failures = count_failure(pool, &account_key, &address_key).await?;
+        Attempt::Wrong(failures) => {
             refuse("binding_code_wrong").await?;
             if failures >= MAX_WRONG_CODES {
                 return Err(locked_error(LOCK_MINUTES as u64 * 60));
@@ -484,6 +552,9 @@ pub async fn bind(
         record_failure(pool, reason, "bind", Some(openid), address, actor)
     };
     let mut tx = pool.begin().await?;
+    // The keys first (as every attempt takes them), then the rows: clearing the counts below
+    // waits for an attempt being counted, never crosswise.
+    lock_keys(&mut tx, &verified.account_key, &verified.address_key).await?;
     // The account as it is now, locked: a disabling that commits meanwhile is seen.
     let current: Option<(bool, bool)> =
         sqlx::query_as("SELECT disabled, must_change_password FROM users WHERE id = $1 FOR UPDATE")
@@ -563,7 +634,13 @@ pub async fn bind(
     .bind(&verified.address_key)
     .execute(&mut *tx)
     .await?;
-    let (token_id, token) = open_session(&mut tx, user.id, binding_id).await?;
+    let (token_id, token) = open_session(&mut tx, user.id, binding_id)
+        .await?
+        .ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!(
+                "a binding made in this transaction is gone"
+            ))
+        })?;
     audit::record(
         &mut tx,
         actor,
@@ -606,6 +683,30 @@ async fn revoke_sessions(tx: &mut PgConnection, ids: &[i64]) -> Result<u64, sqlx
     .execute(tx)
     .await?
     .rows_affected())
+}
+
+/// Removes what the WeChat sign-in no longer needs: counts of wrong codes whose last one is a
+/// day old and that lock nothing (any name typed leaves one), and binding codes that expired a
+/// day ago (used or not; the audit keeps their ids). Run by the service's hourly purge
+/// (`sessions::purge_expired_sessions`). How many rows of each.
+pub async fn purge(pool: &PgPool) -> Result<(u64, u64), sqlx::Error> {
+    let failures = sqlx::query(
+        "DELETE FROM wechat_bind_failures
+         WHERE last_failed_at < now() - make_interval(hours => $1)
+           AND (locked_until IS NULL OR locked_until < now())",
+    )
+    .bind(FAILURES_FORGOTTEN_AFTER_HOURS)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    let codes = sqlx::query(
+        "DELETE FROM wechat_binding_codes WHERE expires_at < now() - make_interval(hours => $1)",
+    )
+    .bind(FAILURES_FORGOTTEN_AFTER_HOURS)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok((failures, codes))
 }
 
 /// A live binding as lists show it: never the openid, only its last four characters.
@@ -736,5 +837,13 @@ mod tests {
             ("vd_654022100200".to_owned(), "192.0.2.1".to_owned())
         );
         assert_eq!(failure_keys(&"x".repeat(100), a).0.len(), 64);
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_slash_64() {
+        let key = |s: &str| failure_keys("x", s.parse().expect("an address")).1;
+        assert_eq!(key("2001:db8:7:8:1:2:3:4"), "2001:db8:7:8::/64");
+        assert_eq!(key("2001:db8:7:8:ffff::1"), "2001:db8:7:8::/64");
+        assert_eq!(key("::ffff:192.0.2.1"), "192.0.2.1");
     }
 }

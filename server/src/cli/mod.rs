@@ -261,15 +261,24 @@ pub struct WechatArgs {
     pub wechat_api_base: String,
 }
 
-/// An http(s) URL without a query, kept without its trailing `/`.
+/// An https URL without a query, kept without its trailing `/`; plain http only to this
+/// machine (a stand-in for tests and training): the AppSecret travels in the query.
 fn parse_api_base(s: &str) -> Result<String, String> {
     let s = s.trim().trim_end_matches('/');
+    let loopback = |u: &url::Url| match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        None => false,
+    };
     match url::Url::parse(s) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.query().is_none() && u.has_host() => {
-            Ok(s.to_owned())
-        }
+        Ok(u) if u.query().is_none() && u.has_host() && u.scheme() == "https" => Ok(s.to_owned()),
+        Ok(u) if u.query().is_none() && u.scheme() == "http" && loopback(&u) => Ok(s.to_owned()),
+        Ok(u) if u.scheme() == "http" => Err(format!(
+            "{s:?}: plain http only to this machine (127.0.0.1, ::1, localhost); WeChat's API is https://api.weixin.qq.com (the AppSecret is sent with every request)"
+        )),
         _ => Err(format!(
-            "{s:?} is not an http(s) URL such as https://api.weixin.qq.com"
+            "{s:?} is not an https URL such as https://api.weixin.qq.com"
         )),
     }
 }

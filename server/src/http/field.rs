@@ -52,7 +52,7 @@ macro_rules! core_files {
         [$(($name, include_str!(concat!("../../../web/field-core/", $name)))),*]
     };
 }
-const CORE: [(&str, &str); 9] = core_files!(
+const CORE: [(&str, &str); 10] = core_files!(
     "text.js",
     "time.js",
     "outbox.js",
@@ -61,19 +61,56 @@ const CORE: [(&str, &str); 9] = core_files!(
     "search.js",
     "risk.js",
     "due.js",
-    "uuid.js"
+    "uuid.js",
+    "reasons.js"
 );
+
+/// What `sw.js` says in place of its build: the hash of every file of the page.
+const BUILD_PLACEHOLDER: &str = "__FIELD_BUILD__";
+
+/// The hash of all the page's files (the page, its scripts, the core, manifest and icon), once
+/// per process: the service worker's cache is named after it and each file carries it in
+/// `x-field-build`, so that a phone keeps the files of one build together (a new `app.js` never
+/// runs with old core modules, sw.js) and a new build replaces them all at once.
+fn build() -> &'static str {
+    static BUILD: OnceLock<String> = OnceLock::new();
+    BUILD.get_or_init(|| {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        let files = std::iter::once(("index.html", include_str!("field/index.html")))
+            .chain(FILES.iter().map(|(name, _, body)| (*name, *body)))
+            .chain(CORE.iter().copied());
+        for (name, body) in files {
+            // Name and length first: moving text from one file to another changes the hash.
+            hash.update(name.as_bytes());
+            hash.update((body.len() as u64).to_le_bytes());
+            hash.update(body.as_bytes());
+        }
+        hash.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    })
+}
 
 /// The scripts as sent: the repository's files without their whole-line comments (the JSDoc
 /// types and the notes are for developers and `tsc`; on 2G they would cost a third of the
-/// download). Built once; keyed `app.js`, `sw.js`, `core/<file>.js`.
+/// download), and `sw.js` with its build. Built once; keyed `app.js`, `sw.js`, `core/<file>.js`.
 fn scripts() -> &'static HashMap<String, String> {
     static SCRIPTS: OnceLock<HashMap<String, String>> = OnceLock::new();
     SCRIPTS.get_or_init(|| {
         let page = FILES
             .iter()
             .filter(|(name, _, _)| name.ends_with(".js"))
-            .map(|(name, _, body)| ((*name).to_owned(), without_comment_lines(body)));
+            .map(|(name, _, body)| {
+                let served = without_comment_lines(body);
+                let served = if *name == "sw.js" {
+                    served.replace(BUILD_PLACEHOLDER, build())
+                } else {
+                    served
+                };
+                ((*name).to_owned(), served)
+            });
         let core = CORE
             .iter()
             .map(|(name, body)| (format!("core/{name}"), without_comment_lines(body)));
@@ -164,6 +201,9 @@ fn respond(
     }
     for (name, value) in extra {
         headers.insert(*name, HeaderValue::from_static(value));
+    }
+    if let Ok(value) = HeaderValue::from_str(build()) {
+        headers.insert("x-field-build", value);
     }
     response
 }
@@ -281,7 +321,24 @@ mod tests {
                 })
                 .collect();
             let kept: Vec<&str> = served.lines().collect();
+            let code: Vec<String> = code
+                .iter()
+                .map(|l| l.replace(BUILD_PLACEHOLDER, build()))
+                .collect();
             assert_eq!(kept, code, "{name}");
         }
+    }
+
+    #[test]
+    fn the_worker_names_its_cache_after_the_build_of_all_the_files() {
+        let sw = &scripts()["sw.js"];
+        assert_eq!(build().len(), 16);
+        assert!(build().chars().all(|c| c.is_ascii_hexdigit()));
+        assert!(
+            sw.contains(&format!("const BUILD = '{}';", build())),
+            "{sw}"
+        );
+        assert!(!sw.contains(BUILD_PLACEHOLDER));
+        assert!(include_str!("field/sw.js").contains(BUILD_PLACEHOLDER));
     }
 }

@@ -426,17 +426,23 @@ pub async fn logout(
 }
 
 /// `GET /api/auth/session`: who is logged in, without an error for nobody (a page asks this on
-/// load; a 401 there would be logged by the browser as a failed request).
+/// load; a 401 there would be logged by the browser as a failed request), and whether WeChat
+/// sign-in is configured (`wechat`: the pages offer binding the mini-program only then).
 pub async fn session(
     state: State<AppState>,
     parts: axum::http::request::Parts,
 ) -> AppResult<Json<Value>> {
+    let wechat = state.wechat.is_configured();
     match parts.extensions.get::<Auth>() {
         Some(Auth::Caller(c)) => {
             let me = me(state, Caller(c.clone())).await?;
-            Ok(Json(json!({ "authenticated": true, "user": me.0 })))
+            Ok(Json(
+                json!({ "authenticated": true, "user": me.0, "wechat": wechat }),
+            ))
         }
-        _ => Ok(Json(json!({ "authenticated": false, "user": null }))),
+        _ => Ok(Json(
+            json!({ "authenticated": false, "user": null, "wechat": wechat }),
+        )),
     }
 }
 
@@ -449,11 +455,14 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> AppResult<Json
         display.as_deref(),
     );
     body["jurisdiction_name"] = json!(name);
+    // A mini-program session carries less than the role (`auth::Caller::can`).
+    body["permissions"] = json!(caller.permissions());
+    body["wechat"] = json!(state.wechat.is_configured());
     // An administrator set or generated the password: the page asks for a new one.
     body["must_change_password"] = json!(must_change);
     body["csrf_token"] = match &caller.via {
         AuthVia::Session { csrf_token } => json!(csrf_token),
-        AuthVia::Token { .. } => Value::Null,
+        AuthVia::Token { .. } | AuthVia::WeChat { .. } => Value::Null,
     };
     Ok(Json(body))
 }

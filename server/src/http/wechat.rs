@@ -46,7 +46,9 @@ use crate::error::{AppError, AppResult, error_body};
 use crate::settings::{Secret, WechatSettings};
 use echinomap_programme::audit::Actor;
 use echinomap_programme::auth::wechat::{self as store, SignedIn};
-use echinomap_programme::auth::{AuthVia, Perm, store as accounts};
+use echinomap_programme::auth::{
+    AuthVia, MINI_PROGRAM_WITHOUT, Perm, mini_program_refused, store as accounts,
+};
 
 /// The routes of the mini-program's sign-in and of the bindings.
 pub(super) fn routes() -> Vec<(RouteSpec, Handler)> {
@@ -163,6 +165,12 @@ impl WeChat {
             timeout: settings.timeout,
             client,
         }))))
+    }
+
+    /// Sign-in is on (an AppID and an AppSecret are set): `/api/auth/session` and
+    /// `/api/auth/me` say so, and the clients offer binding only then.
+    pub fn is_configured(&self) -> bool {
+        self.0.is_some()
     }
 
     fn configured(&self) -> Result<&Configured, NotConfigured> {
@@ -429,7 +437,10 @@ async fn signed_in(state: &AppState, s: &SignedIn) -> Result<Value, Response> {
             "role": s.user.role,
             "jurisdiction": s.user.jurisdiction,
             "jurisdiction_name": jurisdiction_name,
-            "permissions": s.user.role.permissions(),
+            // What the session may do: the role's, less what a mini-program session may not.
+            "permissions": s.user.role.permissions().iter()
+                .filter(|p| !MINI_PROGRAM_WITHOUT.contains(p))
+                .collect::<Vec<_>>(),
         },
     }))
 }
@@ -509,7 +520,8 @@ pub async fn bind(
 }
 
 /// `POST /api/auth/wechat/binding-code`: a one-time 6-digit code to bind a WeChat user to the
-/// caller's account (valid 10 minutes; a new one supersedes the unused ones).
+/// caller's account (valid 10 minutes; a new one supersedes the unused ones). Not with a
+/// mini-program session: a phone signed in must not bind a second WeChat user on its own.
 pub async fn binding_code(
     State(state): State<AppState>,
     caller: Caller,
@@ -518,6 +530,9 @@ pub async fn binding_code(
         .wechat
         .configured()
         .map_err(IntoResponse::into_response)?;
+    if caller.is_mini_program() {
+        return Err(AppError::from(mini_program_refused()).into_response());
+    }
     // `/api/auth/*` is open to an account that must change its password; binding is not.
     if caller.must_change_password {
         return Err(password_change_required().into_response());
@@ -538,7 +553,7 @@ pub async fn binding_code(
 
 /// `POST /api/auth/wechat/logout`: ends the mini-program session the request came with.
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    let AuthVia::Token { token_id } = caller.via else {
+    let AuthVia::WeChat { token_id } = caller.via else {
         return Err(store::not_a_wechat_session().into());
     };
     store::logout(

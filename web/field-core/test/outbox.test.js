@@ -11,7 +11,8 @@ function memoryStorage() {
     map,
     full: false,
     writes: 0,
-    get(k) { return map.has(k) ? map.get(k) : null; },
+    reads: 0,
+    get(k) { this.reads++; return map.has(k) ? map.get(k) : null; },
     set(k, v) {
       if (this.full) throw new Error('QuotaExceededError');
       this.writes++;
@@ -102,9 +103,10 @@ test('a send that throws counts as no network', async () => {
   assert.equal(box.pendingCount('vd'), 1);
 });
 
-test('401 stops for a new login, a CSRF refusal stops for a refresh, 5xx and 429 keep entries waiting', async () => {
+test('401 stops for a new login, a reset password for its change, a CSRF refusal stops for a refresh, 5xx and 429 keep entries waiting', async () => {
   for (const [answer, stopped] of [
     [{ status: 401, data: { error: { code: 'unauthenticated', message: '请登录' } } }, 'relogin'],
+    [{ status: 403, data: { error: { code: 'password_change_required', message: 'change it' } } }, 'password'],
     [{ status: 403, data: { error: { code: 'csrf', message: 'bad token' } } }, 'csrf'],
     [{ status: 503, data: null }, 'server'],
     [{ status: 500, data: { error: { code: 'internal', message: 'x' } } }, 'server'],
@@ -206,4 +208,30 @@ test('update changes one entry; a custom key keeps queues apart', () => {
   a.update(e.id, { label: 'changed' });
   assert.equal(a.all()[0].label, 'changed');
   assert.equal(b.all()[0].label, '驱虫 B1');
+});
+
+test('a sync of 50 entries reads the queue once and writes once per entry sent or refused', async () => {
+  const storage = memoryStorage();
+  const refuse = { status: 422, data: { error: { code: 'invalid', message: 'no such tag' } } };
+  const server = scriptedServer([...Array(10)].map((_, i) => (i === 4 ? refuse : null)));
+  const box = new Outbox({ storage, send: server.send, uuid: ids });
+  box.enqueue('vd', [...Array(50)].map((_, i) => entry(`T${i}`)));
+  box.enqueue('other', [entry('B1')]);
+  storage.reads = 0;
+  storage.writes = 0;
+  assert.deepEqual(await box.sync('vd'), { sent: 49, failed: 1, stopped: null });
+  assert.equal(storage.reads, 1, 'one read for the whole run');
+  assert.equal(storage.writes, 50, 'one write per entry that changed state');
+  assert.equal(box.pendingCount('other'), 1, "another account's entry is kept as it was");
+  assert.equal(JSON.parse(storage.get('echinomap.field.queue')).filter((e) => e.state === 'synced').length, 49);
+  storage.writes = 0;
+  server.requests.length = 0;
+  assert.deepEqual(await box.sync('vd'), { sent: 0, failed: 0, stopped: null });
+  assert.equal(storage.writes, 0, 'nothing to send: nothing written');
+  // A stop writes nothing either: the entries stay as they were.
+  const off = new Outbox({ storage: memoryStorage(), send: async () => ({ status: 0, data: null }), uuid: ids });
+  off.enqueue('vd', [entry('X')]);
+  off.storage.writes = 0;
+  assert.equal((await off.sync('vd')).stopped, 'offline');
+  assert.equal(off.storage.writes, 0);
 });

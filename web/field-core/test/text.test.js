@@ -38,7 +38,7 @@ test('punctuation follows the language, and labels fall back to the value', () =
   assert.equal(colon('en'), ': ');
   assert.equal(paren('zh', 'x'), '（x）');
   assert.equal(paren('en', 'x'), ' (x)');
-  assert.equal(label('zh', 'species', 'yak'), '牦牛');
+  assert.equal(label('zh', 'basis', 'village_screening'), '本村筛查');
   assert.equal(label('en', 'roles', 'village_doctor'), 'village doctor');
-  assert.equal(label('zh', 'species', 'llama'), 'llama');
+  assert.equal(label('zh', 'roles', 'llama'), 'llama');
 });

@@ -304,7 +304,8 @@ async function run() {
   const strayRow = sync.data.queue.find((r) => r.label.startsWith('无主犬'));
   check(strayRow?.state === 'failed' && strayRow.error && strayRow.stateName,
     `the sighting outside the jurisdiction failed with a message and stays listed: ${strayRow?.stateName}: ${strayRow?.error}`);
-  if (!CJK.test(strayRow.error)) log('note: the server\'s reason for the refused sighting is not in Chinese:', strayRow.error);
+  check(new RegExp(`^村 \\d{12} 不在您的辖区（${VILLAGE}）内$`).test(strayRow.error),
+    `the refused sighting says why in Chinese (worded from its code, not the server's English): ${strayRow.error}`);
   await sync.call('syncNow');
   check(sync.data.queue.find((r) => r.id === strayRow.id)?.state === 'failed', 'syncing again leaves the refused sighting listed, not resent, not dropped');
   const strays = (await epi(`/api/stray_dog_events?village=${other.code}&from=${today}&to=${today}&limit=500`)).items;

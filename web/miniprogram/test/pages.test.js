@@ -3,12 +3,13 @@
 // storage in a Map, requests answered by the test (status 0 = no network) — the real server is
 // exercised by test/e2e.mjs. Every page renders in Chinese and English; the entry forms and the
 // bind form say what is wrong; the login page turns to the bind form on wechat_not_bound; 我的
-// switches the language.
+// switches the language, and changes the server only when nothing waits to be uploaded.
 const path = require('path')
 
 const store = new Map()
 const calls = []
 let answer = () => ({ statusCode: 0 })
+let modalAnswer = true
 
 global.wx = {
   getStorageSync: (k) => (store.has(k) ? store.get(k) : ''),
@@ -26,8 +27,11 @@ global.wx = {
   navigateTo: (o) => calls.push({ navigateTo: o.url }),
   reLaunch: (o) => calls.push({ reLaunch: o.url }),
   setNavigationBarTitle: () => {},
-  setTabBarItem: () => {},
-  showModal: (o) => o.success({ confirm: true }),
+  setTabBarItem: (o) => calls.push({ tab: o.index, text: o.text }),
+  showModal: (o) => {
+    calls.push({ modal: o.title, content: o.content })
+    o.success({ confirm: modalAnswer, cancel: !modalAnswer })
+  },
   onNetworkStatusChange: () => {},
 }
 
@@ -74,6 +78,25 @@ const text = (comp) => comp.dom.textContent.replace(/\s+/g, ' ')
 beforeEach(() => {
   calls.length = 0
   answer = () => ({ statusCode: 0 })
+  modalAnswer = true
+})
+
+/** Runs `fn` while every wx.setStorageSync throws `error` (WeChat's words vary). */
+async function withStorageFailing(error, fn) {
+  const set = wx.setStorageSync
+  wx.setStorageSync = () => { throw error }
+  try {
+    return await fn()
+  } finally {
+    wx.setStorageSync = set
+  }
+}
+
+/** A queued entry as the outbox stores it. */
+const queued = (state, over = {}) => ({
+  id: `id-${state}-${Math.random().toString(16).slice(2)}`, user: USER.username, created: Date.now(), state,
+  register: 'dewormings', label: '驱虫 QAP-0009', village: VILLAGE.code,
+  body: { dog_tag: 'QAP-0009', dosed_on: '2026-12-01', village_code: VILLAGE.code }, ...over,
 })
 
 // What each page must show in each language, with the network off and the lists saved.
@@ -108,7 +131,8 @@ describe.each(['zh', 'en'])('every page renders in %s', (lang) => {
     answer = () => ({ statusCode: 500, data: { error: { code: 'internal', message: '内部错误 / internal error' } } })
     const comp = await open('login')
     expect(text(comp)).toContain(lang === 'zh' ? '用微信登录' : 'Sign in with WeChat')
-    expect(text(comp)).toContain('内部错误')
+    // Worded from the code in the page's language, not the server's message.
+    expect(text(comp)).toContain(lang === 'zh' ? '服务器出错，请稍后重试' : 'internal error; try again later')
   })
 })
 
@@ -147,7 +171,7 @@ describe('the login page', () => {
     comp.instance.setData({ bindForm: { username: 'vd_654022100200', code: '000000' } })
     await comp.instance.submitBind()
     await flush()
-    expect(comp.querySelector('#error').dom.textContent).toContain('还可尝试 4 次')
+    expect(comp.querySelector('#error').dom.textContent).toBe('用户名或绑定码不正确，还可尝试 4 次')
     comp.instance.setData({ bindForm: { username: 'vd_654022100200', code: '123456' } })
     const r = await comp.instance.submitBind()
     expect(r.ok).toBe(true)
@@ -251,7 +275,7 @@ describe('我的', () => {
     signedIn('zh')
     const comp = await open('me')
     comp.instance.setData({ server: 'http://example.cn' })
-    expect(comp.instance.saveServer()).toBe(false)
+    expect(await comp.instance.saveServer()).toBe(false)
     await flush()
     expect(comp.querySelector('#error').dom.textContent).toBe('地址须以 https:// 开头')
   })
@@ -259,9 +283,231 @@ describe('我的', () => {
 
 describe('a scanned dog tag', () => {
   const { tagFromScan } = require(path.join(dist, 'lib', 'scan'))
-  test('is the serial of a GS1 code, the GTIN of a plain one, else the text itself', () => {
+  test('is the serial (AI 21) of a GS1 code', () => {
     expect(tagFromScan(' ]d2010950600013435221DOG-0042 ')).toBe('DOG-0042')
-    expect(tagFromScan('(01)09506000134352(17)201231(10)ABC123')).toBe('09506000134352')
+    expect(tagFromScan('(01)09506000134352(21)D77')).toBe('D77')
+  })
+  // EAN/UPC-looking numbers are padded to 14-digit GTINs by the barcode parser: not the tag.
+  test('is a numeric tag as printed, even when its last digit passes as a check digit', () => {
+    for (const tag of ['12345670', '036000291452', '4006381333931', '09506000134352', '6540221002']) {
+      expect(tagFromScan(` ${tag}\n`)).toBe(tag)
+    }
+  })
+  // The GTIN names the product, the same on every collar of a batch.
+  test('is the scanned text of a GS1 code without a serial', () => {
+    expect(tagFromScan('(01)09506000134352(17)201231(10)ABC123')).toBe('(01)09506000134352(17)201231(10)ABC123')
+    expect(tagFromScan(' 0109506000134352 ')).toBe('0109506000134352')
+  })
+  test('is any other text itself, trimmed', () => {
     expect(tagFromScan(' 654022100200-D0001\n')).toBe('654022100200-D0001')
+    expect(tagFromScan('   ')).toBe('')
+  })
+})
+
+describe('the ids of queued entries (Idempotency-Key) without Web Crypto', () => {
+  const { fallbackRandom } = require(path.join(dist, 'lib', 'queue'))
+  const { uuid } = require(path.join(dist, 'core', 'uuid'))
+  test('are version-4-shaped, never repeat on the phone, and start with the time', () => {
+    const before = Date.now()
+    const ids = Array.from({ length: 5000 }, () => uuid(fallbackRandom))
+    const after = Date.now()
+    expect(new Set(ids).size).toBe(ids.length)
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    const ms = parseInt(ids[0].replace(/-/g, '').slice(0, 12), 16)
+    expect(ms).toBeGreaterThanOrEqual(before)
+    expect(ms).toBeLessThanOrEqual(after)
+  })
+})
+
+describe('the tab bar', () => {
+  // WeChat refuses wx.setTabBarItem before a tab page shows: each tab page sets it on onShow,
+  // so a cold start in English gets English tabs.
+  test.each(['where', 'search', 'entry', 'sync', 'me'])('is set in English by %s on onShow', async (page) => {
+    signedIn('en')
+    await open(page)
+    expect(calls.filter((c) => 'tab' in c).map((c) => c.text)).toEqual(['Where', 'Find', 'Record', 'Upload', 'Me'])
+  })
+})
+
+describe('a phone whose storage refuses a write', () => {
+  // Whatever WeChat's words (they differ between phones, tools and base libraries), the page
+  // says the phone is full and what was saved stays as it was.
+  test.each([
+    new Error('setStorageSync:fail exceed storage max size 10MB'),
+    new Error('setStorageSync:fail internal error'),
+    { errMsg: 'setStorageSync:fail:entry size limit reached' },
+  ])('keeps the queue and says the storage is full (%p)', async (error) => {
+    signedIn('zh')
+    const { setCurrentVillage } = require(path.join(dist, 'lib', 'places'))
+    setCurrentVillage(VILLAGE)
+    const comp = await open('entry')
+    const before = store.get('echinomap.field.queue')
+    comp.instance.setData({ 'dw.tagsText': 'QAP-0003' })
+    await withStorageFailing(error, () => expect(comp.instance.submitDeworming()).toBe(false))
+    await flush()
+    expect(store.get('echinomap.field.queue')).toBe(before)
+    expect(comp.querySelector('#error').dom.textContent).toContain('手机存储已满')
+  })
+
+  test('still shows the fresh village list on 我在哪个村, with the storage-full note', async () => {
+    signedIn('zh')
+    answer = (o) => (o.url.includes('/api/villages') ? { statusCode: 200, data: { items: [VILLAGE] } }
+      : o.url.includes('/api/risk') ? { statusCode: 200, data: { items: [] } } : { statusCode: 0 })
+    const comp = await open('where')
+    await withStorageFailing(new Error('setStorageSync:fail something new'), () => comp.instance.refreshLists())
+    await flush()
+    expect(text(comp)).toContain('手机存储已满')
+  })
+})
+
+describe('同步', () => {
+  test('a sync that fails (the phone full while noting the answers) ends, says so, keeps the entry', async () => {
+    signedIn('zh')
+    store.set('echinomap.field.queue', JSON.stringify([queued('pending')]))
+    answer = (o) => (o.method === 'POST' ? { statusCode: 201, data: { id: 77 } } : { statusCode: 0 })
+    const comp = await open('sync')
+    const r = await withStorageFailing(new Error('setStorageSync:fail quota'), () => comp.instance.syncNow())
+    await flush()
+    expect(r).toBe(null)
+    expect(comp.instance.data.syncing).toBe(false)
+    expect(comp.querySelector('#status').dom.textContent).toContain('手机存储已满')
+    expect(JSON.parse(store.get('echinomap.field.queue'))[0].state).toBe('pending')
+    // The button works again: the next sync, with room, notes the answer.
+    expect((await comp.instance.syncNow()).sent).toBe(1)
+    expect(JSON.parse(store.get('echinomap.field.queue'))[0].state).toBe('synced')
+  })
+
+  test('the app\'s background sync does not leave a rejection unhandled', async () => {
+    signedIn('zh')
+    store.set('echinomap.field.queue', JSON.stringify([queued('pending')]))
+    answer = (o) => (o.method === 'POST' ? { statusCode: 201, data: { id: 78 } } : { statusCode: 0 })
+    let app = null
+    global.App = (def) => { app = def }
+    jest.isolateModules(() => require(path.join(dist, 'app')))
+    const unhandled = []
+    const seen = (e) => unhandled.push(e)
+    process.on('unhandledRejection', seen)
+    try {
+      await withStorageFailing(new Error('setStorageSync:fail'), async () => {
+        app.onShow()
+        await flush()
+      })
+      await flush()
+    } finally {
+      process.off('unhandledRejection', seen)
+    }
+    expect(unhandled).toEqual([])
+  })
+})
+
+describe('待办 offline', () => {
+  test('says nothing is saved for offline use, and shows no data age', async () => {
+    signedIn('zh')
+    const comp = await open('due', { code: VILLAGE.code })
+    expect(text(comp)).toContain('待办：离线，本机未保存')
+    expect(text(comp)).not.toContain('数据保存于')
+    expect(text(comp)).not.toContain('数据已更新')
+    expect(comp.querySelector('#data-age')).toBeFalsy()
+  })
+})
+
+describe('查找', () => {
+  test('asks the server once the typing pauses, with the tiers of the saved risk list read once', async () => {
+    signedIn('zh')
+    const other = { ...VILLAGE, code: '654022100201', name: '宁古齐村' }
+    answer = (o) => (o.url.includes('/api/villages?q=') ? { statusCode: 200, data: { items: [VILLAGE, other] } } : { statusCode: 0 })
+    const comp = await open('search')
+    const get = wx.getStorageSync
+    let riskReads = 0
+    wx.getStorageSync = (k) => { if (k === 'echinomap.risk') riskReads++; return get(k) }
+    let results
+    try {
+      const typed = ['n', 'ni', 'nin'].map((q) => comp.instance.onInput({ detail: { value: q } }))
+      results = await Promise.all(typed)
+    } finally {
+      wx.getStorageSync = get
+    }
+    expect(results.slice(0, 2)).toEqual([null, null])
+    expect(results[2].map((h) => [h.code, h.tier])).toEqual([[VILLAGE.code, 'high'], [other.code, '']])
+    expect(calls.filter((c) => c.url && c.url.includes('/api/villages?q=')).map((c) => c.url)).toEqual([
+      expect.stringMatching(/\/api\/villages\?q=nin$/),
+    ])
+    expect(riskReads).toBe(0)
+    expect(text(comp)).toContain('高风险')
+  })
+})
+
+describe('我的 and the server address', () => {
+  function onServer(a) {
+    signedIn('zh')
+    store.set('echinomap.server', a)
+    store.set('echinomap.lastSync', JSON.stringify({ at: Date.now(), sent: 1, failed: 0, stopped: null }))
+  }
+
+  test('refuses another server while entries wait to be uploaded, and keeps the session', async () => {
+    onServer('https://a.example.cn')
+    store.set('echinomap.field.queue', JSON.stringify([queued('pending'), queued('synced', { record_id: 5 })]))
+    const comp = await open('me')
+    comp.instance.setData({ server: 'https://b.example.cn' })
+    expect(await comp.instance.saveServer()).toBe(false)
+    await flush()
+    expect(comp.querySelector('#error').dom.textContent).toContain('还有 1 条记录未上传到当前服务器')
+    expect(store.get('echinomap.server')).toBe('https://a.example.cn')
+    expect(store.get('echinomap.token')).toBe('tok')
+    expect(JSON.parse(store.get('echinomap.field.queue'))).toHaveLength(2)
+    expect(calls.some((c) => c.url || c.reLaunch)).toBe(false)
+  })
+
+  test('otherwise signs out on the old server and forgets what came from it', async () => {
+    onServer('https://a.example.cn')
+    store.set('echinomap.field.queue', JSON.stringify([queued('synced', { record_id: 5 }), queued('failed', { error: '不在辖区' })]))
+    answer = (o) => (o.url.endsWith('/api/auth/wechat/logout') ? { statusCode: 200, data: { ok: true } } : { statusCode: 0 })
+    const comp = await open('me')
+    comp.instance.setData({ server: 'https://b.example.cn/' })
+    expect(await comp.instance.saveServer()).toBe(true)
+    expect(calls.find((c) => c.modal)?.content).toContain('更换服务器将退出登录')
+    expect(calls.filter((c) => c.url).map((c) => [c.method, c.url])).toEqual([['POST', 'https://a.example.cn/api/auth/wechat/logout']])
+    expect(store.get('echinomap.server')).toBe('https://b.example.cn')
+    for (const k of ['echinomap.token', 'echinomap.user', 'echinomap.villages', 'echinomap.risk', 'echinomap.field.queue', 'echinomap.lastSync']) {
+      expect(store.has(k)).toBe(false)
+    }
+    expect(calls).toContainEqual({ reLaunch: '/pages/login/index' })
+  })
+
+  test('changes nothing when the change is not confirmed', async () => {
+    onServer('https://a.example.cn')
+    modalAnswer = false
+    const comp = await open('me')
+    comp.instance.setData({ server: 'https://b.example.cn' })
+    expect(await comp.instance.saveServer()).toBe(false)
+    expect(store.get('echinomap.server')).toBe('https://a.example.cn')
+    expect(store.get('echinomap.token')).toBe('tok')
+    expect(comp.instance.data.server).toBe('https://a.example.cn')
+  })
+})
+
+describe('我的 → 退出登录', () => {
+  test('with entries still queued, says they stay on the phone before leaving', async () => {
+    signedIn('zh')
+    store.set('echinomap.field.queue', JSON.stringify([queued('pending'), queued('pending')]))
+    answer = () => ({ statusCode: 200, data: { ok: true } })
+    const comp = await open('me')
+    modalAnswer = false
+    expect(await comp.instance.logout()).toBe(false)
+    expect(calls.find((c) => c.modal)?.content).toContain('还有 2 条未上传，仍保存在本机')
+    expect(store.get('echinomap.token')).toBe('tok')
+    modalAnswer = true
+    expect(await comp.instance.logout()).toBe(true)
+    expect(store.has('echinomap.token')).toBe(false)
+    expect(JSON.parse(store.get('echinomap.field.queue'))).toHaveLength(2)
+    expect(calls).toContainEqual({ reLaunch: '/pages/login/index' })
+  })
+
+  test('with nothing queued, signs out without asking', async () => {
+    signedIn('zh')
+    answer = () => ({ statusCode: 200, data: { ok: true } })
+    const comp = await open('me')
+    expect(await comp.instance.logout()).toBe(true)
+    expect(calls.some((c) => c.modal)).toBe(false)
   })
 })

@@ -6,12 +6,9 @@
 // served as they are (see docs/FIELD.md).
 import { translator, colon as colonOf, paren as parenOf, label } from '/field/core/text.js';
 import { today, monthStart, when, dataAge, metres, clock } from '/field/core/time.js';
-import { Outbox, StorageFullError } from '/field/core/outbox.js';
-import { parseTags, validateDeworming, validateStray } from '/field/core/validate.js';
 import { searchVillages, nearestVillage } from '/field/core/search.js';
 import { tierName, riskReasons, regimeName, regimeFromScreening } from '/field/core/risk.js';
 import { dueFromWorklists, dueFromRegisters } from '/field/core/due.js';
-import { uuid } from '/field/core/uuid.js';
 
 const $ = (id) => document.getElementById(id);
 const ROUTES = new Set((document.querySelector('meta[name="echinomap-routes"]')?.content || '').split(',').filter(Boolean));
@@ -64,25 +61,53 @@ async function refreshSession() {
   return !!s.data?.user;
 }
 
-// The outbox's adapters: localStorage (a full store throws; the core says StorageFullError) and
-// fetch with this session's CSRF token.
-const outbox = new Outbox({
-  storage: { get: (k) => localStorage.getItem(k), set: (k, v) => localStorage.setItem(k, v) },
-  uuid: () => uuid(crypto),
-  key: KEY.queue,
-  send: async (req) => {
-    try {
-      const r = await fetch(req.path, {
-        method: req.method, credentials: 'same-origin',
-        headers: { ...req.headers, 'x-csrf-token': me?.csrf_token || '' }, body: JSON.stringify(req.body),
-      });
-      return { status: r.status, data: await r.json().catch(() => null) };
-    } catch {
-      return { status: 0, data: null };
-    }
-  },
-});
-const pendingCount = () => (me ? outbox.pendingCount(me.username) : 0);
+// The queue and the entry rules (outbox.js, uuid.js, validate.js) are not needed for the first
+// view: they are imported after it (at the first sync, or when 录入 opens), so that a 2G phone
+// shows the village sooner; the service worker keeps them for offline. `entries` is null until then.
+let entries = null;
+let outbox = null;
+let entriesLoad = null;
+function loadEntries() {
+  entriesLoad ||= Promise.all([import('/field/core/outbox.js'), import('/field/core/uuid.js'), import('/field/core/validate.js')]).then(([o, u, v]) => {
+    entries = { ...o, ...u, ...v };
+    // The outbox's adapters: localStorage (a full store throws; the core says StorageFullError)
+    // and fetch with this session's CSRF token.
+    outbox = new o.Outbox({
+      storage: { get: (k) => localStorage.getItem(k), set: (k, val) => localStorage.setItem(k, val) },
+      uuid: () => u.uuid(crypto),
+      key: KEY.queue,
+      send: async (req) => {
+        try {
+          const r = await fetch(req.path, {
+            method: req.method, credentials: 'same-origin',
+            headers: { ...req.headers, 'x-csrf-token': me?.csrf_token || '' }, body: JSON.stringify(req.body),
+          });
+          return { status: r.status, data: await r.json().catch(() => null) };
+        } catch {
+          return { status: 0, data: null };
+        }
+      },
+    });
+    renderQueue();
+    return entries;
+  }, () => { entriesLoad = null; return null; });
+  return entriesLoad;
+}
+const pendingCount = () => (me && outbox ? outbox.pendingCount(me.username) : 0);
+
+// A refusal in the page's language (web/field-core/reasons.js): loaded only when one is shown,
+// kept by the service worker for offline; when it cannot be loaded the server's message stands.
+let reasons = null;
+let reasonsLoad = null;
+let reasonsFailedAt = 0;
+function loadReasons() {
+  reasonsLoad ||= import('/field/core/reasons.js').then((m) => (reasons = m), () => { reasonsFailedAt = Date.now(); reasonsLoad = null; return null; });
+  return reasonsLoad;
+}
+async function refusal(r) {
+  const m = await loadReasons();
+  return (m && m.errorText(r.data, lang)) || r.data?.error?.message || `HTTP ${r.status}`;
+}
 
 let online = navigator.onLine;
 function setOnline(v) { online = v; renderNet(); }
@@ -115,7 +140,7 @@ async function submitLogin(ev) {
     method: 'POST', headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username: $('u').value.trim(), password: $('p').value }),
   });
-  if (!r.ok) return showLogin(r.status === 0 ? t('needOnline') : r.data?.error?.message || String(r.status));
+  if (!r.ok) return showLogin(r.status === 0 ? t('needOnline') : await refusal(r));
   $('p').value = '';
   const s = await api('/api/auth/session');
   me = s.data?.user || { ...r.data.user, csrf_token: r.data.csrf_token };
@@ -146,9 +171,11 @@ async function bindWechat() {
   $('bind-box').hidden = false;
   $('bind-code').hidden = !ok;
   $('bind-code').textContent = ok ? r.data.code : '';
+  // The mini-program asks for the username (not the name shown in the header).
+  $('bind-user').textContent = ok ? t('bindUser', me.username) : '';
   $('bind-until').textContent = ok ? t('bindUntil', clock(Date.parse(r.data.expires_at))) : '';
   $('bind-hint').className = ok ? 'muted' : 'err';
-  $('bind-hint').textContent = ok ? t('bindHint') : t('bindFailed') + (r.status === 0 ? t('offline') : r.data?.error?.message || r.status);
+  $('bind-hint').textContent = ok ? t('bindHint') : t('bindFailed') + (r.status === 0 ? t('offline') : await refusal(r));
 }
 
 // --- the app ----------------------------------------------------------------------------
@@ -157,7 +184,8 @@ async function startApp() {
   $('who').textContent = t('who', me.display_name || me.username, me.jurisdiction_name || me.jurisdiction);
   // Dewormings and stray-dog events are animal registers: no entry form for the other roles.
   $('nav-entry').hidden = !(me.permissions || []).includes('animal_rows');
-  $('bind-wechat').hidden = !has('/api/auth/wechat/binding-code', 'POST');
+  // Only when this server signs in with WeChat (`wechat` of /api/auth/me and the session).
+  $('bind-wechat').hidden = !(me.wechat === true && has('/api/auth/wechat/binding-code', 'POST'));
   renderQueue();
   const [list, risk] = await Promise.all([
     api('/api/villages'),
@@ -356,15 +384,15 @@ function refused(verdict) {
   entryMsg(verdict.errors.map((e) => t(e.key, ...(e.args || []))).join('；'), true);
   return true;
 }
-function enqueue(entries) {
+function enqueue(list) {
   try {
-    outbox.enqueue(me.username, entries);
+    outbox.enqueue(me.username, list);
   } catch (e) {
-    if (!(e instanceof StorageFullError)) throw e;
+    if (!(e instanceof entries.StorageFullError)) throw e;
     entryMsg(t('storageFull'), true);
     return false;
   }
-  entryMsg(t('queued', entries.length));
+  entryMsg(t('queued', list.length));
   renderQueue();
   sync();
   return true;
@@ -381,9 +409,17 @@ function renderEntryVillage() {
   $('dw-dogs').innerHTML = list.map((d) => `<label><input type="checkbox" value="${esc(d.tag)}"${d.due ? ' data-due' : ''}> ${esc(d.tag)} <span class="muted">${esc(d.last && d.last >= month ? t('dosedThisMonth') : d.last ? t('lastDose', d.last) : '')}</span></label>`).join('');
   $('st-where').textContent = freshFix() ? t('gps', lastFix.lon.toFixed(5), lastFix.lat.toFixed(5), lastFix.acc) : current ? t('gpsNone', current.name) : t('pickVillage');
 }
-function submitDeworming(ev) {
+// The entry modules, or a message when they cannot be loaded (offline before the worker kept them).
+async function entryModules() {
+  const m = await loadEntries();
+  if (!m) entryMsg(t('needOnline'), true);
+  return m;
+}
+async function submitDeworming(ev) {
   ev.preventDefault();
   if (!current) return entryMsg(t('pickVillage'), true);
+  const { parseTags, validateDeworming } = (await entryModules()) || {};
+  if (!parseTags) return;
   const tags = parseTags([...$('dw-dogs').querySelectorAll('input:checked')].map((i) => i.value).join(' ') + ' ' + $('dw-tags').value);
   const date = $('dw-date').value; const dose = $('dw-dose').value;
   if (refused(validateDeworming({ tags, date, dose }, { today: today() }))) return;
@@ -395,10 +431,12 @@ function submitDeworming(ev) {
   $('dw-tags').value = '';
   for (const i of $('dw-dogs').querySelectorAll('input:checked')) i.checked = false;
 }
-function submitStray(ev) {
+async function submitStray(ev) {
   ev.preventDefault();
   const fresh = freshFix();
   if (!fresh && !current) return entryMsg(t('pickVillage'), true);
+  const { validateStray } = (await entryModules()) || {};
+  if (!validateStray) return;
   const date = $('st-date').value; const n = Number($('st-n').value); const action = $('st-action').value;
   if (refused(validateStray({ date, n, action }, { today: today() }))) return;
   const place = fresh ? { lon: Number(lastFix.lon.toFixed(6)), lat: Number(lastFix.lat.toFixed(6)) } : { village_code: current.code };
@@ -406,9 +444,14 @@ function submitStray(ev) {
     body: { occurred_on: date, n_dogs: n, action, reported_by: me.display_name || me.username, ...place } }]);
 }
 function renderQueue() {
-  const q = me ? outbox.forUser(me.username).reverse() : [];
+  const q = me && outbox ? outbox.forUser(me.username).reverse() : [];
+  // A refused entry's reason in the language shown (again after a switch); while reasons.js
+  // loads, nothing; if it cannot be loaded (retried after 30 s), the server's message.
+  const waiting = !reasons && q.some((e) => e.error) && Date.now() - reasonsFailedAt > 30000;
+  if (waiting) loadReasons().then(() => renderQueue());
+  const why = (e) => (reasons ? reasons.errorText(e, lang) : waiting ? '' : e.error);
   $('queue-list').innerHTML = q.length ? q.map((e) => `<div class="q ${e.state}" data-id="${esc(e.id)}"><b>${esc(t('st.' + e.state))}</b> · ${esc(e.label)}
-    ${e.record_id ? `<span class="muted"> · ${esc(t('recordNo', e.record_id))}</span>` : ''}${e.error ? `<br><span class="err">${esc(e.error)}</span>` : ''}</div>`).join('')
+    ${e.record_id ? `<span class="muted"> · ${esc(t('recordNo', e.record_id))}</span>` : ''}${e.error ? `<br><span class="err">${esc(why(e))}</span>` : ''}</div>`).join('')
     : `<p class="muted">${esc(t('empty'))}</p>`;
   renderNet();
 }
@@ -418,12 +461,14 @@ function renderQueue() {
 let syncing = null;
 function sync() { if (!syncing) syncing = doSync().finally(() => { syncing = null; renderQueue(); }); return syncing; }
 async function doSync() {
-  if (!me) return;
+  if (!me || !(await loadEntries())) return;
   let r = await outbox.sync(me.username);
   if (r.stopped === 'csrf' && (await refreshSession())) r = await outbox.sync(me.username);
   if (r.stopped === 'offline') setOnline(false);
   else if (r.sent || r.failed || r.stopped) setOnline(true);
   if (r.stopped === 'relogin') showLogin(t('reLogin'));
+  // An administrator reset the password: the entries wait until it is changed on the dashboard.
+  if (r.stopped === 'password') showLogin(t('mustChange'));
 }
 
 // --- tabs -------------------------------------------------------------------------------
@@ -433,7 +478,7 @@ function showTab(name) {
   $('entry').hidden = name !== 'entry'; $('queue').hidden = name !== 'entry';
   for (const k of ['where', 'search', 'entry']) $('nav-' + k).classList.toggle('on', k === name);
   if (name === 'search') $('q').focus();
-  if (name === 'entry') renderEntryVillage();
+  if (name === 'entry') { renderEntryVillage(); loadEntries(); }
 }
 function entryTab(which) {
   $('form-dw').hidden = which !== 'dw'; $('form-stray').hidden = which !== 'stray';
@@ -469,15 +514,29 @@ async function boot() {
   window.addEventListener('online', () => { setOnline(true); sync(); });
   window.addEventListener('offline', () => setOnline(false));
   setInterval(() => { if (navigator.onLine && pendingCount()) sync(); }, 60000);
-  if ('serviceWorker' in navigator) {
-    navigator.serviceWorker.register('/field/sw.js', { scope: '/field' }).catch(() => {});
-    // The first visit's answers came before the worker took over: ask again so that it keeps them.
-    navigator.serviceWorker.addEventListener('controllerchange', () => { if (me && online) warm(); });
-  }
   const s = await api('/api/auth/session');
-  if (s.ok && s.data?.authenticated) { me = s.data.user; return startApp(); }
-  showLogin(s.status === 0 || (s.offline && !s.ok) ? t('needOnline') : '');
+  try {
+    if (s.ok && s.data?.authenticated) { me = s.data.user; await startApp(); } else showLogin(s.status === 0 || (s.offline && !s.ok) ? t('needOnline') : '');
+  } finally {
+    registerWorker();
+  }
+}
+// The worker after the first view: on 2G its install (every page file at once) would otherwise
+// share the line with the first answers.
+function registerWorker() {
+  if ('serviceWorker' in navigator) {
+    // A worker of a new build took over (it installs all the page's files together, sw.js):
+    // reload so that this page's own modules and those it imports later come from one build,
+    // unless an entry form is open. On the first visit there was none: the answers came before
+    // it, so ask again so that it keeps them.
+    const updated = !!navigator.serviceWorker.controller;
+    navigator.serviceWorker.register('/field/sw.js', { scope: '/field' }).catch(() => {});
+    navigator.serviceWorker.addEventListener('controllerchange', () => {
+      if (updated && $('entry').hidden) location.reload();
+      else if (me && online) warm();
+    });
+  }
 }
 // For the browser test and for support: the queue, a sync, and a resend of a sent entry.
-window.__field = { sync, queue: () => outbox.all(), resend: (id) => { outbox.resend(id); return sync(); }, ready: () => !!me };
+window.__field = { sync, queue: () => (outbox ? outbox.all() : []), resend: (id) => { outbox.resend(id); return sync(); }, ready: () => !!me && !!outbox };
 boot();

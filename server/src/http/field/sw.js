@@ -5,15 +5,25 @@
 //   at most MAX_KEPT answers; offline the copy is answered with `x-field-offline: 1`.
 //   Patient rows (/api/cases, the follow-up work list) are never kept.
 // Writes (POST) are not touched here: the page queues them and sends them itself.
-const SHELL_CACHE = 'field-shell-v2';
+// The page's files are one build: the server puts the hash of all of them in BUILD (and in the
+// `x-field-build` header of each), so a new app.js never runs with old core modules. A new build
+// is a new sw.js: it installs every file at once in a cache of its own, the old cache goes on
+// activate, and a file of another build is never put into this one.
+const BUILD = '__FIELD_BUILD__';
+const SHELL_CACHE = `field-shell-${BUILD}`;
 const API_CACHE = 'field-api-v1';
-// The field core's modules that app.js imports (coords.js is the mini-program's: the browser's
-// GPS answers WGS84 already).
-const CORE = ['text', 'time', 'outbox', 'validate', 'search', 'risk', 'due', 'uuid'].map((m) => `/field/core/${m}.js`);
+// The field core's modules that app.js imports, at start or with import() after the first view
+// (coords.js is the mini-program's: the browser's GPS answers WGS84 already). reasons.js is not
+// fetched here: refusals come only online, and any /field file the page fetches is kept below.
+const CORE = ['text', 'time', 'search', 'risk', 'due', 'outbox', 'uuid', 'validate'].map((m) => `/field/core/${m}.js`);
 const SHELL = ['/field', '/field/app.js', '/field/manifest.webmanifest', '/field/icon.svg', ...CORE];
 
 self.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(SHELL_CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
+  event.waitUntil((async () => {
+    const cache = await caches.open(SHELL_CACHE);
+    await cache.addAll(SHELL.map((url) => new Request(url, { cache: 'no-cache' })));
+    await self.skipWaiting();
+  })());
 });
 
 self.addEventListener('activate', (event) => {
@@ -53,7 +63,7 @@ async function shell(event, req) {
   const cache = await caches.open(SHELL_CACHE);
   const key = new URL(req.url).pathname; // /field?x= is the same page
   const cached = await cache.match(key);
-  const fresh = fetch(req).then((r) => { if (r.ok) cache.put(key, r.clone()); return r; });
+  const fresh = fetch(req).then((r) => { if (r.ok && r.headers.get('x-field-build') === BUILD) cache.put(key, r.clone()); return r; });
   if (cached) { event.waitUntil(fresh.catch(() => {})); return cached; }
   return fresh;
 }

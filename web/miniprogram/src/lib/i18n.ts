@@ -38,14 +38,18 @@ export function texts(keys: readonly string[], l: Lang = lang()): Record<string,
 
 const TABS = ['tabWhere', 'tabSearch', 'tabEntry', 'tabSync', 'tabMe']
 
-/** The tab bar's words follow the language (app.json has the Chinese ones). */
+/**
+ * The tab bar's words follow the language (app.json has the Chinese ones). Called from each tab
+ * page's onShow and when the language changes: WeChat refuses wx.setTabBarItem before a tab page
+ * is shown, so the app's onLaunch is too early, and a cold start in English would keep Chinese tabs.
+ */
 export function applyTabBar(): void {
   const t = tr()
   TABS.forEach((key, index) => {
     try {
       wx.setTabBarItem?.({ index, text: t(key), fail: () => undefined })
     } catch {
-      // Not on a tab page yet (the login page): applied again from the next tab page.
+      // Not on a tab page (the login page): applied again by the next tab page's onShow.
     }
   })
 }

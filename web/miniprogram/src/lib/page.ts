@@ -16,3 +16,19 @@ export interface UiEvent {
   currentTarget?: { dataset?: Record<string, string | undefined> }
   detail?: { value?: unknown }
 }
+
+/**
+ * Asks before something that cannot be undone on this phone (signing out with entries still
+ * queued, changing the server): wx.showModal, resolved true when confirmed. A page that leaves
+ * right after (wx.reLaunch) cannot show a message any more, so what the user must know is said here.
+ */
+export function confirm(title: string, content: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    wx.showModal({
+      title,
+      content,
+      success: (r) => resolve(!!r.confirm),
+      fail: () => resolve(false),
+    })
+  })
+}

@@ -117,6 +117,11 @@ export function riskByCode(code: string): Risk | null {
   return savedRisk()?.items.find((r) => r.code === code) || null
 }
 
+/** The saved risk list by village code, read and parsed once for a page that shows many villages. */
+export function riskIndex(): Map<string, Risk> {
+  return new Map((savedRisk()?.items || []).map((r) => [r.code, r]))
+}
+
 // The village being worked in, shared by the pages while the mini-program runs (not stored:
 // the next start begins from 我在哪个村).
 let current: Village | null = null

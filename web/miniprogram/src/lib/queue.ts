@@ -6,14 +6,36 @@ import { request } from './http'
 import { KEYS, readJson, storage, writeJson } from './storage'
 import { user } from './session'
 
-// WeChat has no Web Crypto; the ids need only be unique, not secret.
-const mathCrypto = {
+// The id is the entry's Idempotency-Key: it must be unique per account, not secret. WeChat's
+// JavaScript has no Web Crypto (no crypto.getRandomValues, no randomUUID), and its own
+// wx.getRandomValues (base library 2.15.0 and later) answers only through a callback, while the
+// outbox asks for an id synchronously as it queues. So, where no Web Crypto is found, the 16
+// bytes are built so that ids do not repeat on one phone (unless its clock is set back) and
+// are unlikely to repeat across phones: the time in milliseconds (bytes 0–5, where UUIDv7 puts
+// it), a counter for ids made in the same millisecond (bytes 9–10, starting anywhere), and
+// Math.random for the rest (58 bits once the core sets the version and variant bits).
+let counter = Math.floor(Math.random() * 0x10000)
+
+/** A `getRandomValues` for the core's uuid() without Web Crypto: time, counter, Math.random. */
+export const fallbackRandom = {
   getRandomValues<T extends Uint8Array>(a: T): T {
     for (let i = 0; i < a.length; i++) a[i] = Math.floor(Math.random() * 256)
+    if (a.length < 16) return a
+    let ms = Date.now()
+    for (let i = 5; i >= 0; i--) {
+      a[i] = ms % 256
+      ms = Math.floor(ms / 256)
+    }
+    counter = (counter + 1) & 0xffff
+    a[9] = counter >> 8
+    a[10] = counter & 0xff
     return a
   },
 }
-const cryptoSource = (globalThis as { crypto?: typeof mathCrypto & { randomUUID?: () => string } }).crypto || mathCrypto
+
+type WebCrypto = typeof fallbackRandom & { randomUUID?: () => string }
+const webCrypto = (globalThis as { crypto?: WebCrypto }).crypto
+const cryptoSource: WebCrypto = webCrypto && typeof webCrypto.getRandomValues === 'function' ? webCrypto : fallbackRandom
 
 export const outbox = new Outbox({
   storage,

@@ -1,7 +1,9 @@
 // Storage on the phone: wx.getStorageSync / setStorageSync behind the synchronous
 // `{get, set}` adapter the field core's outbox takes. WeChat allows 1 MB per key and 10 MB in
-// all; past that setStorageSync throws "exceed storage max size", which becomes the core's
-// StorageFullError so that the page says so and the queue already saved stays as it was.
+// all; past that setStorageSync throws ("exceed storage max size" today, in words WeChat may
+// change and that differ between the phone, the developer tools and the base library). Any
+// failure to write becomes the core's StorageFullError: the page says the phone is full, the
+// queue already saved stays as it was, and no caller has to know WeChat's wording.
 import { StorageFullError } from '@core/outbox'
 
 export const KEYS = {
@@ -15,11 +17,6 @@ export const KEYS = {
   server: 'echinomap.server',
 } as const
 
-function isFull(e: unknown): boolean {
-  const msg = String((e as { errMsg?: string; message?: string })?.errMsg || (e as Error)?.message || e)
-  return /exceed|max size|storage limit|quota/i.test(msg)
-}
-
 export const storage = {
   get(key: string): string | null {
     const v = wx.getStorageSync(key)
@@ -30,8 +27,7 @@ export const storage = {
     try {
       wx.setStorageSync(key, value)
     } catch (e) {
-      if (isFull(e)) throw new StorageFullError(String((e as Error)?.message || e))
-      throw e
+      throw e instanceof StorageFullError ? e : new StorageFullError(e)
     }
   },
 }

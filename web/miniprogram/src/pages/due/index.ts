@@ -1,6 +1,7 @@
 // 待办: what is due in the village this month — dogs not dosed, faecal sampling, sheep
 // vaccination below target, and (roles with case rows only) how many patients are overdue for
-// follow-up: a count fetched each time, never stored on the phone.
+// follow-up: a count fetched each time, never stored on the phone. Nothing of it is saved for
+// offline use either, so offline the page says so (dueNA) and shows no data age.
 import { dueFromRegisters, dueFromWorklists } from '@core/due'
 import { dataAge, monthStart } from '@core/time'
 import { paren } from '@core/text'
@@ -54,6 +55,7 @@ Component({
       ])
       const ok = (a: Answer | null) => (a && a.status === 200 ? a.data : null)
       const offline = [dw, faecal, vacc, fu].some((a) => a && a.status === 0)
+      let answered = [dw, faecal, vacc, fu].some((a) => a && a.status === 200)
       let due = dueFromWorklists({ deworming: ok(dw), faecal_sampling: ok(faecal), followups: ok(fu) }, code)
       // A server without work lists: the registers (live dogs without a dose this month).
       if (!due.deworming && !offline && can('animal_rows')) {
@@ -61,7 +63,10 @@ Component({
           get(`/api/dogs?village=${code}&status=alive&limit=500`),
           get(`/api/dewormings?village=${code}&from=${monthStart(1)}&limit=500`),
         ])
-        if (dogs.status === 200 && doses.status === 200) due = dueFromRegisters(dogs.data.items, doses.data.items, month)
+        if (dogs.status === 200 && doses.status === 200) {
+          due = dueFromRegisters(dogs.data.items, doses.data.items, month)
+          answered = true
+        }
       }
       const lines: string[] = []
       if (offline && !ok(dw)) lines.push(t('dueNA'))
@@ -84,7 +89,9 @@ Component({
         lines,
         dogs: shown.map((d) => ({ tag: d.tag, note: paren(l, d.last ? t('lastDose', d.last) : t('noRecentDose')) })),
         more: hidden > 0 ? t('moreDogs', hidden) : '',
-        age: dataAge({ savedAt: Date.now(), offline }, l),
+        // What answered was fetched just now; offline nothing was, and nothing is saved to date:
+        // no "数据保存于 …" for data never saved.
+        age: answered ? dataAge({ savedAt: Date.now(), offline: false }, l) : '',
       })
     },
     openEntry() {

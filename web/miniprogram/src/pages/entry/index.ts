@@ -10,7 +10,7 @@ import {
   parseTags, validateDeworming, validateSlaughter, validateStray,
 } from '@core/validate'
 import { get } from '../../lib/http'
-import { lang, setTitle, texts, tr, type T } from '../../lib/i18n'
+import { applyTabBar, lang, setTitle, texts, tr, type T } from '../../lib/i18n'
 import { requireSession, type UiEvent } from '../../lib/page'
 import { currentVillage, fix } from '../../lib/places'
 import { outbox, syncNow } from '../../lib/queue'
@@ -83,6 +83,7 @@ Component({
     onShow() {
       if (!requireSession()) return
       setTitle('pageEntry')
+      applyTabBar()
       const t = tr()
       const v = currentVillage()
       const changed = (v?.code || '') !== (this.data.village?.code || '')

@@ -1,6 +1,8 @@
 // 登录 / 绑定: signs in with WeChat at once; a WeChat not bound to an account yet (403
 // wechat_not_bound) gets the bind form: username + the 6-digit code made on the dashboard or
-// /field. Accounts are never created here.
+// /field. Accounts are never created here. A refusal is worded from its code (@core/reasons),
+// once: the tries left and the wait are part of its sentence.
+import { errorText } from '@core/reasons'
 import { lang, setLang, texts, tr } from '../../lib/i18n'
 import { bind, signIn, token, type Outcome } from '../../lib/session'
 import { syncNow } from '../../lib/queue'
@@ -19,6 +21,8 @@ Component({
     bindForm: { username: '', code: '' },
     errors: {} as Record<string, string>,
     signedIn: false,
+    /** The last refusal, worded again when the language changes. */
+    refusal: null as Outcome | null,
   },
   methods: {
     onLoad(query?: Record<string, string | undefined>) {
@@ -35,8 +39,8 @@ Component({
       const r = await signIn()
       this.setData({ busy: false })
       if (r.ok) this.done()
-      else if (r.code === 'wechat_not_bound') this.setData({ mode: 'bind', notice: r.message || '' })
-      else this.setData({ error: this.explain(r) })
+      else if (r.code === 'wechat_not_bound') this.setData({ mode: 'bind', notice: this.explain(r), refusal: r })
+      else this.setData({ error: this.explain(r), refusal: r })
       return r
     },
     /** Binds with `data.bindForm` (username + binding code), then is signed in. */
@@ -53,7 +57,7 @@ Component({
       const r = await bind(username, code)
       this.setData({ busy: false })
       if (r.ok) this.done()
-      else this.setData({ error: this.explain(r) })
+      else this.setData({ error: this.explain(r), refusal: r })
       return r
     },
     explain(r: Outcome): string {
@@ -62,13 +66,13 @@ Component({
       if (r.code === 'offline') return t('noNetwork')
       if (r.code === 'wx_login_failed') return t('wxLoginFailed')
       if (r.code === 'storage_full') return t('storageFull')
-      let m = r.message || `HTTP ${r.status}`
-      if (r.triesLeft !== undefined) m += ` · ${t('triesLeft', r.triesLeft)}`
-      if (r.retryAfter !== undefined) m += ` · ${t('retryIn', Math.ceil(r.retryAfter / 60))}`
-      return m
+      const details: Record<string, number> = {}
+      if (r.triesLeft !== undefined) details.tries_left = r.triesLeft
+      if (r.retryAfter !== undefined) details.retry_after_seconds = r.retryAfter
+      return errorText({ code: r.code, message: r.message || `HTTP ${r.status}`, details }, lang())
     },
     done() {
-      this.setData({ signedIn: true, error: '', notice: '' })
+      this.setData({ signedIn: true, error: '', notice: '', refusal: null })
       void syncNow()
       this.goHome()
     },
@@ -88,6 +92,9 @@ Component({
     toggleLang() {
       setLang(lang() === 'zh' ? 'en' : 'zh')
       this.setData({ tx: texts(KEYS), lang: lang() })
+      const r = this.data.refusal
+      if (r && !r.ok && r.code !== 'wechat_not_bound' && this.data.error) this.setData({ error: this.explain(r) })
+      if (this.data.mode === 'bind' && this.data.notice) this.setData({ notice: errorText({ code: 'wechat_not_bound' }, lang()) })
     },
   },
 })

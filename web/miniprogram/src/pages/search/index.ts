@@ -1,13 +1,21 @@
 // 查找: villages by name, code, pinyin initials or syllables. Online the server searches; offline
-// (or when the server is out of reach) the core searches the list saved on the phone.
+// (or when the server is out of reach) the core searches the list saved on the phone. Typing
+// asks once the user pauses (DEBOUNCE_MS), not on every keystroke; each hit's risk tier comes
+// from the saved risk list, read once per visit of the page.
 import { searchVillages } from '@core/search'
 import { tierName } from '@core/risk'
 import { get } from '../../lib/http'
-import { lang, setTitle, texts, tr } from '../../lib/i18n'
+import { applyTabBar, lang, setTitle, texts, tr } from '../../lib/i18n'
 import { requireSession, type UiEvent } from '../../lib/page'
-import { riskByCode, savedVillages, setCurrentVillage, villageByCode, type Village } from '../../lib/places'
+import { riskIndex, savedVillages, setCurrentVillage, villageByCode, type Risk, type Village } from '../../lib/places'
 
 const KEYS = ['search', 'searchHint', 'noResults']
+const DEBOUNCE_MS = 300
+
+// The saved risk list by code (read in onShow) and the pending search of onInput: one search
+// page exists at a time (a tab page), so module state is the page's state.
+let risks: Map<string, Risk> = new Map()
+let typing: { timer: ReturnType<typeof setTimeout>; done: (hits: Hit[] | null) => void } | null = null
 
 interface Hit {
   code: string
@@ -33,11 +41,33 @@ Component({
     onShow() {
       if (!requireSession()) return
       setTitle('pageSearch')
+      applyTabBar()
+      risks = riskIndex()
       this.setData({ tx: texts(KEYS) })
     },
-    onInput(e: UiEvent) {
+    /** Each keystroke: searches DEBOUNCE_MS after the last one (null when overtaken by the next). */
+    onInput(e: UiEvent): Promise<Hit[] | null> {
       this.setData({ q: String(e.detail?.value ?? '') })
-      return this.search()
+      if (typing) {
+        clearTimeout(typing.timer)
+        typing.done(null)
+      }
+      return new Promise((resolve) => {
+        typing = {
+          done: resolve,
+          timer: setTimeout(() => {
+            typing = null
+            this.search().then(resolve, () => resolve(null))
+          }, DEBOUNCE_MS),
+        }
+      })
+    },
+    onHide() {
+      if (typing) {
+        clearTimeout(typing.timer)
+        typing.done(null)
+        typing = null
+      }
     },
     /** Searches `data.q`. */
     async search(): Promise<Hit[]> {
@@ -56,7 +86,7 @@ Component({
       }
       const l = lang()
       const results = items.slice(0, 50).map((v) => {
-        const r = riskByCode(v.code)
+        const r = risks.get(v.code)
         return {
           code: v.code, name: v.name, township_name: v.township_name || '',
           tier: r?.tier || '', tierName: r?.tier ? tierName(r.tier, l) : '',

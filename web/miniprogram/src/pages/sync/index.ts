@@ -1,5 +1,7 @@
 // 同步: the account's queue (pending, sent, refused with the server's reason), the last sync,
 // 立即上传 and 重新发送 (a resend carries the same Idempotency-Key: never a second record).
+// A refusal is worded from its code at each render (@core/reasons), so it follows the language.
+import { errorText } from '@core/reasons'
 import { when } from '@core/time'
 import { lang, setTitle, texts, tr } from '../../lib/i18n'
 import { requireSession, type UiEvent } from '../../lib/page'
@@ -49,7 +51,7 @@ Component({
           stateName: t(`st.${e.state}`),
           label: e.label,
           record: e.record_id != null ? t('recordNo', e.record_id) : '',
-          error: e.error || '',
+          error: e.error ? errorText(e, l) : '',
         })),
         pending: rows.filter((e) => e.state === 'pending').length,
         last: last ? t('lastSync', when(last.at, l)) : t('neverSynced'),

@@ -3,7 +3,7 @@
 import { metres, when } from '@core/time'
 import { tierName } from '@core/risk'
 import { colon } from '@core/text'
-import { lang, setTitle, texts, tr } from '../../lib/i18n'
+import { applyTabBar, lang, setTitle, texts, tr } from '../../lib/i18n'
 import { locate } from '../../lib/location'
 import { requireSession } from '../../lib/page'
 import { riskByCode, risks, setCurrentVillage, villageByCode, villages, type Village } from '../../lib/places'
@@ -39,6 +39,7 @@ Component({
     onShow() {
       if (!requireSession()) return
       setTitle('pageWhere')
+      applyTabBar()
       const me = user()
       this.setData({
         tx: texts(KEYS),
