@@ -62,8 +62,7 @@ async fn the_field_core_modules_are_served_with_the_page_headers_and_without_com
     assert!(html.contains(r#"<script type="module" src="/field/app.js"></script>"#));
     // The page's route table names only what the page asks about, not the dashboard's routes.
     assert!(html.contains("GET /api/worklists/{kind}") && !html.contains("GET /api/users"));
-    let app_js = app.get("/field/app.js").await?.text().await?;
-    let imports = core_imports(&app_js);
+    let imports = page_imports(&app).await?;
     assert!(imports.len() >= 8, "{imports:?}");
     let mut tags = std::collections::HashSet::new();
     for file in imports.iter().map(String::as_str).chain(["coords.js"]) {
@@ -115,18 +114,26 @@ async fn the_field_core_modules_are_served_with_the_page_headers_and_without_com
     Ok(())
 }
 
-/// The modules `app.js` imports from the field core, at start (`from '/field/core/x.js'`) or
-/// after the first view (`import('/field/core/x.js')`), each once.
-fn core_imports(app_js: &str) -> Vec<String> {
-    let mut found: Vec<String> = ["from '/field/core/", "import('/field/core/"]
-        .iter()
-        .flat_map(|start| app_js.split(start).skip(1))
-        .filter_map(|rest| rest.split('\'').next())
-        .map(str::to_owned)
-        .collect();
+/// The modules the page imports from the field core, each once: `app.js` at start
+/// (`from '/field/core/x.js'`) or after the first view (`import('/field/core/x.js')`), and
+/// `entry.js`, which `app.js` imports after the first view.
+async fn page_imports(app: &TestApp) -> Result<Vec<String>> {
+    let app_js = app.get("/field/app.js").await?.text().await?;
+    assert!(app_js.contains("import('/field/entry.js')"));
+    let entry_js = app.get("/field/entry.js").await?.text().await?;
+    let mut found: Vec<String> = [
+        (&app_js, "from '/field/core/"),
+        (&app_js, "import('/field/core/"),
+        (&entry_js, "from '/field/core/"),
+    ]
+    .iter()
+    .flat_map(|(script, start)| script.split(start).skip(1))
+    .filter_map(|rest| rest.split('\'').next())
+    .map(str::to_owned)
+    .collect();
     found.sort();
     found.dedup();
-    found
+    Ok(found)
 }
 
 /// The worker installs every file of the page under a cache named after the build (the hash of
@@ -159,8 +166,7 @@ async fn the_worker_installs_every_module_of_one_build_under_that_builds_name() 
             "{path}"
         );
     }
-    let app_js = app.get("/field/app.js").await?.text().await?;
-    let imports = core_imports(&app_js);
+    let imports = page_imports(&app).await?;
     // The list the worker installs: `const CORE = ['text', …]`.
     let list = sw
         .split("const CORE = [")
@@ -177,7 +183,7 @@ async fn the_worker_installs_every_module_of_one_build_under_that_builds_name() 
             assert!(installed.contains(module), "{module} not in {installed:?}");
         }
     }
-    for page_file in ["'/field'", "'/field/app.js'"] {
+    for page_file in ["'/field'", "'/field/app.js'", "'/field/entry.js'"] {
         assert!(sw.contains(page_file), "{page_file}");
     }
     Ok(())

@@ -6,6 +6,7 @@
 //! (`server::http::route_table`), the guard there checks it, and handlers filter rows with [`Scope`].
 
 pub mod password;
+pub mod purge;
 pub mod sessions;
 pub mod store;
 pub mod token;

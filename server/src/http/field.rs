@@ -1,9 +1,9 @@
 //! `/field`: the field team's village lookup, a phone page that works without signal.
 //!
 //! Deliberately not part of the Vite dashboard: field phones are often on 2G, so the page is a
-//! few small hand-written files (`field/`: HTML with inline CSS, one script, a service worker, a
-//! manifest and an icon) and the field core it shares with the WeChat mini-program
-//! (`web/field-core/`, plain ES modules), about 23 kB gzipped in all, embedded with
+//! few small hand-written files (`field/`: HTML with inline CSS, the page's script and its entry
+//! forms, loaded after the first view, a service worker, a manifest and an icon) and the field core it shares with the WeChat mini-program
+//! (`web/field-core/`, plain ES modules), about 24 kB gzipped in all, embedded with
 //! `include_str!`, no framework and no build step. The service worker keeps the page and the
 //! last answers of the API so that it opens offline; entries made offline are queued on the
 //! phone and sent with an `Idempotency-Key` (see docs/FIELD.md).
@@ -25,11 +25,17 @@ img-src 'self' data:; connect-src 'self'; worker-src 'self'; manifest-src 'self'
 base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// The files under `/field/`, with their media type.
-const FILES: [(&str, &str, &str); 4] = [
+const FILES: [(&str, &str, &str); 5] = [
     (
         "app.js",
         "text/javascript; charset=utf-8",
         include_str!("field/app.js"),
+    ),
+    // The entry forms and the queue: imported by app.js after the first view.
+    (
+        "entry.js",
+        "text/javascript; charset=utf-8",
+        include_str!("field/entry.js"),
     ),
     (
         "sw.js",

@@ -25,7 +25,8 @@ use echinomap_programme::audit::Actor;
 use echinomap_programme::auth::sessions::{self, Attempt, Credentials, LoginGate, SESSION_HOURS};
 use echinomap_programme::auth::{AuthVia, Perm, Role, store};
 
-pub use echinomap_programme::auth::sessions::{CallerCache, purge_expired_sessions};
+pub use echinomap_programme::auth::purge::purge_expired_sessions;
+pub use echinomap_programme::auth::sessions::CallerCache;
 
 pub const SESSION_COOKIE: &str = "echinomap_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";

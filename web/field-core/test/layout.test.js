@@ -26,9 +26,15 @@ test('/field serves every module, app.js imports from /field/core/ only what exi
   const app = read('../../../server/src/http/field/app.js');
   const imported = [...app.matchAll(/from '\/field\/core\/([a-z]+\.js)'/g)].map((m) => m[1]).sort();
   assert.deepEqual(imported, ['due.js', 'risk.js', 'search.js', 'text.js', 'time.js'], 'what the first view needs');
-  // Modules imported after the first view (`import('/field/core/x.js')`): the queue and the entry
-  // rules, and the refusals' words when one is shown.
-  const lazy = [...app.matchAll(/import\('\/field\/core\/([a-z]+\.js)'\)/g)].map((m) => m[1]);
+  // Modules imported after the first view: the refusals' words when one is shown
+  // (`import('/field/core/x.js')`), and those of entry.js (the queue and the entry rules), which
+  // app.js imports after it.
+  assert.match(app, /import\('\/field\/entry\.js'\)/);
+  const entry = read('../../../server/src/http/field/entry.js');
+  const lazy = [
+    ...[...app.matchAll(/import\('\/field\/core\/([a-z]+\.js)'\)/g)].map((m) => m[1]),
+    ...[...entry.matchAll(/from '\/field\/core\/([a-z]+\.js)'/g)].map((m) => m[1]).filter((f) => !imported.includes(f)),
+  ];
   for (const f of [...imported, ...lazy]) assert.ok(MODULES.includes(f), f);
   assert.deepEqual(lazy.sort(), ['outbox.js', 'reasons.js', 'uuid.js', 'validate.js'], 'after the first view');
   const sw = read('../../../server/src/http/field/sw.js');
@@ -40,6 +46,7 @@ test('/field serves every module, app.js imports from /field/core/ only what exi
   const preloaded = [...html.matchAll(/rel="modulepreload" href="\/field\/core\/([a-z]+\.js)"/g)].map((m) => m[1]).sort();
   assert.deepEqual(preloaded, imported, 'index.html preloads them (one round trip on 2G)');
   assert.match(html, /<script type="module" src="\/field\/app\.js"><\/script>/);
+  assert.match(sw, /'\/field\/entry\.js'/, 'sw.js installs entry.js');
 });
 
 test('every route app.js checks for is in the page\'s route table (PAGE_ROUTES in field.rs)', () => {

@@ -61,39 +61,28 @@ async function refreshSession() {
   return !!s.data?.user;
 }
 
-// The queue and the entry rules (outbox.js, uuid.js, validate.js) are not needed for the first
-// view: they are imported after it (at the first sync, or when 录入 opens), so that a 2G phone
-// shows the village sooner; the service worker keeps them for offline. `entries` is null until then.
-let entries = null;
-let outbox = null;
-let entriesLoad = null;
-function loadEntries() {
-  entriesLoad ||= Promise.all([import('/field/core/outbox.js'), import('/field/core/uuid.js'), import('/field/core/validate.js')]).then(([o, u, v]) => {
-    entries = { ...o, ...u, ...v };
-    // The outbox's adapters: localStorage (a full store throws; the core says StorageFullError)
-    // and fetch with this session's CSRF token.
-    outbox = new o.Outbox({
-      storage: { get: (k) => localStorage.getItem(k), set: (k, val) => localStorage.setItem(k, val) },
-      uuid: () => u.uuid(crypto),
-      key: KEY.queue,
-      send: async (req) => {
-        try {
-          const r = await fetch(req.path, {
-            method: req.method, credentials: 'same-origin',
-            headers: { ...req.headers, 'x-csrf-token': me?.csrf_token || '' }, body: JSON.stringify(req.body),
-          });
-          return { status: r.status, data: await r.json().catch(() => null) };
-        } catch {
-          return { status: 0, data: null };
-        }
-      },
-    });
-    renderQueue();
-    return entries;
-  }, () => { entriesLoad = null; return null; });
-  return entriesLoad;
+// The entries (entry.js: the forms, the queue and its sync, on the core's outbox, validation
+// and UUIDs) are not needed for the first view: imported after it, at the first sync or when a
+// form is sent, so that a 2G phone shows the village sooner. `entry` is null until then.
+let entry = null;
+let entryLoad = null;
+function loadEntry() {
+  entryLoad ||= import('/field/entry.js').then((m) => (entry = m.start(page)), () => { entryLoad = null; return null; });
+  return entryLoad;
 }
-const pendingCount = () => (me && outbox ? outbox.pendingCount(me.username) : 0);
+const pendingCount = () => (me && entry ? entry.pendingCount() : 0);
+const renderQueue = () => entry?.renderQueue();
+const renderEntryVillage = () => entry?.renderEntryVillage();
+const sync = () => loadEntry().then((e) => e?.sync());
+function entryMsg(text, error = false) {
+  const msg = $('entry-msg'); msg.hidden = false; msg.textContent = text; msg.className = error ? 'err' : 'muted';
+}
+// A form sent before entry.js is here waits for it; offline before the worker kept it, says so.
+async function submitWith(ev, name) {
+  ev.preventDefault();
+  const e = await loadEntry();
+  if (e) e[name](); else entryMsg(t('needOnline'), true);
+}
 
 // A refusal in the page's language (web/field-core/reasons.js): loaded only when one is shown,
 // kept by the service worker for offline; when it cannot be loaded the server's message stands.
@@ -154,6 +143,7 @@ async function submitLogin(ev) {
   startApp();
 }
 async function logout() {
+  await loadEntry();
   const n = pendingCount();
   if (n) alert(t('logoutPending', n));
   await post('/api/auth/logout');
@@ -374,103 +364,6 @@ function onSearch() {
   }, 250);
 }
 
-// --- entries: queued on the phone, sent with an Idempotency-Key -------------------------
-function entryMsg(text, error = false) {
-  const msg = $('entry-msg'); msg.hidden = false; msg.textContent = text; msg.className = error ? 'err' : 'muted';
-}
-// A refusal of the form, in the page's words, before anything is queued.
-function refused(verdict) {
-  if (verdict.ok) return false;
-  entryMsg(verdict.errors.map((e) => t(e.key, ...(e.args || []))).join('；'), true);
-  return true;
-}
-function enqueue(list) {
-  try {
-    outbox.enqueue(me.username, list);
-  } catch (e) {
-    if (!(e instanceof entries.StorageFullError)) throw e;
-    entryMsg(t('storageFull'), true);
-    return false;
-  }
-  entryMsg(t('queued', list.length));
-  renderQueue();
-  sync();
-  return true;
-}
-let showAllDogs = false;
-const freshFix = () => lastFix && Date.now() - lastFix.at < 30 * 60 * 1000;
-function renderEntryVillage() {
-  $('entry-village').textContent = current ? t('entryFor', current.name + paren(current.code)) : t('pickVillage');
-  const month = monthStart(0);
-  const list = showAllDogs ? dogs : dogs.filter((d) => d.due);
-  $('dw-all-due').hidden = !list.some((d) => d.due);
-  $('dw-show-all').hidden = showAllDogs || list.length === dogs.length;
-  $('dw-show-all').textContent = t('showAll', dogs.length);
-  $('dw-dogs').innerHTML = list.map((d) => `<label><input type="checkbox" value="${esc(d.tag)}"${d.due ? ' data-due' : ''}> ${esc(d.tag)} <span class="muted">${esc(d.last && d.last >= month ? t('dosedThisMonth') : d.last ? t('lastDose', d.last) : '')}</span></label>`).join('');
-  $('st-where').textContent = freshFix() ? t('gps', lastFix.lon.toFixed(5), lastFix.lat.toFixed(5), lastFix.acc) : current ? t('gpsNone', current.name) : t('pickVillage');
-}
-// The entry modules, or a message when they cannot be loaded (offline before the worker kept them).
-async function entryModules() {
-  const m = await loadEntries();
-  if (!m) entryMsg(t('needOnline'), true);
-  return m;
-}
-async function submitDeworming(ev) {
-  ev.preventDefault();
-  if (!current) return entryMsg(t('pickVillage'), true);
-  const { parseTags, validateDeworming } = (await entryModules()) || {};
-  if (!parseTags) return;
-  const tags = parseTags([...$('dw-dogs').querySelectorAll('input:checked')].map((i) => i.value).join(' ') + ' ' + $('dw-tags').value);
-  const date = $('dw-date').value; const dose = $('dw-dose').value;
-  if (refused(validateDeworming({ tags, date, dose }, { today: today() }))) return;
-  const queued = enqueue(tags.map((tag) => ({
-    register: 'dewormings', label: t('dwLabel', tag, date), village: current.code,
-    body: { dog_tag: tag, dosed_on: date, ...(dose ? { dose_mg: Number(dose) } : {}), given_by: me.display_name || me.username },
-  })));
-  if (!queued) return;
-  $('dw-tags').value = '';
-  for (const i of $('dw-dogs').querySelectorAll('input:checked')) i.checked = false;
-}
-async function submitStray(ev) {
-  ev.preventDefault();
-  const fresh = freshFix();
-  if (!fresh && !current) return entryMsg(t('pickVillage'), true);
-  const { validateStray } = (await entryModules()) || {};
-  if (!validateStray) return;
-  const date = $('st-date').value; const n = Number($('st-n').value); const action = $('st-action').value;
-  if (refused(validateStray({ date, n, action }, { today: today() }))) return;
-  const place = fresh ? { lon: Number(lastFix.lon.toFixed(6)), lat: Number(lastFix.lat.toFixed(6)) } : { village_code: current.code };
-  enqueue([{ register: 'stray_dog_events', label: t('strayLabel', n, t(action), date), village: current?.code,
-    body: { occurred_on: date, n_dogs: n, action, reported_by: me.display_name || me.username, ...place } }]);
-}
-function renderQueue() {
-  const q = me && outbox ? outbox.forUser(me.username).reverse() : [];
-  // A refused entry's reason in the language shown (again after a switch); while reasons.js
-  // loads, nothing; if it cannot be loaded (retried after 30 s), the server's message.
-  const waiting = !reasons && q.some((e) => e.error) && Date.now() - reasonsFailedAt > 30000;
-  if (waiting) loadReasons().then(() => renderQueue());
-  const why = (e) => (reasons ? reasons.errorText(e, lang) : waiting ? '' : e.error);
-  $('queue-list').innerHTML = q.length ? q.map((e) => `<div class="q ${e.state}" data-id="${esc(e.id)}"><b>${esc(t('st.' + e.state))}</b> · ${esc(e.label)}
-    ${e.record_id ? `<span class="muted"> · ${esc(t('recordNo', e.record_id))}</span>` : ''}${e.error ? `<br><span class="err">${esc(why(e))}</span>` : ''}</div>`).join('')
-    : `<p class="muted">${esc(t('empty'))}</p>`;
-  renderNet();
-}
-
-// Sends this account's pending entries (the core sends them one by one, each with its id as
-// the Idempotency-Key). A stale CSRF token is refreshed and the send resumed once.
-let syncing = null;
-function sync() { if (!syncing) syncing = doSync().finally(() => { syncing = null; renderQueue(); }); return syncing; }
-async function doSync() {
-  if (!me || !(await loadEntries())) return;
-  let r = await outbox.sync(me.username);
-  if (r.stopped === 'csrf' && (await refreshSession())) r = await outbox.sync(me.username);
-  if (r.stopped === 'offline') setOnline(false);
-  else if (r.sent || r.failed || r.stopped) setOnline(true);
-  if (r.stopped === 'relogin') showLogin(t('reLogin'));
-  // An administrator reset the password: the entries wait until it is changed on the dashboard.
-  if (r.stopped === 'password') showLogin(t('mustChange'));
-}
-
 // --- tabs -------------------------------------------------------------------------------
 function showTab(name) {
   $('where').hidden = name !== 'where'; $('village').hidden = name !== 'where';
@@ -478,7 +371,7 @@ function showTab(name) {
   $('entry').hidden = name !== 'entry'; $('queue').hidden = name !== 'entry';
   for (const k of ['where', 'search', 'entry']) $('nav-' + k).classList.toggle('on', k === name);
   if (name === 'search') $('q').focus();
-  if (name === 'entry') { renderEntryVillage(); loadEntries(); }
+  if (name === 'entry') { renderEntryVillage(); loadEntry(); }
 }
 function entryTab(which) {
   $('form-dw').hidden = which !== 'dw'; $('form-stray').hidden = which !== 'stray';
@@ -503,11 +396,9 @@ async function boot() {
   $('nav-search').addEventListener('click', () => showTab('search'));
   $('nav-entry').addEventListener('click', () => showTab('entry'));
   $('tab-dw').addEventListener('click', () => entryTab('dw'));
-  $('dw-all-due').addEventListener('click', () => { for (const i of $('dw-dogs').querySelectorAll('input[data-due]')) i.checked = true; });
-  $('dw-show-all').addEventListener('click', () => { showAllDogs = true; renderEntryVillage(); });
   $('tab-stray').addEventListener('click', () => entryTab('stray'));
-  $('form-dw').addEventListener('submit', submitDeworming);
-  $('form-stray').addEventListener('submit', submitStray);
+  $('form-dw').addEventListener('submit', (ev) => submitWith(ev, 'submitDeworming'));
+  $('form-stray').addEventListener('submit', (ev) => submitWith(ev, 'submitStray'));
   $('sync').addEventListener('click', () => sync());
   $('bind-wechat').addEventListener('click', bindWechat);
   $('logout').addEventListener('click', logout);
@@ -538,5 +429,13 @@ function registerWorker() {
   }
 }
 // For the browser test and for support: the queue, a sync, and a resend of a sent entry.
-window.__field = { sync, queue: () => (outbox ? outbox.all() : []), resend: (id) => { outbox.resend(id); return sync(); }, ready: () => !!me && !!outbox };
+window.__field = { sync, queue: () => (entry ? entry.outbox.all() : []), resend: async (id) => { (await loadEntry()).outbox.resend(id); return sync(); }, ready: () => !!me && !!entry };
+// What entry.js reads of this page: getters, since the values change while the page runs.
+const page = {
+  $, esc, KEY, entryMsg, loadReasons, renderNet, setOnline, showLogin, refreshSession,
+  t: (...a) => t(...a), paren: (x) => paren(x),
+  get lang() { return lang; }, get me() { return me; }, get current() { return current; },
+  get dogs() { return dogs; }, get lastFix() { return lastFix; },
+  get reasons() { return reasons; }, get reasonsFailedAt() { return reasonsFailedAt; },
+};
 boot();

@@ -12,11 +12,12 @@
 const BUILD = '__FIELD_BUILD__';
 const SHELL_CACHE = `field-shell-${BUILD}`;
 const API_CACHE = 'field-api-v1';
-// The field core's modules that app.js imports, at start or with import() after the first view
-// (coords.js is the mini-program's: the browser's GPS answers WGS84 already). reasons.js is not
-// fetched here: refusals come only online, and any /field file the page fetches is kept below.
+// The field core's modules that app.js imports, and those entry.js imports (app.js loads it
+// after the first view): all of them, so that the page and its entries work offline (coords.js
+// is the mini-program's: the browser's GPS answers WGS84 already). reasons.js is not fetched
+// here: refusals come only online, and any /field file the page fetches is kept below.
 const CORE = ['text', 'time', 'search', 'risk', 'due', 'outbox', 'uuid', 'validate'].map((m) => `/field/core/${m}.js`);
-const SHELL = ['/field', '/field/app.js', '/field/manifest.webmanifest', '/field/icon.svg', ...CORE];
+const SHELL = ['/field', '/field/app.js', '/field/entry.js', '/field/manifest.webmanifest', '/field/icon.svg', ...CORE];
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {

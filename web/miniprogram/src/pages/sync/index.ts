@@ -2,8 +2,9 @@
 // 立即上传 and 重新发送 (a resend carries the same Idempotency-Key: never a second record).
 // A refusal is worded from its code at each render (@core/reasons), so it follows the language.
 import { errorText } from '@core/reasons'
+import { StorageFullError } from '@core/outbox'
 import { when } from '@core/time'
-import { lang, setTitle, texts, tr } from '../../lib/i18n'
+import { applyTabBar, lang, setTitle, texts, tr } from '../../lib/i18n'
 import { requireSession, type UiEvent } from '../../lib/page'
 import { lastSync, outbox, syncNow, type LastSync } from '../../lib/queue'
 import { user } from '../../lib/session'
@@ -35,6 +36,7 @@ Component({
     onShow() {
       if (!requireSession()) return
       setTitle('pageSync')
+      applyTabBar()
       this.setData({ tx: texts(KEYS) })
       this.render()
     },
@@ -64,13 +66,20 @@ Component({
         : r.stopped === 'relogin' ? t('stopRelogin') : ''
       return [t('syncResult', r.sent, r.failed), stop].filter(Boolean).join(' · ')
     },
-    /** 立即上传. */
+    /** 立即上传. A sync that throws (the phone full while noting answers) ends too: never stuck. */
     async syncNow(): Promise<LastSync | null> {
       this.setData({ syncing: true, status: tr()('syncing') })
-      const r = await syncNow()
-      this.setData({ syncing: false })
-      this.render(r)
-      return r
+      try {
+        const r = await syncNow()
+        this.render(r)
+        return r
+      } catch (e) {
+        this.setData({ status: tr()(e instanceof StorageFullError ? 'syncStorageFull' : 'syncFailed') })
+        this.render()
+        return null
+      } finally {
+        this.setData({ syncing: false })
+      }
     },
     /** 重新发送 one entry (tap with data-id, or called with its id). */
     async resend(e: UiEvent | string): Promise<LastSync | null> {
