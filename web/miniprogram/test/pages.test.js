@@ -377,6 +377,21 @@ describe('同步', () => {
     expect(JSON.parse(store.get('echinomap.field.queue'))[0].state).toBe('synced')
   })
 
+  test('a password an administrator reset stops the sync with its own message; the entry waits', async () => {
+    signedIn('zh')
+    store.set('echinomap.field.queue', JSON.stringify([queued('pending')]))
+    answer = (o) => (o.method === 'POST'
+      ? { statusCode: 403, data: { error: { code: 'password_change_required', message: 'choose a new password first' } } }
+      : { statusCode: 0 })
+    const comp = await open('sync')
+    const r = await comp.instance.syncNow()
+    await flush()
+    expect(r.stopped).toBe('password')
+    expect(comp.querySelector('#status').dom.textContent).toContain('管理员已重置您的密码')
+    expect(comp.querySelector('#status').dom.textContent).toContain('记录仍保存在本机')
+    expect(JSON.parse(store.get('echinomap.field.queue'))[0].state).toBe('pending')
+  })
+
   test('the app\'s background sync does not leave a rejection unhandled', async () => {
     signedIn('zh')
     store.set('echinomap.field.queue', JSON.stringify([queued('pending')]))

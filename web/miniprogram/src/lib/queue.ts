@@ -60,10 +60,9 @@ export async function syncNow(): Promise<LastSync | null> {
   const me = user()
   if (!me) return null
   const r = await outbox.sync(me.username)
-  // A password an administrator reset (403 password_change_required) stops like an expired
-  // session: sign in again (after changing it on the dashboard); the entries stay pending.
-  const stopped = r.stopped === 'password' ? 'relogin' : r.stopped
-  const last: LastSync = { at: Date.now(), sent: r.sent, failed: r.failed, stopped }
+  // A password an administrator reset (403 password_change_required) stops the sync as
+  // 'password': the entries stay pending until the password is changed on the dashboard.
+  const last: LastSync = { at: Date.now(), sent: r.sent, failed: r.failed, stopped: r.stopped }
   try {
     writeJson(KEYS.lastSync, last)
   } catch {

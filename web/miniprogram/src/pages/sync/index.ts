@@ -63,7 +63,8 @@ Component({
     describe(r: LastSync): string {
       const t = tr()
       const stop = r.stopped === 'offline' ? t('stopOffline') : r.stopped === 'server' ? t('stopServer')
-        : r.stopped === 'relogin' ? t('stopRelogin') : ''
+        : r.stopped === 'relogin' ? t('stopRelogin')
+        : r.stopped === 'password' ? `${t('mustChange')}${t('stopKept')}` : ''
       return [t('syncResult', r.sent, r.failed), stop].filter(Boolean).join(' · ')
     },
     /** 立即上传. A sync that throws (the phone full while noting answers) ends too: never stuck. */
