@@ -2094,6 +2094,42 @@ async fn x_forwarded_for_is_believed_only_from_a_trusted_proxy() -> Result<()> {
     Ok(())
 }
 
+/// A phone or a home has a whole IPv6 /64 and picks addresses in it at will: a name's failures
+/// are counted by that /64, so guessing from ever new addresses of it still waits; another /64
+/// is another client.
+#[tokio::test]
+async fn a_names_failures_count_by_the_ipv6_64_not_by_the_address() -> Result<()> {
+    let app = behind_a_proxy(Throttle {
+        first_delay_secs: 600,
+        ..Throttle::DEFAULT
+    })
+    .await?;
+    for n in 0..5 {
+        let r = login_from(
+            &app,
+            &format!("2001:db8:7:8::{n:x}"),
+            "admin",
+            "not-the-password",
+        )
+        .await?;
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    let (wait, code) =
+        retry_after(login_from(&app, "2001:db8:7:8:ffff::1", "admin", TEST_ADMIN_PASSWORD).await?)
+            .await?;
+    assert!(wait > 500, "{wait} {code}");
+    let r = login_from(&app, "2001:db8:7:9::1", "admin", TEST_ADMIN_PASSWORD).await?;
+    assert_eq!(r.status().as_u16(), 200);
+    // The audit keeps the address itself, not the network.
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'login_failed' AND detail->>'address' = '2001:db8:7:8::3'",
+    )
+    .fetch_one(&app.db.pool)
+    .await?;
+    assert_eq!(audited, 1);
+    Ok(())
+}
+
 #[tokio::test]
 async fn users_unlock_on_the_command_line_lets_the_name_in_at_once() -> Result<()> {
     let app = behind_a_proxy(Throttle {

@@ -396,6 +396,10 @@ pub async fn check_password(
     let username = username.trim().to_owned();
     let name = counted_name(&username);
     let address = from.address.to_string();
+    // A name's failures are counted by the client's network (an IPv6 address by its /64, which
+    // a phone rotates through at will); the audit keeps the address itself.
+    let network = client_network(from.address);
+    let counted_at = network.to_string();
     let mut conn = pool.acquire().await?;
     let user = store::find(&mut conn, &username).await?;
     drop(conn);
@@ -409,7 +413,7 @@ pub async fn check_password(
         detail: Some(json!({ "reason": reason, "during": during, "address": address })),
         ..Entry::default()
     };
-    if let Some(secs) = waiting(pool, &name, from.address, &from.gate.throttle).await? {
+    if let Some(secs) = waiting(pool, &name, network, &from.gate.throttle).await? {
         let mut tx = pool.begin().await?;
         audit::record(&mut tx, &actor, fail("locked")).await?;
         tx.commit().await?;
@@ -435,7 +439,7 @@ pub async fn check_password(
             // A success clears this address's count of the name; other addresses keep theirs.
             sqlx::query("DELETE FROM login_failures WHERE username = $1 AND address = $2::inet")
                 .bind(&name)
-                .bind(&address)
+                .bind(&counted_at)
                 .execute(pool)
                 .await?;
             Ok(u)
@@ -451,7 +455,7 @@ pub async fn check_password(
                      last_failed_at = now()",
             )
             .bind(&name)
-            .bind(&address)
+            .bind(&counted_at)
             .bind(FAILURES_FORGOTTEN_AFTER_HOURS)
             .execute(&mut *tx)
             .await?;
