@@ -164,6 +164,28 @@ export function label(lang, group, key) {
 }
 
 /**
+ * An entry of the outbox in words, in the language of `t` (so that switching language re-words
+ * the queue): from its register and body; the label stored when it was made for a register
+ * this dictionary has no wording for.
+ * @param {{ register: string, label?: string, body: Record<string, any> }} entry
+ * @param {Translate} t
+ * @returns {string}
+ */
+export function entryLabel(entry, t) {
+  const b = entry.body || {};
+  /** @type {[string, ...unknown[]] | null} */
+  const words =
+    entry.register === 'dewormings' ? ['dwLabel', b.dog_tag, b.dosed_on]
+      : entry.register === 'stray_dog_events' ? ['strayLabel', b.n_dogs, t(b.action), b.occurred_on]
+        : entry.register === 'slaughter_inspections'
+          ? ['slaughterLabel', b.point_code, t('species.' + b.species), b.slaughtered, b.inspected_on]
+          : null;
+  if (!words) return entry.label || entry.register;
+  const text = t(...words);
+  return text === words[0] ? entry.label || entry.register : text;
+}
+
+/**
  * Chinese text takes full-width punctuation, English half-width.
  * @param {Lang} lang
  */

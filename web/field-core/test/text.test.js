@@ -1,7 +1,7 @@
 // The shared dictionary: both languages have the same keys, and the translator's contract.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { TEXT, LANGS, translator, colon, paren, label } from '../text.js';
+import { TEXT, LANGS, translator, colon, paren, label, entryLabel } from '../text.js';
 
 /** Every dotted key of a dictionary. */
 function keys(d, prefix = '') {
@@ -41,4 +41,17 @@ test('punctuation follows the language, and labels fall back to the value', () =
   assert.equal(label('zh', 'basis', 'village_screening'), '本村筛查');
   assert.equal(label('en', 'roles', 'village_doctor'), 'village doctor');
   assert.equal(label('zh', 'roles', 'llama'), 'llama');
+});
+
+test('a queued entry is worded from its register and body, in the language shown', () => {
+  const dw = { register: 'dewormings', label: '驱虫 A-1 · 2026-12-01', body: { dog_tag: 'A-1', dosed_on: '2026-12-01' } };
+  assert.equal(entryLabel(dw, translator('zh')), '驱虫 A-1 · 2026-12-01');
+  assert.equal(entryLabel(dw, translator('en')), 'Deworming A-1 · 2026-12-01');
+  const stray = { register: 'stray_dog_events', label: 'x', body: { n_dogs: 2, action: 'captured', occurred_on: '2026-12-02' } };
+  assert.equal(entryLabel(stray, translator('en')), 'Stray dogs 2 · captured · 2026-12-02');
+  assert.equal(entryLabel(stray, translator('zh')), '无主犬 2 只 · 捕获 · 2026-12-02');
+  // A register the dictionary has no wording for (the slaughter words live in the
+  // mini-program's own text): the label stored when the entry was made.
+  const sl = { register: 'slaughter_inspections', label: '屠宰检疫 SP-1', body: { point_code: 'SP-1' } };
+  assert.equal(entryLabel(sl, translator('en')), '屠宰检疫 SP-1');
 });

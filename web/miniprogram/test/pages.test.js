@@ -377,6 +377,14 @@ describe('同步', () => {
     expect(JSON.parse(store.get('echinomap.field.queue'))[0].state).toBe('synced')
   })
 
+  test('the queue is worded in the language shown, whatever it was made in', async () => {
+    signedIn('en')
+    store.set('echinomap.field.queue', JSON.stringify([queued('pending')]))
+    const comp = await open('sync')
+    expect(text(comp)).toContain('Deworming QAP-0009 · 2026-12-01')
+    expect(text(comp)).not.toContain('驱虫 QAP-0009')
+  })
+
   test('a password an administrator reset stops the sync with its own message; the entry waits', async () => {
     signedIn('zh')
     store.set('echinomap.field.queue', JSON.stringify([queued('pending')]))

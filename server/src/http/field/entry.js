@@ -8,6 +8,7 @@ import { Outbox, StorageFullError } from '/field/core/outbox.js';
 import { parseTags, validateDeworming, validateStray } from '/field/core/validate.js';
 import { uuid } from '/field/core/uuid.js';
 import { today, monthStart } from '/field/core/time.js';
+import { entryLabel } from '/field/core/text.js';
 
 let page = null;
 let outbox = null;
@@ -109,7 +110,7 @@ function renderQueue() {
   const waiting = !reasons && q.some((e) => e.error) && Date.now() - page.reasonsFailedAt > 30000;
   if (waiting) page.loadReasons().then(() => renderQueue());
   const why = (e) => (reasons ? reasons.errorText(e, lang) : waiting ? '' : e.error);
-  $('queue-list').innerHTML = q.length ? q.map((e) => `<div class="q ${e.state}" data-id="${esc(e.id)}"><b>${esc(t('st.' + e.state))}</b> · ${esc(e.label)}
+  $('queue-list').innerHTML = q.length ? q.map((e) => `<div class="q ${e.state}" data-id="${esc(e.id)}"><b>${esc(t('st.' + e.state))}</b> · ${esc(entryLabel(e, t))}
     ${e.record_id ? `<span class="muted"> · ${esc(t('recordNo', e.record_id))}</span>` : ''}${e.error ? `<br><span class="err">${esc(why(e))}</span>` : ''}</div>`).join('')
     : `<p class="muted">${esc(t('empty'))}</p>`;
   page.renderNet();

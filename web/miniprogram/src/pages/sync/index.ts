@@ -4,6 +4,7 @@
 import { errorText } from '@core/reasons'
 import { StorageFullError } from '@core/outbox'
 import { when } from '@core/time'
+import { entryLabel } from '@core/text'
 import { applyTabBar, lang, setTitle, texts, tr } from '../../lib/i18n'
 import { requireSession, type UiEvent } from '../../lib/page'
 import { lastSync, outbox, syncNow, type LastSync } from '../../lib/queue'
@@ -51,7 +52,7 @@ Component({
           id: e.id,
           state: e.state,
           stateName: t(`st.${e.state}`),
-          label: e.label,
+          label: entryLabel(e, t),
           record: e.record_id != null ? t('recordNo', e.record_id) : '',
           error: e.error ? errorText(e, l) : '',
         })),
