@@ -49,6 +49,9 @@ pub struct ScanOptions {
     pub model: Model,
     /// The largest window, as a fraction of the total population, in (0, 1].
     pub max_population_fraction: f64,
+    /// The largest window's radius, km: a location farther from the centre never enters its
+    /// windows. `None`: no limit but the population's.
+    pub max_radius_km: Option<f64>,
     /// R, the Monte Carlo replications (0: no p-values).
     pub replications: u32,
     pub seed: u64,
@@ -61,6 +64,7 @@ impl Default for ScanOptions {
         Self {
             model: Model::Poisson,
             max_population_fraction: 0.5,
+            max_radius_km: None,
             replications: 999,
             seed: 2024,
             max_clusters: 5,
@@ -101,7 +105,12 @@ struct Windows {
 }
 
 impl Windows {
-    fn build(points: &[Point<f64>], populations: &[f64], limit: f64) -> Self {
+    fn build(
+        points: &[Point<f64>],
+        populations: &[f64],
+        limit: f64,
+        max_radius_m: Option<f64>,
+    ) -> Self {
         let n = points.len();
         let lists: Vec<Vec<u32>> = (0..n)
             .into_par_iter()
@@ -124,7 +133,7 @@ impl Windows {
                         .map_or(n, |p| start + p);
                     let group = &by_distance[start..end];
                     let group_pop: f64 = group.iter().map(|e| populations[e.1 as usize]).sum();
-                    if cum + group_pop > limit {
+                    if cum + group_pop > limit || max_radius_m.is_some_and(|r| d > r) {
                         break;
                     }
                     cum += group_pop;
@@ -361,7 +370,20 @@ pub fn scan(locations: &[Location], opts: &ScanOptions) -> Result<Vec<Cluster>, 
             problem: "the total population is 0".into(),
         });
     }
-    let windows = Windows::build(&points, &populations, f * total_n);
+    if let Some(r) = opts.max_radius_km
+        && !(r > 0.0 && r.is_finite())
+    {
+        return Err(HotspotError::InvalidOption {
+            option: "max-radius-km",
+            problem: format!("{r} is not a positive number of km"),
+        });
+    }
+    let windows = Windows::build(
+        &points,
+        &populations,
+        f * total_n,
+        opts.max_radius_km.map(|r| r * 1000.0),
+    );
     let scanner = Scanner {
         model: opts.model,
         windows: &windows,

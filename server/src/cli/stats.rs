@@ -82,6 +82,9 @@ pub struct ScanArgs {
     /// The largest window, as a fraction of the total population.
     #[arg(long, default_value_t = 0.5)]
     pub max_population_fraction: f64,
+    /// The largest window's radius in km (no limit when absent).
+    #[arg(long)]
+    pub max_radius_km: Option<f64>,
     /// Monte Carlo replications for the p-values (0: none).
     #[arg(long, default_value_t = 999)]
     pub replications: u32,
@@ -427,6 +430,7 @@ fn scan_command(args: &ScanArgs) -> anyhow::Result<()> {
     let opts = ScanOptions {
         model: args.model,
         max_population_fraction: args.max_population_fraction,
+        max_radius_km: args.max_radius_km,
         replications: args.replications,
         seed: args.seed,
         max_clusters: args.max_clusters,

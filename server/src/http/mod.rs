@@ -23,6 +23,7 @@ mod records;
 mod reports;
 mod risk;
 mod route_table;
+mod scan;
 pub mod session;
 mod stage;
 mod stock;

@@ -9,8 +9,8 @@ use axum::routing::{delete, get, patch, post};
 use super::session::Access::{self, LocalOr, LoggedIn, Needs, Public};
 use super::{
     Handler, RouteSpec, audit, cases, exports, field, health, hotspots, imports, indicators,
-    metrics, ogc, openapi, quality, records, reports, risk, session, stage, stock, stock_counts,
-    stock_reports, summary, tiles, users, villages, web, wechat, worklists,
+    metrics, ogc, openapi, quality, records, reports, risk, scan, session, stage, stock,
+    stock_counts, stock_reports, summary, tiles, users, villages, web, wechat, worklists,
 };
 use echinomap_programme::auth::Perm;
 
@@ -249,7 +249,7 @@ fn map() -> Vec<(RouteSpec, Handler)> {
             Method::GET,
             "/api/scan",
             Needs(Perm::Aggregates),
-            get(hotspots::scan),
+            get(scan::scan),
         ),
         spec(
             Method::GET,
