@@ -15,7 +15,8 @@
 #    deterministic columns with ours and prints its times; the ratio uses esda's statistics time
 #    only (not its CSV reading, H3 aggregation or weights construction); the goal's ratio is
 #    esda's G_Local + Moran_Local against our local phase, the same statistics on the same cells.
-# 4. Times `echinomap scan` (Poisson, 999 replications) on N locations for each scan size.
+# 4. Times `echinomap scan` (Poisson, 999 replications) on N locations for each scan size
+#    (bench/scan.sh times the scan on its own, with CPU time and memory).
 # The Python packages go into a venv under /tmp (ECHINOMAP_BENCH_VENV to choose another).
 set -euo pipefail
 cd "$(dirname "$0")/.."

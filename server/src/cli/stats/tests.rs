@@ -153,6 +153,7 @@ fn scan_args(dir: &Path, input: &str, model: Model) -> ScanArgs {
         population_column: "population".into(),
         model,
         max_population_fraction: 0.5,
+        max_radius_km: None,
         replications: 99,
         seed: 1,
         max_clusters: 5,
