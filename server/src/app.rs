@@ -318,6 +318,7 @@ pub fn app_state_with(
         callers: crate::http::session::CallerCache::default(),
         tile_service: echinomap_programme::tiles::TileService::default(),
         risk: echinomap_programme::risk::RiskCache::default(),
+        units: echinomap_programme::hotspots::UnitsCache::default(),
         summaries: echinomap_programme::summary::SummaryCache::default(),
         logins,
         metrics: crate::http::metrics::Metrics::new(metrics_paths),

@@ -207,11 +207,15 @@ fn expectations(
     );
     m.insert(
         (Method::GET, "/api/hotspots"),
-        get("/api/hotspots?layer=human_cases&resolution=7&from=2024-01-01&to=2026-11-15"),
+        get("/api/hotspots?layer=human_cases&unit=h3&resolution=7&from=2024-01-01&to=2026-11-15"),
     );
     m.insert(
         (Method::GET, "/api/scan"),
         get("/api/scan?layer=dog_positivity&from=2025-01-01&to=2026-11-15"),
+    );
+    m.insert(
+        (Method::GET, "/api/scan/space-time"),
+        get("/api/scan/space-time?layer=dog_positivity&from=2025-01-01&to=2026-10-31"),
     );
     m.insert((Method::GET, "/tiles"), get("/tiles"));
     m.insert((Method::GET, "/tiles/{file}"), get("/tiles/villages.json"));
@@ -1773,7 +1777,7 @@ async fn a_scan_by_a_role_that_does_not_export_leaves_the_scan_export_as_it_was(
         let c = app.user(role, jurisdiction).await?;
         let odd = c
             .get_json(
-                "/api/scan?layer=dog_positivity&from=2025-03-01&to=2025-05-31",
+                "/api/scan?layer=dog_positivity&from=2025-03-01&to=2025-05-31&show=all",
                 200,
             )
             .await?;
@@ -1807,7 +1811,7 @@ async fn a_hotspot_grid_of_a_role_that_does_not_export_leaves_the_hotspots_expor
     let epi = app.epi().await?;
     let planner = app.user(Role::Planner, COUNTY).await?;
     epi.get_json(
-        "/api/hotspots?layer=human_cases&from=2022-01-01&to=2026-12-31&resolution=7",
+        "/api/hotspots?layer=human_cases&from=2022-01-01&to=2026-12-31&unit=h3&resolution=7",
         200,
     )
     .await?;
@@ -1825,7 +1829,7 @@ async fn a_hotspot_grid_of_a_role_that_does_not_export_leaves_the_hotspots_expor
         let c = app.user(role, COUNTY).await?;
         let odd = c
             .get_json(
-                "/api/hotspots?layer=human_cases&from=2025-03-01&to=2025-05-31&resolution=8",
+                "/api/hotspots?layer=human_cases&from=2025-03-01&to=2025-05-31&unit=h3&resolution=8",
                 200,
             )
             .await?;

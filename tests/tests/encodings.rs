@@ -343,7 +343,7 @@ async fn a_producer_that_fails_returns_or_panics_midway_is_an_incomplete_downloa
 /// Stores a hotspot result and a scan, so that their export layers have rows.
 async fn compute_hotspots_and_a_scan(epi: &ApiClient) -> Result<()> {
     epi.get_json(
-        "/api/hotspots?layer=human_cases&resolution=7&from=2025-01-01&to=2025-12-31",
+        "/api/hotspots?layer=human_cases&unit=h3&resolution=7&from=2025-01-01&to=2025-12-31",
         200,
     )
     .await?;

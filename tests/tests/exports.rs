@@ -490,7 +490,7 @@ async fn a_scan_is_kept_and_exported_as_circles_with_observed_cases_suppressed_f
     // Three months of human cases: small counts, so that suppression has something to do.
     let scan = epi
         .get_json(
-            "/api/scan?layer=human_cases&from=2025-03-01&to=2025-05-31",
+            "/api/scan?layer=human_cases&from=2025-03-01&to=2025-05-31&show=all",
             200,
         )
         .await?;
@@ -568,7 +568,7 @@ async fn a_scan_is_kept_and_exported_as_circles_with_observed_cases_suppressed_f
     assert!(small > 0, "a three-month scan has clusters of 1–4 cases");
     // A later scan of dog tests replaces it; animal counts are not suppressed.
     epi.get_json(
-        "/api/scan?layer=dog_positivity&from=2025-03-01&to=2025-05-31",
+        "/api/scan?layer=dog_positivity&from=2025-03-01&to=2025-05-31&show=all",
         200,
     )
     .await?;

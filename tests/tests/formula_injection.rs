@@ -267,7 +267,7 @@ async fn formula_like_texts_leave_every_csv_and_xlsx_neutralised_and_come_back_i
     assert_eq!(s, 200, "{report}");
     // Stored hot spots give the exports negative numbers (Gi* z below 0).
     epi.get_json(
-        "/api/hotspots?layer=human_cases&resolution=7&from=2025-01-01&to=2025-12-31",
+        "/api/hotspots?layer=human_cases&unit=h3&resolution=7&from=2025-01-01&to=2025-12-31",
         200,
     )
     .await?;

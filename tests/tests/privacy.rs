@@ -370,7 +370,7 @@ async fn api(
 ) -> Result<()> {
     let inside = (rule.inside, COUNTY_RULE.inside);
     // Hot spots of human cases: the count of each cell.
-    let path = "/api/hotspots?layer=human_cases&resolution=8&from=2021-11-15&to=2026-11-15";
+    let path = "/api/hotspots?layer=human_cases&unit=h3&resolution=8&from=2021-11-15&to=2026-11-15";
     let cells = |v: Value| -> BTreeMap<String, Value> {
         v["features"]
             .as_array()

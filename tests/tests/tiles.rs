@@ -134,7 +134,7 @@ async fn every_layer_decodes_and_holds_exactly_the_features_that_intersect_each_
     let epi = app.epi().await?;
     // The hotspots layer shows stored results: make one.
     epi.get_json(
-        "/api/hotspots?layer=human_cases&resolution=7&from=2022-01-01&to=2026-11-15",
+        "/api/hotspots?layer=human_cases&unit=h3&resolution=7&from=2022-01-01&to=2026-11-15",
         200,
     )
     .await?;

@@ -253,6 +253,8 @@ async function run() {
   await page.click('[data-testid=profile] .close');
   // Names, not codes, on the map's table: an H3 cell is 网格 with its villages, Gi* bins in words.
   await page.locator('[data-layer=hotspots] input').check();
+  // Villages are the default unit (issue 22): H3 cells for this check.
+  await page.selectOption('[data-testid=hs-unit]', 'h3');
   await page.evaluate(() => window.__map.jumpTo({ zoom: 10 }));
   await page.selectOption('[data-testid=table-layer]', 'hotspots');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=feature-table] tbody tr').length > 0, null, { timeout: 30_000 });

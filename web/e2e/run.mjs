@@ -166,7 +166,7 @@ async function run() {
     dog_coverage: ['dog-fill', 'dog-circle'],
     dog_positivity: ['dogpos-fill'],
     slaughter_points: ['slaughter-circle'],
-    hotspots: ['hotspots-fill'],
+    hotspots: ['hotspots-fill', 'hotspots-circle'],
     scan: ['scan-fill', 'scan-line'],
     villages: ['villages-circle'],
   };
@@ -183,6 +183,8 @@ async function run() {
     check(await page.locator(`[data-legend=${id}]`).count() === 1, `layer ${id} has a legend`);
     if (id === 'hotspots') {
       await page.selectOption('[data-testid=hs-stat]', 'lisa_cluster');
+      // Villages are the default unit (issue 22); H3 cells at resolution 6 here.
+      await page.selectOption('[data-testid=hs-unit]', 'h3');
       await page.selectOption('[data-testid=hs-resolution]', '6');
       await page.waitForTimeout(300);
       await idle(page);

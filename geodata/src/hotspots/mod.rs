@@ -8,7 +8,9 @@
 //! ([`rates`]) → Getis–Ord Gi* and local Moran ([`local`]) with conditional-randomisation pseudo
 //! p-values from a seeded RNG, reproducible whatever the number of threads → multiple-testing
 //! correction, Gi* bins and LISA clusters ([`multiple`]) → global Moran's I ([`global`]).
-//! [`analyse_cells`] starts from cells and neighbour lists already made.
+//! [`analyse_cells`] starts from cells and neighbour lists already made; [`analyse_units`] from
+//! any units (villages, townships) with neighbours from [`weights`] (k nearest, distance band,
+//! contiguity), and [`why::diagnose`] says why nothing is significant.
 //!
 //! [`scan`] is Kulldorff's spatial scan statistic (Poisson and Bernoulli) on point locations.
 
@@ -17,6 +19,9 @@ pub mod local;
 pub mod multiple;
 pub mod rates;
 pub mod scan;
+pub mod spacetime;
+pub mod weights;
+pub mod why;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -29,6 +34,8 @@ pub use global::{GlobalMoran, global_moran};
 pub use local::{PseudoP, Quadrant, conditional_randomisation, gi_star, local_moran};
 pub use multiple::{Correction, LisaCluster, gi_star_bins, lisa_clusters, significant};
 pub use rates::{EbPrior, crude_rates, global_eb, spatial_eb};
+pub use weights::{WeightsInfo, WeightsKind};
+pub use why::{Analysed, Diagnosis, Suggestion, UnitKind, Why, diagnose, significant_units};
 
 /// One input place (a village, a household, a case address…).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -283,7 +290,7 @@ impl Neighbours {
         Ok(Self::from_sorted(sorted))
     }
 
-    fn from_sorted(lists: Vec<Vec<u32>>) -> Self {
+    pub(crate) fn from_sorted(lists: Vec<Vec<u32>>) -> Self {
         let mut offsets = Vec::with_capacity(lists.len() + 1);
         offsets.push(0);
         let mut indices = Vec::with_capacity(lists.iter().map(Vec::len).sum());
@@ -462,26 +469,103 @@ pub fn analyse(
     analyse_cells(&cells, &neighbours, opts)
 }
 
-/// Every statistic for cells and neighbour lists already made (the same order).
+/// One unit of [`analyse_units`] (a village, a township…): its count and denominator.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UnitData {
+    /// Cases (or positives); ≥ 0.
+    pub count: f64,
+    /// The denominator; > 0 (a unit without one carries no information: leave it out).
+    pub population: f64,
+}
+
+/// Every statistic of one unit: [`CellStats`] without the cell. An island (no neighbour) is
+/// never tested: no Gi* z, no local Moran, no p-value, bin 0, `lisa_cluster` ns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitStats {
+    pub population: f64,
+    pub count: f64,
+    pub rate: f64,
+    pub eb_rate: f64,
+    pub spatial_eb_rate: f64,
+    pub neighbors: usize,
+    pub gi_star_z: Option<f64>,
+    pub gi_star_p: Option<f64>,
+    pub gi_star_p_sim: Option<f64>,
+    pub gi_star_bin: i8,
+    pub lisa_i: Option<f64>,
+    pub lisa_quadrant: Option<Quadrant>,
+    pub lisa_p_sim: Option<f64>,
+    pub lisa_cluster: LisaCluster,
+}
+
+impl UnitStats {
+    /// True when the unit has no neighbour (not tested).
+    pub fn island(&self) -> bool {
+        self.neighbors == 0
+    }
+}
+
+/// The result of [`analyse_units`]: one [`UnitStats`] per unit, in input order, and the
+/// [`Summary`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitsResult {
+    pub units: Vec<UnitStats>,
+    pub summary: Summary,
+}
+
+fn check_neighbours_len(n: usize, neighbours: &Neighbours) -> Result<(), HotspotError> {
+    if n == 0 {
+        return Err(HotspotError::Empty);
+    }
+    if neighbours.len() != n {
+        return Err(HotspotError::InvalidNeighbours {
+            cell: neighbours.len().min(n),
+            problem: format!("{} neighbour lists for {} units", neighbours.len(), n),
+        });
+    }
+    Ok(())
+}
+
+/// Every statistic for units (villages, townships…) and their neighbour lists (the same
+/// order; [`weights`] makes them). Rows of errors are 1-based positions in `units`. Islands
+/// get no statistic at all (see [`UnitStats`]).
+pub fn analyse_units(
+    units: &[UnitData],
+    neighbours: &Neighbours,
+    opts: &HotspotOptions,
+) -> Result<UnitsResult, HotspotError> {
+    check_options(opts)?;
+    check_neighbours_len(units.len(), neighbours)?;
+    for (i, u) in units.iter().enumerate() {
+        check_non_negative(i + 1, Field::Count, u.count)?;
+        check_non_negative(i + 1, Field::Population, u.population)?;
+        if u.population <= 0.0 {
+            return Err(invalid(
+                i + 1,
+                Field::Population,
+                "the population is 0; rates need a positive population",
+            ));
+        }
+    }
+    let mut result = analyse_series(units, neighbours, opts);
+    for u in result.units.iter_mut().filter(|u| u.island()) {
+        u.gi_star_z = None;
+        u.lisa_i = None;
+        u.lisa_quadrant = None;
+    }
+    Ok(result)
+}
+
+/// Every statistic for cells and neighbour lists already made (the same order). Unlike
+/// [`analyse_units`], an island cell keeps its Gi* z and local Moran value (as esda and
+/// earlier results give them); it still gets no p-value and is never significant.
 pub fn analyse_cells(
     cells: &[CellData],
     neighbours: &Neighbours,
     opts: &HotspotOptions,
 ) -> Result<Hotspots, HotspotError> {
     check_options(opts)?;
-    if cells.is_empty() {
-        return Err(HotspotError::Empty);
-    }
-    if neighbours.len() != cells.len() {
-        return Err(HotspotError::InvalidNeighbours {
-            cell: neighbours.len().min(cells.len()),
-            problem: format!(
-                "{} neighbour lists for {} cells",
-                neighbours.len(),
-                cells.len()
-            ),
-        });
-    }
+    check_neighbours_len(cells.len(), neighbours)?;
     for (i, c) in cells.iter().enumerate() {
         check_non_negative(i + 1, Field::Count, c.count)?;
         check_non_negative(i + 1, Field::Population, c.population)?;
@@ -492,9 +576,52 @@ pub fn analyse_cells(
             });
         }
     }
-    let n = cells.len();
-    let counts: Vec<f64> = cells.iter().map(|c| c.count).collect();
-    let pops: Vec<f64> = cells.iter().map(|c| c.population).collect();
+    let units: Vec<UnitData> = cells
+        .iter()
+        .map(|c| UnitData {
+            count: c.count,
+            population: c.population,
+        })
+        .collect();
+    let result = analyse_series(&units, neighbours, opts);
+    let stats = result
+        .units
+        .into_iter()
+        .zip(cells)
+        .map(|(u, c)| CellStats {
+            cell: c.cell,
+            n_points: c.n_points,
+            population: u.population,
+            count: u.count,
+            rate: u.rate,
+            eb_rate: u.eb_rate,
+            spatial_eb_rate: u.spatial_eb_rate,
+            neighbors: u.neighbors,
+            gi_star_z: u.gi_star_z,
+            gi_star_p: u.gi_star_p,
+            gi_star_p_sim: u.gi_star_p_sim,
+            gi_star_bin: u.gi_star_bin,
+            lisa_i: u.lisa_i,
+            lisa_quadrant: u.lisa_quadrant,
+            lisa_p_sim: u.lisa_p_sim,
+            lisa_cluster: u.lisa_cluster,
+        })
+        .collect();
+    Ok(Hotspots {
+        cells: stats,
+        summary: result.summary,
+    })
+}
+
+/// The statistics of checked units (positive populations, one neighbour list each).
+fn analyse_series(
+    units: &[UnitData],
+    neighbours: &Neighbours,
+    opts: &HotspotOptions,
+) -> UnitsResult {
+    let n = units.len();
+    let counts: Vec<f64> = units.iter().map(|c| c.count).collect();
+    let pops: Vec<f64> = units.iter().map(|c| c.population).collect();
     let rate = crude_rates(&counts, &pops);
     let (prior, eb) = global_eb(&counts, &pops);
     let seb = spatial_eb(&counts, &pops, neighbours);
@@ -507,7 +634,7 @@ pub fn analyse_cells(
     let lisa = local_moran(x, neighbours);
     let p_sim = conditional_randomisation(x, neighbours, opts.permutations, opts.seed);
     let testable: Vec<bool> = (0..n).map(|i| neighbours.count(i) > 0).collect();
-    // A cell without a neighbour is not testable: no p-value of any kind.
+    // A unit without a neighbour is not testable: no p-value of any kind.
     let gi_p: Vec<Option<f64>> = gi
         .iter()
         .zip(&testable)
@@ -532,11 +659,9 @@ pub fn analyse_cells(
     }
     let n_testable = testable.iter().filter(|t| **t).count();
     let stats = (0..n)
-        .map(|i| CellStats {
-            cell: cells[i].cell,
-            n_points: cells[i].n_points,
-            population: cells[i].population,
-            count: cells[i].count,
+        .map(|i| UnitStats {
+            population: units[i].population,
+            count: units[i].count,
             rate: rate[i],
             eb_rate: eb[i],
             spatial_eb_rate: seb[i],
@@ -551,8 +676,8 @@ pub fn analyse_cells(
             lisa_cluster: clusters[i],
         })
         .collect();
-    Ok(Hotspots {
-        cells: stats,
+    UnitsResult {
+        units: stats,
         summary: Summary {
             n,
             testable: n_testable,
@@ -561,8 +686,11 @@ pub fn analyse_cells(
             moran,
             significant,
         },
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod units_tests;

@@ -170,6 +170,12 @@ pub(crate) async fn places(pool: &PgPool, r: &Request) -> Result<Vec<Location>, 
 
 mod grid;
 mod scan;
+mod spacetime;
+mod units;
 
 pub use grid::{Grid, GridCell, grid, round6};
-pub use scan::{Scan, ScanUse, scan};
+pub use scan::{
+    SCAN_MIN_CASES, SCAN_MIN_UNITS, Scan, ScanFacts, ScanSettings, ScanUse, diagnose_scan, scan,
+};
+pub use spacetime::{SpaceTimeScan, default_model, model_fits, space_time};
+pub use units::{AnalysedUnit, Unit, UnitsAnalysis, UnitsCache, WeightsChoice, units};

@@ -25,6 +25,7 @@ mod risk;
 mod route_table;
 mod scan;
 pub mod session;
+mod spacetime;
 mod stage;
 mod stock;
 mod stock_counts;
@@ -93,6 +94,8 @@ pub struct Shared {
     pub tile_service: echinomap_programme::tiles::TileService,
     /// Village risk per county, day and data versions.
     pub risk: echinomap_programme::risk::RiskCache,
+    /// Village and township hotspot analyses per request and data versions.
+    pub units: echinomap_programme::hotspots::UnitsCache,
     /// `/api/summary` counts per jurisdiction and data versions.
     pub summaries: echinomap_programme::summary::SummaryCache,
     /// The throttle of logins and the trusted proxies (`session::Logins`).

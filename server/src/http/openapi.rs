@@ -68,9 +68,13 @@ const SUMMARIES: &[(&str, &str)] = &[
     ("GET /api/cases/{id}", "One case in full (audited)"),
     (
         "GET /api/hotspots",
-        "H3 hotspot grid (Gi*, local Moran, EB rates)",
+        "Hotspots on villages, townships or H3 cells (Gi*, local Moran, EB rates, diagnosis)",
     ),
     ("GET /api/scan", "Kulldorff spatial scan"),
+    (
+        "GET /api/scan/space-time",
+        "Kulldorff space-time scan (clusters with their months)",
+    ),
     ("GET /tiles", "Tile layers"),
     ("GET /tiles/{file}", "TileJSON of a layer"),
     ("GET /tiles/{layer}/{z}/{x}/{y}", "A vector tile (MVT)"),

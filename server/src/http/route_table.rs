@@ -9,7 +9,7 @@ use axum::routing::{delete, get, patch, post};
 use super::session::Access::{self, LocalOr, LoggedIn, Needs, Public};
 use super::{
     Handler, RouteSpec, audit, cases, exports, field, health, hotspots, imports, indicators,
-    metrics, ogc, openapi, quality, records, reports, risk, scan, session, stage, stock,
+    metrics, ogc, openapi, quality, records, reports, risk, scan, session, spacetime, stage, stock,
     stock_counts, stock_reports, summary, tiles, users, villages, web, wechat, worklists,
 };
 use echinomap_programme::auth::Perm;
@@ -250,6 +250,12 @@ fn map() -> Vec<(RouteSpec, Handler)> {
             "/api/scan",
             Needs(Perm::Aggregates),
             get(scan::scan),
+        ),
+        spec(
+            Method::GET,
+            "/api/scan/space-time",
+            Needs(Perm::Aggregates),
+            get(spacetime::space_time),
         ),
         spec(
             Method::GET,

@@ -10,7 +10,18 @@ export const OVERLAYS: OverlayId[] = ['villages', 'case_density', 'dog_coverage'
 
 export type HotspotStat = 'gi_star_bin' | 'lisa_cluster' | 'eb_rate';
 
-export interface LegendItem { color: string; label: string; shape?: 'circle' | 'fill' | 'line' }
+/** `line`: a dashed line (the stylesheet's), `solid`: a solid line, `ring`: a hollow circle. */
+export interface LegendItem { color: string; label: string; shape?: 'circle' | 'fill' | 'line' | 'solid' | 'ring' }
+
+/** The inline style of a legend swatch. */
+export function swatchStyle(i: LegendItem): Record<string, string> {
+  if (i.shape === 'line') return { borderColor: i.color };
+  if (i.shape === 'solid') return { borderColor: i.color, borderTopStyle: 'solid' };
+  if (i.shape === 'ring') return { background: 'transparent', border: `2px solid ${i.color}`, borderRadius: '50%', width: '10px', height: '10px' };
+  return { background: i.color };
+}
+/** The class of a legend swatch. */
+export const swatchClass = (i: LegendItem) => (i.shape === 'solid' ? 'line' : i.shape === 'ring' ? 'circle' : i.shape ?? 'fill');
 export interface Legend { id: OverlayId; title: string; items: LegendItem[] }
 
 const zh = () => lang.value === 'zh';
@@ -54,6 +65,11 @@ export function classItems(c: Classes, withNoData = true, suppressed = false): L
 
 const isPoly: ExpressionSpecification = ['==', ['geometry-type'], 'Polygon'];
 const isPoint: ExpressionSpecification = ['==', ['geometry-type'], 'Point'];
+const ISLAND: ExpressionSpecification = ['boolean', ['get', 'island'], false];
+/** A scan cluster is drawn as significant unless the answer says otherwise. */
+export const SIGNIFICANT: ExpressionSpecification = ['boolean', ['get', 'significant'], true];
+export const SCAN_COLOR = '#7e22ce';
+export const SCAN_NS_COLOR = '#7b8794';
 
 export function hotspotColor(stat: HotspotStat): ExpressionSpecification {
   if (stat === 'gi_star_bin') {
@@ -85,13 +101,33 @@ export function overlayLayers(villageColor: ExpressionSpecification): Record<Ove
       { id: 'dogpos-fill', type: 'fill', source: 'dog_positivity',
         paint: { 'fill-color': stepColor(['get', 'eb_rate'], POSITIVITY), 'fill-opacity': 0.7, 'fill-outline-color': '#ffffff' } },
     ],
+    // H3 cells and townships as polygons, villages as circles (issue 22); an island (no
+    // neighbour, never tested) is a hollow grey circle or a hatched-looking pale polygon.
     hotspots: [
-      { id: 'hotspots-fill', type: 'fill', source: 'hotspots',
-        paint: { 'fill-color': hotspotColor('gi_star_bin'), 'fill-opacity': 0.8, 'fill-outline-color': '#7b8794' } },
+      { id: 'hotspots-fill', type: 'fill', source: 'hotspots', filter: isPoly,
+        paint: { 'fill-color': hotspotColor('gi_star_bin'), 'fill-opacity': ['case', ISLAND, 0.25, 0.8], 'fill-outline-color': '#52606d' } },
+      { id: 'hotspots-circle', type: 'circle', source: 'hotspots', filter: isPoint,
+        paint: {
+          'circle-color': hotspotColor('gi_star_bin'),
+          'circle-opacity': ['case', ISLAND, 0, 0.95],
+          // A halo wider than the village dot drawn over it (villages-circle: 2.5, 4, 8 px), so
+          // that the Gi* or LISA colour reads around the dot's own indicator colour.
+          'circle-radius': ['interpolate', ['linear'], ['zoom'], 7, 6.5, 9, 10, 12, 16],
+          'circle-stroke-color': ['case', ISLAND, '#7b8794', '#52606d'],
+          'circle-stroke-width': ['case', ISLAND, 1.5, 0.75],
+        } },
     ],
+    // Significant clusters solid purple; the others (asked for with show=all) dashed grey,
+    // labelled 不显著 (`label` is set by the page in the reader's language). `active`: the
+    // space-time clusters whose window holds the slider's month (the page sets the opacities).
     scan: [
-      { id: 'scan-fill', type: 'fill', source: 'scan', paint: { 'fill-color': '#7e22ce', 'fill-opacity': 0.12 } },
-      { id: 'scan-line', type: 'line', source: 'scan', paint: { 'line-color': '#7e22ce', 'line-width': 2, 'line-dasharray': [2, 1] } },
+      { id: 'scan-fill', type: 'fill', source: 'scan', filter: SIGNIFICANT, paint: { 'fill-color': SCAN_COLOR, 'fill-opacity': 0.14 } },
+      { id: 'scan-line', type: 'line', source: 'scan', filter: SIGNIFICANT, paint: { 'line-color': SCAN_COLOR, 'line-width': 2.5 } },
+      { id: 'scan-ns-line', type: 'line', source: 'scan', filter: ['!', SIGNIFICANT],
+        paint: { 'line-color': SCAN_NS_COLOR, 'line-width': 1.5, 'line-dasharray': [3, 2] } },
+      { id: 'scan-label', type: 'symbol', source: 'scan',
+        layout: { 'text-field': ['coalesce', ['get', 'label'], ''], 'text-size': 12, 'text-font': ['sans-serif'], 'symbol-placement': 'point', 'text-allow-overlap': true },
+        paint: { 'text-color': ['case', SIGNIFICANT, SCAN_COLOR, '#52606d'], 'text-halo-color': '#ffffff', 'text-halo-width': 1.5 } },
     ],
     slaughter_points: [
       { id: 'slaughter-circle', type: 'circle', source: 'slaughter_points', 'source-layer': 'slaughter_points',
