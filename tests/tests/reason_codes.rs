@@ -354,7 +354,10 @@ fn rust_sources(dir: &Path, out: &mut Vec<(String, String)>) -> Result<()> {
 #[test]
 fn every_code_the_server_emits_has_a_sentence_in_the_client() -> Result<()> {
     let root = workspace_root();
-    let reasons = std::fs::read_to_string(root.join("web/src/reasons.ts"))?;
+    // Error reasons are worded in reasons.ts; the hotspot analyses' diagnoses (why nothing is
+    // significant, what would help) in map/hotspots.ts, in the same `code: (params) =>` form.
+    let reasons = std::fs::read_to_string(root.join("web/src/reasons.ts"))?
+        + &std::fs::read_to_string(root.join("web/src/map/hotspots.ts"))?;
     let mut sources = Vec::new();
     rust_sources(&root.join("server/src"), &mut sources)?;
     rust_sources(&root.join("programme/src"), &mut sources)?;
@@ -388,7 +391,7 @@ fn every_code_the_server_emits_has_a_sentence_in_the_client() -> Result<()> {
         .collect();
     assert!(
         missing.is_empty(),
-        "codes the server emits without a sentence in web/src/reasons.ts: {missing:?}"
+        "codes the server emits without a sentence in web/src/reasons.ts (or map/hotspots.ts): {missing:?}"
     );
     // Every field a parameter or a row error may name has its label.
     let mut fields: BTreeSet<&str> = ["village_code", "village", "township", "lon", "lat"].into();
