@@ -84,7 +84,7 @@ impl Why {
     pub fn message(&self) -> String {
         match self {
             Why::NoVariation => {
-                "The analysed values are the same in every unit: there is nothing to compare."
+                "The analysed values are the same in every unit (empirical-Bayes rates all equal the mean when the counts vary no more than chance): there is nothing to compare."
                     .into()
             }
             Why::TooFewUnits { testable, min } => format!(

@@ -104,7 +104,7 @@ export function correctionText(c: string | undefined, alpha: number | undefined)
 
 /** The words of each diagnosis code, from its params. */
 const CODES: Record<string, (p: Record<string, unknown>) => [string, string]> = {
-  no_variation: () => ['各单元的分析值都相同：没有差异可供比较。', 'The analysed values are the same in every unit: there is nothing to compare.'],
+  no_variation: () => ['各单元的分析值都相同（病例数的差异不超过随机波动时，经验贝叶斯平滑率都等于平均率）：没有差异可供比较。', 'The analysed values are the same in every unit (empirical-Bayes rates all equal the mean when the counts vary no more than chance): there is nothing to compare.'],
   // Hotspots: {testable, min}; scans: {units, min}.
   too_few_units: (p) => p.testable !== undefined
     ? [`只有 ${num(p.testable, 0)} 个单元有邻居、可以检验（至少需要 ${num(p.min, 0)} 个）。`, `Only ${num(p.testable, 0)} units have a neighbour and can be tested; at least ${num(p.min, 0)} are needed.`]

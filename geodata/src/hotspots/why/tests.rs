@@ -256,7 +256,7 @@ fn a_constant_series_has_no_variation() {
         serde_json::json!({
             "code": "no_variation",
             "params": {},
-            "message": "The analysed values are the same in every unit: there is nothing to compare."
+            "message": "The analysed values are the same in every unit (empirical-Bayes rates all equal the mean when the counts vary no more than chance): there is nothing to compare."
         })
     );
 }
