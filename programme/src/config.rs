@@ -10,7 +10,7 @@ use echinomap_domain::PlaceCode;
 use echinomap_domain::privacy::{Audience, Suppression};
 
 use crate::indicators::Options;
-use crate::risk::{RiskCache, RiskConfig, VillageRisk};
+use crate::risk::{AreaRisk, RiskCache, RiskConfig};
 use crate::stage::StageRules;
 use echinomap_domain::privacy::SmallCounts;
 
@@ -114,7 +114,8 @@ impl Programme {
 // `risk`, and `risk` must not use `config` back (no import cycles between modules).
 impl RiskCache {
     /// The risk of every village inside `area` as `programme` runs it, as of `as_of` (today
-    /// when `None`, never later), for a reader whose small counts go up to `small_max`.
+    /// when `None`, never later), for a reader whose small counts go up to `small_max`; it may
+    /// lag the newest write by [`crate::derived::MAX_LAG`] (the answer says which data it shows).
     pub async fn as_of(
         &self,
         pool: &sqlx::PgPool,
@@ -123,7 +124,7 @@ impl RiskCache {
         area: &PlaceCode,
         as_of: Option<NaiveDate>,
         small_max: Option<i64>,
-    ) -> Result<Vec<VillageRisk>, sqlx::Error> {
+    ) -> Result<AreaRisk, sqlx::Error> {
         let mut opts = programme.options();
         if let Some(d) = as_of {
             opts.as_of = d.min(opts.as_of);

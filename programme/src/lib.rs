@@ -16,6 +16,7 @@ pub mod auth;
 pub mod backup;
 pub mod config;
 pub mod db;
+pub mod derived;
 pub mod demo;
 pub mod duplicates;
 pub mod embedded_pg;

@@ -309,25 +309,35 @@ pub struct VillageRisk {
     pub config_version: String,
 }
 
-/// The risk of every village of a county, kept per (county, day, small-count maximum) for the data
-/// versions of [`TABLES`]: the API, the tiles, the exports and the start-up warm-up share it, so
-/// the model runs once per change of data or day.
+/// The risk of every village of a county, kept per (county, day, small-count maximum) beside the
+/// data versions of [`TABLES`] it read: a derived layer ([`crate::derived`]) that lags the newest
+/// write by at most [`crate::derived::MAX_LAG`] while it is recomputed in the background. The
+/// API, the tiles, the exports and the start-up warm-up share it, so the model runs once per
+/// change of data or day, not once per reader.
 #[derive(Debug, Clone)]
 pub struct RiskCache {
-    memo: crate::watch::Memo<Vec<VillageRisk>>,
+    derived: crate::derived::Derived<Vec<VillageRisk>>,
 }
 
 impl Default for RiskCache {
     fn default() -> Self {
         Self {
-            memo: crate::watch::Memo::new(32),
+            derived: crate::derived::Derived::new(32),
         }
     }
 }
 
+/// The risk of the villages of an area and the data it shows.
+#[derive(Debug, Clone)]
+pub struct AreaRisk {
+    pub villages: Vec<VillageRisk>,
+    /// The county's snapshot: its versions and how long newer data has waited.
+    pub version: i64,
+    pub stale_for: Option<std::time::Duration>,
+}
+
 impl RiskCache {
-    /// [`villages`] inside `area`, from the county's cached list when its data has not changed.
-    /// Kept per small-count maximum: readers under different rules see different details.
+    /// [`villages`] inside `area`, from the county's snapshot ([`RiskCache::county`]).
     pub async fn villages(
         &self,
         pool: &sqlx::PgPool,
@@ -336,22 +346,56 @@ impl RiskCache {
         area: &PlaceCode,
         opts: &Options,
         small_max: Option<i64>,
-    ) -> Result<Vec<VillageRisk>, sqlx::Error> {
+    ) -> Result<AreaRisk, sqlx::Error> {
         let county = PlaceCode::from(area.county());
+        let snap = self
+            .county(
+                pool,
+                watch,
+                config,
+                &county,
+                opts,
+                small_max,
+                crate::derived::MAX_LAG,
+            )
+            .await?;
+        Ok(AreaRisk {
+            villages: snap
+                .value
+                .iter()
+                .filter(|v| area.contains_code(v.code.as_str()))
+                .cloned()
+                .collect(),
+            version: snap.version(),
+            stale_for: snap.stale_for,
+        })
+    }
+
+    /// The risk of every village of `county`, lagging the data by at most `max_lag`
+    /// (`Duration::ZERO`: computed from the data as it is now). Kept per small-count maximum:
+    /// readers under different rules see different details.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn county(
+        &self,
+        pool: &sqlx::PgPool,
+        watch: &crate::watch::Watch,
+        config: &RiskConfig,
+        county: &PlaceCode,
+        opts: &Options,
+        small_max: Option<i64>,
+        max_lag: std::time::Duration,
+    ) -> Result<crate::derived::Snapshot<Vec<VillageRisk>>, sqlx::Error> {
         let versions = watch.versions(pool, TABLES).await?;
-        let key = format!("{county}|{}|{small_max:?}|{versions:?}", opts.as_of);
-        let all = match self.memo.get(&key) {
-            Some(all) => all,
-            None => {
-                let all = villages(pool, config, &county, opts, small_max).await?;
-                self.memo.put(key, all)
-            }
-        };
-        Ok(all
-            .iter()
-            .filter(|v| area.contains_code(v.code.as_str()))
-            .cloned()
-            .collect())
+        let key = format!("{county}|{}|{small_max:?}", opts.as_of);
+        let (pool, config, county, opts) =
+            (pool.clone(), config.clone(), county.clone(), opts.clone());
+        self.derived
+            .get(&key, &versions, max_lag, move |_| {
+                let (pool, config, county, opts) =
+                    (pool.clone(), config.clone(), county.clone(), opts.clone());
+                async move { villages(&pool, &config, &county, &opts, small_max).await }
+            })
+            .await
     }
 }
 

@@ -5,11 +5,13 @@
 //! statement declares them ([`TileArgs::values`]) and run on the tile pool (generic plans,
 //! `db::Database::tile_pool`). For the villages layer, what the map shows of each village comes
 //! from the same engines as the API (the risk model and the indicator definitions): the
-//! [`VillageArrays`], kept by [`TileService`] per scope, rule, day, period and data versions.
+//! [`VillageArrays`], kept by [`TileService`] per scope, rule, day and period: a derived layer
+//! ([`crate::derived`]) that may lag the newest write by at most 5 s.
 //!
-//! The data versions that key a tile are those of [`tables`]: what the layer's SQL reads and,
-//! for the villages layer, what the risk model and the arrays read. The HTTP side (request
-//! parameters, access, the tile cache, ETags and encodings) is `server::http::tiles`.
+//! The data versions that key a tile are those of [`tables`] (what the layer's SQL reads: fresh
+//! at once) and, for the villages layer, those the arrays it shows were computed from
+//! ([`derived_tables`]). The HTTP side (request parameters, access, the tile cache, ETags and
+//! encodings) is `server::http::tiles`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,7 +26,8 @@ use sqlx::query::QueryScalar;
 use crate::config::Programme;
 use crate::indicators::{self, Grouping};
 use crate::risk::{RiskCache, RiskTier};
-use crate::watch::{Memo, Watch};
+use crate::derived::{Derived, Snapshot};
+use crate::watch::Watch;
 
 /// The indicators behind the village arrays: cases in the period, deworming in the month.
 const ARRAY_INDICATORS: [&str; 2] = ["new_cases", "deworming_coverage"];
@@ -49,22 +52,20 @@ const ARRAY_TABLES: &[&str] = &[
     "dewormings",
 ];
 
-/// Every table a layer's tiles depend on, in a fixed order, without repeats: the layer's own
-/// (`TileLayer::tables`) and, for a layer that shows village risk, the risk model's and the
-/// arrays'. Their data versions key the tile cache, so a write to any of them makes the tile
-/// fresh.
+/// The tables a layer's tiles read themselves (`TileLayer::tables`): their data versions key the
+/// tile cache, so a write to any of them makes the tile fresh at once. A layer that shows village
+/// risk also reads the [`VillageArrays`], a derived layer that lags by at most
+/// [`crate::derived::MAX_LAG`]: its tiles are keyed by the versions the arrays were computed
+/// from ([`derived_tables`]) as well.
 pub fn tables(layer: &TileLayer) -> Vec<&'static str> {
-    let extra: &[&[&'static str]] = if layer.uses_risk {
-        &[crate::risk::TABLES, ARRAY_TABLES]
-    } else {
-        &[]
-    };
-    // A few dozen names at most, on every tile request: a linear check beats hashing.
+    layer.tables.to_vec()
+}
+
+/// The tables the [`VillageArrays`] read: the risk model's ([`crate::risk::TABLES`]) and
+/// [`ARRAY_TABLES`], in a fixed order, without repeats.
+pub fn derived_tables() -> Vec<&'static str> {
     let mut all: Vec<&'static str> = Vec::with_capacity(32);
-    for t in std::iter::once(layer.tables)
-        .chain(extra.iter().copied())
-        .flatten()
-    {
+    for t in crate::risk::TABLES.iter().chain(ARRAY_TABLES) {
         if !all.contains(t) {
             all.push(t);
         }
@@ -82,7 +83,7 @@ pub struct TileSources<'a> {
     pub tile_pool: &'a PgPool,
     pub watch: &'a Watch,
     pub risk: &'a RiskCache,
-    pub programme: &'a Programme,
+    pub programme: &'a Arc<Programme>,
 }
 
 /// One tile to render, resolved from the request.
@@ -104,8 +105,9 @@ pub struct TileRequest<'a> {
     /// Hotspots: the analysed layer and the H3 resolution.
     pub source: &'a str,
     pub resolution: u8,
-    /// The data versions of [`tables`] of the layer, as the tile's cache key holds them.
-    pub versions: &'a [i64],
+    /// The village arrays the tile shows (layers that show village risk), as the tile's cache
+    /// key names them ([`TileService::village_arrays`]).
+    pub arrays: Option<&'a VillageArrays>,
 }
 
 impl TileRequest<'_> {
@@ -173,36 +175,53 @@ pub struct VillageArrays {
     households: Vec<i64>,
 }
 
-/// Renders tiles, keeping the village arrays by scope, small-count rule, day, period and the
-/// data versions of the villages layer: the engines run once per change of data, day or
-/// period, not once per tile (also when the tile cache is off: this is a computation, not a
-/// tile).
+/// Renders tiles, keeping the village arrays by scope, small-count rule, day and period (a
+/// derived layer, [`crate::derived`]): the engines run once per change of data, day or period,
+/// not once per tile (also when the tile cache is off: this is a computation, not a tile), and
+/// a write does not make every reader wait for them.
 #[derive(Debug, Clone)]
 pub struct TileService {
-    arrays: Memo<VillageArrays>,
+    arrays: Derived<VillageArrays>,
 }
 
 impl Default for TileService {
     fn default() -> Self {
         Self {
-            arrays: Memo::new(64),
+            arrays: Derived::new(64),
         }
     }
 }
 
+/// Which village arrays a tile shows.
+#[derive(Debug, Clone, Copy)]
+pub struct ArraysOf<'a> {
+    pub scope: &'a PlaceCode,
+    pub small_max: Option<i64>,
+    pub period: Period,
+    pub coverage_month: Period,
+}
+
 impl TileService {
     /// The tile's bytes (Mapbox Vector Tile, uncompressed); empty when no feature meets it.
+    /// A layer that shows village risk needs `req.arrays`.
     pub async fn render(
         &self,
         src: &TileSources<'_>,
         req: &TileRequest<'_>,
     ) -> crate::Result<Vec<u8>> {
-        let village = if req.layer.uses_risk {
-            self.village_arrays(src, req).await?
-        } else {
-            Arc::default()
+        let empty = VillageArrays::default();
+        let village = match (req.layer.uses_risk, req.arrays) {
+            (false, _) => &empty,
+            (true, Some(a)) => a,
+            (true, None) => {
+                return Err(anyhow::anyhow!(
+                    "the {} layer shows village risk and needs its arrays",
+                    req.layer.id
+                )
+                .into());
+            }
         };
-        let args = req.args(&village);
+        let args = req.args(village);
         let query = args.values().into_iter().fold(
             sqlx::query_scalar::<_, Option<Vec<u8>>>(req.layer.sql(req.coord.z())),
             |query, (_, value)| bind(query, value),
@@ -210,101 +229,139 @@ impl TileService {
         Ok(query.fetch_one(src.tile_pool).await?.unwrap_or_default())
     }
 
-    async fn village_arrays(
+    /// The village arrays of `of`, lagging the newest write by at most
+    /// [`crate::derived::MAX_LAG`]; the snapshot's versions are those of [`derived_tables`].
+    pub async fn village_arrays(
         &self,
         src: &TileSources<'_>,
-        req: &TileRequest<'_>,
-    ) -> crate::Result<Arc<VillageArrays>> {
+        of: ArraysOf<'_>,
+    ) -> crate::Result<Snapshot<VillageArrays>> {
         let opts = src.programme.options();
-        let Some(scope) = req.scope else {
-            return Err(anyhow::anyhow!(
-                "the {} layer shows village risk and needs a scope",
-                req.layer.id
-            )
-            .into());
-        };
-        let (period, month) = (req.period, req.coverage_month);
         let key = format!(
-            "{scope}|{:?}|{}|{period}|{month}|{:?}",
-            req.small_max, opts.as_of, req.versions
+            "{}|{:?}|{}|{}|{}",
+            of.scope, of.small_max, opts.as_of, of.period, of.coverage_month
         );
-        if let Some(hit) = self.arrays.get(&key) {
-            return Ok(hit);
-        }
-        let risk = src
-            .risk
-            .as_of(
-                src.pool,
-                src.watch,
-                src.programme,
-                scope,
-                None,
-                req.small_max,
-            )
-            .await?;
-        let run = |key: &'static str, p: Period| {
-            let opts = opts.clone();
-            async move {
-                let def = indicators::defs::find(key).ok_or_else(|| {
-                    sqlx::Error::Protocol(format!("indicator {key} is not defined"))
-                })?;
-                indicators::compute(src.pool, def, scope, &[p], &Grouping::Level(12), &opts).await
-            }
-        };
-        let [cases_key, coverage_key] = ARRAY_INDICATORS;
-        let cases = run(cases_key, period).await?;
-        let coverage = run(coverage_key, month).await?;
-        let first = |cells: &indicators::Cells, code: &str| {
-            cells
-                .get(code)
-                .and_then(|c| c.first())
-                .map_or((0, 0), |c| (c.num.round() as i64, c.den.round() as i64))
-        };
-        let villages: Vec<(i32, String, Option<i64>, Option<i64>)> =
-            sqlx::query_as(VILLAGE_DENOMINATORS)
-                .bind(scope.as_str())
-                .fetch_all(src.pool)
-                .await?;
-        let len = villages
-            .iter()
-            .filter_map(|v| usize::try_from(v.0).ok())
-            .max()
-            .unwrap_or(0);
-        let mut arrays = VillageArrays {
-            tier: vec![0; len],
-            score: vec![-1.0; len],
-            cases: vec![-1; len],
-            dogs_due: vec![-1; len],
-            dogs_dosed: vec![-1; len],
-            population: vec![-1; len],
-            households: vec![-1; len],
-        };
-        let mut ids = HashMap::with_capacity(villages.len());
-        for (id, code, population, households) in villages {
-            let Some(i) = usize::try_from(id).ok().and_then(|id| id.checked_sub(1)) else {
-                continue;
-            };
-            arrays.population[i] = population.unwrap_or(-1);
-            arrays.households[i] = households.unwrap_or(-1);
-            ids.insert(code, i);
-        }
-        for r in &risk {
-            let Some(&i) = ids.get(r.code.as_str()) else {
-                continue;
-            };
-            arrays.tier[i] = match r.tier {
-                RiskTier::Low => 1,
-                RiskTier::Medium => 2,
-                RiskTier::High => 3,
-            };
-            arrays.score[i] = r.score;
-            let (dosed, due) = first(&coverage, r.code.as_str());
-            arrays.cases[i] = first(&cases, r.code.as_str()).0;
-            arrays.dogs_due[i] = due;
-            arrays.dogs_dosed[i] = dosed;
-        }
-        Ok(self.arrays.put(key, arrays))
+        let versions = src.watch.versions(src.pool, &derived_tables()).await?;
+        let (pool, watch, risk, programme) = (
+            src.pool.clone(),
+            src.watch.clone(),
+            src.risk.clone(),
+            src.programme.clone(),
+        );
+        let (scope, small_max, period, month) =
+            (of.scope.clone(), of.small_max, of.period, of.coverage_month);
+        self.arrays
+            .get(&key, &versions, crate::derived::MAX_LAG, move |_| {
+                let (pool, watch, risk, programme, scope) = (
+                    pool.clone(),
+                    watch.clone(),
+                    risk.clone(),
+                    programme.clone(),
+                    scope.clone(),
+                );
+                async move {
+                    let src = TileSources {
+                        pool: &pool,
+                        tile_pool: &pool,
+                        watch: &watch,
+                        risk: &risk,
+                        programme: &programme,
+                    };
+                    compute_arrays(&src, &scope, small_max, period, month).await
+                }
+            })
+            .await
     }
+}
+
+/// The village arrays of `scope`, from the data as it is now (the risk model's too).
+async fn compute_arrays(
+    src: &TileSources<'_>,
+    scope: &PlaceCode,
+    small_max: Option<i64>,
+    period: Period,
+    month: Period,
+) -> crate::Result<VillageArrays> {
+    let opts = src.programme.options();
+    let county = PlaceCode::from(scope.county());
+    let risk = src
+        .risk
+        .county(
+            src.pool,
+            src.watch,
+            &src.programme.risk,
+            &county,
+            &opts,
+            small_max,
+            std::time::Duration::ZERO,
+        )
+        .await?;
+    let run = |key: &'static str, p: Period| {
+        let opts = opts.clone();
+        async move {
+            let def = indicators::defs::find(key).ok_or_else(|| {
+                sqlx::Error::Protocol(format!("indicator {key} is not defined"))
+            })?;
+            indicators::compute(src.pool, def, scope, &[p], &Grouping::Level(12), &opts).await
+        }
+    };
+    let [cases_key, coverage_key] = ARRAY_INDICATORS;
+    let cases = run(cases_key, period).await?;
+    let coverage = run(coverage_key, month).await?;
+    let first = |cells: &indicators::Cells, code: &str| {
+        cells
+            .get(code)
+            .and_then(|c| c.first())
+            .map_or((0, 0), |c| (c.num.round() as i64, c.den.round() as i64))
+    };
+    let villages: Vec<(i32, String, Option<i64>, Option<i64>)> =
+        sqlx::query_as(VILLAGE_DENOMINATORS)
+            .bind(scope.as_str())
+            .fetch_all(src.pool)
+            .await?;
+    let len = villages
+        .iter()
+        .filter_map(|v| usize::try_from(v.0).ok())
+        .max()
+        .unwrap_or(0);
+    let mut arrays = VillageArrays {
+        tier: vec![0; len],
+        score: vec![-1.0; len],
+        cases: vec![-1; len],
+        dogs_due: vec![-1; len],
+        dogs_dosed: vec![-1; len],
+        population: vec![-1; len],
+        households: vec![-1; len],
+    };
+    let mut ids = HashMap::with_capacity(villages.len());
+    for (id, code, population, households) in villages {
+        let Some(i) = usize::try_from(id).ok().and_then(|id| id.checked_sub(1)) else {
+            continue;
+        };
+        arrays.population[i] = population.unwrap_or(-1);
+        arrays.households[i] = households.unwrap_or(-1);
+        ids.insert(code, i);
+    }
+    for r in risk
+        .value
+        .iter()
+        .filter(|r| scope.contains_code(r.code.as_str()))
+    {
+        let Some(&i) = ids.get(r.code.as_str()) else {
+            continue;
+        };
+        arrays.tier[i] = match r.tier {
+            RiskTier::Low => 1,
+            RiskTier::Medium => 2,
+            RiskTier::High => 3,
+        };
+        arrays.score[i] = r.score;
+        let (dosed, due) = first(&coverage, r.code.as_str());
+        arrays.cases[i] = first(&cases, r.code.as_str()).0;
+        arrays.dogs_due[i] = due;
+        arrays.dogs_dosed[i] = dosed;
+    }
+    Ok(arrays)
 }
 
 #[cfg(test)]
@@ -360,10 +417,9 @@ mod tests {
     }
 
     #[test]
-    fn the_villages_layer_is_keyed_by_every_table_its_arrays_and_the_risk_model_read() {
-        let villages = layer("villages").expect("the villages layer");
-        let keyed = tables(villages);
-        for t in crate::risk::TABLES.iter().chain(villages.tables) {
+    fn the_villages_arrays_are_keyed_by_every_table_they_and_the_risk_model_read() {
+        let keyed = derived_tables();
+        for t in crate::risk::TABLES {
             assert!(keyed.contains(t), "{t} is not in the villages tiles' key");
         }
         let mut sql = vec![VILLAGE_DENOMINATORS];
@@ -382,7 +438,7 @@ mod tests {
                 }
                 assert!(
                     keyed.iter().any(|k| *k == t),
-                    "the village arrays read {t}, which is not in the villages tiles' key"
+                    "the village arrays read {t}, which is not in their key"
                 );
             }
         }
@@ -393,8 +449,8 @@ mod tests {
     }
 
     #[test]
-    fn layers_without_village_risk_are_keyed_by_their_own_tables() {
-        for l in LAYERS.iter().filter(|l| !l.uses_risk) {
+    fn layers_are_keyed_by_their_own_tables() {
+        for l in LAYERS {
             assert_eq!(tables(l), l.tables, "{}", l.id);
         }
     }

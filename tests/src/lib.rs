@@ -464,6 +464,15 @@ async fn expect_json(
     Ok(body)
 }
 
+/// The `X-Data-Version` of an answer.
+pub fn data_version(r: &reqwest::Response) -> Result<i64> {
+    r.headers()
+        .get("x-data-version")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("{}: no X-Data-Version header", r.url().path()))
+}
+
 /// Calls the API as one account, with `Authorization: Bearer`.
 #[derive(Debug, Clone)]
 pub struct ApiClient {
@@ -487,6 +496,47 @@ impl ApiClient {
 
     pub async fn get_json(&self, path: &str, status: u16) -> Result<serde_json::Value> {
         expect_json(self.get(path).await?, "GET", path, status).await
+    }
+
+    /// A derived answer (risk, the villages tiles' colours) and the data version it shows
+    /// (`X-Data-Version`, required).
+    pub async fn get_versioned(&self, path: &str) -> Result<(serde_json::Value, i64)> {
+        let r = self.get(path).await?;
+        let version = data_version(&r)?;
+        Ok((expect_json(r, "GET", path, 200).await?, version))
+    }
+
+    /// `path` once it shows data newer than `version` (a derived layer recomputes in the
+    /// background after a write, within 5 s): asked again until its `X-Data-Version` is larger,
+    /// for at most 60 s. Every answer on the way must say how long newer data has waited
+    /// (`X-Data-Stale-Ms`) and that must be at most 5 s.
+    pub async fn get_newer_than(
+        &self,
+        path: &str,
+        version: i64,
+    ) -> Result<(serde_json::Value, i64)> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let r = self.get(path).await?;
+            let got = data_version(&r)?;
+            if got > version {
+                return Ok((expect_json(r, "GET", path, 200).await?, got));
+            }
+            let stale_ms: u64 = r
+                .headers()
+                .get("x-data-stale-ms")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| {
+                    anyhow::anyhow!("GET {path}: an answer older than the data without X-Data-Stale-Ms")
+                })?;
+            anyhow::ensure!(stale_ms <= 5_000, "GET {path}: the answer lags by {stale_ms} ms");
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "GET {path}: still data version {got} after 60 s (waiting for > {version})"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn post_json(

@@ -7,7 +7,7 @@ use std::io::Read;
 
 use echinomap_programme::auth::Role;
 use echinomap_tests::read::{mvt_number as number, mvt_text as text};
-use echinomap_tests::{ApiClient, Result, TestApp, TestDb};
+use echinomap_tests::{ApiClient, Result, TestApp, TestDb, data_version, demo_today};
 use mvt_reader::Reader;
 use mvt_reader::feature::Value as MvtValue;
 use serde_json::Value;
@@ -553,6 +553,107 @@ async fn tiles_are_cached_per_encoding_and_a_write_makes_them_fresh_at_once() ->
     assert_ne!(new_etag, etag_gz);
     let after = decode(gunzip(&r.bytes().await?))?;
     assert_eq!(total(&after), total(&before) + 1.0);
+    Ok(())
+}
+
+/// Derived layers (issue 22): after a field write, records and work lists are fresh at once;
+/// the village tiles' colours and the risk model follow within seconds, recomputed in the
+/// background, and every answer says which data it shows (`X-Data-Version`) and, while it
+/// lags, for how long newer data has waited (`X-Data-Stale-Ms`, at most 5 s). The test waits
+/// for the header, never for a time.
+#[tokio::test]
+async fn village_colours_and_risk_follow_a_deworming_within_seconds_and_say_which_data_they_show()
+-> Result<()> {
+    let app = TestApp::spawn_with(TestDb::demo().await?, None, |s| {
+        s.programme.today = Some(demo_today());
+    })
+    .await?;
+    let epi = app.epi().await?;
+    let code = "654022100200";
+    let vd = app.user(Role::VillageDoctor, code).await?;
+    let due = vd.get_json("/api/worklists/deworming", 200).await?;
+    let dog = due["villages"][0]["items"][0]["dog_id"]
+        .as_i64()
+        .expect("a dog due this month");
+    let (lon, lat): (f64, f64) =
+        sqlx::query_as("SELECT ST_X(geom), ST_Y(geom) FROM villages WHERE code = $1")
+            .bind(code)
+            .fetch_one(&app.db.pool)
+            .await?;
+    let t = TileCoord::containing(lon, lat, 10)?;
+    let path = format!("/tiles/villages/{}/{}/{}.mvt", t.z(), t.x(), t.y());
+    let dosed = |bytes: Vec<u8>| -> Result<f64> {
+        let d = decode(bytes)?;
+        d.features
+            .iter()
+            .find(|f| text(f, "code").as_deref() == Some(code))
+            .and_then(|f| number(f, "dogs_dosed"))
+            .ok_or_else(|| anyhow::anyhow!("{code} has no dogs_dosed in {path}"))
+    };
+    let r = epi.get(&path).await?;
+    assert_eq!(r.status().as_u16(), 200);
+    let tile_version = data_version(&r)?;
+    let dosed_before = dosed(r.bytes().await?.to_vec())?;
+    let risk_path = format!("/api/villages/{code}/risk");
+    let (_, risk_version) = epi.get_versioned(&risk_path).await?;
+    let (_, list_version) = epi
+        .get_versioned("/api/risk?township=654022100")
+        .await?;
+    assert_eq!(list_version, risk_version, "one snapshot of the county");
+    // Every tile says which data it shows, the hotspot cells' too.
+    let h = TileCoord::containing(lon, lat, 7)?;
+    let r = epi
+        .get(&format!("/tiles/hotspots/{}/{}/{}.mvt", h.z(), h.x(), h.y()))
+        .await?;
+    assert!(matches!(r.status().as_u16(), 200 | 204));
+    data_version(&r)?;
+
+    sqlx::query(
+        "INSERT INTO dewormings (dog_id, village_id, dosed_on) SELECT id, village_id, $2 FROM dogs WHERE id = $1",
+    )
+    .bind(dog)
+    .bind(demo_today())
+    .execute(&app.db.pool)
+    .await?;
+    // Records and work lists: fresh at once.
+    let after = vd.get_json("/api/worklists/deworming", 200).await?;
+    assert!(
+        !after["villages"][0]["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|i| i["dog_id"].as_i64() == Some(dog)),
+        "the dosed dog left the work list at once"
+    );
+    // The village tile: asked again until it shows newer data, never lagging more than 5 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let bytes = loop {
+        let r = epi.get(&path).await?;
+        assert_eq!(r.status().as_u16(), 200);
+        let v = data_version(&r)?;
+        if v > tile_version {
+            break r.bytes().await?.to_vec();
+        }
+        let stale_ms: u64 = r
+            .headers()
+            .get("x-data-stale-ms")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("a tile older than the data says by how much");
+        assert!(stale_ms <= 5_000, "the tile lags by {stale_ms} ms");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the village tile never showed the deworming"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(dosed(bytes)?, dosed_before + 1.0, "the tile counts the new dose");
+    let (_, newer) = epi.get_newer_than(&risk_path, risk_version).await?;
+    assert!(newer > risk_version);
+    // Once caught up, the answer is current: no X-Data-Stale-Ms.
+    let r = epi.get(&risk_path).await?;
+    assert!(data_version(&r)? >= newer);
+    assert!(r.headers().get("x-data-stale-ms").is_none());
     Ok(())
 }
 

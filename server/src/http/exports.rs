@@ -72,7 +72,7 @@ pub async fn risk_for(state: &AppState, caller: &Caller, sel: &Selection) -> App
     let rows = state
         .village_risk(caller.scope.jurisdiction(), Some(sel.to), small_max)
         .await?;
-    Ok(exports::risk_columns(&rows))
+    Ok(exports::risk_columns(&rows.villages))
 }
 
 /// Refuses a register layer (one row per dog…) to a role without the register's permission, and

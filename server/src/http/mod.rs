@@ -115,7 +115,7 @@ impl AppState {
         area: &echinomap_domain::PlaceCode,
         as_of: Option<chrono::NaiveDate>,
         small_max: Option<i64>,
-    ) -> Result<Vec<echinomap_programme::risk::VillageRisk>, sqlx::Error> {
+    ) -> Result<echinomap_programme::risk::AreaRisk, sqlx::Error> {
         self.risk
             .as_of(
                 &self.pool,

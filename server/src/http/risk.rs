@@ -1,13 +1,18 @@
 //! `GET /api/villages/{code}/risk` and `GET /api/risk?township=`: the composite village risk of
 //! [`echinomap_programme::risk`], with every component's raw value, weight and contribution.
+//! Risk is a derived layer: it may lag the newest write by at most 5 s
+//! ([`echinomap_programme::derived`]), and every answer says which data it shows
+//! ([`data_version`]).
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::{AppendHeaders, IntoResponse};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use echinomap_domain::PlaceCode;
-use echinomap_programme::risk::{RiskTier, VillageRisk};
+use echinomap_programme::risk::{AreaRisk, RiskTier, VillageRisk};
 
 use super::AppState;
 use super::extract::{ApiPath, ApiQuery};
@@ -15,13 +20,34 @@ use super::indicators::resolve_unit;
 use super::session::Caller;
 use crate::error::{AppError, AppResult};
 
+/// `X-Data-Version`: the data a derived answer shows, the sum of the data versions of the tables
+/// it read (it grows with every write to any of them: a client waits for a larger number after
+/// its write). `X-Data-Stale-Ms`: how long newer data has waited, when it has.
+pub const DATA_VERSION: HeaderName = HeaderName::from_static("x-data-version");
+pub const DATA_STALE_MS: HeaderName = HeaderName::from_static("x-data-stale-ms");
+
+/// The headers of a derived answer computed from data at `version`, lagging by `stale_for`.
+pub fn data_version(
+    version: i64,
+    stale_for: Option<std::time::Duration>,
+) -> Vec<(HeaderName, HeaderValue)> {
+    let mut h = vec![(DATA_VERSION, HeaderValue::from(version))];
+    if let Some(d) = stale_for {
+        h.push((
+            DATA_STALE_MS,
+            HeaderValue::from(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        ));
+    }
+    h
+}
+
 /// The risk of the villages inside `area` as of today, as the caller may see it: small counts
 /// hidden under the rule of the caller's audience.
 async fn caller_risk(
     state: &AppState,
     caller: &Caller,
     area: &PlaceCode,
-) -> Result<Vec<VillageRisk>, sqlx::Error> {
+) -> Result<AreaRisk, sqlx::Error> {
     state
         .risk
         .as_of(
@@ -39,11 +65,14 @@ pub async fn village(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(code): ApiPath<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<impl IntoResponse> {
     let code = super::villages::code_in_scope(&caller, &code)?;
-    let mut rows = caller_risk(&state, &caller, &PlaceCode::from(code.clone())).await?;
-    match rows.pop() {
-        Some(v) if v.code == code => Ok(Json(json!(v))),
+    let mut risk = caller_risk(&state, &caller, &PlaceCode::from(code.clone())).await?;
+    match risk.villages.pop() {
+        Some(v) if v.code == code => Ok((
+            AppendHeaders(data_version(risk.version, risk.stale_for)),
+            Json(json!(v)),
+        )),
         _ => Err(super::villages::not_found(&code)),
     }
 }
@@ -65,7 +94,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(p): ApiQuery<ListParams>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<impl IntoResponse> {
     let unit = resolve_unit(&state, &caller, "township", p.township.as_deref()).await?;
     let sort = p.sort.as_deref().unwrap_or("score");
     let by_component = echinomap_programme::risk::COMPONENTS.contains(&sort);
@@ -99,7 +128,9 @@ pub async fn list(
         })?),
     };
     let opts = state.programme.options();
-    let mut rows = caller_risk(&state, &caller, &unit.code).await?;
+    let risk = caller_risk(&state, &caller, &unit.code).await?;
+    let headers = AppendHeaders(data_version(risk.version, risk.stale_for));
+    let mut rows = risk.villages;
     if let Some(t) = tier {
         rows.retain(|r| r.tier == t);
     }
@@ -126,7 +157,7 @@ pub async fn list(
         rows.reverse();
     }
     let count = |t: RiskTier| rows.iter().filter(|r| r.tier == t).count();
-    Ok(Json(json!({
+    Ok((headers, Json(json!({
         "unit": unit,
         "as_of": opts.as_of,
         "sort": sort,
@@ -139,5 +170,5 @@ pub async fn list(
         },
         "config": state.programme.risk,
         "items": rows,
-    })))
+    }))))
 }

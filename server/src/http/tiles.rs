@@ -3,7 +3,9 @@
 //! scope and small-count rule, takes the data versions (in memory, see
 //! `echinomap_programme::watch`) and serves from the cache (compressed once, one ETag per
 //! encoding, `Vary: Accept-Encoding`); a tile not in the cache is rendered by
-//! `echinomap_programme::tiles` (the layers' SQL is `echinomap_tiles::layers`).
+//! `echinomap_programme::tiles` (the layers' SQL is `echinomap_tiles::layers`). Every tile says
+//! which data it shows (`X-Data-Version`, see `risk::data_version`): the villages layer's
+//! colours come from the village arrays, a derived layer that may lag the newest write by 5 s.
 
 use std::sync::Arc;
 
@@ -15,7 +17,8 @@ use axum::response::{IntoResponse, Response};
 use echinomap_domain::period::Asked;
 use echinomap_domain::{Period, PlaceCode};
 use echinomap_programme::hotspots::HotspotSource;
-use echinomap_programme::tiles::{TileRequest, TileSources};
+use echinomap_programme::derived::Snapshot;
+use echinomap_programme::tiles::{ArraysOf, TileRequest, TileSources, VillageArrays};
 use echinomap_tiles::TileCoord;
 use echinomap_tiles::cache::{CacheKey, CachedTile, Encoding, matches_if_none_match};
 use echinomap_tiles::layers::{LAYERS, TileLayer, layer};
@@ -168,7 +171,10 @@ struct Prepared {
     scope: Option<PlaceCode>,
     small_max: Option<i64>,
     enc: Encoding,
-    versions: Vec<i64>,
+    /// The village arrays the tile shows (layers that show village risk).
+    arrays: Option<Snapshot<VillageArrays>>,
+    /// `X-Data-Version`: the sum of the versions in the key.
+    version: i64,
     key: String,
 }
 
@@ -219,10 +225,29 @@ async fn prepare(
             .and_then(|v| v.to_str().ok()),
     );
     // From memory while the change listener is up; a write makes them move at once.
-    let versions = state
+    let mut versions = state
         .watch
         .versions(&state.pool, &echinomap_programme::tiles::tables(layer))
         .await?;
+    // The village arrays may lag: the key names the data they were computed from.
+    let arrays = match (layer.uses_risk, scope.as_ref()) {
+        (true, Some(scope)) => {
+            let of = ArraysOf {
+                scope,
+                small_max,
+                period,
+                coverage_month,
+            };
+            let snap = state
+                .tile_service
+                .village_arrays(&sources(state), of)
+                .await?;
+            versions.extend(snap.versions.iter());
+            Some(snap)
+        }
+        _ => None,
+    };
+    let version = echinomap_programme::derived::version_of(&versions);
     // Risk depends on the day too (its windows end today).
     let today_key;
     let key_filters = if layer.uses_risk {
@@ -252,19 +277,43 @@ async fn prepare(
         scope,
         small_max,
         enc,
-        versions,
+        arrays,
+        version,
         key,
     }))
 }
 
+fn sources(state: &AppState) -> TileSources<'_> {
+    TileSources {
+        pool: &state.pool,
+        tile_pool: &state.tile_pool,
+        watch: &state.watch,
+        risk: &state.risk,
+        programme: &state.programme,
+    }
+}
+
 /// The answer for a tile in hand: 204 when empty, 304 when `If-None-Match` names its ETag,
-/// else the bytes of the negotiated encoding.
-fn respond(cached: &CachedTile, enc: Encoding, headers: &HeaderMap) -> AppResult<Response> {
+/// else the bytes of the negotiated encoding; each says which data it shows.
+fn respond(
+    cached: &CachedTile,
+    p: &Prepared,
+    headers: &HeaderMap,
+) -> AppResult<Response> {
+    let enc = p.enc;
+    let stale_for = p.arrays.as_ref().and_then(|a| a.stale_for);
+    let data = super::risk::data_version(p.version, stale_for);
     if cached.is_empty() {
-        return Ok(StatusCode::NO_CONTENT.into_response());
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        r.headers_mut().extend(data);
+        return Ok(r);
     }
     let etag = cached.etag(enc);
-    let mut builder = Response::builder()
+    let mut builder = Response::builder();
+    for (name, value) in data {
+        builder = builder.header(name, value);
+    }
+    let mut builder = builder
         .header(header::VARY, "Accept-Encoding")
         .header(header::ETAG, &etag)
         // A private dashboard: browsers keep the tile but ask again (a 304 when unchanged).
@@ -365,13 +414,7 @@ async fn serve(state: &AppState, p: Prepared, headers: &HeaderMap) -> AppResult<
         Some(t) => t,
         None => {
             let started = std::time::Instant::now();
-            let sources = TileSources {
-                pool: &state.pool,
-                tile_pool: &state.tile_pool,
-                watch: &state.watch,
-                risk: &state.risk,
-                programme: &state.programme,
-            };
+            let sources = sources(state);
             let request = TileRequest {
                 layer,
                 coord,
@@ -382,7 +425,7 @@ async fn serve(state: &AppState, p: Prepared, headers: &HeaderMap) -> AppResult<
                 coverage_month: p.coverage_month,
                 source: p.source,
                 resolution: p.resolution,
-                versions: &p.versions,
+                arrays: p.arrays.as_ref().map(|a| &*a.value),
             };
             let raw = state.tile_service.render(&sources, &request).await?;
             let raw_len_small = raw.len() <= 4 * 1024;
@@ -416,9 +459,9 @@ async fn serve(state: &AppState, p: Prepared, headers: &HeaderMap) -> AppResult<
                 "tile rendered"
             );
             let tile = Arc::new(tile);
-            state.tile_cache.insert(p.key, tile.clone());
+            state.tile_cache.insert(p.key.clone(), tile.clone());
             tile
         }
     };
-    respond(&cached, enc, headers)
+    respond(&cached, &p, headers)
 }
