@@ -177,7 +177,13 @@ impl<T: Send + Sync + 'static> Derived<T> {
         }
     }
 
-    fn step<F, Fut, E>(&self, key: &str, versions: &[i64], max_lag: Duration, compute: &F) -> Step<T>
+    fn step<F, Fut, E>(
+        &self,
+        key: &str,
+        versions: &[i64],
+        max_lag: Duration,
+        compute: &F,
+    ) -> Step<T>
     where
         F: Fn(Arc<[i64]>) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
@@ -251,7 +257,8 @@ impl<T: Send + Sync + 'static> Derived<T> {
                 let started = Instant::now();
                 match compute(versions.clone()).await {
                     Ok(value) => {
-                        let next = this.store(&key, versions.clone(), Arc::new(value), Some(started));
+                        let next =
+                            this.store(&key, versions.clone(), Arc::new(value), Some(started));
                         match next {
                             // Writes came in meanwhile: once more, for the newest.
                             Some(newer) => versions = newer,
@@ -303,7 +310,9 @@ impl<T: Send + Sync + 'static> Derived<T> {
         slot.waiting_since = match (&next, run_started) {
             (None, _) => None,
             // Newer data arrived during the run: it has waited at most since the run began.
-            (Some(_), Some(started)) => Some(slot.waiting_since.map_or(started, |w| w.max(started))),
+            (Some(_), Some(started)) => {
+                Some(slot.waiting_since.map_or(started, |w| w.max(started)))
+            }
             (Some(_), None) => slot.waiting_since,
         };
         match run_started {
@@ -327,7 +336,13 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    fn counter() -> (Arc<AtomicUsize>, impl Fn(Arc<[i64]>) -> std::future::Ready<Result<i64, String>> + Clone + Send + Sync + 'static) {
+    type Ready = std::future::Ready<Result<i64, String>>;
+
+    /// A computation that counts its runs and answers the sum of the versions it was given.
+    fn counter() -> (
+        Arc<AtomicUsize>,
+        impl Fn(Arc<[i64]>) -> Ready + Clone + Send + Sync + 'static,
+    ) {
         let runs = Arc::new(AtomicUsize::new(0));
         let r = runs.clone();
         (runs, move |v: Arc<[i64]>| {
@@ -367,7 +382,10 @@ mod tests {
         let d: Derived<i64> = Derived::new(4);
         let (_, f) = counter();
         d.get("k", &[1], MAX_LAG, f.clone()).await.expect("ok");
-        let s = d.get("k", &[7], Duration::ZERO, f.clone()).await.expect("ok");
+        let s = d
+            .get("k", &[7], Duration::ZERO, f.clone())
+            .await
+            .expect("ok");
         assert_eq!((*s.value, s.stale_for), (7, None));
     }
 

@@ -374,7 +374,10 @@ impl RiskCache {
     /// The risk of every village of `county`, lagging the data by at most `max_lag`
     /// (`Duration::ZERO`: computed from the data as it is now). Kept per small-count maximum:
     /// readers under different rules see different details.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the sources and the rule of one reader, as `villages` takes them"
+    )]
     pub async fn county(
         &self,
         pool: &sqlx::PgPool,

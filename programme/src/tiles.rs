@@ -24,9 +24,9 @@ use sqlx::postgres::{PgArguments, Postgres};
 use sqlx::query::QueryScalar;
 
 use crate::config::Programme;
+use crate::derived::{Derived, Snapshot};
 use crate::indicators::{self, Grouping};
 use crate::risk::{RiskCache, RiskTier};
-use crate::derived::{Derived, Snapshot};
 use crate::watch::Watch;
 
 /// The indicators behind the village arrays: cases in the period, deworming in the month.
@@ -299,9 +299,8 @@ async fn compute_arrays(
     let run = |key: &'static str, p: Period| {
         let opts = opts.clone();
         async move {
-            let def = indicators::defs::find(key).ok_or_else(|| {
-                sqlx::Error::Protocol(format!("indicator {key} is not defined"))
-            })?;
+            let def = indicators::defs::find(key)
+                .ok_or_else(|| sqlx::Error::Protocol(format!("indicator {key} is not defined")))?;
             indicators::compute(src.pool, def, scope, &[p], &Grouping::Level(12), &opts).await
         }
     };
@@ -368,7 +367,7 @@ async fn compute_arrays(
 mod tests {
     use super::*;
 
-    use echinomap_tiles::layers::{LAYERS, layer};
+    use echinomap_tiles::layers::LAYERS;
 
     /// The tables after `FROM` and `JOIN` in `sql`, without the CTEs it defines (`name AS (`)
     /// and those of the indicator engine's header (`p`, `per`, `vil`: `vil` reads `villages`).

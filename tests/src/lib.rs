@@ -528,9 +528,14 @@ impl ApiClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse().ok())
                 .ok_or_else(|| {
-                    anyhow::anyhow!("GET {path}: an answer older than the data without X-Data-Stale-Ms")
+                    anyhow::anyhow!(
+                        "GET {path}: an answer older than the data without X-Data-Stale-Ms"
+                    )
                 })?;
-            anyhow::ensure!(stale_ms <= 5_000, "GET {path}: the answer lags by {stale_ms} ms");
+            anyhow::ensure!(
+                stale_ms <= 5_000,
+                "GET {path}: the answer lags by {stale_ms} ms"
+            );
             anyhow::ensure!(
                 std::time::Instant::now() < deadline,
                 "GET {path}: still data version {got} after 60 s (waiting for > {version})"

@@ -596,14 +596,17 @@ async fn village_colours_and_risk_follow_a_deworming_within_seconds_and_say_whic
     let dosed_before = dosed(r.bytes().await?.to_vec())?;
     let risk_path = format!("/api/villages/{code}/risk");
     let (_, risk_version) = epi.get_versioned(&risk_path).await?;
-    let (_, list_version) = epi
-        .get_versioned("/api/risk?township=654022100")
-        .await?;
+    let (_, list_version) = epi.get_versioned("/api/risk?township=654022100").await?;
     assert_eq!(list_version, risk_version, "one snapshot of the county");
     // Every tile says which data it shows, the hotspot cells' too.
     let h = TileCoord::containing(lon, lat, 7)?;
     let r = epi
-        .get(&format!("/tiles/hotspots/{}/{}/{}.mvt", h.z(), h.x(), h.y()))
+        .get(&format!(
+            "/tiles/hotspots/{}/{}/{}.mvt",
+            h.z(),
+            h.x(),
+            h.y()
+        ))
         .await?;
     assert!(matches!(r.status().as_u16(), 200 | 204));
     data_version(&r)?;
@@ -647,7 +650,11 @@ async fn village_colours_and_risk_follow_a_deworming_within_seconds_and_say_whic
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
-    assert_eq!(dosed(bytes)?, dosed_before + 1.0, "the tile counts the new dose");
+    assert_eq!(
+        dosed(bytes)?,
+        dosed_before + 1.0,
+        "the tile counts the new dose"
+    );
     let (_, newer) = epi.get_newer_than(&risk_path, risk_version).await?;
     assert!(newer > risk_version);
     // Once caught up, the answer is current: no X-Data-Stale-Ms.

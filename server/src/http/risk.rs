@@ -157,18 +157,21 @@ pub async fn list(
         rows.reverse();
     }
     let count = |t: RiskTier| rows.iter().filter(|r| r.tier == t).count();
-    Ok((headers, Json(json!({
-        "unit": unit,
-        "as_of": opts.as_of,
-        "sort": sort,
-        "order": if descending { "desc" } else { "asc" },
-        "total": rows.len(),
-        "tiers": {
-            "high": count(RiskTier::High),
-            "medium": count(RiskTier::Medium),
-            "low": count(RiskTier::Low),
-        },
-        "config": state.programme.risk,
-        "items": rows,
-    }))))
+    Ok((
+        headers,
+        Json(json!({
+            "unit": unit,
+            "as_of": opts.as_of,
+            "sort": sort,
+            "order": if descending { "desc" } else { "asc" },
+            "total": rows.len(),
+            "tiers": {
+                "high": count(RiskTier::High),
+                "medium": count(RiskTier::Medium),
+                "low": count(RiskTier::Low),
+            },
+            "config": state.programme.risk,
+            "items": rows,
+        })),
+    ))
 }

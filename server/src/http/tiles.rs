@@ -16,8 +16,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use echinomap_domain::period::Asked;
 use echinomap_domain::{Period, PlaceCode};
-use echinomap_programme::hotspots::HotspotSource;
 use echinomap_programme::derived::Snapshot;
+use echinomap_programme::hotspots::HotspotSource;
 use echinomap_programme::tiles::{ArraysOf, TileRequest, TileSources, VillageArrays};
 use echinomap_tiles::TileCoord;
 use echinomap_tiles::cache::{CacheKey, CachedTile, Encoding, matches_if_none_match};
@@ -295,11 +295,7 @@ fn sources(state: &AppState) -> TileSources<'_> {
 
 /// The answer for a tile in hand: 204 when empty, 304 when `If-None-Match` names its ETag,
 /// else the bytes of the negotiated encoding; each says which data it shows.
-fn respond(
-    cached: &CachedTile,
-    p: &Prepared,
-    headers: &HeaderMap,
-) -> AppResult<Response> {
+fn respond(cached: &CachedTile, p: &Prepared, headers: &HeaderMap) -> AppResult<Response> {
     let enc = p.enc;
     let stale_for = p.arrays.as_ref().and_then(|a| a.stale_for);
     let data = super::risk::data_version(p.version, stale_for);
