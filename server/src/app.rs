@@ -334,16 +334,10 @@ pub fn app_state_with(
 /// meanwhile waits only for what is left (the rollup refresh is serialised by a lock); a failure
 /// is logged and changes nothing.
 async fn warm_up(state: AppState) {
-    use echinomap_programme::indicators::Period;
     let started = std::time::Instant::now();
     let opts = state.programme.options();
-    let mut months = vec![Period::month_of(opts.as_of)];
-    for _ in 1..24 {
-        let first = months[months.len() - 1].start();
-        months.push(Period::month_of(first.pred_opt().unwrap_or(first)));
-    }
     let result = async {
-        echinomap_programme::indicators::rollup::refresh(&state.pool, &months, &opts).await?;
+        echinomap_programme::indicators::rollup::refresh_recent(&state.pool, &opts).await?;
         // The jurisdictions of the enabled accounts: what the first pages ask for.
         let jurisdictions = store::enabled_jurisdictions(&state.pool).await?;
         let mut counties: Vec<PlaceCode> = jurisdictions

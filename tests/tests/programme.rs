@@ -516,3 +516,29 @@ async fn report_cells_equal_the_api_numbers() -> Result<()> {
         .await?;
     Ok(())
 }
+
+/// A demo load ends with the deworming rollup of the 24 months up to its today, so the first
+/// start after a load does not read every dose while the first map waits (issue 22).
+#[tokio::test]
+async fn a_demo_load_holds_the_deworming_rollup_of_its_last_24_months() -> Result<()> {
+    let db = TestDb::demo().await?;
+    let months: Vec<chrono::NaiveDate> =
+        sqlx::query_scalar("SELECT month FROM deworming_rollup_months ORDER BY month")
+            .fetch_all(&db.pool)
+            .await?;
+    assert_eq!(months.len(), 24, "{months:?}");
+    assert_eq!(
+        months.last().copied(),
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 1)
+    );
+    let (rows, dirty): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM deworming_rollup), (SELECT count(*) FROM deworming_rollup_dirty)",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    let villages: i64 = sqlx::query_scalar("SELECT count(*) FROM villages")
+        .fetch_one(&db.pool)
+        .await?;
+    assert_eq!((rows, dirty), (villages * 24, 0));
+    Ok(())
+}

@@ -16,6 +16,26 @@ const RAW: &str = include_str!("sql/deworming_coverage_raw.sql");
 /// Key of the advisory lock that serialises refreshes.
 const LOCK: i64 = 0x6563_686e_6f5f_6477; // "echno_dw"
 
+/// How many months up to today the rollup holds ahead of any request (the dashboard's matrix,
+/// the risk model's windows).
+pub const RECENT_MONTHS: usize = 24;
+
+/// The [`RECENT_MONTHS`] months up to `as_of`'s, newest first.
+pub fn recent_months(as_of: NaiveDate) -> Vec<Period> {
+    let mut months = vec![Period::month_of(as_of)];
+    for _ in 1..RECENT_MONTHS {
+        let first = months[months.len() - 1].start();
+        months.push(Period::month_of(first.pred_opt().unwrap_or(first)));
+    }
+    months
+}
+
+/// [`refresh`] of the [`recent_months`] up to `opts.as_of`: the start-up warm-up, and the end of
+/// a demo load (so that the first start after a load does not read every dose).
+pub async fn refresh_recent(pool: &sqlx::PgPool, opts: &Options) -> Result<(), sqlx::Error> {
+    refresh(pool, &recent_months(opts.as_of), opts).await
+}
+
 /// Makes the rollup hold `months` for every village, with no village stale.
 pub async fn refresh(
     pool: &sqlx::PgPool,
