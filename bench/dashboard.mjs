@@ -20,8 +20,15 @@ const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 
 const t0 = Date.now();
 const server = await startServer({ scale, dataDir: process.env.ECHINOMAP_BENCH_DATA_DIR, log: 'info' });
-console.error(`server ready (scale ${scale}) in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-const browser = await launchChromium();
+const started = (Date.now() - t0) / 1000;
+console.error(`server ready (scale ${scale}) in ${started.toFixed(1)} s`);
+let browser;
+// Whatever happens below (a timeout at scale 100 once left the server running), the server stops.
+let stopping;
+const stopAll = () => (stopping ??= (async () => { await browser?.close().catch(() => {}); await server.stop(); })());
+process.on('SIGINT', () => stopAll().then(() => process.exit(130)));
+try {
+browser = await launchChromium();
 
 async function loggedInContext() {
   const ctx = await browser.newContext({ viewport: { width: 1366, height: 768 } });
@@ -79,16 +86,19 @@ const frames = await page.evaluate(async () => {
   return deltas.slice(1);
 });
 await ctx.close();
-await browser.close();
-await server.stop();
+await stopAll();
 
 const kb = (n) => (n / 1024).toFixed(1);
 const sum = (xs, k) => xs.reduce((a, r) => a + r[k], 0);
 const js = assets.filter((r) => /\.m?js$/.test(r.name));
 const css = assets.filter((r) => /\.css$/.test(r.name));
 console.log(`machine: ${os.cpus().length} × ${os.cpus()[0].model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; ${new Date().toISOString().slice(0, 10)}; demo scale ${scale}; ${runs} runs`);
+console.log(`the first view after the start: server ready in ${started.toFixed(1)} s, the map ${(cold[0] / 1000).toFixed(1)} s later (${(started + cold[0] / 1000).toFixed(1)} s from the start)`);
 console.log(`first meaningful paint (map idle with villages), ms: cold median ${median(cold).toFixed(0)} (min ${Math.min(...cold).toFixed(0)}, max ${Math.max(...cold).toFixed(0)}); warm median ${median(warm).toFixed(0)} (min ${Math.min(...warm).toFixed(0)}, max ${Math.max(...warm).toFixed(0)})`);
 console.log(`first contentful paint, cold median ms: ${median(fcpCold.filter((x) => x !== null)).toFixed(0)}`);
 for (const r of assets) console.log(`  ${r.name.replace(/^.*\/assets\//, '')}: ${kb(r.decoded)} KiB raw, ${kb(r.encoded)} KiB served`);
 console.log(`JS: ${kb(sum(js, 'decoded'))} KiB raw, ${kb(sum(js, 'encoded'))} KiB served; CSS: ${kb(sum(css, 'decoded'))} KiB raw, ${kb(sum(css, 'encoded'))} KiB served`);
 console.log(`frames while panning/zooming: ${frames.length}; frame time median ${median(frames).toFixed(1)} ms, p95 ${pct(frames, 0.95).toFixed(1)} ms, p99 ${pct(frames, 0.99).toFixed(1)} ms, max ${Math.max(...frames).toFixed(1)} ms; frames > 50 ms: ${frames.filter((f) => f > 50).length}`);
+} finally {
+  await stopAll();
+}
