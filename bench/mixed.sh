@@ -73,7 +73,7 @@ dash = [
 ]
 open(f"{work}/dashboard.urls", "w").write("\n".join(base + d for d in dash) + "\n")
 dogs = json.load(open(f"{work}/dogs.json"))["items"]
-open(f"{work}/dogs.txt", "w").write("\n".join(str(d["id"]) for d in dogs) + "\n")
+open(f"{work}/dogs.txt", "w").write("\n".join(d["dog_tag"] for d in dogs) + "\n")
 print(f"{len(urls)} tiles, {len(dash)} dashboard calls, {len(dogs)} dogs to dose", file=sys.stderr)
 PY
 # Every URL answers (200 or 204) before anything is timed.
@@ -99,7 +99,7 @@ writer() {
   while read -r dog && [ $n -lt "$duration" ]; do
     code=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" -H "Content-Type: application/json" \
       -H "Origin: $base" -X POST "$base/api/dewormings" \
-      -d "{\"dog_id\": $dog, \"dosed_on\": \"$dosed_on\", \"drug\": \"praziquantel\"}")
+      -d "{\"dog_tag\": \"$dog\", \"dosed_on\": \"$dosed_on\", \"drug\": \"praziquantel\"}")
     [ "$code" = 201 ] && ok=$((ok + 1))
     [ "$code" = 201 ] || echo "deworming of dog $dog: $code" >&2
     curl -s -o /dev/null -D - "${auth[@]}" "$base/api/risk" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-data-stale-ms"{print $2}' >>"$work/lag.txt"
