@@ -9,7 +9,10 @@
 //! - the value, when it was computed from the data versions the reader sees (fresh);
 //! - else the value in hand while newer data has been waiting less than the allowed lag
 //!   ([`MAX_LAG`], 5 s), and a recomputation starts in the background (one at a time per key;
-//!   writes during it start one more when it ends);
+//!   writes during it start one more when it ends). "Waiting" is bounded from above: since the
+//!   last instant the data was known to be at the value's versions (a reader found them current,
+//!   or the run read them), so a value nobody asked for during a long quiet spell is not served
+//!   for a write that came in the meantime;
 //! - else (nothing in hand, or newer data waiting longer than the lag) it waits for the
 //!   recomputation.
 //!
@@ -75,8 +78,10 @@ fn newest(a: &[i64], b: &[i64]) -> Arc<[i64]> {
 
 struct Slot<T> {
     current: Option<(Arc<[i64]>, Arc<T>)>,
-    /// Since when data newer than `current` has been waiting (set when a reader first saw it).
-    waiting_since: Option<Instant>,
+    /// The last instant the data was known to be at `current`'s versions (a reader found them
+    /// current, or the run that made it read them): any write `current` lacks came later, so
+    /// it has waited at most since then.
+    fresh_at: Option<Instant>,
     /// The newest versions a reader asked for.
     wanted: Option<Arc<[i64]>>,
     /// A recomputation is running (started at this instant).
@@ -92,7 +97,7 @@ impl<T> Slot<T> {
     fn new() -> Self {
         Self {
             current: None,
-            waiting_since: None,
+            fresh_at: None,
             wanted: None,
             running: None,
             failed: false,
@@ -165,8 +170,9 @@ impl<T: Send + Sync + 'static> Derived<T> {
                 }
                 Step::ComputeHere => {
                     let versions: Arc<[i64]> = versions.into();
+                    let read_at = Instant::now();
                     let value = Arc::new(compute(versions.clone()).await?);
-                    self.store(key, versions.clone(), value.clone(), None);
+                    self.store(key, versions.clone(), value.clone(), read_at, false);
                     return Ok(Snapshot {
                         value,
                         versions,
@@ -208,14 +214,13 @@ impl<T: Send + Sync + 'static> Derived<T> {
         if let Some((have, value)) = &slot.current
             && covers(have, versions)
         {
+            // The reader's versions are the data as of now (read after the request's fence).
+            slot.fresh_at = Some(now);
             return Step::Answer(Snapshot {
                 value: value.clone(),
                 versions: have.clone(),
                 stale_for: None,
             });
-        }
-        if slot.current.is_some() {
-            slot.waiting_since.get_or_insert(now);
         }
         let wanted = match &slot.wanted {
             Some(w) => newest(w, versions),
@@ -231,7 +236,8 @@ impl<T: Send + Sync + 'static> Derived<T> {
             slot.running = Some(now);
             self.spawn(key.to_owned(), wanted, compute.clone());
         }
-        if let (Some((have, value)), Some(since)) = (&slot.current, slot.waiting_since) {
+        if let (Some((have, value)), Some(since)) = (&slot.current, slot.fresh_at) {
+            // An upper bound of how long the newest write `current` lacks has waited.
             let waited = now.duration_since(since);
             if waited < max_lag {
                 return Step::Answer(Snapshot {
@@ -258,7 +264,7 @@ impl<T: Send + Sync + 'static> Derived<T> {
                 match compute(versions.clone()).await {
                     Ok(value) => {
                         let next =
-                            this.store(&key, versions.clone(), Arc::new(value), Some(started));
+                            this.store(&key, versions.clone(), Arc::new(value), started, true);
                         match next {
                             // Writes came in meanwhile: once more, for the newest.
                             Some(newer) => versions = newer,
@@ -281,15 +287,16 @@ impl<T: Send + Sync + 'static> Derived<T> {
         });
     }
 
-    /// Keeps `value` (computed from `versions`) unless a newer one is in hand; from a background
-    /// run started at `run_started`, answers the versions to compute next when readers asked for
-    /// newer data meanwhile (the run goes on), else ends the run.
+    /// Keeps `value` (computed from `versions`, which were the data at `read_at`) unless a newer
+    /// one is in hand; from the `background` run, answers the versions to compute next when
+    /// readers asked for newer data meanwhile (the run goes on), else ends the run.
     fn store(
         &self,
         key: &str,
         versions: Arc<[i64]>,
         value: Arc<T>,
-        run_started: Option<Instant>,
+        read_at: Instant,
+        background: bool,
     ) -> Option<Arc<[i64]>> {
         let Ok(mut slots) = self.slots.lock() else {
             return None;
@@ -301,33 +308,18 @@ impl<T: Send + Sync + 'static> Derived<T> {
             .is_none_or(|(have, _)| !covers(have, &versions))
         {
             slot.current = Some((versions.clone(), value));
+            slot.fresh_at = Some(read_at);
         }
         let (have, _) = slot.current.as_ref().expect("just kept");
         let next = match &slot.wanted {
             Some(w) if !covers(have, w) => Some(w.clone()),
             _ => None,
         };
-        slot.waiting_since = match (&next, run_started) {
-            (None, _) => None,
-            // Newer data arrived during the run: it has waited at most since the run began.
-            (Some(_), Some(started)) => {
-                Some(slot.waiting_since.map_or(started, |w| w.max(started)))
-            }
-            (Some(_), None) => slot.waiting_since,
-        };
-        match run_started {
-            Some(_) if next.is_some() => {}
-            Some(_) => slot.running = None,
-            None => {}
+        if background && next.is_none() {
+            slot.running = None;
         }
         slot.done.send_modify(|n| *n += 1);
-        if run_started.is_some() { next } else { None }
-    }
-
-    /// Keeps `value` as computed from `versions` (a snapshot read back at start), unless newer
-    /// is in hand.
-    pub fn seed(&self, key: &str, versions: Arc<[i64]>, value: Arc<T>) {
-        self.store(key, versions, value, None);
+        if background { next } else { None }
     }
 }
 
@@ -417,6 +409,21 @@ mod tests {
         assert_eq!(*s.value, 1);
         gate.add_permits(1);
         let s = waiting.await.expect("joined").expect("ok");
+        assert_eq!((*s.value, s.stale_for), (2, None));
+    }
+
+    #[tokio::test]
+    async fn a_value_nobody_asked_for_during_a_quiet_spell_is_not_served_for_a_later_write() {
+        let d: Derived<i64> = Derived::new(4);
+        let (_, f) = counter();
+        d.get("k", &[1], MAX_LAG, f.clone()).await.expect("ok");
+        // Quiet for longer than the lag allowed, then a write: the write may be that old, so
+        // the reader waits for the new value instead of getting the old one.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let s = d
+            .get("k", &[2], Duration::from_millis(20), f.clone())
+            .await
+            .expect("ok");
         assert_eq!((*s.value, s.stale_for), (2, None));
     }
 
