@@ -72,7 +72,10 @@ dash = [
     "/api/worklists/deworming",
 ]
 open(f"{work}/dashboard.urls", "w").write("\n".join(base + d for d in dash) + "\n")
-dogs = json.load(open(f"{work}/dogs.json"))["items"]
+# Dogs not dosed today (an earlier run on the same data dosed some: a second dose is a 409).
+import datetime
+today = datetime.date.today().isoformat()
+dogs = [d for d in json.load(open(f"{work}/dogs.json"))["items"] if d.get("last_dosed_on") != today]
 open(f"{work}/dogs.txt", "w").write("\n".join(d["dog_tag"] for d in dogs) + "\n")
 print(f"{len(urls)} tiles, {len(dash)} dashboard calls, {len(dogs)} dogs to dose", file=sys.stderr)
 PY
