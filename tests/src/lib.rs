@@ -507,20 +507,26 @@ impl ApiClient {
     }
 
     /// `path` once it shows data newer than `version` (a derived layer recomputes in the
-    /// background after a write, within 5 s): asked again until its `X-Data-Version` is larger,
-    /// for at most 60 s. Every answer on the way must say how long newer data has waited
-    /// (`X-Data-Stale-Ms`) and that must be at most 5 s.
+    /// background after a write, within 5 s), as JSON: see [`ApiClient::newer_than`].
     pub async fn get_newer_than(
         &self,
         path: &str,
         version: i64,
     ) -> Result<(serde_json::Value, i64)> {
+        let (r, got) = self.newer_than(path, version).await?;
+        Ok((expect_json(r, "GET", path, 200).await?, got))
+    }
+
+    /// The answer to `path` once its `X-Data-Version` is larger than `version`: asked again
+    /// (every 50 ms, for at most 60 s) until then. Every answer on the way must say how long
+    /// newer data has waited (`X-Data-Stale-Ms`), and that must be at most 5 s.
+    pub async fn newer_than(&self, path: &str, version: i64) -> Result<(reqwest::Response, i64)> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {
             let r = self.get(path).await?;
             let got = data_version(&r)?;
             if got > version {
-                return Ok((expect_json(r, "GET", path, 200).await?, got));
+                return Ok((r, got));
             }
             let stale_ms: u64 = r
                 .headers()
