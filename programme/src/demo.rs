@@ -184,6 +184,14 @@ where
     if replace {
         truncate_all(&mut tx).await?;
     }
+    // The stock ledger's row trigger moves `stock_on_hand` one ledger row at a time: in one
+    // transaction each update of a lot's row leaves a version the next must walk past, which
+    // grows as the square of the rows (over an hour for the ledger at scale 120). The load turns
+    // it off for its own transaction and books the ledger set-based at the end
+    // ([`book_stock_ledger`]), with the trigger's checks made over the whole ledger.
+    sqlx::query("ALTER TABLE stock_movements DISABLE TRIGGER stock_movements_apply")
+        .execute(&mut *tx)
+        .await?;
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<CopyTable>(4);
     let producer = tokio::task::spawn_blocking(move || {
         let mut sink = |batch: CopyTable| {
@@ -208,6 +216,7 @@ where
         return Err(e);
     }
     produced.context("generating demo data")?;
+    book_stock_ledger(&mut tx).await?;
     reset_identities(&mut tx).await?;
     tx.commit().await?;
     refresh_h3_cells(pool).await?;
@@ -297,6 +306,47 @@ async fn truncate_all(tx: &mut Transaction<'_, Postgres>) -> anyhow::Result<()> 
 
 /// COPY wrote explicit ids: move each identity past the highest id so later inserts do not
 /// collide.
+/// What the ledger's row trigger (`stock_movement_apply`) does, for the rows a load copied with it
+/// off: every lot of the right item, nothing issued or used past its expiry, stock on hand the
+/// sum of the ledger per store and lot (never negative: its CHECK), then the trigger back on.
+async fn book_stock_ledger(tx: &mut Transaction<'_, Postgres>) -> anyhow::Result<()> {
+    let (wrong_item, expired): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE l.item_id <> m.item_id),
+                count(*) FILTER (WHERE m.kind IN ('transfer_out', 'use')
+                                   AND l.expires_on IS NOT NULL AND l.expires_on < m.moved_on)
+         FROM stock_movements m JOIN stock_lots l ON l.id = m.lot_id",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    anyhow::ensure!(
+        wrong_item == 0 && expired == 0,
+        "the demo's stock ledger has {wrong_item} rows of a lot of another item and {expired} issued or used past the lot's expiry"
+    );
+    // Only the ledger's trigger may write stock on hand (`stock_on_hand_guard`): this is its work.
+    sqlx::query("ALTER TABLE stock_on_hand DISABLE TRIGGER stock_on_hand_guard")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO stock_on_hand (store_id, lot_id, quantity, last_movement_id)
+         SELECT store_id, lot_id, sum(quantity), max(id) FROM stock_movements
+         GROUP BY store_id, lot_id
+         ON CONFLICT (store_id, lot_id) DO UPDATE
+             SET quantity = stock_on_hand.quantity + EXCLUDED.quantity,
+                 last_movement_id = greatest(stock_on_hand.last_movement_id,
+                                             EXCLUDED.last_movement_id)",
+    )
+    .execute(&mut **tx)
+    .await
+    .context("booking the demo's stock ledger")?;
+    for enable in [
+        "ALTER TABLE stock_on_hand ENABLE TRIGGER stock_on_hand_guard",
+        "ALTER TABLE stock_movements ENABLE TRIGGER stock_movements_apply",
+    ] {
+        sqlx::query(enable).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 async fn reset_identities(tx: &mut Transaction<'_, Postgres>) -> anyhow::Result<()> {
     let tables: Vec<(String,)> = sqlx::query_as(
         "SELECT c.table_name::text FROM information_schema.columns c
